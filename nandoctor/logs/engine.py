@@ -37,7 +37,7 @@ def analyze_log(path: Path, *, metric: str | None = None, plot: Path | None = No
     with warnings.catch_warnings():  # numpy's "all-NaN slice" chatter must not reach the user's stderr
         warnings.simplefilter("ignore", RuntimeWarning)
         with progress(f"Reading {path.name}", None):  # a pulsing bar on a terminal; big logs take seconds
-            table = read_log(path)
+            table = read_log(path, metric)
         report = analyze_table(table, metric=metric)
     if plot is not None:
         from nandoctor.logs.plot import write_plot
@@ -87,7 +87,7 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
     first_row = int(rows[shape.first_bad]) if shape.first_bad is not None else None
     first, last = table.point(first_row), table.point(_last_healthy_row(table, rows, shape.first_bad))
 
-    grad_col = evidence.grad_column(table)
+    grad_col = evidence.grad_column(table.frame.columns)
     surges = evidence.grad_surges(*evidence.healthy_grad(table, grad_col, first_row)) if grad_col else []
     onset_row = _onset_row(shape, rows, nonfinite_cols, surges, first_row)
     clip = None
@@ -106,7 +106,7 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
         "onset": table.point(onset_row),
         "spikes": [{**table.point(int(rows[p])), "value": v, "sigma": round(z, 1)} for p, v, z in shape.spikes],
         "spike_score": round(shape.spike_score, 6),
-        "rows": int(len(table.frame)),
+        "rows": table.total_rows,
         "format": table.format,
         "index_name": table.index_name,
         "epochs_to_nonfinite": epochs,
@@ -117,6 +117,8 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
         "points": int(len(values)),
         "detail": shape.detail,
         "resume": resume,
+        "sampled": None if table.sample is None else {"kept_rows": int(len(table.frame)),
+                                                      "every": table.sample.stride},
     })
     report.curve = _curve(values)        # for the text view's sparkline (not in JSON)
     report.series = (name, values, rows)  # for --plot and --watch
@@ -164,16 +166,17 @@ def _loss_findings(report, table, shape, name, values, rows, onset_row, witness,
     """ND301 (the break), the pattern's own code (ND303-ND307), recovered spikes (ND302), ND310."""
     s, idx = report.summary, table.index_name
     first, last = s["first_nonfinite"], s["last_healthy"]
+    first_row = int(rows[shape.first_bad]) if shape.first_bad is not None else None  # in the frame
     if first is not None:
         what = "non-finite" if witness else fmt_value(values[shape.first_bad])
         via = f" (seen in {witness[0]}; the logged {name} was filtered)" if witness else ""
         healthy = f"; last healthy {idx} {last['index']}" if last else ""
         report.add("ND301", "error", f"{name} became {what} at {idx} {first['index']} (row {first['row']}){via}"
-                   f"{healthy}; pattern {shape.pattern}", **loc(first["row"]),
+                   f"{healthy}; pattern {shape.pattern}", **loc(first_row),
                    data={"first_nonfinite": first, "last_healthy": last})
     if shape.pattern in PATTERN_CODES:
         code = PATTERN_CODES[shape.pattern]
-        row = onset_row if onset_row is not None else (first["row"] if first else None)
+        row = onset_row if onset_row is not None else first_row
         tail = "" if first is not None else " and is still diverging at the end of the log"
         fix = advice.FIXES[shape.pattern]
         report.add(code, "error", f"{name}: {shape.detail}{tail}; likely {advice.CAUSES[shape.pattern]}",

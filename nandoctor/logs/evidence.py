@@ -46,8 +46,8 @@ def snapped_metrics(table: LogTable, row: int) -> list[tuple[str, float, float]]
     return out
 
 
-def grad_column(table: LogTable) -> str | None:
-    cols = list(table.frame.columns)
+def grad_column(columns) -> str | None:
+    cols = list(columns)
     for c in cols:
         if c.lower() in ("grad_norm", "gradient_norm", "grad/norm", "train/grad_norm"):
             return c
@@ -124,13 +124,17 @@ def time_resets(table: LogTable) -> list[int]:
     import numpy as np
 
     for col in table.frame.columns:
-        if _TIME.search(col) and not col.lower().endswith("per_second"):
+        if is_time_column(col):
             v = table.frame[col].to_numpy(dtype=float)
             ok = np.flatnonzero(np.isfinite(v))
             if len(ok) > 1:
                 back = np.flatnonzero(np.diff(v[ok]) < 0)
                 return [int(ok[i + 1]) for i in back]
     return []
+
+
+def is_time_column(col: str) -> bool:
+    return bool(_TIME.search(col)) and not col.lower().endswith("per_second")
 
 
 def eval_columns(cols) -> list[str]:

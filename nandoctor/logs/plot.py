@@ -42,14 +42,18 @@ def write_plot(target: Path, table, report, force: bool = False) -> None:
     if fin.any() and np.all(values[fin] > 0) and values[fin].max() / values[fin].min() > 100:
         ax.set_yscale("log")
     s = report.summary
+
+    def at(point):  # summary rows are the log's own; the frame may hold a sample of them
+        return min(int(np.searchsorted(rows, table.frame_row(point["row"]))), len(x) - 1)
+
     if s["first_nonfinite"]:
-        bx = x[np.searchsorted(rows, s["first_nonfinite"]["row"])]
+        bx = x[at(s["first_nonfinite"])]
         ax.axvline(bx, color="red", ls="--", label=f"first non-finite ({table.index_name} {s['first_nonfinite']['index']})")
     if s["onset"] and s["onset"] != s["first_nonfinite"]:
-        ax.axvline(x[min(np.searchsorted(rows, s["onset"]["row"]), len(x) - 1)], color="orange", ls=":",
+        ax.axvline(x[at(s["onset"])], color="orange", ls=":",
                    label=f"onset ({table.index_name} {s['onset']['index']})")
     for spike in s["spikes"][:20]:
-        ax.plot([x[np.searchsorted(rows, spike["row"])]], [spike["value"]], "o", color="orange", ms=4)
+        ax.plot([x[at(spike)]], [spike["value"]], "o", color="orange", ms=4)
     ax.set_xlabel(table.index_name)
     ax.set_ylabel(name if len(name) < 40 else "loss")
     ax.set_title(f"{Path(table.path).name}: {s['pattern']}")

@@ -28,6 +28,7 @@ class LogTable:
     written_nan: dict[str, Any] = field(default_factory=dict)  # column -> bool ndarray
     lines: Any = None                       # per-row 1-based line numbers in the file, or None
     notes: list[str] = field(default_factory=list)
+    sample: Any = None                      # logs.sample.Sample when the frame holds a sample of a huge log
 
     def __post_init__(self) -> None:
         # A reader names its columns from the header; a column that held no numbers was dropped.
@@ -68,6 +69,22 @@ class LogTable:
             return int(row)
         return int(value) if value.is_integer() else value
 
+    @property
+    def total_rows(self) -> int:
+        return self.sample.total_rows if self.sample is not None else len(self.frame)
+
+    def row_id(self, row: int) -> int:
+        """The log's own 0-based data row of frame row `row` (they differ in a sample)."""
+        return int(self.sample.row_ids[row]) if self.sample is not None else int(row)
+
+    def frame_row(self, row_id: int) -> int:
+        """The frame row holding the log's data row `row_id` (or the next kept one)."""
+        if self.sample is None:
+            return int(row_id)
+        import numpy as np
+
+        return int(np.searchsorted(self.sample.row_ids, row_id))
+
     def line_at(self, row: int) -> int | None:
         if self.lines is None:
             return None
@@ -77,4 +94,4 @@ class LogTable:
         """The {"index", "row"} shape the JSON summary uses for dated events."""
         if row is None:
             return None
-        return {"index": self.index_at(row), "row": int(row)}
+        return {"index": self.index_at(row), "row": self.row_id(row)}

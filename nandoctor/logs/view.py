@@ -41,8 +41,11 @@ def summary_view(report) -> list:
     out = []
     head = Text()
     head.append(f"{s.get('path', '')}", style="bold")
-    head.append(f"  ({s['format']}, {s['rows']} rows, metric {s['metric']})", style="dim")
+    head.append(f"  ({s['format']}, {s['rows']:,} rows, metric {s['metric']})", style="dim")
     out.append(head)
+    if s.get("sampled"):
+        out.append(Text(f"  sampled: {s['sampled']['kept_rows']:,} of {s['rows']:,} rows read closely (1 in "
+                        f"{s['sampled']['every']}, plus every row around a break, spike, surge or resume)", style="dim"))
     curve = getattr(report, "curve", None)
     if curve:
         line = Text("  ")

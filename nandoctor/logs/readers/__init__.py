@@ -35,7 +35,8 @@ def resolve(path: Path) -> Path:
                          + ", ".join(_LOG_NAMES) + ")")
 
 
-def read_log(path: Path) -> LogTable:
+def read_log(path: Path, metric: str | None = None) -> LogTable:
+    """`metric` (analyze-log --metric) tells a sampled huge CSV which series' jumps to keep."""
     from nandoctor.logs.readers import hf, lightning, plaincsv, tensorboard, text, ultralytics
 
     path = resolve(path)
@@ -60,10 +61,10 @@ def read_log(path: Path) -> LogTable:
     header = _csv_header(text_head)
     if header is not None:
         if ultralytics.looks_like(header):
-            return ultralytics.read(path)
+            return ultralytics.read(path, metric)
         if lightning.looks_like(header):
-            return lightning.read(path)
-        return plaincsv.read(path)
+            return lightning.read(path, metric)
+        return plaincsv.read(path, metric)
     shape = text.sniff(text_head)
     if shape is not None:
         return text.read(path)

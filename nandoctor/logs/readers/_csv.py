@@ -5,40 +5,71 @@ written NaN is the break, an empty cell is a metric not logged on that row (Ligh
 Re-reading the whole file as text would double the cost, so the cells holding NaN are located
 through a comma and newline index of the memory-mapped file (vectorised with numpy) and checked
 for being blank; only unusual files (quoted commas, blank lines) take a second text pass.
+
+A log of more than SAMPLE_ABOVE rows is read in line-aligned blocks, each parsed the same way, and
+sampled as it goes (logs/sample.py), so memory stays bounded however long the run was.
 """
 
 from __future__ import annotations
 
+import io
+import math
 import mmap
 import warnings
 from pathlib import Path
+from typing import Callable
 
 from nandoctor.findings import NandoctorError
 
 NAN_TOKENS = {"nan", "+nan", "-nan", "nan(ind)", "-nan(ind)", "null", "none", "n/a", "na", "#n/a"}
+SAMPLE_ABOVE = 1_000_000  # estimated data rows beyond which the log is sampled while it is read
+SAMPLE_TARGET = 250_000   # rows the uniform part of a sample aims at
+BLOCK_BYTES = 8 << 20     # text parsed at a time when sampling
 
 
-def load_csv(path: Path):
-    """Return (frame of float64 columns, written_nan masks, 1-based line of each row)."""
+def load_csv(path: Path, primary: Callable[[list[str]], list[str]], metric: str | None = None):
+    """Return (frame of float64 columns, written_nan masks, 1-based line of each row, Sample or None).
+
+    `primary` names the reader's default loss columns; a sample keeps every jump of that series
+    (or of `metric`'s column) and of the grad norm.
+    """
+    import numpy as np
+
+    padded = _padded(path)
+    rows = _estimated_rows(path)
+    if rows > SAMPLE_ABOVE:
+        return _load_sampled(path, padded, primary, metric, max(2, math.ceil(rows / SAMPLE_TARGET)))
+    frame, written = _parse(path, padded)
+    if len(frame) == 0:
+        raise NandoctorError(f"{path}: header only, no rows to analyze")
+    return frame, written, np.arange(2, len(frame) + 2), None  # header on line 1
+
+
+def _parse(path: Path, padded: bool, block: bytes | None = None, first_line: int = 2):
+    """(numeric float64 frame, written-NaN masks) of the file, or of `block`: the header line
+    followed by the file's lines from `first_line` on."""
     import numpy as np
     import pandas as pd
+
+    def source():
+        return path if block is None else io.BytesIO(block)
+
+    where = "" if block is None else f" in the block from line {first_line}"
 
     try:
         with warnings.catch_warnings():  # mixed-type columns are handled below, column by column
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(path, skipinitialspace=_padded(path), encoding_errors="replace",
+            frame = pd.read_csv(source(), skipinitialspace=padded, encoding_errors="replace",
                                 on_bad_lines="error")
     except pd.errors.EmptyDataError:
         raise NandoctorError(f"{path}: empty file, no log to analyze") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NandoctorError(f"{path}: not a readable CSV log ({first})") from None
+        raise NandoctorError(f"{path}: not a readable CSV log ({first}{where})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     header = list(frame.columns)  # positions in the file, before duplicates are dropped
     if frame.columns.duplicated().any():
         frame = frame.loc[:, ~frame.columns.duplicated()]
-    if len(frame) == 0:
-        raise NandoctorError(f"{path}: header only, no rows to analyze")
 
     numeric = {}
     for col in frame.columns:
@@ -51,14 +82,69 @@ def load_csv(path: Path):
             v[text.isin(["inf", "+inf", "infinity", "+infinity"]).to_numpy()] = np.inf
             v[text.isin(["-inf", "-infinity"]).to_numpy()] = -np.inf
             known = ~np.isnan(v) | text.isin(NAN_TOKENS).to_numpy() | s.isna().to_numpy()
-            if known.mean() >= 0.5:  # a column of mostly numbers with a stray word is still a metric
+            if len(v) == 0 or known.mean() >= 0.5:  # a column of mostly numbers with a stray word is still a metric
                 numeric[col] = v
     if not numeric:
         raise NandoctorError(f"{path}: no numeric column in this CSV")
     out = pd.DataFrame(numeric, copy=False)  # float columns stay shared with the parsed frame
-    lines = np.arange(2, len(out) + 2)  # header on line 1; corrected below when blank lines exist
-    written = _written_nan(path, frame, out, header)
-    return out, written, lines
+    return out, _written_nan(source, lambda fn: _on_bytes(path, block, fn), frame, out, header)
+
+
+def _load_sampled(path: Path, padded: bool, primary, metric: str | None, stride: int):
+    """Parse line-aligned blocks one at a time and feed them to the Sampler. (Parsing on a second
+    thread measured no faster on two cores: the per-block numpy work holds the GIL.)"""
+    from nandoctor.logs.evidence import grad_column
+    from nandoctor.logs.sample import Sampler
+    from nandoctor.progress import progress
+
+    def watch(cols):
+        loss = [c for c in cols if c.lower() == metric.strip().lower()] if metric else primary(cols)
+        grad = grad_column(cols)
+        return [g for g in (loss, [grad] if grad else []) if g]
+
+    sampler = Sampler(stride, watch)
+    with open(path, "rb") as fh, progress(f"Reading {path.name}, MiB (sampling 1 row in {stride})",
+                                          max(1, path.stat().st_size >> 20)) as bar:
+        header = fh.readline()
+        for block, line in _blocks(fh, first_line=2):
+            sampler.add(*_parse(path, padded, header + block, line), line)
+            bar.advance(len(block) >> 20)
+    result = sampler.finish()
+    if result is None:
+        raise NandoctorError(f"{path}: header only, no rows to analyze")
+    return result
+
+
+def _blocks(fh, first_line: int):
+    """(about BLOCK_BYTES of whole lines, the file line they start on) to the end of the file."""
+    while block := fh.read(BLOCK_BYTES):
+        block += fh.readline()
+        yield block, first_line
+        first_line += block.count(b"\n")
+
+
+def _estimated_rows(path: Path) -> float:
+    """Data rows judged from the file size and the first 64 KiB's lines (a cheap upper bound is enough)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    lines = head.count(b"\n")
+    if lines < 2 or size <= len(head):
+        return lines
+    return size / (len(head) / lines)
+
+
+def _on_bytes(path: Path, block: bytes | None, fn):
+    """fn(the text as a read-only uint8 array): `block`, or the file memory-mapped (nothing copied;
+    the array must not outlive the call, or the map cannot close)."""
+    import numpy as np
+
+    if block is not None:
+        return fn(np.frombuffer(block, np.uint8))
+    if path.stat().st_size == 0:
+        return fn(np.zeros(0, np.uint8))
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        return fn(np.frombuffer(mm, dtype=np.uint8))
 
 
 def _padded(path: Path) -> bool:
@@ -69,7 +155,7 @@ def _padded(path: Path) -> bool:
     return first[:1] in (b" ", b"\t") or b", " in first or b",\t" in first
 
 
-def _written_nan(path: Path, raw, out, header: list[str]) -> dict:
+def _written_nan(source, on_bytes, raw, out, header: list[str]) -> dict:
     """Which NaN cells of `out` the file wrote as a token (vs. left empty)."""
     import numpy as np
 
@@ -86,8 +172,8 @@ def _written_nan(path: Path, raw, out, header: list[str]) -> dict:
     if not rest:
         return written
     positions = {c: header.index(c) for c in rest}
-    fast = _nonblank_fields(path, len(header), len(out), {c: (positions[c], np.flatnonzero(
-        np.isnan(out[c].to_numpy()))) for c in rest})
+    wanted = {c: (positions[c], np.flatnonzero(np.isnan(out[c].to_numpy()))) for c in rest}
+    fast = on_bytes(lambda buf: _nonblank_fields(buf, len(header), len(out), wanted))
     if fast is not None:
         for c, nonblank in fast.items():
             mask = np.zeros(len(out), dtype=bool)
@@ -97,8 +183,8 @@ def _written_nan(path: Path, raw, out, header: list[str]) -> dict:
     # Blank lines, quoted newlines or very many NaN cells: one more pass over just those columns as text.
     import pandas as pd
 
-    wanted = set(rest)
-    text = pd.read_csv(path, usecols=lambda name: str(name).strip() in wanted, dtype=str, keep_default_na=False, na_filter=False,
+    names = set(rest)
+    text = pd.read_csv(source(), usecols=lambda name: str(name).strip() in names, dtype=str, keep_default_na=False, na_filter=False,
                        skipinitialspace=True, encoding_errors="replace")
     text.columns = [str(c).strip() for c in text.columns]
     for c in rest:
@@ -109,7 +195,7 @@ def _written_nan(path: Path, raw, out, header: list[str]) -> dict:
     return written
 
 
-def _nonblank_fields(path: Path, ncols: int, nrows: int, wanted: dict):
+def _nonblank_fields(buf, ncols: int, nrows: int, wanted: dict):
     """For each column: whether each of the given rows holds a non-blank cell, found vectorised.
 
     Works when every line has exactly ncols-1 commas (no quoting, no blank lines): then the cell of
@@ -118,36 +204,31 @@ def _nonblank_fields(path: Path, ncols: int, nrows: int, wanted: dict):
     """
     import numpy as np
 
-    size = path.stat().st_size
+    size = len(buf)
     if size == 0 or ncols < 1:
         return None
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        buf = np.frombuffer(mm, dtype=np.uint8)
-        try:
-            ends = np.flatnonzero(buf == 10)
-            if len(ends) == 0 or ends[-1] != size - 1:
-                ends = np.append(ends, size)  # last line without a newline
-            if len(ends) != nrows + 1:
-                return None
-            commas = np.flatnonzero(buf == 44)
-            k = ncols - 1
-            line_start = np.concatenate(([0], ends[:-1] + 1))
-            if len(commas) != k * (nrows + 1):
-                return None
-            if k:  # with the total right, every line has k commas iff its first and last fall inside it
-                firsts, lasts = commas[0::k], commas[k - 1::k]
-                if (firsts < line_start).any() or (lasts > ends).any():
-                    return None
-            out = {}
-            for col, (p, rows) in wanted.items():
-                line = rows + 1  # header is line 0
-                first = line_start[line] if p == 0 else commas[line * k + p - 1] + 1
-                last = ends[line] if p == k else commas[line * k + p]
-                out[col] = np.concatenate([_solid(buf, first[a:a + 16384], last[a:a + 16384])
-                                           for a in range(0, len(rows), 16384)] or [np.zeros(0, bool)])
-            return out
-        finally:
-            del buf
+    ends = np.flatnonzero(buf == 10)
+    if len(ends) == 0 or ends[-1] != size - 1:
+        ends = np.append(ends, size)  # last line without a newline
+    if len(ends) != nrows + 1:
+        return None
+    commas = np.flatnonzero(buf == 44)
+    k = ncols - 1
+    line_start = np.concatenate(([0], ends[:-1] + 1))
+    if len(commas) != k * (nrows + 1):
+        return None
+    if k:  # with the total right, every line has k commas iff its first and last fall inside it
+        firsts, lasts = commas[0::k], commas[k - 1::k]
+        if (firsts < line_start).any() or (lasts > ends).any():
+            return None
+    out = {}
+    for col, (p, rows) in wanted.items():
+        line = rows + 1  # header is line 0
+        first = line_start[line] if p == 0 else commas[line * k + p - 1] + 1
+        last = ends[line] if p == k else commas[line * k + p]
+        out[col] = np.concatenate([_solid(buf, first[a:a + 16384], last[a:a + 16384])
+                                   for a in range(0, len(rows), 16384)] or [np.zeros(0, bool)])
+    return out
 
 
 def _solid(buf, first, last, width: int = 32):

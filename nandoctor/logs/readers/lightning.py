@@ -19,8 +19,13 @@ def looks_like(columns: list[str]) -> bool:
     return "step" in cols and "epoch" in cols and (suffixed or any("/" in c for c in cols))
 
 
-def read(path: Path) -> LogTable:
-    frame, written, lines = load_csv(path)
-    loss = pick_loss(list(frame.columns), prefer_suffix="_step")
+def step_loss(columns: list[str]) -> list[str]:
+    loss = pick_loss(columns, prefer_suffix="_step")
+    return [loss] if loss else []
+
+
+def read(path: Path, metric: str | None = None) -> LogTable:
+    frame, written, lines, sample = load_csv(path, step_loss, metric)
     return LogTable(frame=frame, format=FORMAT, path=path, index_col="step", index_name="step",
-                    epoch_col="epoch", loss_cols=[loss] if loss else [], written_nan=written, lines=lines)
+                    epoch_col="epoch", loss_cols=step_loss(list(frame.columns)), written_nan=written,
+                    lines=lines, sample=sample)

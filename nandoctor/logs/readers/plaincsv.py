@@ -44,11 +44,17 @@ def index_column(columns: list[str]) -> tuple[str | None, str]:
     return None, "step"
 
 
-def read(path: Path) -> LogTable:
-    frame, written, lines = load_csv(path)
+def default_loss(columns: list[str]) -> list[str]:
+    index_col, _ = index_column(columns)
+    loss = pick_loss([c for c in columns if c != index_col])
+    return [loss] if loss else []
+
+
+def read(path: Path, metric: str | None = None) -> LogTable:
+    frame, written, lines, sample = load_csv(path, default_loss, metric)
     cols = list(frame.columns)
     index_col, index_name = index_column(cols)
     epoch_col = next((c for c in cols if c.lower() == "epoch"), None)
-    loss = pick_loss([c for c in cols if c != index_col])
     return LogTable(frame=frame, format=FORMAT, path=path, index_col=index_col, index_name=index_name,
-                    epoch_col=epoch_col, loss_cols=[loss] if loss else [], written_nan=written, lines=lines)
+                    epoch_col=epoch_col, loss_cols=default_loss(cols), written_nan=written, lines=lines,
+                    sample=sample)

@@ -19,8 +19,12 @@ def looks_like(columns: list[str]) -> bool:
     return "epoch" in cols and has_train and any(c.startswith(("metrics/", "lr/", "x/lr", "val/")) for c in cols)
 
 
-def read(path: Path) -> LogTable:
-    frame, written, lines = load_csv(path)
-    losses = [c for c in frame.columns if c.startswith("train/") and c.endswith("loss")]
+def train_losses(columns: list[str]) -> list[str]:
+    return [c for c in columns if c.startswith("train/") and c.endswith("loss")]
+
+
+def read(path: Path, metric: str | None = None) -> LogTable:
+    frame, written, lines, sample = load_csv(path, train_losses, metric)
     return LogTable(frame=frame, format=FORMAT, path=path, index_col="epoch", index_name="epoch",
-                    epoch_col="epoch", loss_cols=losses, written_nan=written, lines=lines)
+                    epoch_col="epoch", loss_cols=train_losses(list(frame.columns)), written_nan=written,
+                    lines=lines, sample=sample)

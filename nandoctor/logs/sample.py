@@ -1,0 +1,164 @@
+"""Bounded memory for huge logs: keep a uniform sample of the rows plus every row that carries an
+event, so a 10-million-row log is judged like the full table in a few tens of MiB.
+
+Kept while the blocks stream past:
+- every `stride`-th row: a uniform sample, so the classifier's block percentiles and rolling
+  statistics read the same as on the whole series (a min/max decimation would skew them);
+- for each column, its first non-finite row and the CONTEXT rows before it, so the break, the last
+  healthy row and the window the sudden-spike test looks at are exact;
+- rows where a watched series (the primary loss, the grad norm) passes the engine's own spike or
+  surge test, checked on every row (the engine then judges them again within the sample);
+- rows where a time column goes backwards (a resume), and the last CONTEXT rows of the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from nandoctor.logs.classify import SPIKE_SIGMA, SPIKE_WINDOW
+from nandoctor.logs.evidence import SURGE_FACTOR, SURGE_WINDOW, is_time_column
+
+CONTEXT = 1024            # exact rows kept before each break and at the end of the file
+MAX_CANDIDATES = 1024     # per block and series: a heavy-tailed series cannot flood the sample
+
+
+@dataclass
+class Sample:
+    """How a LogTable's frame was sampled from the file."""
+
+    row_ids: Any          # int64 ndarray: the log's 0-based data row of each kept frame row
+    total_rows: int
+    stride: int
+
+
+class Sampler:
+    """Feed line-ordered blocks with `add`, then `finish` for the sampled table.
+
+    A block is held back until the next one has been seen, so a break at the start of a block can
+    still keep the rows just before it.
+    """
+
+    def __init__(self, stride: int, watch: Callable[[list[str]], list[list[str]]]):
+        """`watch(columns)`: the column groups (each summed) whose spikes and surges must be kept."""
+        self.stride, self.watch_of = stride, watch
+        self.columns: list[str] | None = None  # fixed by the first block
+        self.rows = 0                      # data rows seen so far
+        self.first_bad: set[str] = set()   # columns whose first non-finite row is already kept
+        self.carry: dict[int, tuple] = {}  # per watched series: its last values and their rows
+        self.last_time: dict[str, float] = {}
+        self.pending = None                # (frame, written, lines, base, keep mask)
+        self.parts: list[tuple] = []
+
+    def add(self, frame, written: dict, first_line: int) -> None:
+        """One parsed block: float frame, written-NaN masks, and the file line of its first row."""
+        import numpy as np
+
+        if self.columns is None:
+            self.columns = list(frame.columns)
+            self.watch = self.watch_of(self.columns)
+            self.time_cols = [c for c in self.columns if is_time_column(c)]
+        elif list(frame.columns) != self.columns:  # a column that held words in this block
+            frame = frame.reindex(columns=self.columns)
+            written = {c: m for c, m in written.items() if c in self.columns}
+        n = len(frame)
+        lines = np.arange(first_line, first_line + n)
+        base = self.rows
+        keep = (np.arange(base, base + n) % self.stride) == 0
+        for col in self.columns:
+            if col in self.first_bad:
+                continue
+            bad = np.isinf(frame[col].to_numpy())
+            if col in written:
+                bad |= written[col]
+            if bad.any():
+                self.first_bad.add(col)
+                self._keep_before(keep, int(np.argmax(bad)))
+        for i, group in enumerate(self.watch):
+            keep[self._jumps(i, frame, written, group)] = True
+        for col in self.time_cols:
+            keep[self._time_resets(col, frame[col].to_numpy())] = True
+        self._flush()
+        self.pending = (frame, written, lines, base, keep)
+        self.rows += n
+
+    def finish(self):
+        """(frame, written, lines, Sample); None when no data row was seen."""
+        import numpy as np
+        import pandas as pd
+
+        if self.pending is None:
+            return None
+        self.pending[4][-CONTEXT:] = True
+        self._flush()
+        frame = pd.concat([p[0] for p in self.parts], ignore_index=True)
+        written = {}
+        for col in {c for p in self.parts for c in p[1]}:
+            written[col] = np.concatenate([p[1].get(col, np.zeros(len(p[0]), bool)) for p in self.parts])
+        lines = np.concatenate([p[2] for p in self.parts])
+        rows = np.concatenate([p[3] for p in self.parts])
+        return frame, written, lines, Sample(rows, self.rows, self.stride)
+
+    def _keep_before(self, keep, row: int) -> None:
+        """Keep `row` and the CONTEXT rows before it, reaching back into the held block."""
+        keep[max(0, row - CONTEXT):row + 1] = True
+        if row < CONTEXT and self.pending is not None:
+            self.pending[4][-(CONTEXT - row):] = True
+
+    def _flush(self) -> None:
+        if self.pending is None:
+            return
+        frame, written, lines, base, keep = self.pending
+        idx = keep.nonzero()[0]
+        self.parts.append((frame.iloc[idx].reset_index(drop=True), {c: m[idx] for c, m in written.items()},
+                           lines[idx], base + idx))
+        self.pending = None
+
+    def _jumps(self, i: int, frame, written: dict, group: list[str]):
+        """Block rows where the watched series spikes (classify.recovered_spikes' test on the full
+        window of SPIKE_WINDOW values before) or surges (evidence.grad_surges' test)."""
+        import numpy as np
+
+        v = sum(frame[c].to_numpy() for c in group)
+        ok = np.isfinite(v)
+        for c in group:
+            if c in written:
+                ok &= ~written[c]
+        local = np.flatnonzero(ok)
+        prev_v, prev_r = self.carry.get(i, (np.zeros(0), np.zeros(0, np.int64)))
+        x = np.concatenate([prev_v, v[local]])
+        rows = np.concatenate([prev_r, local])  # carried rows are negative: they belong to earlier blocks
+        self.carry[i] = (x[-SPIKE_WINDOW:], rows[-SPIKE_WINDOW:] - len(v))
+        hits = np.zeros(len(x), bool)
+        if len(x) > SURGE_WINDOW:
+            w = SURGE_WINDOW
+            mean = _window_means(x, w)
+            hits[w:] |= (mean > 0) & (x[w:] >= SURGE_FACTOR * mean)
+        if len(x) > SPIKE_WINDOW:
+            w = SPIKE_WINDOW
+            mean = _window_means(x, w)
+            sd = np.sqrt(np.maximum(_window_means(x * x, w) - mean * mean, 0.0) * w / (w - 1))  # as pandas' std
+            excess = x[w:] - mean
+            floor = 1e-3 * np.abs(mean) + 1e-12
+            hits[w:] |= (excess > 0.5 * np.abs(mean)) & (excess > SPIKE_SIGMA * np.maximum(sd, floor))
+        return rows[np.flatnonzero(hits & (rows >= 0))[:MAX_CANDIDATES]]
+
+    def _time_resets(self, col: str, t):
+        import numpy as np
+
+        ok = np.flatnonzero(np.isfinite(t))
+        if not len(ok):
+            return ok
+        seq = t[ok]
+        prev = self.last_time.get(col, seq[0])
+        self.last_time[col] = seq[-1]
+        back = np.diff(np.concatenate(([prev], seq))) < 0
+        return ok[back][:MAX_CANDIDATES]
+
+
+def _window_means(x, w: int):
+    """Mean of the w values before each of x[w:] (a cumulative sum: a rolling window costs 20x more)."""
+    import numpy as np
+
+    cs = np.concatenate(([0.0], np.cumsum(x)))
+    return (cs[w:-1] - cs[:-1 - w]) / w
