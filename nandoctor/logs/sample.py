@@ -62,6 +62,8 @@ class Sampler:
             frame = frame.reindex(columns=self.columns)
             written = {c: m for c, m in written.items() if c in self.columns}
         n = len(frame)
+        if n == 0:  # a block of blank lines
+            return
         lines = np.arange(first_line, first_line + n)
         base = self.rows
         keep = (np.arange(base, base + n) % self.stride) == 0
@@ -87,7 +89,7 @@ class Sampler:
         import numpy as np
         import pandas as pd
 
-        if self.pending is None:
+        if self.rows == 0:
             return None
         self.pending[4][-CONTEXT:] = True
         self._flush()

@@ -35,7 +35,7 @@ def watch_log(path: Path, *, metric: str | None = None, interval: float = 2.0, t
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    table = read_log(path)
+                    table = read_log(path, metric)
                     latest = analyze_table(table, metric)
                 error = None
             except NandoctorError as exc:  # half-written or not there yet: wait for more

@@ -146,6 +146,23 @@ def test_property_csv_logs(tmp_path, header, rows):
     _only_nandoctor_errors(f)
 
 
+@_SETTINGS
+@given(header=st.lists(st.sampled_from(["epoch", "step", "loss", "train/box_loss", "val_loss", "grad_norm",
+                                        "time", "val_acc"]), min_size=1, max_size=6),
+       rows=st.lists(st.lists(_cell, min_size=0, max_size=7), max_size=60),
+       block=st.integers(min_value=1, max_value=200))
+def test_property_csv_logs_read_in_blocks_and_sampled(tmp_path, header, rows, block):
+    """The huge-log path (blocks of a few bytes here, so rows land on every boundary) is as robust."""
+    from unittest import mock
+
+    import nandoctor.logs.readers._csv as csv_reader
+
+    f = tmp_path / "log.csv"
+    f.write_text("\n".join([",".join(header)] + [",".join(r) for r in rows]) + "\n")
+    with mock.patch.object(csv_reader, "SAMPLE_ABOVE", 0), mock.patch.object(csv_reader, "BLOCK_BYTES", block):
+        _only_nandoctor_errors(f)
+
+
 _json_value = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
               st.text(max_size=5)),

@@ -1,0 +1,165 @@
+"""analyze-log on logs too long to hold: read in blocks and sampled (logs/sample.py).
+
+The thresholds are lowered so that logs of tens of thousands of rows take the sampled path in
+small blocks; each test compares with the full-table analysis of the same file, which is the
+answer a user would get if memory were no object.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import nandoctor.logs.readers._csv as csv_reader
+import nandoctor.logs.sample as sample
+from nandoctor.logs.engine import analyze_log
+from tests.analyze_log_fixtures import (
+    noisy_curve, with_recovered_spike, write_csv, write_lightning_metrics, write_training_history,
+    write_ultralytics_results,
+)
+from tests.conftest import run_cli
+
+
+@pytest.fixture
+def sampled(monkeypatch):
+    """Call it on a log: (full analysis, sampled analysis) of the same file."""
+
+    def both(path, **kw):
+        full = analyze_log(path, **kw)
+        with monkeypatch.context() as m:
+            m.setattr(csv_reader, "SAMPLE_ABOVE", 1_000)
+            m.setattr(csv_reader, "SAMPLE_TARGET", 4_000)
+            m.setattr(csv_reader, "BLOCK_BYTES", 64 << 10)
+            m.setattr(sample, "CONTEXT", 256)
+            part = analyze_log(path, **kw)
+        assert full.summary["sampled"] is None
+        assert part.summary["sampled"]["kept_rows"] < full.summary["rows"] / 2  # it really sampled
+        return full, part
+
+    return both
+
+
+def verdict(report):
+    s = report.summary
+    findings = sorted((f.code, f.line, f.where) for f in report.findings if f.code not in ("ND303", "ND304", "ND305",
+                                                                                           "ND306", "ND307"))
+    return (s["pattern"], s["rows"], s["first_nonfinite"], s["last_healthy"], s["nonfinite_columns"],
+            s["epochs_to_nonfinite"], findings)
+
+
+@pytest.mark.parametrize("pattern", ["healthy", "abrupt_nonfinite", "sudden_spike", "exponential_growth",
+                                     "oscillating_divergence", "nonfinite_from_start"])
+def test_sampled_verdict_matches_the_full_table(tmp_path, sampled, pattern):
+    n = 40_000
+    log = write_training_history(tmp_path / "training_history.csv", noisy_curve(pattern, n, seed=3))
+    full, part = sampled(log)
+    assert verdict(part) == verdict(full)
+    assert part.summary["pattern"] == pattern
+    onset_full, onset_part = full.summary["onset"], part.summary["onset"]
+    assert (onset_full is None) == (onset_part is None)
+    if onset_full is not None:  # the divergence's start is judged on blocks of ~1% of the series
+        assert abs(onset_full["row"] - onset_part["row"]) <= 0.05 * n
+
+
+def test_sampled_ultralytics_results_date_the_break_to_its_line(tmp_path, sampled):
+    box = noisy_curve("abrupt_nonfinite", 30_000, seed=5)
+    log = write_ultralytics_results(tmp_path / "results.csv", list(box))
+    full, part = sampled(log)
+    assert verdict(part) == verdict(full)
+    nd301 = [f for f in part.findings if f.code == "ND301"][0]
+    assert nd301.line == 25_502 and "epoch 25501" in nd301.where  # 0.85 * 30,000 rows + header
+    assert part.summary["last_healthy"] == {"index": 25_500, "row": 25_499}
+
+
+def test_sampled_recovered_spike_keeps_its_exact_row(tmp_path, sampled):
+    y = with_recovered_spike(30_000, seed=2)
+    log = write_training_history(tmp_path / "training_history.csv", y)
+    full, part = sampled(log)
+    spikes = part.summary["spikes"]
+    assert [s["row"] for s in spikes] == [15_000] == [s["row"] for s in full.summary["spikes"]]
+    assert [f.line for f in part.findings if f.code == "ND302"] == [15_002]
+
+
+def test_sampled_grad_norm_surge_and_time_reset_are_exact(tmp_path, sampled):
+    n = 30_000
+    loss = noisy_curve("abrupt_nonfinite", n, seed=4)
+    grad = 1.0 + 0.05 * noisy_curve("healthy", n, seed=9)
+    grad[20_000] = 12.0  # a surge 5,500 steps before the NaN
+    time = [0.5 * (i + 1) for i in range(n)]
+    time[12_000:] = [0.5 * (i - 11_999) for i in range(12_000, n)]  # resumed: the clock restarts
+    log = write_csv(tmp_path / "log.csv", {"step": list(range(n)), "time": time, "loss": [float(v) for v in loss],
+                                           "grad_norm": [float(v) for v in grad]})
+    full, part = sampled(log)
+    assert verdict(part) == verdict(full)
+    where = {f.code: f.where for f in part.findings}
+    assert where["ND311"] == "grad_norm @ step 20000" and where["ND314"] == "loss @ step 12000"
+    assert part.summary["onset"]["row"] == 20_000
+
+
+def test_sampled_lightning_sparse_rows_keep_empty_cells_apart_from_nan(tmp_path, sampled):
+    y = noisy_curve("abrupt_nonfinite", 20_000, seed=8)
+    log = write_lightning_metrics(tmp_path / "metrics.csv", [float(v) for v in y])
+    full, part = sampled(log)
+    assert verdict(part) == verdict(full)
+    assert part.summary["metric"] == "train_loss_step" and part.summary["first_nonfinite"]["index"] == 17_000
+
+
+def test_sampled_metric_option_watches_that_column(tmp_path, sampled):
+    y = with_recovered_spike(30_000, seed=1)
+    val = noisy_curve("healthy", 30_000, seed=6)
+    log = write_training_history(tmp_path / "training_history.csv", val, val=y)
+    full, part = sampled(log, metric="val_loss")
+    assert part.summary["metric"] == "val_loss"
+    assert [s["row"] for s in part.summary["spikes"]] == [15_000] == [s["row"] for s in full.summary["spikes"]]
+
+
+def test_sampler_keeps_the_rows_before_a_break_at_a_block_start():
+    import numpy as np
+    import pandas as pd
+
+    s = sample.Sampler(stride=1000, watch=lambda cols: [["loss"]])
+    first = pd.DataFrame({"loss": np.linspace(2.0, 1.0, 5000)})
+    second = pd.DataFrame({"loss": np.full(5000, np.nan)})
+    s.add(first, {}, first_line=2)
+    s.add(second, {"loss": np.ones(5000, bool)}, first_line=5002)
+    frame, written, lines, kept = s.finish()
+    ids = list(kept.row_ids)
+    assert ids[ids.index(5000) - sample.CONTEXT:ids.index(5000) + 1] == list(range(5000 - sample.CONTEXT, 5001))
+    assert lines[ids.index(5000)] == 5002 and written["loss"][ids.index(5000)]
+    assert kept.total_rows == 10_000 and ids[-1] == 9_999
+
+
+def test_sampled_log_with_a_bad_line_deep_inside_exits_2(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_reader, "SAMPLE_ABOVE", 1_000)
+    monkeypatch.setattr(csv_reader, "BLOCK_BYTES", 64 << 10)
+    log = write_training_history(tmp_path / "training_history.csv", noisy_curve("healthy", 20_000))
+    lines = log.read_text().splitlines()
+    lines[15_000] += ",1,2,3"
+    log.write_text("\n".join(lines) + "\n")
+    from nandoctor.findings import NandoctorError
+
+    with pytest.raises(NandoctorError, match=r"not a readable CSV log \(.*in the block from line \d+\)"):
+        analyze_log(log)
+
+
+def test_huge_log_of_blank_lines_is_header_only(tmp_path):
+    log = tmp_path / "results.csv"
+    log.write_bytes(b"epoch,train/box_loss,metrics/mAP50(B)\n" + b"\n" * 3_000_000)
+    r = run_cli("analyze-log", log)
+    assert r.code == 2 and "header only" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sampled_read_shows_progress_on_a_terminal(tmp_path, sampled, monkeypatch):
+    """The block reader's bar nests inside analyze-log's own (Rich allows one live display)."""
+    import io
+    import sys
+
+    from rich.console import Console
+
+    import nandoctor.render as render
+
+    err = io.StringIO()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(render, "stderr_console", lambda: Console(file=err, force_terminal=True, width=120))
+    log = write_training_history(tmp_path / "training_history.csv", noisy_curve("healthy", 20_000))
+    sampled(log)
+    assert "Reading training_history.csv, MiB (sampling 1 row in" in err.getvalue()
