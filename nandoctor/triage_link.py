@@ -43,7 +43,7 @@ def index_of(value: Any) -> int | None:
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an epoch written as inf or 1e400
         return None
 
 
@@ -55,7 +55,7 @@ def first_logged_epoch(path: Path) -> int | None:
             header, first = next(rows), next(rows)
         column = [h.strip() for h in header].index("epoch")
         return int(float(first[column]))
-    except (OSError, StopIteration, ValueError, IndexError, csv.Error):
+    except (OSError, StopIteration, ValueError, OverflowError, IndexError, csv.Error):
         return None
 
 
