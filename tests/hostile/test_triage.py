@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nandoctor.triage_link import epoch_at_step, first_logged_epoch
@@ -21,6 +21,7 @@ csvish = st.one_of(st.binary(max_size=400),
 
 @FAST
 @given(data=csvish)
+@example(data=b"epoch\n1e400")  # an infinite epoch once raised OverflowError
 def test_property_first_logged_epoch(tmp_path, data):
     p = tmp_path / "results.csv"
     p.write_bytes(data)
