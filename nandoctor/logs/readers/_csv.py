@@ -124,7 +124,8 @@ def _blocks(fh, first_line: int):
 
 
 def _estimated_rows(path: Path) -> float:
-    """Data rows judged from the file size and the first 64 KiB's lines (a cheap upper bound is enough)."""
+    """Data rows judged from the file size and the first 64 KiB's lines: an estimate is enough, as
+    it only picks the way of reading and the sampling stride."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(65536)
