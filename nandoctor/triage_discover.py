@@ -141,6 +141,7 @@ def _ultralytics(layout: RunLayout, names: dict[str, os.DirEntry]) -> None:
         layout.log = root / "results.csv"
     weights = root / "weights"
     layout.checkpoints = [weights] if _files(weights, CKPT_SUFFIXES) else []
+    layout.checkpoints += _files(root, CKPT_SUFFIXES)  # a best.pt copied or downloaded beside results.csv
     if "args.yaml" in names and _is_file(names["args.yaml"]):
         layout.config = root / "args.yaml"
         layout.args = _read_args(layout.config)

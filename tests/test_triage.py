@@ -187,6 +187,22 @@ def test_ND202_malicious_training_args_bin_is_reported_not_run(cli, tmp_path):
     assert r.json["summary"]["fixed_config"] is None
 
 
+def test_checkpoint_beside_ultralytics_results_is_inspected_not_run(cli, tmp_path):
+    """A weights file dropped next to results.csv (a copied best.pt, a stranger's download) is read."""
+    import torch
+
+    from tests.hostile.test_cross_cutting import CanaryPayload
+
+    canary = tmp_path / "CANARY"
+    run = ultralytics_run(tmp_path / "run", epochs=5, nan_epoch=4)
+    torch.save({"model": CanaryPayload(canary)}, run / "downloaded.pt")
+    r = cli("triage", run, "--format", "json")
+    unsafe = [f for f in r.json["findings"] if f["code"] == "ND202"]
+    assert r.code == 1 and not canary.exists()
+    assert [f["path"] for f in unsafe] == [str(run / "downloaded.pt")]
+    assert r.json["summary"]["recommended"] == str(run / "weights" / "epoch2.pt")
+
+
 def test_ND501_lightning_epochs_from_zero(cli, tmp_path):
     run = lightning_run(tmp_path / "run", epochs=4, nan_epoch=2)
     r = cli("triage", run, "--format", "json")
