@@ -42,18 +42,25 @@ def _ultralytics_modules():
             self.names = {0: "person", 1: "car", 2: "dog"}
             self.stride = None
 
-    names = {"ultralytics": None, "ultralytics.nn": None, "ultralytics.nn.tasks": DetectionModel,
-             "ultralytics.nn.modules": None, "ultralytics.nn.modules.conv": Conv}
-    saved = {name: sys.modules.get(name) for name in names}
+    with stand_in_modules({"ultralytics": None, "ultralytics.nn": None, "ultralytics.nn.tasks": DetectionModel,
+                           "ultralytics.nn.modules": None, "ultralytics.nn.modules.conv": Conv}):
+        yield DetectionModel
+
+
+@contextmanager
+def stand_in_modules(classes: dict):
+    """Register a module under each name, holding its class (or nothing), so pickle records the
+    class under that import path as if the real package were installed; sys.modules is restored after."""
+    saved = {name: sys.modules.get(name) for name in classes}
     try:
-        for name, cls in names.items():
+        for name, cls in classes.items():
             module = types.ModuleType(name)
             if cls is not None:
                 setattr(module, cls.__name__, cls)
                 cls.__module__ = name
                 cls.__qualname__ = cls.__name__
             sys.modules[name] = module
-        yield DetectionModel
+        yield
     finally:
         for name, old in saved.items():
             if old is None:

@@ -12,7 +12,7 @@ import math
 import os
 from pathlib import Path
 
-from nandoctor.ultralytics_shapes import RESULTS_COLUMNS, save_ultralytics_checkpoint
+from nandoctor.ultralytics_shapes import RESULTS_COLUMNS, save_ultralytics_checkpoint, stand_in_modules
 
 
 def tree_hash(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
@@ -76,10 +76,8 @@ def ultralytics_run(root: Path, *, epochs: int = 5, nan_epoch: int | None = 4, p
 def save_training_args(path: Path, **overrides) -> None:
     """training_args.bin as Trainer writes it: torch.save of a TrainingArguments dataclass, whose pickle
     names `transformers.training_args.TrainingArguments` (a stand-in registered under that name while
-    saving, as ultralytics_shapes does, so no transformers install is needed)."""
+    saving, so no transformers install is needed)."""
     import dataclasses
-    import sys
-    import types
 
     import torch
 
@@ -96,20 +94,8 @@ def save_training_args(path: Path, **overrides) -> None:
         logging_nan_inf_filter: bool = True
         save_steps: int = 100
 
-    names = ("transformers", "transformers.training_args")
-    saved = {n: sys.modules.get(n) for n in names}
-    module = types.ModuleType("transformers.training_args")
-    TrainingArguments.__module__, TrainingArguments.__qualname__ = module.__name__, "TrainingArguments"
-    module.TrainingArguments = TrainingArguments
-    sys.modules.update({"transformers": types.ModuleType("transformers"), "transformers.training_args": module})
-    try:
+    with stand_in_modules({"transformers": None, "transformers.training_args": TrainingArguments}):
         torch.save(TrainingArguments(**overrides), path)
-    finally:
-        for n, old in saved.items():
-            if old is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = old
 
 
 def hf_run(root: Path, *, steps: tuple[int, ...] = (100, 200, 300), nan_step: int | None = 250,
