@@ -231,6 +231,18 @@ def diagnose_config_cmd(
                                 dry_run=dry_run, force=force), fmt, fail_on, debug)
 
 
+# env (diagnose-config's precision and version decisions)
+@app.command("env")
+def env_cmd(fmt: Format = FORMAT) -> None:
+    """Framework versions and bf16/CUDA support on this machine (what diagnose-config's repairs assume)."""
+    import json
+
+    from nandoctor.environment import describe, detect
+
+    env = detect()
+    sys.stdout.write((json.dumps(env.as_dict(), indent=2) if fmt == Format.json else describe(env)) + "\n")
+
+
 # triage (issue 7)
 @app.command()
 def triage(
