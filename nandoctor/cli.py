@@ -220,6 +220,8 @@ def diagnose_config_cmd(
                                           "(default: <name>_fixed.yaml beside CFG)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff; write nothing."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing repaired file."),
+    no_log: bool = typer.Option(False, "--no-log", help="Ignore the run's own log beside CFG (results.csv, "
+                                "trainer_state.json)."),
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
     debug: bool = DEBUG,
@@ -228,7 +230,7 @@ def diagnose_config_cmd(
     from nandoctor.config.engine import diagnose_config
 
     run(lambda: diagnose_config(existing(cfg), log=existing(log) if log else None, output=output,
-                                dry_run=dry_run, force=force), fmt, fail_on, debug)
+                                dry_run=dry_run, force=force, find_log=not no_log), fmt, fail_on, debug)
 
 
 # env (diagnose-config's precision and version decisions)

@@ -11,9 +11,11 @@ import pytest
 import yaml
 
 from nandoctor.config.engine import diagnose_config
+from nandoctor.environment import detect as detect_env
 from nandoctor.findings import NandoctorError
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_configs"
+BF16_HERE = bool(detect_env().bf16)  # repairs choose bf16 only where torch reports it native
 
 
 def sample(tmp_path: Path, name: str) -> Path:
@@ -64,8 +66,10 @@ def test_done_yolo_1280_args_repaired_with_exactly_the_original_keys(tmp_path):
     assert report.summary["framework"] == "ultralytics"
     before, after = yaml.safe_load(cfg.read_text()), fixed_of(report)
     assert list(after) == list(before)  # no key Ultralytics would reject, same order
-    assert after["amp"] is False
-    assert after["lr0"] < before["lr0"] and after["optimizer"] == "SGD"
+    assert after["amp"] is False or (after["amp"] == "bf16" and BF16_HERE)
+    # optimizer: auto ignored lr0, and no log says what ran: lr0 is not blamed, nothing switches to SGD
+    assert before["optimizer"] == "auto" and after["lr0"] == before["lr0"] and after["optimizer"] == "auto"
+    assert "lr0" not in codes(report).get("ND402", set())
     assert after["warmup_epochs"] >= 3 and after["save_period"] == 5
     assert after["mixup"] == 0.0 and after["copy_paste"] == 0.0
     assert (after["hsv_h"], after["hsv_s"], after["hsv_v"]) == (0.015, 0.7, 0.4)
@@ -77,10 +81,12 @@ def test_done_hf_fp16_eps_clipping_off_repaired(tmp_path):
     report = diagnose_config(sample(tmp_path, "hf_training_args_fp16.yaml"))
     assert report.summary["framework"] == "hf-trainer"
     fixed = fixed_of(report)
-    assert fixed["fp16"] is False and fixed["bf16"] is True
-    assert fixed["adam_epsilon"] == 1e-6 and isinstance(fixed["adam_epsilon"], float)
+    assert fixed["fp16"] is False and fixed.get("bf16", False) is BF16_HERE  # bf16 only where it runs natively
+    # under AMP the optimizer runs in fp32: eps 1e-8 is fine, only its string form (ND412) is repaired
+    assert fixed["adam_epsilon"] == 1e-8 and isinstance(fixed["adam_epsilon"], float)
     assert fixed["max_grad_norm"] == 1.0
-    assert fixed["learning_rate"] < 1e-4 and fixed["warmup_ratio"] > 0
+    assert fixed["learning_rate"] < 1e-4 and 0 < fixed["warmup_steps"] < 1 and "warmup_ratio" not in fixed
+    assert "bf16 if your GPU is Ampere or newer" in Path(report.summary["output"]).read_text() or BF16_HERE
 
 
 def test_done_accelerate_fp16_repaired_with_only_accelerate_keys(tmp_path):
@@ -88,7 +94,7 @@ def test_done_accelerate_fp16_repaired_with_only_accelerate_keys(tmp_path):
     report = diagnose_config(cfg)
     assert report.summary["framework"] == "accelerate"
     fixed = fixed_of(report)
-    assert fixed["mixed_precision"] == "bf16"
+    assert fixed["mixed_precision"] == ("bf16" if BF16_HERE else "no")
     assert list(fixed) == list(yaml.safe_load(cfg.read_text()))
     assert fixed["downcast_bf16"] == "no"  # the quoted 'no' stays a string
 
@@ -121,7 +127,7 @@ def test_done_second_run_refuses_to_overwrite_without_force(tmp_path, cli):
     assert again.code == 2 and "--force" in again.stderr and len(again.stderr.strip().splitlines()) == 1
     assert out.read_text() == "# my edits\n"
     assert cli("diagnose-config", cfg, "--force").code == 0
-    assert "mixed_precision: bf16" in out.read_text()
+    assert yaml.safe_load(out.read_text())["mixed_precision"] == ("bf16" if BF16_HERE else "no")
 
 
 def test_ND415_keep_existing_reports_instead_of_failing(tmp_path):
@@ -162,7 +168,7 @@ def test_dry_run_writes_nothing_and_shows_the_diff(tmp_path, cli):
 def test_text_view_shows_diff_and_written_path(tmp_path, cli):
     cfg = sample(tmp_path, "accelerate_fp16.yaml")
     r = cli("diagnose-config", cfg)
-    assert "-mixed_precision: fp16" in r.stdout and "+mixed_precision: bf16" in r.stdout
+    assert "-mixed_precision: fp16" in r.stdout and "+mixed_precision: " in r.stdout
     assert "framework: accelerate" in r.stdout and "wrote" in r.stdout
     assert (tmp_path / "accelerate_fp16_fixed.yaml").is_file()
 
@@ -184,8 +190,9 @@ def test_deepspeed_json_repaired_as_json_keeping_untouched_text(tmp_path):
     out = Path(report.summary["output"])
     assert out.name == "deepspeed_fp16_fixed.json"
     fixed = json.loads(out.read_text())
-    assert fixed["fp16"]["enabled"] is False and fixed["bf16"] == {"enabled": True}
-    assert fixed["gradient_clipping"] == 1.0 and fixed["optimizer"]["params"]["eps"] == 1e-6
+    assert fixed["fp16"]["enabled"] is False and ("bf16" in fixed) is BF16_HERE
+    # DeepSpeed steps fp32 master weights: eps stays; absent clipping was added at the strictest default
+    assert fixed["gradient_clipping"] == 1.0 and fixed["optimizer"]["params"]["eps"] == 1e-8
     assert '"allgather_bucket_size": 5e8' in out.read_text()
 
 
@@ -199,12 +206,21 @@ def test_framework_detection_of_every_sample(name, framework, tmp_path):
     assert diagnose_config(SAMPLES / name, dry_run=True).summary["framework"] == framework
 
 
-def test_demo_args_yaml_is_repaired(demo_run, tmp_path):
-    report = diagnose_config(demo_run / "args.yaml", output=tmp_path / "args_fixed.yaml")
+def test_demo_args_yaml_is_repaired_from_the_runs_own_log(demo_run, tmp_path, cli):
+    pytest.importorskip("nandoctor.logs.engine")
+    r = cli("diagnose-config", demo_run / "args.yaml", "-o", tmp_path / "args_fixed.yaml", "--format", "json")
+    assert r.code == 1  # the run beside it went NaN: the risky settings are its cause
+    log = r.json["summary"]["log"]
+    assert log["found_beside_config"] and log["path"] == str(demo_run / "results.csv")
+    ran = log["lr_ran"]  # optimizer: auto ignored lr0 0.01; lr/pg0 shows what ran
+    assert ran is not None and ran < 0.01
     fixed = yaml.safe_load((tmp_path / "args_fixed.yaml").read_text())
-    assert fixed["amp"] is False and fixed["optimizer"] == "SGD" and fixed["lr0"] <= 0.005
+    assert fixed["amp"] is False or (fixed["amp"] == "bf16" and BF16_HERE)
+    assert fixed["optimizer"] == "AdamW" and fixed["lr0"] < ran  # below what ran, not 11x above it
     assert set(fixed) == set(yaml.safe_load((demo_run / "args.yaml").read_text()))
-    assert {"ND401", "ND402", "ND405", "ND408", "ND411"} <= set(codes(report))
+    assert {"ND401", "ND402", "ND405", "ND408", "ND411", "ND417"} <= set(r.codes())
+    quiet = cli("diagnose-config", demo_run / "args.yaml", "--no-log", "--dry-run", "--format", "json")
+    assert quiet.code == 0 and quiet.json["summary"]["log"] is None
 
 
 # --- one test per rule -----------------------------------------------------------------------
@@ -218,7 +234,8 @@ def write(tmp_path: Path, text: str, name: str = "cfg.yaml") -> Path:
 def test_ND401_lightning_precision_16_mixed(tmp_path):
     report = diagnose_config(sample(tmp_path, "lightning_config.yaml"))
     fixed = fixed_of(report)
-    assert fixed["trainer"]["precision"] == "bf16-mixed" and fixed["trainer"]["gradient_clip_val"] == 1.0
+    assert fixed["trainer"]["precision"] == ("bf16-mixed" if BF16_HERE else "32-true")
+    assert fixed["trainer"]["gradient_clip_val"] == 1.0
     f = next(f for f in report.findings if f.code == "ND401")
     assert f.where == "trainer.precision" and f.line == 7 and f.severity.value == "warning"
 
@@ -230,10 +247,15 @@ def test_ND402_ultralytics_lr0_at_1280_not_at_640(tmp_path):
     assert "lr0" in codes(hi)["ND402"] and "ND402" not in codes(lo)
 
 
-def test_ND403_adam_eps_below_fp16_subnormal(tmp_path):
-    r = diagnose_config(write(tmp_path, "learning_rate: 2.0e-05\nfp16: true\nadam_epsilon: 1.0e-08\n"
-                                        "warmup_ratio: 0.1\n"))
-    assert "adam_epsilon" in codes(r)["ND403"] and fixed_of(r)["adam_epsilon"] == 1e-6
+def test_ND403_adam_eps_only_where_the_optimizer_state_is_fp16(tmp_path):
+    pure = diagnose_config(write(tmp_path, "trainer:\n  precision: 16-true\n  gradient_clip_val: 1.0\n"
+                                           "optimizer:\n  class_path: torch.optim.AdamW\n  init_args:\n"
+                                           "    lr: 1.0e-05\n    eps: 1.0e-08\n"))
+    assert "optimizer.init_args.eps" in codes(pure)["ND403"]
+    assert fixed_of(pure)["optimizer"]["init_args"]["eps"] == 1e-6
+    amp = diagnose_config(write(tmp_path, "learning_rate: 2.0e-05\nfp16: true\nadam_epsilon: 1.0e-08\n"
+                                          "warmup_steps: 0.1\n", "amp.yaml"), dry_run=True)
+    assert "ND403" not in codes(amp)  # AMP: the optimizer runs in fp32
 
 
 def test_ND404_deepspeed_gradient_clipping_zero(tmp_path):
@@ -242,9 +264,21 @@ def test_ND404_deepspeed_gradient_clipping_zero(tmp_path):
     assert "gradient_clipping" in codes(r)["ND404"] and fixed_of(r)["gradient_clipping"] == 1.0
 
 
-def test_ND405_hf_no_warmup_adds_warmup_ratio(tmp_path):
+def test_ND405_hf_no_warmup_adds_a_ratio_as_warmup_steps_for_transformers_5(tmp_path):
     r = diagnose_config(write(tmp_path, "learning_rate: 2.0e-05\nlr_scheduler_type: linear\nbf16: true\n"))
-    assert fixed_of(r)["warmup_ratio"] == 0.05 and "warmup_ratio" in codes(r)["ND405"]
+    assert fixed_of(r)["warmup_steps"] == 0.05 and "warmup_steps" in codes(r)["ND405"]
+    zero = diagnose_config(write(tmp_path, "learning_rate: 2.0e-05\nwarmup_steps: 0\nbf16: true\n", "z.yaml"))
+    assert fixed_of(zero)["warmup_steps"] == 0.05  # a ratio of the run, never an absolute 500
+
+
+def test_ND418_warmup_ratio_under_transformers_5_becomes_warmup_steps(tmp_path):
+    cfg = write(tmp_path, "learning_rate: 2.0e-05\nwarmup_ratio: 0.1  # warm\nbf16: true\n")
+    r = diagnose_config(cfg)
+    f = next(f for f in r.findings if f.code == "ND418")
+    assert f.where == "warmup_ratio" and f.line == 2
+    text = Path(r.summary["output"]).read_text()
+    assert yaml.safe_load(text) == {"learning_rate": 2e-05, "warmup_steps": 0.1, "bf16": True}
+    assert "warmup_steps: 0.1  # warm" in text
 
 
 def test_ND406_logits_masking(tmp_path):
@@ -314,10 +348,12 @@ def test_ND417_log_drives_repair_values(demo_run, tmp_path):
     assert yaml.safe_load((tmp_path / "f.yaml").read_text())["lr0"] <= 0.003
 
 
-def test_ND416_lightning_with_nan_log_turns_on_anomaly_detection(demo_run, tmp_path):
+def test_ND416_lightning_with_nan_log_suggests_anomaly_detection_without_writing_it(demo_run, tmp_path):
     pytest.importorskip("nandoctor.logs.engine")
     r = diagnose_config(sample(tmp_path, "lightning_config.yaml"), log=demo_run / "results.csv")
-    assert fixed_of(r)["trainer"]["detect_anomaly"] is True
+    f = next(f for f in r.findings if f.code == "ND416")
+    assert "--trainer.detect_anomaly=true" in f.message
+    assert "detect_anomaly" not in fixed_of(r)["trainer"]  # slow: never in the config you train with
 
 
 def test_log_option_missing_file_exits_2(tmp_path, cli):

@@ -36,6 +36,12 @@ DEEPSPEED = {"train_batch_size", "train_micro_batch_size_per_gpu", "gradient_acc
 LIGHTNING_TRAINER = {"precision", "gradient_clip_val", "gradient_clip_algorithm", "detect_anomaly",
                      "accumulate_grad_batches", "max_epochs", "max_steps", "accelerator", "devices",
                      "strategy", "callbacks", "logger", "check_val_every_n_epoch", "log_every_n_steps"}
+# axolotl's schema (AxolotlInputConfig): keys no TrainingArguments YAML has.
+AXOLOTL = {"base_model", "base_model_config", "adapter", "sequence_len", "micro_batch_size", "sample_packing",
+           "lora_r", "lora_alpha", "lora_target_modules", "lora_target_linear", "load_in_8bit", "load_in_4bit",
+           "val_set_size", "dataset_prepared_path", "pad_to_sequence_len", "wandb_project", "flash_attention",
+           "special_tokens", "chat_template", "eval_sample_packing", "tokenizer_type", "model_type",
+           "strict", "xformers_attention", "saves_per_epoch", "evals_per_epoch", "lora_model_dir"}
 GENERIC_HINTS = {"lr", "learning_rate", "max_grad_norm", "mixed_precision", "loss", "optimizer", "training",
                  "epochs", "batch_size", "datasets", "enable_logits_masking", "num_classes", "amp",
                  "fp16", "scheduler", "warmup_epochs", "warmup_steps", "grad_clip", "clip_grad_norm"}
@@ -49,14 +55,29 @@ def detect(doc: Doc) -> str | None:
     ds_blocks = {k for k in top & DEEPSPEED_BLOCKS if isinstance(doc.get((k,)), dict)}
     if ds_blocks and (len(ds_blocks) + len(top & DEEPSPEED)) >= 2:
         return "deepspeed"
-    if {"distributed_type", "compute_environment"} & top and len(top & ACCELERATE) >= 3:
+    if ({"distributed_type", "compute_environment"} & top and len(top & ACCELERATE) >= 2) or \
+            ("mixed_precision" in top and top <= ACCELERATE and len(top) >= 2):  # a short hand-written one
         return "accelerate"
     if len(top & ULTRALYTICS) >= 3:
         return "ultralytics"
-    trainer = doc.get(("trainer",))
-    if isinstance(trainer, dict) and set(trainer) & LIGHTNING_TRAINER:
+    if _lightning(doc):
         return "lightning"
+    if len(top & AXOLOTL) >= 3 and "base_model" in top:
+        return "axolotl"
     if len(top & HF_TRAINER) >= 3 or {"learning_rate", "per_device_train_batch_size"} <= top:
         return "hf-trainer"
     every = {str(p[-1]) for p in doc.entries}
     return "generic" if every & GENERIC_HINTS else None
+
+
+def _lightning(doc: Doc) -> bool:
+    """LightningCLI (`trainer:` with Trainer arguments) or Hydra (`_target_: lightning.pytorch.Trainer`,
+    at the top of configs/trainer/*.yaml or under `trainer:` of a composed config)."""
+    from nandoctor.config.frameworks.lightning import TRAINER_TARGET
+
+    if TRAINER_TARGET.match(str(doc.get(("_target_",)) or "")):
+        return True
+    trainer = doc.get(("trainer",))
+    if not isinstance(trainer, dict):
+        return False
+    return bool(set(trainer) & LIGHTNING_TRAINER) or bool(TRAINER_TARGET.match(str(trainer.get("_target_") or "")))

@@ -7,8 +7,10 @@ from typing import Any
 
 from nandoctor.config.detect import detect
 from nandoctor.config.frameworks import check
-from nandoctor.config.issues import KEEP, Context, Issue, LogEvidence, number
+from nandoctor.config.evidence import lr_ran, run_log
+from nandoctor.config.issues import KEEP, Context, Issue, LogEvidence, nonfinite_values, number
 from nandoctor.config.load import Doc, dotted, load
+from nandoctor.config.validate import validate
 from nandoctor.config.write import apply, default_output, verify, write_atomic
 from nandoctor.findings import NandoctorError, Report
 
@@ -16,13 +18,15 @@ ABRUPT = ("sudden", "abrupt")  # analyze-log's sudden_spike / abrupt_nonfinite: 
 
 
 def diagnose_config(path: Path, *, log: Path | None = None, output: Path | None = None, dry_run: bool = False,
-                    force: bool = False, keep_existing: bool = False, log_summary: dict | None = None) -> Report:
+                    force: bool = False, keep_existing: bool = False, log_summary: dict | None = None,
+                    find_log: bool = True) -> Report:
     """`keep_existing` (for triage): an existing output is reported and kept instead of exit 2.
-    `log_summary` (for triage): analyze-log's summary of `log`, already computed, so it is not read twice."""
+    `log_summary` (for triage): analyze-log's summary of `log`, already computed, so it is not read twice.
+    `find_log`: with no `log`, use the run's own log lying beside the config (`--no-log` turns it off)."""
     path = Path(path)
     report = Report(command="diagnose-config")
     report.summary = {"framework": None, "output": None, "existing_output": None, "changes": [], "diff": "",
-                      "dry_run": dry_run, "log": None}
+                      "dry_run": dry_run, "log": None, "validation": None}
     doc = load(path)
     if doc.data is None or (isinstance(doc.data, dict) and not doc.data):
         report.add("ND414", "info", "the file is empty: no training settings to check", path=str(path))
@@ -37,8 +41,12 @@ def diagnose_config(path: Path, *, log: Path | None = None, output: Path | None 
                    "DeepSpeed, Lightning or a generic training config", path=str(path))
         return report
 
-    evidence = _evidence(log, report, log_summary) if log is not None else None
-    issues = check(framework, Context(doc, evidence))
+    evidence = None
+    if log is not None:
+        evidence = _evidence(log, report, log_summary)
+    elif find_log and (found := run_log(path)) is not None:
+        evidence = _found_evidence(found, report)
+    issues = check(framework, Context(doc, evidence)) + nonfinite_values(doc)
     for issue in issues:
         _add(report, doc, issue)
 
@@ -51,9 +59,15 @@ def diagnose_config(path: Path, *, log: Path | None = None, output: Path | None 
                                   "reason": i.reason} for i in applied]
     if not applied:
         return report
-    verify(doc, text, applied)
+    repaired = verify(doc, text, applied)
     target = Path(output) if output is not None else default_output(path, doc.is_json)
-    report.summary["diff"] = _diff(doc.text, text, path, target)
+    report.summary["diff"] = _diff(doc.text, text[1:] if doc.bom else text, path, target)
+    touched = [(*i.path[:-1], i.rename) if i.rename else i.path for i in applied]
+    verdict = validate(framework, doc.data, repaired, text, path.suffix.lower(), touched)
+    report.summary["validation"] = {"status": verdict.status, "message": verdict.message}
+    if verdict.status == "rejected":
+        report.add("ND420", "error", f"the repair was not written: {verdict.message}", path=str(path))
+        return report
     if dry_run:
         report.next_steps.append(f"Rerun without --dry-run to write {target}")
         return report
@@ -85,6 +99,9 @@ def _last_per_key(issues: list[Issue]) -> list[Issue]:
 def _write(report: Report, source: Path, target: Path, text: str, force: bool, keep_existing: bool) -> None:
     if target.resolve() == source.resolve():
         raise NandoctorError(f"{target} is the input file; nandoctor never modifies its input (choose --output)")
+    if target.exists() and not target.is_file():  # a device, FIFO or folder: never replaced, --force or not
+        raise NandoctorError(f"{target} exists and is not a regular file; nandoctor writes only regular files or "
+                             "new paths (choose another --output)")
     if target.exists() or target.is_symlink():
         if keep_existing and not force:
             report.summary["existing_output"] = str(target)
@@ -111,7 +128,18 @@ def _diff(old: str, new: str, source: Path, target: Path) -> str:
                                         fromfile=str(source), tofile=str(target)))
 
 
-def _evidence(log: Path, report: Report, s: dict | None = None) -> LogEvidence:
+def _found_evidence(log: Path, report: Report) -> LogEvidence | None:
+    """The run folder's own log: evidence when it reads, an info (never exit 2) when it does not."""
+    try:
+        s = _analyze(log)
+    except NandoctorError as exc:
+        report.add("ND417", "info", f"the run's log {log} beside the config could not be read ({exc}); the "
+                   "config is judged without it", path=str(log))
+        return None
+    return _evidence(log, report, s, found=True)
+
+
+def _evidence(log: Path, report: Report, s: dict | None = None, found: bool = False) -> LogEvidence:
     """analyze-log's diagnosis of the run's loss curve picks the LR, the clip value and fp16 off."""
     if s is None:
         s = _analyze(log)
@@ -120,14 +148,16 @@ def _evidence(log: Path, report: Report, s: dict | None = None) -> LogEvidence:
                      epochs_to_nonfinite=number(s.get("epochs_to_nonfinite")),
                      clip_threshold=number(s.get("clip_threshold")), suggested_lr=number(s.get("suggested_lr")))
     ev.abrupt = ev.nonfinite and any(w in pattern.lower() for w in ABRUPT)
-    report.summary["log"] = {"path": str(log), "pattern": ev.pattern, "first_nonfinite": s.get("first_nonfinite"),
-                             "epochs_to_nonfinite": ev.epochs_to_nonfinite, "clip_threshold": ev.clip_threshold,
-                             "suggested_lr": ev.suggested_lr}
     first = s.get("first_nonfinite")
+    ev.lr_ran, ev.lr_column = lr_ran(log, first.get("row") if isinstance(first, dict) else None)
+    report.summary["log"] = {"path": str(log), "pattern": ev.pattern, "first_nonfinite": first,
+                             "epochs_to_nonfinite": ev.epochs_to_nonfinite, "clip_threshold": ev.clip_threshold,
+                             "suggested_lr": ev.suggested_lr, "lr_ran": ev.lr_ran, "found_beside_config": found}
     at = first.get("index", first) if isinstance(first, dict) else first
-    msg = (f"{log} went non-finite at {s.get('index_name') or 'step'} {at} "
+    where = f"the run's own log {log} (found beside the config; --no-log ignores it)" if found else str(log)
+    msg = (f"{where} went non-finite at {s.get('index_name') or 'step'} {at} "
            f"(pattern: {pattern or 'unknown'}); repair values follow that diagnosis" if ev.nonfinite
-           else f"{log} stays finite; repair values follow the field notes' defaults")
+           else f"{where} stays finite; repair values follow the usual defaults")
     report.add("ND417", "info", msg, path=str(log))
     return ev
 

@@ -8,7 +8,10 @@ from typing import Any
 
 from nandoctor.config.load import NUMBER_LIKE, Doc, Path_
 
-FP16_MIN_SUBNORMAL = 5.96e-8   # an Adam eps below this rounds to 0 in fp16
+# fp16's smallest subnormal: an Adam eps below it rounds to 0, but only where the optimizer itself runs
+# in fp16 (pure fp16 / `16-true` / `.half()` weights). Under AMP (HF fp16, accelerate, Lightning
+# 16-mixed, Ultralytics amp) and DeepSpeed fp16 the optimizer steps fp32 master weights, where 1e-8 is fine.
+FP16_MIN_SUBNORMAL = 5.96e-8
 KEEP = object()                # Issue.new default: report only, write nothing
 
 
@@ -22,6 +25,7 @@ class Issue:
     new: Any = KEEP
     after: str | None = None    # for a key that does not exist yet: the sibling to add it after
     data: dict = field(default_factory=dict)
+    rename: str | None = None   # write the value under this key instead (a key the version renamed)
 
 
 @dataclass
@@ -35,6 +39,8 @@ class LogEvidence:
     clip_threshold: float | None = None
     suggested_lr: float | None = None
     where: str | None = None
+    lr_ran: float | None = None      # peak LR the run actually used (Ultralytics lr/pg0, HF learning_rate)
+    lr_column: str | None = None
 
     def lr_from_table(self, current: float) -> float:
         """Field notes §3 time-to-NaN table: NaN in 1-3 epochs -> 1e-5; later -> 5e-5."""
@@ -67,9 +73,10 @@ def number(value: Any) -> float | None:
         return float(value) if math.isfinite(float(value)) else None
     if isinstance(value, str) and NUMBER_LIKE.match(value.strip()):
         try:
-            return float(value)
+            f = float(value)
         except ValueError:
             return None
+        return f if math.isfinite(f) else None  # `1e400` is inf: no number a rule may compare or write
     return None
 
 
@@ -87,7 +94,7 @@ def string_numbers(doc: Doc) -> list[Issue]:
     """ND412: plain `1e-6` that PyYAML hands the script as the string '1e-6'."""
     out = []
     for p, e in doc.leaves():
-        if is_string_number(doc, p):
+        if is_string_number(doc, p) and number(e.value) is not None:
             out.append(Issue("ND412", "warning", p,
                              f"{e.value} is read by PyYAML (YAML 1.1) as the string {e.value!r}, not a number; "
                              "a script comparing or multiplying it fails or silently misbehaves",
@@ -99,15 +106,38 @@ def lower_lr(ctx: Context, current: float, default_new: float) -> tuple[float, s
     if ctx.log and ctx.log.nonfinite:
         new = ctx.log.lr_from_table(current)
         return new, f"time-to-NaN table ({ctx.log.epochs_to_nonfinite} epochs to non-finite)"
-    return default_new, "field notes: lower LR until stable"
+    return default_new, "lower LR until stable"
 
 
-def clip_value(ctx: Context, default: float = 1.0) -> float:
+def clip_value(ctx: Context, default: float = 1.0, cap: float | None = None) -> float:
+    """The log's 2-3x healthy grad norm, else `default`; never above `cap`, the framework's own effective
+    clipping (HF max_grad_norm 1.0, current DeepSpeed 1.0), so a repair never loosens clipping."""
     c = ctx.log.clip_threshold if ctx.log else None
-    return float(c) if c and number(c) and c > 0 else default
+    value = float(c) if c and number(c) and c > 0 else default
+    return min(value, cap) if cap else value
 
 
-def clip_reason(ctx: Context) -> str:
-    if ctx.log and ctx.log.clip_threshold:
+def clip_reason(ctx: Context, cap: float | None = None) -> str:
+    if ctx.log and ctx.log.clip_threshold and not (cap and ctx.log.clip_threshold > cap):
         return "clip at 2-3x the log's healthy grad norm"
-    return "clip gradients (field notes: max_norm 1.0)"
+    if cap:
+        return f"clip at {cap:g}, the framework's default (never looser)"
+    return "clip gradients at max_norm 1.0"
+
+
+def nonfinite_values(doc: Doc) -> list[Issue]:
+    """ND419: `.nan`, `.inf` or a number too large for a float (1e400) in a setting: PyYAML and json hand
+    the script nan or inf, and every value derived from it is non-finite."""
+    out = []
+    for p, e in doc.leaves():
+        v = e.value
+        bad = isinstance(v, float) and not math.isfinite(v)
+        if not bad and isinstance(v, str) and NUMBER_LIKE.match(v.strip()):
+            try:
+                bad = not math.isfinite(float(v))
+            except ValueError:
+                bad = False
+        if bad:
+            out.append(Issue("ND419", "error", p, f"{'.'.join(map(str, p))} is {v!r}, not a finite number: "
+                             "everything computed from it is NaN or Inf; set a real value by hand"))
+    return out

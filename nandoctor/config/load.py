@@ -57,6 +57,7 @@ class Doc:
     is_json: bool
     entries: dict[Path_, Entry] = field(default_factory=dict)
     mappings: dict[Path_, Any] = field(default_factory=dict)  # path -> MappingNode (None: no position)
+    bom: bool = False   # the file starts with a UTF-8 BOM, which the repaired copy keeps
 
     def get(self, path: Path_, default: Any = None) -> Any:
         e = self.entries.get(tuple(path))
@@ -93,10 +94,18 @@ def read_text(path: Path) -> str:
     if b"\x00" in raw:
         raise NandoctorError(f"{path}: binary data (NUL bytes), not a YAML or JSON config")
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")  # a BOM is dropped here and written back by the writer (Doc.bom)
     except UnicodeDecodeError as exc:
         raise NandoctorError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
                              "save it as UTF-8") from None
+
+
+def _has_bom(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(3) == b"\xef\xbb\xbf"
+    except OSError:
+        return False
 
 
 def _loader():
@@ -187,7 +196,10 @@ def _index(doc: Doc, node, value: Any, path: Path_) -> None:
 
 def load(path: Path) -> Doc:
     text = read_text(path)
-    is_json = path.suffix.lower() == ".json" or text.lstrip().startswith("{")
+    # A .json file is JSON; anything else is read as the training script reads it, with PyYAML, also a
+    # document that is one flow mapping (`{lr: 1e-4, fp16: true}`, where `1e-4` is a string).
+    is_json = path.suffix.lower() == ".json"
+    data: Any = None
     if is_json:
         try:
             data = json.loads(text)
@@ -196,13 +208,14 @@ def load(path: Path) -> Doc:
                                  f"{exc.msg}") from None
         except RecursionError:
             raise NandoctorError(f"{path}: nesting too deep to be a training config") from None
+    if is_json:
         try:  # positions only; JSON that YAML 1.1 cannot read is still diagnosed, without line numbers
             node, _ = _compose(text, path)
         except NandoctorError:
             node = None
     else:
         node, data = _compose(text, path)
-    doc = Doc(path=path, text=text, data=data, is_json=is_json)
+    doc = Doc(path=path, text=text, data=data, is_json=is_json, bom=_has_bom(path))
     if isinstance(data, dict):
         try:
             _index(doc, node, data, ())

@@ -26,6 +26,10 @@ def summary_view(report: Report) -> list:
                 "green" if line.startswith("+") else "red" if line.startswith("-") else ""
             styled.append(line, style=style)
         out.append(styled)
+    if s.get("validation"):
+        v = s["validation"]
+        out.append(Text(f"framework check: {v['status']} ({v['message']})",
+                        style="red" if v["status"] == "rejected" else "green" if v["status"] == "accepted" else ""))
     if s.get("output"):
         out.append(Text(f"wrote {s['output']}", style="green"))
     elif s.get("existing_output"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 MODULES = {"ultralytics": "ultralytics", "hf-trainer": "hf", "accelerate": "accelerate",
-           "deepspeed": "deepspeed", "lightning": "lightning", "generic": "generic"}
+           "deepspeed": "deepspeed", "lightning": "lightning", "axolotl": "axolotl", "generic": "generic"}
 
 
 def check(framework: str, ctx) -> list:

@@ -8,8 +8,8 @@ such scripts read their optimisation settings.
 from __future__ import annotations
 
 from nandoctor.config.issues import (FP16_MIN_SUBNORMAL, KEEP, Context, Issue, clip_reason, clip_value, lower_lr,
-                                     number,
-                                     string_numbers, truthy)
+                                     number, string_numbers, truthy)
+from nandoctor.config.precision import IF_AMPERE
 
 LR_KEYS = {"lr", "learning_rate", "base_lr", "max_lr", "init_lr"}
 CLIP_KEYS = {"max_grad_norm", "clip_grad_norm", "grad_clip", "gradient_clipping", "clip_grad", "max_norm",
@@ -23,6 +23,16 @@ PRECISION_KEYS = {"mixed_precision", "precision", "amp_dtype", "dtype"}
 FP16_VALUES = {"fp16", "16", "16-mixed", "float16"}
 FP32_FOR = {"16": "32", "16-mixed": "32", "float16": "float32"}
 HEAD_KEYS = {"num_classes", "num_labels", "nc", "n_classes"}
+
+
+def constructor_block(doc, path: tuple) -> bool:
+    """A mapping that is passed as **kwargs to a class: Hydra `_target_`, LightningCLI `class_path`/`init_args`."""
+    for i in range(len(path), -1, -1):
+        sub = path[:i]
+        keys = set(doc.keys(sub))
+        if {"_target_", "class_path"} & keys or (sub and str(sub[-1]) == "init_args"):
+            return True
+    return False
 
 
 def learning_rates(ctx: Context) -> list[Issue]:
@@ -40,7 +50,7 @@ def learning_rates(ctx: Context) -> list[Issue]:
             new, why = lower_lr(ctx, lr, 5e-5 if lr <= 2e-4 else lr / 2)
             if new < lr:
                 out.append(Issue("ND402", ctx.risk(), p, f"{'.'.join(map(str, p))} {lr:g} is high for Adam-family "
-                                 "training of transformer/diffusion models (field notes: 1e-4 -> 5e-5)",
+                                 "training of transformer/diffusion models (1e-4 -> 5e-5)",
                                  reason=why, new=new))
     return out
 
@@ -52,25 +62,29 @@ def check(ctx: Context) -> list[Issue]:
     name = lambda p: str(p[-1]).lower()  # noqa: E731
 
     batchnorm = "batchnorm" in doc.text.lower().replace("_", "")
-    fp16 = False
+    pure_fp16 = False  # weights and optimizer state in fp16 (`half: true`, dtype float16), not autocast
     for p, e in leaves:
         v = str(e.value).lower()
         if name(p) in PRECISION_KEYS and v in FP16_VALUES:
-            fp16 = True
-            new = "no" if name(p) == "mixed_precision" else FP32_FOR.get(v, "fp32")
+            pure_fp16 = pure_fp16 or name(p) == "dtype" or v == "16-true"
+            if isinstance(e.value, int) and not isinstance(e.value, bool):
+                new = 32   # keep the type: an int 16 becomes the int 32, never the string "32"
+            else:
+                new = "no" if name(p) == "mixed_precision" else FP32_FOR.get(v, "fp32")
             out.append(Issue("ND401", "error" if ctx.log and ctx.log.abrupt else ctx.risk(), p,
-                             f"{name(p)}: {e.value} trains in fp16 (max 65504)", reason="fp32 until stable "
-                             "(bf16 where supported)", new=new))
+                             f"{name(p)}: {e.value} trains in fp16 (max 65504)", reason=f"fp32 until stable "
+                             f"({IF_AMPERE})", new=new))
         elif name(p) in {"fp16", "amp", "use_amp", "half"} and e.value is True:
-            fp16 = True
+            pure_fp16 = pure_fp16 or name(p) == "half"
             out.append(Issue("ND401", "error" if ctx.log and ctx.log.abrupt else ctx.risk(), p,
-                             f"{name(p)}: true trains in fp16 (max 65504)", reason="fp32 until stable", new=False))
+                             f"{name(p)}: true trains in fp16 (max 65504)", reason=f"fp32 until stable ({IF_AMPERE})",
+                             new=False))
 
-    for p, e in leaves:
+    for p, e in leaves:  # under autocast the optimizer runs in fp32, where eps 1e-8 is fine
         eps = number(e.value)
-        if fp16 and name(p) in EPS_KEYS and eps is not None and 0 <= eps < FP16_MIN_SUBNORMAL:
-            out.append(Issue("ND403", "warning", p, f"eps {eps:g} rounds to 0 in fp16", reason="eps representable "
-                             "in fp16", new=1e-6))
+        if pure_fp16 and name(p) in EPS_KEYS and eps is not None and 0 <= eps < FP16_MIN_SUBNORMAL:
+            out.append(Issue("ND403", "warning", p, f"eps {eps:g} is 0 in fp16, and with fp16 weights the "
+                             "optimizer state is fp16 too", reason="eps representable in fp16", new=1e-6))
 
     clips = [(p, e) for p, e in leaves if name(p) in CLIP_KEYS]
     for p, e in clips:
@@ -81,9 +95,14 @@ def check(ctx: Context) -> list[Issue]:
     lr_paths = [p for p, e in leaves if name(p) in LR_KEYS and "scheduler" not in str(p)]
     if not clips and lr_paths:
         p = lr_paths[0]
-        out.append(Issue("ND404", ctx.risk(), (*p[:-1], "max_grad_norm"), "no gradient clipping setting: one "
-                         "outlier batch can blow the weights up", reason="add gradient clipping",
-                         new=clip_value(ctx), after=str(p[-1])))
+        if constructor_block(doc, p[:-1]):  # a Hydra `_target_` / LightningCLI `init_args` keyword list
+            out.append(Issue("ND404", ctx.risk(), (*p[:-1], "max_grad_norm"), "no gradient clipping setting; "
+                             f"{'.'.join(map(str, p[:-1]))} is a constructor's keyword list, where an added key "
+                             "fails (unexpected keyword argument): clip where your training loop reads it"))
+        else:
+            out.append(Issue("ND404", ctx.risk(), (*p[:-1], "max_grad_norm"), "no gradient clipping setting: one "
+                             "outlier batch can blow the weights up", reason="add gradient clipping",
+                             new=clip_value(ctx), after=str(p[-1])))
 
     for p, e in leaves:
         if name(p) in {"warmup_epochs", "warmup_ratio", "warmup_steps", "warmup_iters"} and number(e.value) == 0:
@@ -92,7 +111,7 @@ def check(ctx: Context) -> list[Issue]:
                              new=KEEP if new is None else new))
         if "logits_masking" in name(p) and truthy(e.value):
             out.append(Issue("ND406", ctx.risk(), p, "logits masking fills invalid classes with -inf; a row that is "
-                             "all -inf gives softmax NaN and an inf loss (field notes 1C)",
+                             "all -inf gives softmax NaN and an inf loss",
                              reason="masking wrote -inf (mask with -1e9 if needed)", new=False))
         if (name(p) == "type" and len(p) > 1 and str(p[-2]).lower() in {"loss", "criterion"}) or \
                 name(p) in {"loss", "loss_type", "criterion", "loss_fn"}:

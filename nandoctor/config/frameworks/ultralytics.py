@@ -8,12 +8,65 @@ clipping key is ever added, and lowering lr0 always comes with an explicit optim
 from __future__ import annotations
 
 from nandoctor.config.issues import Context, Issue, number, string_numbers
+from nandoctor.config.precision import IF_AMPERE, bf16_choice
+from nandoctor.config.versions import ULTRALYTICS_BF16_CHECKED, ultralytics_accepts_bf16
 
 # Field notes §3 (the repaired YOLOv8-at-1280 run) and default.yaml.
 AUG_LIMITS = {"hsv_h": 0.015, "hsv_s": 0.7, "hsv_v": 0.4}
 MIX_LIMIT = 0.1          # mixup / copy_paste above this counts as heavy; the repair sets 0.0
 SAFE_LR0 = 0.003         # restart value from the field notes (0.005 when resuming)
 SAVE_PERIOD = 5
+ADAM_FAMILY = {"adam", "adamw", "adamax", "nadam", "radam"}
+ADAM_LR0_HIGH = 0.005    # Adam-family lr0 (default.yaml: Adam/AdamW=1e-3)
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.2g}")
+
+
+def _amp(ctx: Context) -> Issue:
+    """amp: bf16 only where this Ultralytics accepts it and bf16 is known to run natively."""
+    sev = "error" if ctx.log and ctx.log.abrupt else ctx.risk()
+    choice = bf16_choice(ctx.doc)
+    accepts, version = ultralytics_accepts_bf16()
+    msg = "amp is on: Ultralytics trains in fp16 autocast, which overflows above 65504"
+    if choice.bf16 and accepts:
+        return Issue("ND401", sev, ("amp",), msg, reason=f"fp16 overflow; bf16 ({choice.why}; {version})", new="bf16")
+    cond = f"amp: bf16 on Ultralytics {'.'.join(map(str, ULTRALYTICS_BF16_CHECKED))}+ {IF_AMPERE[5:]}"
+    return Issue("ND401", sev, ("amp",), msg, reason=f"fp16 overflow; fp32 ({cond})", new=False,
+                 data={"ultralytics": version, "bf16": choice.why})
+
+
+def _auto(ctx: Context, lr0: float | None) -> list[Issue]:
+    """optimizer: auto ignores lr0 and picks AdamW at lr 0.002*5/(4+nc) (short runs) or SGD/MuSGD at 0.01
+    (over 10k iterations) itself, so lr0 is never blamed; the LR that ran is the log's."""
+    doc, out = ctx.doc, []
+    has = doc.has(("optimizer",))
+    ran = ctx.log.lr_ran if ctx.log else None
+    if ctx.nan_seen and ran:
+        explicit = "AdamW" if ran <= 0.002 else "SGD"
+        new = _round(ran / 2)
+        column = ctx.log.lr_column or "lr"
+        if doc.has(("lr0",)):
+            out.append(Issue("ND402", ctx.risk(), ("lr0",), f"optimizer: auto ignored lr0 {lr0:g}; the LR that ran "
+                             f"peaked at {ran:g} ({column} in the log) and the run went non-finite",
+                             reason=f"half the LR that ran ({ran:g}), with an explicit optimizer", new=new,
+                             data={"lr_ran": ran}))
+        if has:
+            out.append(Issue("ND411", "warning", ("optimizer",), f"optimizer: auto picks its own LR, so a lowered "
+                             f"lr0 would have no effect; {explicit} is what auto ran at {ran:g}",
+                             reason=f"explicit optimizer so lr0 {new:g} applies", new=explicit))
+        return out
+    if not has:
+        return out
+    if lr0 is not None and abs(lr0 - 0.01) > 1e-12:
+        explicit = "AdamW" if lr0 <= 0.002 else "SGD"
+        out.append(Issue("ND411", "warning", ("optimizer",), f"optimizer: auto ignores lr0={lr0:g} and picks its "
+                         "own optimizer and LR", reason=f"explicit optimizer so lr0 {lr0:g} applies", new=explicit))
+    else:
+        out.append(Issue("ND411", "info", ("optimizer",), "optimizer: auto picks the optimizer and LR itself "
+                         "(lr0 and momentum are ignored; the LR that ran is in the log's lr/pg0)"))
+    return out
 
 
 def check(ctx: Context) -> list[Issue]:
@@ -25,35 +78,25 @@ def check(ctx: Context) -> list[Issue]:
     imgsz = max((n for n in map(number, sizes) if n is not None), default=None)
     lr0 = number(get("lr0"))
     optimizer = str(get("optimizer") or "").strip()
+    auto = optimizer.lower() == "auto" or not doc.has(("optimizer",))  # default.yaml: optimizer: auto
 
     if doc.has(("amp",)) and (amp is True or str(amp).lower() == "fp16"):
-        sev = "error" if ctx.log and ctx.log.abrupt else ctx.risk()
-        out.append(Issue("ND401", sev, ("amp",), "amp is on: Ultralytics trains in fp16 autocast, which overflows "
-                         "above 65504 (the field notes' 1280 px run went NaN at epoch 134)",
-                         reason="fp16 overflow; re-enable once stable", new=False))
+        out.append(_amp(ctx))
 
-    lowering = False
-    big = (imgsz or 0) >= 1280 and lr0 is not None and lr0 >= 0.01
-    if lr0 is not None and (big or (ctx.nan_seen and lr0 > SAFE_LR0)):
-        lowering = True
-        new = min(SAFE_LR0, lr0 / 2)
-        out.append(Issue("ND402", ctx.risk(), ("lr0",), f"lr0 {lr0:g} is high for imgsz {imgsz and int(imgsz)}"
-                         + (" and the log went non-finite" if ctx.nan_seen else ""),
-                         reason="lower LR for large images (field notes 0.003-0.005)", new=new))
-
-    if optimizer.lower() == "auto" and doc.has(("optimizer",)):
-        if lowering:
-            out.append(Issue("ND411", "warning", ("optimizer",), "optimizer: auto ignores lr0 and momentum, so a "
-                             "lowered lr0 would have no effect", reason="explicit optimizer so lr0 applies",
-                             new="SGD"))
-        elif lr0 is not None and abs(lr0 - 0.01) > 1e-12:
-            explicit = "AdamW" if lr0 <= 0.002 else "SGD"
-            out.append(Issue("ND411", "warning", ("optimizer",), f"optimizer: auto ignores lr0={lr0:g} and picks "
-                             "its own optimizer and LR", reason=f"explicit optimizer so lr0 {lr0:g} applies",
-                             new=explicit))
-        else:
-            out.append(Issue("ND411", "info", ("optimizer",), "optimizer: auto picks the optimizer and LR itself "
-                             "(lr0 and momentum are ignored)"))
+    if auto:
+        out += _auto(ctx, lr0)
+    elif lr0 is not None:
+        adam = optimizer.lower() in ADAM_FAMILY
+        big = (imgsz or 0) >= 1280 and lr0 >= (ADAM_LR0_HIGH if adam else 0.01)
+        ran = ctx.log.lr_ran if ctx.log and ctx.log.lr_ran else lr0
+        high_after_nan = ctx.nan_seen and ran > (SAFE_LR0 / 10 if adam else SAFE_LR0)
+        if big or high_after_nan:
+            new = min(SAFE_LR0 / 10 if adam else SAFE_LR0, ran / 2)
+            why = (f"lower LR for {int(imgsz)} px images (0.003-0.005)" if big and not high_after_nan
+                   else f"half the LR that ran ({ran:g}) after the NaN")
+            out.append(Issue("ND402", ctx.risk(), ("lr0",), f"lr0 {lr0:g} with {optimizer} is high"
+                             + (f" for imgsz {int(imgsz)}" if big else "")
+                             + (" and the log went non-finite" if ctx.nan_seen else ""), reason=why, new=_round(new)))
 
     warm = number(get("warmup_epochs"))
     if warm is not None and warm < 3:
