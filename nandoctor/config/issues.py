@@ -121,7 +121,7 @@ def clip_reason(ctx: Context, cap: float | None = None) -> str:
     if ctx.log and ctx.log.clip_threshold and not (cap and ctx.log.clip_threshold > cap):
         return "clip at 2-3x the log's healthy grad norm"
     if cap:
-        return f"clip at {cap:g}, the framework's default (never looser)"
+        return f"clip at {cap}, the framework's default (never looser)"
     return "clip gradients at max_norm 1.0"
 
 
