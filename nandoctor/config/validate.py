@@ -91,9 +91,9 @@ def _quiet():
 
 
 def _ultralytics(data: dict, text, suffix, touched) -> None:
-    from ultralytics.cfg import get_cfg
+    from ultralytics.cfg import DEFAULT_CFG_DICT, get_cfg
 
-    get_cfg(cfg={k: v for k, v in data.items()})
+    get_cfg(DEFAULT_CFG_DICT, overrides=dict(data))  # what the trainer does: aligned against default.yaml
 
 
 def _hf(data: dict, text, suffix, touched) -> None:
@@ -106,7 +106,20 @@ def _hf(data: dict, text, suffix, touched) -> None:
     wrote = {p[0] for p in touched if len(p) == 1}
     d = {k: v for k, v in data.items() if k in fields or k in wrote}
     d.setdefault("output_dir", tempfile.gettempdir())
+    if isinstance(d.get("deepspeed"), str) and not Path(d["deepspeed"]).is_file():
+        d.pop("deepspeed")  # a path in the project that trains (LLaMA-Factory's examples/), not on this machine
+    if not _cuda():
+        d["use_cpu"] = True  # judge the config, not this machine's lack of a GPU
     HfArgumentParser(TrainingArguments).parse_dict(d, allow_extra_keys=False)
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:
+        return False
 
 
 def _accelerate(data: dict, text, suffix, touched) -> None:

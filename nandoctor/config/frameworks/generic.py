@@ -46,6 +46,8 @@ def learning_rates(ctx: Context) -> list[Issue]:
         lr = number(e.value)
         if lr is None or lr <= 0:
             continue
+        if constructor_block(doc, p[:-1]) and not ctx.nan_seen:
+            continue  # an optimizer's own lr (Hydra/LightningCLI): any model's, so judged only after a NaN
         if (lr >= 1e-4 and not sgd) or (ctx.nan_seen and lr > 1e-6):
             new, why = lower_lr(ctx, lr, 5e-5 if lr <= 2e-4 else lr / 2)
             if new < lr:
