@@ -376,3 +376,159 @@ def test_output_symlinked_to_the_input_is_refused(tmp_path):
     with pytest.raises(NandoctorError, match="input"):
         diagnose_config(cfg, output=link, force=True)
     assert "mixed_precision: fp16" in cfg.read_text()
+
+
+# --- issue 15: evidence, versions, constructor blocks, detection ------------------------------
+
+def nan_trainer_state(path: Path, grad: float = 8.0) -> Path:
+    from tests.analyze_log_fixtures import write_trainer_state
+
+    losses = [2.0 - 0.01 * i for i in range(40)] + [float("nan")] * 5
+    return write_trainer_state(path, losses, grad_norms=[grad] * 40 + [float("nan")] * 5)
+
+
+def test_hf_config_beside_its_trainer_state_uses_it_as_evidence(tmp_path, cli):
+    pytest.importorskip("nandoctor.logs.engine")
+    cfg = write(tmp_path, "learning_rate: 1.0e-05\nlr_scheduler_type: cosine\nwarmup_steps: 0.1\n"
+                          "max_grad_norm: 1.0\nfp16: true\n", "training_args.yaml")
+    (tmp_path / "checkpoint-400").mkdir()
+    nan_trainer_state(tmp_path / "checkpoint-400" / "trainer_state.json")
+    r = cli("diagnose-config", cfg, "--dry-run", "--format", "json")
+    assert r.code == 1 and r.json["summary"]["log"]["path"].endswith("checkpoint-400/trainer_state.json")
+    note = next(f for f in r.json["findings"] if f["code"] == "ND417")
+    assert "beside the config" in note["message"] and "--no-log" in note["message"]
+    assert cli("diagnose-config", cfg, "--dry-run", "--no-log").code == 0
+
+
+def test_unreadable_log_beside_the_config_is_an_info_not_a_failure(tmp_path):
+    pytest.importorskip("nandoctor.logs.engine")
+    cfg = write(tmp_path, "lr0: 0.01\nimgsz: 640\noptimizer: SGD\namp: false\n", "args.yaml")
+    (tmp_path / "results.csv").write_bytes(b"\x00\x01garbage")
+    report = diagnose_config(cfg, dry_run=True)
+    assert any(f.code == "ND417" and "could not be read" in f.message for f in report.findings)
+
+
+def test_ND404_deepspeed_clip_from_the_log_is_never_looser_than_the_default(tmp_path):
+    pytest.importorskip("nandoctor.logs.engine")
+    log = nan_trainer_state(tmp_path / "trainer_state.json", grad=10.0)
+    cfg = write(tmp_path, '{"train_micro_batch_size_per_gpu": 4, "bf16": {"enabled": true}, '
+                          '"gradient_clipping": 0}', "ds.json")
+    r = diagnose_config(cfg, log=log, output=tmp_path / "out.json")
+    assert r.summary["log"]["clip_threshold"] > 1.0  # the log alone would say clip at 2-3x a norm of 10
+    assert fixed_of(r)["gradient_clipping"] == 1.0    # DeepSpeed's current default; never looser
+    light = diagnose_config(sample(tmp_path, "lightning_config.yaml"), log=log, output=tmp_path / "l.yaml")
+    assert fixed_of(light)["trainer"]["gradient_clip_val"] == r.summary["log"]["clip_threshold"]  # default: off
+
+
+def test_ND404_deepspeed_absent_clipping_names_the_version_it_assumes(tmp_path):
+    r = diagnose_config(write(tmp_path, '{"train_micro_batch_size_per_gpu": 4, "bf16": {"enabled": true}}',
+                              "ds.json"), dry_run=True)
+    f = next(f for f in r.findings if f.code == "ND404")
+    assert f.severity.value == "info" and "DeepSpeed" in f.message and ("0.19.8" in f.message or
+                                                                         "installed" in f.message)
+
+
+def test_ND402_ultralytics_auto_uses_the_logs_lr_not_lr0(tmp_path):
+    pytest.importorskip("nandoctor.logs.engine")
+    from tests.triage_runs import results_rows, write_results_csv
+
+    rows = results_rows(6, nan_epoch=5)
+    rows["lr/pg0"] = [0.0004, 0.0008, 0.0012, 0.0012, 0.0012, 0.0012]
+    write_results_csv(tmp_path / "results.csv", rows)
+    cfg = write(tmp_path, "lr0: 0.01\nimgsz: 640\noptimizer: auto\namp: false\nwarmup_epochs: 3.0\n", "args.yaml")
+    r = diagnose_config(cfg, output=tmp_path / "fixed.yaml")
+    f = next(f for f in r.findings if f.code == "ND402")
+    assert "0.0012" in f.message and "ignored lr0" in f.message
+    fixed = fixed_of(r)
+    assert fixed["optimizer"] == "AdamW" and fixed["lr0"] < 0.0012
+    assert "large images" not in " ".join(f.message + str(f.data) for f in r.findings)
+
+
+def test_no_large_image_advice_at_640(tmp_path):
+    r = diagnose_config(write(tmp_path, "lr0: 0.01\nimgsz: 640\noptimizer: SGD\namp: false\n"), dry_run=True,
+                        find_log=False)
+    assert "ND402" not in codes(r)
+
+
+@pytest.mark.parametrize("text,framework", [
+    ("_target_: lightning.pytorch.trainer.Trainer\nmax_epochs: 10\nprecision: 16\n", "lightning"),
+    ("trainer:\n  _target_: pytorch_lightning.Trainer\n  max_epochs: 3\n", "lightning"),
+    ("compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\nmixed_precision: fp16\n", "accelerate"),
+    ("mixed_precision: fp16\nnum_processes: 2\n", "accelerate"),
+    ("base_model: NousResearch/Llama-2-7b-hf\nadapter: lora\nsequence_len: 4096\nmicro_batch_size: 2\n"
+     "learning_rate: 0.0002\nfp16: true\n", "axolotl"),
+])
+def test_detection_of_hydra_trainers_short_accelerate_and_axolotl(tmp_path, text, framework):
+    assert diagnose_config(write(tmp_path, text), dry_run=True, find_log=False).summary["framework"] == framework
+
+
+def test_hydra_trainer_gets_gradient_clip_val_and_its_constructor_blocks_no_key(tmp_path):
+    cfg = write(tmp_path, "trainer:\n  _target_: lightning.pytorch.trainer.Trainer\n  max_epochs: 10\n"
+                          "  precision: 16-mixed\nmodel:\n  _target_: src.models.Lit\n  optimizer:\n"
+                          "    _target_: torch.optim.Adam\n    _partial_: true\n    lr: 0.001\n")
+    r = diagnose_config(cfg, find_log=False)
+    fixed = fixed_of(r)
+    assert fixed["trainer"]["gradient_clip_val"] == 1.0
+    assert set(fixed["model"]["optimizer"]) == {"_target_", "_partial_", "lr"}
+
+
+def test_hydra_model_config_alone_is_told_where_to_clip_not_edited(tmp_path):
+    cfg = write(tmp_path, "_target_: src.models.mnist_module.MNISTLitModule\noptimizer:\n  _target_: torch.optim.Adam\n"
+                          "  _partial_: true\n  lr: 0.001\ncompile: false\n")
+    r = diagnose_config(cfg, find_log=False)
+    f = next(f for f in r.findings if f.code == "ND404")
+    assert "constructor" in f.message and r.summary["output"] is None
+
+
+def test_lightningcli_class_path_blocks_get_no_key(tmp_path):
+    r = diagnose_config(sample(tmp_path, "lightning_config.yaml"), find_log=False)
+    fixed, before = fixed_of(r), yaml.safe_load((SAMPLES / "lightning_config.yaml").read_text())
+    for section in ("model", "optimizer", "data"):
+        assert set(fixed[section]["init_args"]) == set(before[section]["init_args"])
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "1e400", "1.0e+400"])
+def test_ND419_non_finite_values_are_reported_and_never_proposed(tmp_path, value):
+    r = diagnose_config(write(tmp_path, f"lr0: {value}\nimgsz: 640\noptimizer: SGD\namp: false\n"),
+                        output=tmp_path / "out.yaml", find_log=False)
+    f = next(f for f in r.findings if f.code == "ND419")
+    assert f.where == "lr0" and f.severity.value == "error" and f.line == 1
+    assert all(c["key"] != "lr0" for c in r.summary["changes"])
+    out = tmp_path / "out.yaml"
+    assert not out.exists() or "inf" not in out.read_text().lower().replace(value.lower(), "")
+
+
+def test_output_onto_a_character_device_is_refused_even_with_force(tmp_path, cli):
+    dev = Path("/dev/null")
+    before = dev.stat()
+    r = cli("diagnose-config", sample(tmp_path, "accelerate_fp16.yaml"), "-o", dev, "--force")
+    assert r.code == 2 and "not a regular file" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    after = dev.stat()
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_output_onto_a_directory_is_refused(tmp_path):
+    (tmp_path / "out.yaml").mkdir()
+    with pytest.raises(NandoctorError, match="not a regular file"):
+        diagnose_config(sample(tmp_path, "accelerate_fp16.yaml"), output=tmp_path / "out.yaml", force=True)
+
+
+def test_env_command_reports_versions_and_bf16(cli):
+    import json
+
+    r = cli("env", "--format", "json")
+    assert r.code == 0
+    env = json.loads(r.stdout)
+    assert env["packages"]["torch"]  # the main interpreter has torch
+    assert env["bf16"] in (True, False) and env["python"].count(".") == 2
+    text = cli("env")
+    assert "bf16:" in text.stdout and "transformers:" in text.stdout
+
+
+@pytest.mark.parametrize("name", sorted(p.relative_to(SAMPLES.parent / "tests" / "data" / "configs").as_posix()
+                                        for p in (SAMPLES.parent / "tests" / "data" / "configs").rglob("*healthy*")))
+def test_healthy_corpus_configs_get_no_warning(name):
+    path = SAMPLES.parent / "tests" / "data" / "configs" / name
+    r = diagnose_config(path, dry_run=True, find_log=False)
+    assert r.summary["framework"] is not None
+    assert [f.code for f in r.findings if f.severity.value in ("error", "warning")] == []
