@@ -47,8 +47,7 @@ def validate(framework: str, original: Any, repaired: Any, text: str, suffix: st
     if module is None:
         return Verdict("not checked", f"no loader for {framework} configs")
     if not _installed(module):
-        v = version_of(module)
-        return Verdict("not checked", f"{module} is not installed here; the rules follow {v}")
+        return _key_sets(framework, module, original, repaired, touched)
     check = CHECKS[framework]
     with _quiet():
         try:
@@ -88,6 +87,37 @@ def _quiet():
                     os.dup2(old, fd)
                 finally:
                     os.close(old)
+
+
+# Keys a repair may add, per framework, from the documented current releases (versions.DOCUMENTED):
+# what the framework's loader accepts there. Used only when the framework is not installed.
+ADDABLE = {"hf-trainer": {"bf16", "max_grad_norm", "warmup_steps"},        # TrainingArguments, transformers 5.x
+           "deepspeed": {"gradient_clipping", "bf16"},                     # DeepSpeedConfig top-level keys
+           "lightning": {"gradient_clip_val"},                              # Trainer.__init__ arguments
+           "accelerate": set(), "ultralytics": set()}                      # only existing keys are changed
+
+
+def _key_sets(framework: str, module: str, original: Any, repaired: Any, touched) -> Verdict:
+    v = version_of(module)
+    added = [p for p in touched if not _has(original, p)]
+    allowed = ADDABLE.get(framework, set())
+    bad = [".".join(map(str, p)) for p in added if str(p[-1]) not in allowed or
+           (framework == "hf-trainer" and str(p[-1]) == "warmup_ratio")]
+    if bad:
+        return Verdict("rejected", f"{module} is not installed here; against the key sets of {v}, "
+                       f"{', '.join(bad)} is not a key it accepts")
+    return Verdict("not checked", f"{module} is not installed here; added keys checked against the key sets of {v}")
+
+
+def _has(data: Any, path: tuple) -> bool:
+    for p in path:
+        if isinstance(data, dict) and p in data:
+            data = data[p]
+        elif isinstance(data, list) and isinstance(p, int) and 0 <= p < len(data):
+            data = data[p]
+        else:
+            return False
+    return True
 
 
 def _ultralytics(data: dict, text, suffix, touched) -> None:
@@ -177,6 +207,12 @@ def _lightning(data: dict, text, suffix, touched) -> None:
         raise TypeError(f"Trainer.__init__() got unexpected keyword argument(s) {', '.join(map(str, unknown))}")
     if section.get("precision") is not None:
         _convert_precision_to_unified_args(section["precision"])
+    if _installed("jsonargparse"):  # LightningCLI's parser: each value against Trainer's type hints
+        from jsonargparse import ArgumentParser
+
+        parser = ArgumentParser(exit_on_error=False)
+        parser.add_class_arguments(Trainer, "trainer", fail_untyped=False)
+        parser.parse_object({"trainer": {k: v for k, v in section.items() if k not in HYDRA_KEYS}})
     _hydra_targets(data, touched)
 
 
