@@ -241,7 +241,7 @@ def env_cmd(fmt: Format = FORMAT) -> None:
 
     from nandoctor.environment import describe, detect
 
-    env = detect()
+    env = detect(probe=True)
     sys.stdout.write((json.dumps(env.as_dict(), indent=2) if fmt == Format.json else describe(env)) + "\n")
 
 

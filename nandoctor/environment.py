@@ -54,11 +54,29 @@ def version_tuple(v: str | None) -> tuple[int, ...] | None:
     return tuple(int(p) for p in m.group(1).split(".")) if m else None
 
 
-@lru_cache(maxsize=1)
-def detect() -> Environment:
+def gpu_driver_present() -> bool:
+    """An NVIDIA or ROCm driver on this Linux machine. Without one torch cannot see a GPU, and importing
+    torch (seconds, hundreds of MiB) just to hear "no CUDA" is skipped. Other systems are always probed."""
+    import glob
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return True
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/kfd") or \
+        bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
+@lru_cache(maxsize=2)
+def detect(probe: bool = False) -> Environment:
+    """`probe`: ask torch even where no GPU driver is present (`nandoctor env`); repairs use the fast answer."""
     env = Environment(python=platform.python_version(), packages={p: package_version(p) for p in PACKAGES})
     if env.packages.get("torch") is None:
         env.note = "torch is not installed: CUDA and bf16 support unknown"
+        return env
+    if not probe and not gpu_driver_present():
+        env.cuda, env.bf16 = False, False
+        env.note = "no NVIDIA or ROCm driver on this machine: bf16 is not native here"
         return env
     try:
         import torch
