@@ -60,6 +60,8 @@ def render(value: Any, doc: Doc, old_text: str = "") -> str:
 
 def comment(issue: Issue, old: Any, new: Any, added: bool = False) -> str:
     what = f"added {new!r}" if added else f"{_show(old)} -> {_show(new)}"
+    if issue.rename:
+        what = f"{issue.path[-1]}: {_show(old)} -> {issue.rename}: {_show(new)}"
     return f"# nandoctor: {what}, {issue.reason or issue.code}"
 
 
