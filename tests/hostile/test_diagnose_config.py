@@ -116,3 +116,63 @@ def test_property_training_like_configs_repair_or_refuse_cleanly(tmp_path, data,
         return
     if report.summary["output"]:  # every written repair re-reads with the new values (verified in write.py)
         assert out.is_file()
+
+
+def _leaves(v, path=()):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield from _leaves(x, (*path, str(k)))
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            yield from _leaves(x, (*path, i))
+    else:
+        yield path, v
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(KEYS, CONFIGS, min_size=1, max_size=8), st.booleans(), st.sampled_from(["\n", "\r\n", "\r"]),
+       st.booleans())
+def test_property_flow_crlf_bom_repairs_keep_every_other_value(tmp_path, data, flow, newline, bom):
+    """Flow or block style, any line ending, with or without a BOM: a written repair changes exactly the
+    reported keys, keeps the line endings and the BOM, and every other value reads back unchanged."""
+    import math
+
+    text = yaml.safe_dump(data, default_flow_style=flow, width=10_000).replace("\n", newline)
+    raw = (b"\xef\xbb\xbf" if bom else b"") + text.encode()
+    p = tmp_path / "cfg.yaml"
+    p.write_bytes(raw)
+    out = tmp_path / "fixed.yaml"
+    try:
+        report = diagnose_config(p, output=out, force=True, find_log=False)
+    except NandoctorError:
+        return
+    if not report.summary["output"]:
+        return
+    got = out.read_bytes()
+    assert got.startswith(b"\xef\xbb\xbf") is bom
+    other = {"\n": (b"\r",), "\r\n": (), "\r": (b"\n",)}[newline]
+    assert all(x not in got for x in other) and (newline != "\r\n" or got.count(b"\n") == got.count(b"\r\n"))
+    before, after = yaml.safe_load(raw.decode("utf-8-sig")), yaml.safe_load(got.decode("utf-8-sig"))
+    changed = {c["key"] for c in report.summary["changes"]}
+    for path, value in _leaves(before):
+        key = ".".join(map(str, path))
+        if key in changed or any(key.startswith(c + ".") for c in changed):
+            continue
+        node = after
+        for part in path:
+            node = node[part]
+        assert node == value or (isinstance(value, float) and math.isnan(value) and math.isnan(node)), key
+
+
+def test_fifo_beside_the_config_or_as_output_neither_hangs_nor_is_written(tmp_path):
+    cfg = tmp_path / "args.yaml"
+    cfg.write_text("lr0: 0.01\nimgsz: 640\namp: true\noptimizer: SGD\n")
+    os.mkfifo(tmp_path / "results.csv")   # a log that would block a reader
+    os.mkfifo(tmp_path / "out.yaml")
+    r = run_cli("diagnose-config", cfg, "--dry-run", "--format", "json", timeout=60)
+    assert r.code == 0 and r.json["summary"]["log"] is None
+    w = run_cli("diagnose-config", cfg, "-o", tmp_path / "out.yaml", "--force", timeout=60)
+    assert w.code == 2 and "not a regular file" in w.stderr and len(w.stderr.strip().splitlines()) == 1
+    import stat
+
+    assert stat.S_ISFIFO(os.stat(tmp_path / "out.yaml").st_mode)
