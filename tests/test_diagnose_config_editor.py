@@ -89,10 +89,9 @@ def test_cr_only_file_keeps_cr(tmp_path):
 
 
 def test_crlf_json_insert(tmp_path):
-    raw = b'{\r\n  "train_micro_batch_size_per_gpu": 4,\r\n  "bf16": {"enabled": true}\r\n}\r\n'
-    got, _ = repair(tmp_path, raw, "ds.json")
-    assert got == (b'{\r\n  "train_micro_batch_size_per_gpu": 4,\r\n  "gradient_clipping": 1.0,\r\n'
-                   b'  "bf16": {"enabled": true}\r\n}\r\n')
+    raw = b'{\r\n  "training": {\r\n    "lr": 1e-05\r\n  }\r\n}\r\n'
+    got, _ = repair(tmp_path, raw, "train.json")
+    assert got == b'{\r\n  "training": {\r\n    "lr": 1e-05,\r\n    "max_grad_norm": 1.0\r\n  }\r\n}\r\n'
 
 
 def test_bom_is_kept(tmp_path):

@@ -21,7 +21,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Callable
 
-from nandoctor.config.versions import version_of
+from nandoctor.config.versions import hf_has_warmup_ratio, version_of
 
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 NEEDS = {"ultralytics": "ultralytics", "hf-trainer": "transformers", "accelerate": "accelerate",
@@ -48,6 +48,11 @@ def validate(framework: str, original: Any, repaired: Any, text: str, suffix: st
         return Verdict("not checked", f"no loader for {framework} configs")
     if not _installed(module):
         return _key_sets(framework, module, original, repaired, touched)
+    named, here = version_of(module, _Data(original)), version_of(module)
+    if named.source == "named in the file" and named.tuple[:1] != here.tuple[:1]:
+        verdict = _key_sets(framework, module, original, repaired, touched)
+        verdict.message += f" (the installed {here.version} is not the release this file is written for)"
+        return verdict
     check = CHECKS[framework]
     with _quiet():
         try:
@@ -97,16 +102,29 @@ ADDABLE = {"hf-trainer": {"bf16", "max_grad_norm", "warmup_steps"},        # Tra
            "accelerate": set(), "ultralytics": set()}                      # only existing keys are changed
 
 
+class _Data:
+    """Doc.get over plain loaded data (what versions.version_of and trainer_path read)."""
+
+    def __init__(self, data: Any):
+        self.data = data
+
+    def get(self, path: tuple, default: Any = None) -> Any:
+        v: Any = self.data
+        for p in path:
+            v = v.get(p) if isinstance(v, dict) else None
+        return default if v is None else v
+
+
 def _key_sets(framework: str, module: str, original: Any, repaired: Any, touched) -> Verdict:
-    v = version_of(module)
+    v = version_of(module, _Data(original))
     added = [p for p in touched if not _has(original, p)]
-    allowed = ADDABLE.get(framework, set())
-    bad = [".".join(map(str, p)) for p in added if str(p[-1]) not in allowed or
-           (framework == "hf-trainer" and str(p[-1]) == "warmup_ratio")]
+    allowed = set(ADDABLE.get(framework, set()))
+    if framework == "hf-trainer" and hf_has_warmup_ratio(v):
+        allowed.add("warmup_ratio")  # transformers 4.x
+    bad = [".".join(map(str, p)) for p in added if str(p[-1]) not in allowed]
     if bad:
-        return Verdict("rejected", f"{module} is not installed here; against the key sets of {v}, "
-                       f"{', '.join(bad)} is not a key it accepts")
-    return Verdict("not checked", f"{module} is not installed here; added keys checked against the key sets of {v}")
+        return Verdict("rejected", f"against the key sets of {v}, {', '.join(bad)} is not a key it accepts")
+    return Verdict("not checked", f"added keys checked against the key sets of {v}")
 
 
 def _has(data: Any, path: tuple) -> bool:
@@ -189,17 +207,7 @@ def _lightning(data: dict, text, suffix, touched) -> None:
 
     from nandoctor.config.frameworks.lightning import trainer_path
 
-    class _D:  # trainer_path only needs .get
-        def __init__(self, d):
-            self.d = d
-
-        def get(self, path, default=None):
-            v: Any = self.d
-            for p in path:
-                v = v.get(p) if isinstance(v, dict) else None
-            return v
-
-    t = trainer_path(_D(data))
+    t = trainer_path(_Data(data))
     section = data if t == () else data.get("trainer") or {}
     params = inspect.signature(Trainer.__init__).parameters
     unknown = [k for k in section if k not in params and k not in HYDRA_KEYS]
