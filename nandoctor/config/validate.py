@@ -43,6 +43,8 @@ def _installed(module: str) -> bool:
 
 def validate(framework: str, original: Any, repaired: Any, text: str, suffix: str,
              touched: list[tuple]) -> Verdict:
+    if framework == "axolotl":  # its own loader is not called (it reads the base model's config); key sets instead
+        return _key_sets(framework, "axolotl", original, repaired, touched)
     module = NEEDS.get(framework)
     if module is None:
         return Verdict("not checked", f"no loader for {framework} configs")
@@ -99,6 +101,7 @@ def _quiet():
 ADDABLE = {"hf-trainer": {"bf16", "max_grad_norm", "warmup_steps"},        # TrainingArguments, transformers 5.x
            "deepspeed": {"gradient_clipping", "bf16"},                     # DeepSpeedConfig top-level keys
            "lightning": {"gradient_clip_val"},                              # Trainer.__init__ arguments
+           "axolotl": {"bf16", "warmup_ratio"},                             # AxolotlInputConfig fields
            "accelerate": set(), "ultralytics": set()}                      # only existing keys are changed
 
 

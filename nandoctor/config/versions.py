@@ -16,7 +16,7 @@ from nandoctor.environment import package_version, version_tuple
 
 # The releases these rules were checked against (source read in that wheel).
 DOCUMENTED = {"transformers": "5.24.0", "deepspeed": "0.19.8", "ultralytics": "8.4.190", "lightning": "2.6.6",
-              "accelerate": "1.16.0"}
+              "accelerate": "1.16.0", "axolotl": "0.21.0"}  # axolotl: its pydantic schema (utils/schemas)
 # Key in a config that names the version of a package it was written for.
 NAMED_BY = {"transformers": ("transformers_version",), "lightning": ("lightning_version", "pl_version"),
             "deepspeed": ("deepspeed_version",), "ultralytics": ("ultralytics_version",)}
