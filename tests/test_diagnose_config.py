@@ -550,3 +550,14 @@ def test_ND405_transformers_4_named_in_the_file_keeps_warmup_ratio(tmp_path):
     assert "ND418" not in codes(r)
     f = next(f for f in r.findings if f.code == "ND405")
     assert "4.44.2 (named in the file)" in f.message
+
+
+def test_ND401_bf16_chosen_when_the_config_names_an_ampere_machine(tmp_path):
+    cfg = write(tmp_path, "compute_environment: AMAZON_SAGEMAKER\ndistributed_type: MULTI_GPU\n"
+                          "ec2_instance_type: ml.p4d.24xlarge\nmixed_precision: fp16\nnum_processes: 8\n")
+    r = diagnose_config(cfg, find_log=False)
+    assert fixed_of(r)["mixed_precision"] == "bf16"
+    assert "p4d" in r.summary["changes"][0]["reason"]
+    plain = diagnose_config(sample(tmp_path, "hf_training_args_fp16.yaml"), dry_run=True, find_log=False)
+    reason = next(c["reason"] for c in plain.summary["changes"] if c["key"] == "fp16")
+    assert BF16_HERE or "bf16 if your GPU is Ampere or newer" in reason

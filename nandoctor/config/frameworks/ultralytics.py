@@ -47,11 +47,12 @@ def _auto(ctx: Context, lr0: float | None) -> list[Issue]:
         explicit = "AdamW" if ran <= 0.002 else "SGD"
         new = _round(ran / 2)
         column = ctx.log.lr_column or "lr"
-        if doc.has(("lr0",)):
-            out.append(Issue("ND402", ctx.risk(), ("lr0",), f"optimizer: auto ignored lr0 {lr0:g}; the LR that ran "
-                             f"peaked at {ran:g} ({column} in the log) and the run went non-finite",
-                             reason=f"half the LR that ran ({ran:g}), with an explicit optimizer", new=new,
-                             data={"lr_ran": ran}))
+        if lr0 is None:  # no finite lr0 to replace: an explicit optimizer would then run at the default 0.01
+            return out
+        out.append(Issue("ND402", ctx.risk(), ("lr0",), f"optimizer: auto ignored lr0 {lr0:g}; the LR that ran "
+                         f"peaked at {ran:g} ({column} in the log) and the run went non-finite",
+                         reason=f"half the LR that ran ({ran:g}), with an explicit optimizer", new=new,
+                         data={"lr_ran": ran}))
         if has:
             out.append(Issue("ND411", "warning", ("optimizer",), f"optimizer: auto picks its own LR, so a lowered "
                              f"lr0 would have no effect; {explicit} is what auto ran at {ran:g}",
