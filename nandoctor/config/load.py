@@ -100,6 +100,16 @@ def read_text(path: Path) -> str:
                              "save it as UTF-8") from None
 
 
+def huge_number(path: Path, text: str, exc: ValueError) -> NandoctorError:
+    """A number too long for Python's int conversion: the training script cannot load this file either."""
+    m = re.search(r"\d{4301,}", text)
+    if m is None:
+        return NandoctorError(f"{path}: a value could not be read ({str(exc).splitlines()[0][:120]})")
+    line = text.count("\n", 0, m.start()) + 1
+    return NandoctorError(f"{path}: line {line} holds a number of {len(m.group(0))} digits, past Python's 4300-digit "
+                          "limit: PyYAML and json refuse it, so the training script cannot load this file")
+
+
 def _has_bom(path: Path) -> bool:
     try:
         with path.open("rb") as f:
@@ -135,6 +145,8 @@ def _compose(text: str, path: Path):
         raise NandoctorError(f"{path}: not valid YAML{where}: {problem}{hint}") from None
     except RecursionError:
         raise NandoctorError(f"{path}: nesting too deep to be a training config") from None
+    except ValueError as exc:  # int('1' * 5000): Python's 4300-digit limit, which the script's PyYAML hits too
+        raise huge_number(path, text, exc) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -208,6 +220,8 @@ def load(path: Path) -> Doc:
                                  f"{exc.msg}") from None
         except RecursionError:
             raise NandoctorError(f"{path}: nesting too deep to be a training config") from None
+        except ValueError as exc:
+            raise huge_number(path, text, exc) from None
     if is_json:
         try:  # positions only; JSON that YAML 1.1 cannot read is still diagnosed, without line numbers
             node, _ = _compose(text, path)

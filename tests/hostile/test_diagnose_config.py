@@ -31,6 +31,8 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     ("scalar.yaml", b"just a sentence\n", "str"),
     ("deep.yaml", b"a: " + b"[" * 20000 + b"]" * 20000 + b"\n", "deep"),
     ("deep.json", b'{"a": ' + b"[" * 20000 + b"]" * 20000 + b"}", "deep"),
+    ("bigint.yaml", b"lr0: 0.01\nepochs: 1" + b"0" * 5000 + b"\n", "line 2 holds a number of 5001 digits"),
+    ("bigint.json", b'{"lr": 1' + b"0" * 5000 + b"}", "4300-digit"),
 ])
 def test_hostile_yaml_exits_2_with_one_line(tmp_path, name, payload, needle):
     p = tmp_path / name
