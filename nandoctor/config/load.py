@@ -158,10 +158,12 @@ def _check_size(root, path: Path) -> None:
 
     memo: dict[int, int] = {}
     active: set[int] = set()
+    aliased = [False]  # a node reached twice: the size comes from aliases, not from the file's length
 
     def size(n) -> int:
         key = id(n)
         if key in memo:
+            aliased[0] = True
             return memo[key]
         if key in active:
             raise NandoctorError(f"{path}: a recursive YAML alias (an anchor that contains itself)")
@@ -173,8 +175,11 @@ def _check_size(root, path: Path) -> None:
             total += sum(size(c) for c in n.value)
         active.discard(key)
         if total > MAX_EXPANDED_NODES:
-            raise NandoctorError(f"{path}: YAML aliases expand to more than {MAX_EXPANDED_NODES} values "
-                                 "(an alias bomb?); refusing to read it")
+            if aliased[0]:
+                raise NandoctorError(f"{path}: YAML aliases expand to more than {MAX_EXPANDED_NODES} values "
+                                     "(an alias bomb?); refusing to read it")
+            raise NandoctorError(f"{path}: more than {MAX_EXPANDED_NODES} values, far more than a training config "
+                                 "holds; refusing to read it")
         memo[key] = total
         return total
 

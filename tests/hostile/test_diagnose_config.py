@@ -33,6 +33,7 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     ("deep.json", b'{"a": ' + b"[" * 20000 + b"]" * 20000 + b"}", "deep"),
     ("bigint.yaml", b"lr0: 0.01\nepochs: 1" + b"0" * 5000 + b"\n", "line 2 holds a number of 5001 digits"),
     ("bigint.json", b'{"lr": 1' + b"0" * 5000 + b"}", "4300-digit"),
+    ("flat.yaml", "".join(f"k{i}: {i}\n" for i in range(120_000)).encode(), "far more than a training config"),
 ])
 def test_hostile_yaml_exits_2_with_one_line(tmp_path, name, payload, needle):
     p = tmp_path / name
