@@ -33,7 +33,6 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     ("deep.json", b'{"a": ' + b"[" * 20000 + b"]" * 20000 + b"}", "deep"),
     ("bigint.yaml", b"lr0: 0.01\nepochs: 1" + b"0" * 5000 + b"\n", "line 2 holds a number of 5001 digits"),
     ("bigint.json", b'{"lr": 1' + b"0" * 5000 + b"}", "4300-digit"),
-    ("flat.yaml", "".join(f"k{i}: {i}\n" for i in range(120_000)).encode(), "far more than a training config"),
 ])
 def test_hostile_yaml_exits_2_with_one_line(tmp_path, name, payload, needle):
     p = tmp_path / name
@@ -179,3 +178,10 @@ def test_fifo_beside_the_config_or_as_output_neither_hangs_nor_is_written(tmp_pa
     import stat
 
     assert stat.S_ISFIFO(os.stat(tmp_path / "out.yaml").st_mode)
+
+
+def test_huge_flat_config_is_too_large_not_an_alias_bomb(tmp_path):
+    p = tmp_path / "flat.yaml"
+    p.write_text("".join(f"k{i}: {i}\n" for i in range(120_000)))
+    r = run_cli("diagnose-config", p, "--dry-run", timeout=60)
+    assert r.code == 2 and "far more than a training config" in r.stderr and "alias" not in r.stderr
