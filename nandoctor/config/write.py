@@ -6,6 +6,12 @@ untouched lines (`null` -> empty, `False` -> `false`, sequence indentation, trai
 mappings) and dumps 1e-06 as `1e-06`, which PyYAML reads back as a string. Splicing at the node
 positions PyYAML reports keeps every untouched byte, and the result is re-read with PyYAML (what
 the training script uses) to prove each new value loads as intended.
+
+Positions are PyYAML's, so the text is split where PyYAML counts lines (CR, LF, CRLF, NEL, LS/PS),
+inserted lines take the file's own line ending, a BOM is written back, an `&anchor`/`!tag` before
+a scalar is kept, and a node reached through an alias or a `<<:` merge key is edited once, where
+it is written. A key is added only inside its own mapping's text (block or flow), never after an
+inherited sibling.
 """
 
 from __future__ import annotations
