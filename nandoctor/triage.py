@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 from nandoctor.findings import NandoctorError, Report
 from nandoctor.triage_discover import RunLayout, discover
-from nandoctor.triage_link import (BAD, Checkpoint, choose, first_logged_epoch, group_units, index_of,
-                                   lightning_epochs, place)
+from nandoctor.triage_link import (BAD, DIVERGING, Checkpoint, choose, first_logged_epoch, group_units,
+                                   index_of, lightning_epochs, place, ultralytics_ending)
 
 ENGINES = {  # command name -> (module, function)
     "analyze-log": ("nandoctor.logs.engine", "analyze_log"),
@@ -99,12 +99,17 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
 
     timeline = _read_log(engines, layout)
     checkpoints = _place_checkpoints(engines, layout, timeline)
+    finished = ultralytics_ending(report, layout, timeline, checkpoints) if layout.framework == "ultralytics" else None
     chosen = choose(report, checkpoints, timeline)
     if chosen.get("recommended"):
         for f in report.findings:  # name the way out, as the design's example fix does
             if f.code == "ND501":
                 f.fix = f"Resume from {chosen['recommended']} instead; see `nandoctor explain ND501`."
     fixed = _repair_config(engines, layout, force, log=timeline.get("log_summary"))
+    if fixed.get("status") == "written":
+        from nandoctor.triage_fixed import make_safe_to_paste
+
+        make_safe_to_paste(Path(fixed["path"]), layout, chosen.get("recommended") or chosen.get("restart_weights"))
     if layout.dataset is not None:
         if no_data:
             engines.skip("check-data", layout.dataset, "--no-data")
@@ -118,10 +123,13 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
         "index_name": timeline.get("index_name"),
         "checkpoint_axis": timeline.get("axis"),
         "first_nonfinite": timeline.get("first_nonfinite"),
+        "nonfinite_columns": timeline.get("nonfinite_columns") or [],
+        "diverged_at": timeline.get("diverged_at"),
+        "finished": finished,
         "last_healthy": timeline.get("last_healthy"),
         "recommended": chosen.get("recommended"),
         "restart_weights": chosen.get("restart_weights"),
-        "distrusted": [c.path for c in checkpoints if c.verdict in ("after-nonfinite", *BAD)],
+        "distrusted": [c.path for c in checkpoints if c.verdict in ("after-nonfinite", "after-divergence", *BAD)],
         "checkpoints": [asdict(c) for c in checkpoints],
         "fixed_config": fixed.get("path"),
         "fixed_config_status": fixed.get("status"),
@@ -152,14 +160,20 @@ def _read_log(engines: _Engines, layout: RunLayout) -> dict[str, Any]:
         return {}
     s = sub.summary
     timeline = {k: s.get(k) for k in ("pattern", "first_nonfinite", "last_healthy", "index_name",
-                                      "epochs_to_nonfinite", "suggested_lr", "format")}
+                                      "epochs_to_nonfinite", "suggested_lr", "format", "rows")}
     timeline["log_summary"] = s  # diagnose-config reuses it instead of reading the log again
     timeline["nan_at"] = index_of(s.get("first_nonfinite"))
     timeline["healthy_to"] = index_of(s.get("last_healthy"))
     timeline["axis"] = timeline.get("index_name") or "epoch"
+    # analyze-log's verdict is the only one: which columns went non-finite, and where a named
+    # divergence began (checkpoints after that onset hold weights from diverging training)
+    timeline["nonfinite_columns"] = [str(c) for c in s.get("nonfinite_columns") or []]
+    if s.get("pattern") in DIVERGING:
+        timeline["diverged_at"] = index_of(s.get("onset"))
     base = first_logged_epoch(layout.log) if layout.framework == "ultralytics" else None
     timeline["base"] = 1 if base is None else min(max(base, 0), 1)
-    if layout.framework == "lightning" and timeline["nan_at"] is not None:
+    if layout.framework == "lightning" and (timeline["nan_at"] is not None
+                                            or timeline.get("diverged_at") is not None):
         lightning_epochs(timeline, layout.log)
     return timeline
 
@@ -213,7 +227,14 @@ def _scalar_training_args(path: Path) -> dict[str, Any]:
     obj = load_torch_zip(path).obj
     fields = obj.fields if isinstance(obj, Stub) else obj if isinstance(obj, dict) else {}
     return {str(k): v for k, v in fields.items()
-            if isinstance(k, str) and (v is None or isinstance(v, (bool, int, float, str)))}
+            if isinstance(k, str) and not k.startswith("_") and k not in _NOT_ARGUMENTS
+            and (v is None or isinstance(v, (bool, int, float, str)))}
+
+
+# attributes TrainingArguments.__post_init__ sets on itself: pickled with the object, but
+# TrainingArguments(**fields) refuses them, so the repaired YAML must not carry them
+_NOT_ARGUMENTS = frozenset({"mixed_precision", "deepspeed_plugin", "fsdp_plugin_args", "distributed_state",
+                            "hf_deepspeed_config"})
 
 
 def _repair_training_args(engines: _Engines, layout: RunLayout, force: bool, *,

@@ -128,7 +128,7 @@ def discover(root: Path) -> RunLayout:
                              "training_history.csv): the NaN could not be dated", None))
     if not layout.checkpoints:
         layout.notes.append(("no checkpoints found: nothing to resume from", None))
-    if layout.config is None:
+    if layout.config is None and layout.training_args is None:
         layout.notes.append(("no training config found (args.yaml or a *.yaml beside the run): "
                              "no repaired config written", None))
     return layout

@@ -17,6 +17,7 @@ from nandoctor.findings import Report
 from nandoctor.triage_discover import RunLayout
 
 BAD = {"poisoned", "unsafe", "unreadable"}
+DIVERGING = {"exponential_growth", "oscillating_divergence", "sudden_spike"}  # analyze-log patterns with an onset
 _RANK = {"clean": 0, "suspect": 1, "poisoned": 2, "unsafe": 3, "unreadable": 4}
 _EPOCH_IN_NAME = re.compile(r"epoch[=_-]?(\d+)", re.I)
 _STEP_IN_NAME = re.compile(r"(?:step[=_-]?|checkpoint-)(\d+)", re.I)
@@ -62,9 +63,13 @@ def first_logged_epoch(path: Path) -> int | None:
 def lightning_epochs(timeline: dict[str, Any], log: Path) -> None:
     """Link Lightning on epochs: metrics.csv's `step` is global_step - 1 on epoch-end rows while the
     checkpoint stores global_step, but both count epochs from 0 and every row carries its epoch."""
-    epoch = timeline["nan_at"] if timeline.get("index_name") == "epoch" else epoch_at_step(log, timeline["nan_at"])
-    if epoch is not None:
-        timeline.update(axis="epoch", nan_at=epoch, healthy_to=epoch - 1)
+    def epoch(step):
+        return step if timeline.get("index_name") == "epoch" or step is None else epoch_at_step(log, step)
+
+    nan_epoch, onset_epoch = epoch(timeline.get("nan_at")), epoch(timeline.get("diverged_at"))
+    if nan_epoch is not None or onset_epoch is not None:
+        timeline.update(axis="epoch", nan_at=nan_epoch, diverged_at=onset_epoch,
+                        healthy_to=None if nan_epoch is None else nan_epoch - 1)
 
 
 def epoch_at_step(path: Path, step: int | None) -> int | None:
@@ -137,12 +142,40 @@ def place(c: Checkpoint, layout: RunLayout, timeline: dict[str, Any]) -> int | N
     return c.epoch  # Lightning counts both from 0; a generic script is assumed to count both alike
 
 
+def ultralytics_ending(report: Report, layout: RunLayout, timeline: dict[str, Any],
+                       units: list[Checkpoint]) -> bool | None:
+    """Did the Ultralytics run finish? Its final step strips the optimizer from last.pt (epoch -1);
+    a last.pt that still holds one, with fewer results.csv rows than `epochs`, ended early. With
+    no non-finite value logged, 8.4's NaN recovery is the likely end: it keeps the NaN epoch out of
+    results.csv, reloads last.pt up to 3 times and then stops with "NaN persisted"."""
+    last = next((c for c in units if Path(c.path).name == "last.pt"), None)
+    rows, asked = timeline.get("rows"), layout.args.get("epochs")
+    if last is None:
+        return None
+    if not last.resumable:
+        return True
+    if not (isinstance(rows, int) and isinstance(asked, int) and not isinstance(asked, bool) and rows < asked):
+        return None
+    if timeline.get("nan_at") is None:
+        report.add("ND507", "warning", f"the run stopped after epoch {rows} of {asked} and last.pt still holds "
+                   "its optimizer, yet results.csv has no non-finite value: Ultralytics (8.4 and later) keeps a "
+                   "NaN epoch out of results.csv, reloads last.pt up to 3 times and then stops with 'NaN "
+                   f"persisted', so epoch {rows + 1} probably went non-finite (a crash or a kill ends the same "
+                   "way; the console says which)", path=str(layout.log) if layout.log else last.path,
+                   where=f"epoch {rows + 1}", data={"rows": rows, "epochs": asked})
+    return False
+
+
 def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) -> dict[str, Any]:
     nan_at, healthy_to = timeline.get("nan_at"), timeline.get("healthy_to")
     axis = timeline.get("axis") or "epoch"
-    broke = nan_at is not None
-    if broke and healthy_to is None:
+    onset = timeline.get("diverged_at")
+    if nan_at is not None and healthy_to is None:
         healthy_to = nan_at - 1
+    if onset is not None and (nan_at is None or onset < nan_at):
+        # a named divergence: weights saved after its onset come from diverging training, finite or not
+        healthy_to = min(onset - 1, healthy_to) if healthy_to is not None else onset - 1
+    broke = nan_at is not None or onset is not None
 
     def before(c: Checkpoint) -> bool:
         return not broke or (c.log_index is not None and c.log_index <= healthy_to)
@@ -150,7 +183,14 @@ def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) ->
     for c in units:
         if c.status in BAD:
             c.verdict = c.status
-        elif broke and c.log_index is not None and c.log_index >= nan_at:
+        elif onset is not None and c.log_index is not None and c.log_index >= onset and (
+                nan_at is None or c.log_index < nan_at):
+            c.verdict = "after-divergence"
+            report.add("ND501", "error", f"{Path(c.path).name} looks {c.status} but holds {axis} {c.log_index}; "
+                       f"the loss began to diverge at {axis} {onset} ({timeline.get('pattern')}), so its weights "
+                       "come from diverging training even where they are finite", path=c.path,
+                       where=f"{axis} {c.log_index}", data={"log_index": c.log_index, "diverged_at": onset})
+        elif nan_at is not None and c.log_index is not None and c.log_index >= nan_at:
             c.verdict = "after-nonfinite"
             stored = ", ".join(f"{k} {v}" for k, v in (("epoch", c.epoch), ("step", c.step)) if v is not None)
             report.add("ND501", "error", f"{Path(c.path).name} looks {c.status} but holds {axis} {c.log_index} "
@@ -160,7 +200,7 @@ def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) ->
         elif broke and c.log_index is None:
             c.verdict = "undated"
             report.add("ND505", "info", f"{Path(c.path).name} stores no {axis} and its name gives none, so "
-                       f"it cannot be placed before or after {axis} {nan_at}; not recommended", path=c.path)
+                       f"it cannot be placed before or after {axis} {healthy_to + 1}; not recommended", path=c.path)
         elif c.status != "clean":
             c.verdict = c.status
         elif broke and not before(c):

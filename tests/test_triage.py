@@ -40,8 +40,9 @@ def test_ND501_demo_run_dated_linked_and_repaired(cli, demo_copy):
     # epochN.pt is 0-based: epoch3.pt holds results.csv epoch 4, the first NaN epoch
     assert _checkpoint(s, "epoch2.pt")["log_index"] == 3
     assert _checkpoint(s, "epoch3.pt")["log_index"] == 4
-    assert _checkpoint(s, "epoch3.pt")["verdict"] in ("poisoned", "after-nonfinite")
-    assert _checkpoint(s, "last.pt")["verdict"] in ("poisoned", "after-nonfinite")
+    # epoch3.pt holds NaN itself; last.pt (sanitised, so only suspect) is distrusted by its date
+    assert _checkpoint(s, "epoch3.pt")["verdict"] == "poisoned"
+    assert (_checkpoint(s, "last.pt")["status"], _checkpoint(s, "last.pt")["verdict"]) == ("suspect", "after-nonfinite")
     assert str(demo_copy / "weights" / "last.pt") in s["distrusted"]
     assert set(s["engines"]) == {"analyze-log", "inspect-ckpt", "diagnose-config", "check-data"}
     assert s["engines"]["inspect-ckpt"][0]["path"] == str(demo_copy / "weights")
@@ -73,9 +74,14 @@ def test_demo_text_report_reads_like_the_emergency_guide(cli, demo_copy, monkeyp
     assert "What happened" in out and "non-finite at epoch 4" in out
     assert "Evidence by engine" in out and "inspect-ckpt" in out and "analyze-log" in out
     epoch2 = demo_copy / "weights" / "epoch2.pt"
-    assert f"yolo train resume model={epoch2}" in out
-    assert f"yolo train cfg={demo_copy / 'args_fixed.yaml'} model={epoch2}" in out
-    assert f"YOLO('{epoch2}')" in out
+    # a new run in a new folder from epoch2.pt's weights; never Ultralytics' resume, which continues
+    # in the old folder with the arguments that led to NaN
+    assert f"yolo train cfg={demo_copy / 'args_fixed.yaml'}" in out and "resume" not in out.split("Next steps:")[1]
+    import yaml
+
+    fixed = yaml.safe_load((demo_copy / "args_fixed.yaml").read_text())
+    assert fixed["model"] == fixed["pretrained"] == str(epoch2) and "save_dir" not in fixed
+    assert (fixed["project"], fixed["name"], fixed["exist_ok"]) == (str(demo_copy.parent), "run_nandoctor", False)
     assert "Next steps:" in out and "1. Keep a copy" in out
 
 
@@ -151,7 +157,7 @@ def test_ND501_hf_trainer_checkpoint_after_nan_grad_norm(cli, tmp_path):
     assert s["framework"] == "hf" and s["index_name"] == "step"
     assert s["discovered"]["log"] == str(run / "checkpoint-300" / "trainer_state.json")
     assert str(run / "checkpoint-300") in s["distrusted"]
-    assert (s["recommended"] or s["restart_weights"]) == str(run / "checkpoint-200")
+    assert s["recommended"] == str(run / "checkpoint-200") and s["restart_weights"] is None
     assert "ND501" in r.codes()
     assert any(f"trainer.train(resume_from_checkpoint='{run / 'checkpoint-200'}')" in step
                and "old learning rate" in step for step in s["next_steps"])

@@ -60,4 +60,16 @@ RULES = [
         bad="a partial checkout without nandoctor/ckpt/",
         good="a full install: triage runs check-data, inspect-ckpt, analyze-log and diagnose-config",
     ),
+    Rule(
+        code="ND507",
+        title="Ultralytics run stopped early with a finite results.csv",
+        why="Ultralytics 8.4 keeps a NaN epoch out of results.csv: it reloads last.pt and redoes the epoch, "
+        "up to 3 times, then stops with 'RuntimeError: Training failed: NaN persisted'. A log that stops "
+        "short of `epochs` while last.pt still holds its optimizer (a finished run strips it) is that "
+        "ending, or a crash or kill.",
+        fix="Look for 'NaN persisted' in the console; start a new run from the newest clean checkpoint with "
+        "the repaired settings rather than resuming the same ones.",
+        bad="results.csv ends at epoch 2 of 5, last.pt has its optimizer, the console says NaN persisted",
+        good="results.csv reaches epoch 5 of 5 and last.pt is stripped (epoch -1)",
+    ),
 ]
