@@ -13,6 +13,7 @@ single points):
 - `exponential_growth`: after its calmest point the curve rises steadily (most block medians
   increase) until even its lower envelope sits at 2.5x the calm level (2.1, 2.3, 2.8, 4.5, 12.3,
   89.7, NaN). Learning rate too high, accumulated gradients not divided, bad momentum.
+  A curve that jumped 10x and stayed up to its end (no NaN yet) is named the same: it diverged.
 - `oscillating_divergence`: after its calmest point the swings grow (upper envelope at 2x the calm
   upper envelope, swing amplitude 3x the calm one, at least three direction changes; on long logs
   the last block's swing is also 4x the run's median swing, the one before 2x) while the lower envelope stays down (2.1, 1.8, 2.5, 1.6, 3.2, 1.4, 5.8, NaN). Corrupted optimizer state (Adam's
@@ -141,7 +142,9 @@ def _divergence(f):
     sd_pre = max(1.4826 * float(np.median(np.abs(pre - med_pre))), 1e-3 * abs(med_pre), 1e-12)
     earlier = g[max(0, n - 4 - 2 * w):n - 4]
     calm = float(np.median(earlier)) if len(earlier) else med_pre
-    not_rising = g[-4:-1].max() <= 2 * calm or g[-1] >= 10 * g[-4:-1].max()  # a 10x step is sudden anyway
+    # a 10x step is sudden even after a small rise, but not when the point before it is already up:
+    # x1e5 per epoch on a short epoch log is geometric growth, not one bad step
+    not_rising = g[-4:-1].max() <= 2 * calm or (g[-1] >= 10 * g[-4:-1].max() and g[-2] <= 2 * calm)
     if g[-1] >= 3 * pre.max() and g[-1] - med_pre > 7 * sd_pre and not_rising and g[-1] - med_pre >= 0.25 * scale:
         return "sudden_spike", n - 1, f"jumped from {fmt_value(f[-2])} to {fmt_value(f[-1])} in one step"
 
@@ -178,7 +181,34 @@ def _divergence(f):
         return ("oscillating_divergence", onset,
                 f"swings grew from {fmt_value(ref_hi - ref_lo)} to {fmt_value(hi[-1] - lo[-1])} wide "
                 f"over {n - onset} points while the lows stayed near {fmt_value(lo[-1])}")
-    return None
+    return _levelled_off(np.asarray(f, dtype=float), scale)
+
+
+def _levelled_off(f, scale: float):
+    """A finite divergence that stopped rising: the curve's last fifth sits 10x above the level it
+    had before and never comes back within 5x of it (transformers Trainer at learning_rate 10:
+    0.69, then 189, then 19-70 to the end). Named exponential_growth: it rose, then stayed up."""
+    import numpy as np
+
+    n = len(f)
+    m = max(2, n // 5)
+    if n < 6 or f.min() < 0:
+        return None
+    head, tail = f[:-m], f[-m:]
+    # the level before: the head's median, or the first logged value when the jump came at once
+    before = min(float(np.median(head)), float(f[0]))
+    if before <= 0:
+        return None
+    threshold = 5 * before
+    if not (np.percentile(tail, 10) >= threshold and np.median(tail) >= 10 * before
+            and np.median(tail) - before >= 0.25 * scale):
+        return None
+    onset = int(np.argmax(f >= threshold))
+    if onset == 0:
+        return None
+    return ("exponential_growth", onset,
+            f"rose from {fmt_value(f[onset - 1])} to {fmt_value(f[onset:].max())} and stayed up "
+            f"(x{np.median(tail) / before:.3g} over its earlier level for the last {m} points)")
 
 
 def fmt_value(x) -> str:
