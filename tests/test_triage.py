@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -278,3 +279,23 @@ def test_readme_quickstart_runs_and_ends_with_triage_on_the_demo(cli, tmp_path):
     codes = [cli(*[str(run) if a == "/tmp/run" else a for a in cmd[1:]]).code for cmd in commands]
     assert codes[:-1] == [0] * (len(codes) - 1) and codes[-1] == 1  # triage finds the demo's errors
     assert (run / "args_fixed.yaml").is_file()
+
+
+def test_one_log_verdict_validation_inf_with_a_finite_loss(cli, tmp_path):
+    """results.csv whose val/box_loss is inf for 3 early epochs while the training loss stays finite:
+    triage takes analyze-log's verdict (ND308, the non-finite columns) and never says the log shows
+    no non-finite value."""
+    from tests.triage_runs import results_rows, write_results_csv
+
+    run = ultralytics_run(tmp_path / "run", epochs=6, nan_epoch=None)
+    rows = results_rows(6, None)
+    rows["val/box_loss"][:3] = [math.inf] * 3
+    write_results_csv(run / "results.csv", rows)
+    log = cli("analyze-log", run / "results.csv", "--format", "json").json
+    r = cli("triage", run, "--no-data", "--format", "json")
+    s = r.json["summary"]
+    assert "ND308" in [f["code"] for f in log["findings"]] and "ND308" in r.codes()
+    assert s["nonfinite_columns"] == log["summary"]["nonfinite_columns"] == ["val/box_loss"]
+    assert s["first_nonfinite"] == log["summary"]["first_nonfinite"]
+    text = " ".join(cli("triage", run, "--no-data").stdout.split())
+    assert "no non-finite value" not in text and "val/box_loss went non-finite" in text
