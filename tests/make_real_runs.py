@@ -248,7 +248,8 @@ def make_ultralytics() -> None:
 
 # --- transformers Trainer ------------------------------------------------------------------------
 
-def _hf_run(name: str, *, lr: float, inject_step: int | None, max_steps: int = 40, save_steps: int = 10):
+def _hf_run(name: str, *, lr: float, inject_step: int | None, max_steps: int = 40, save_steps: int = 10,
+            save_model: bool = True):
     import torch
     from transformers import (BertConfig, BertForSequenceClassification, Trainer, TrainerCallback,
                               TrainingArguments)
@@ -284,7 +285,8 @@ def _hf_run(name: str, *, lr: float, inject_step: int | None, max_steps: int = 4
     trainer = Trainer(model=model, args=args, train_dataset=Toy(256, 1), eval_dataset=Toy(32, 2),
                       callbacks=[Poison()])
     trainer.train()
-    trainer.save_model()
+    if save_model:
+        trainer.save_model()
     trainer.save_state()
     root = publish(build, name, keep=lambda p: "runs" not in p.relative_to(build).parts[1:2])
     files = []
@@ -322,6 +324,8 @@ def make_hf() -> None:
     _hf_run("hf_healthy", lr=5e-4, inject_step=None)
     _hf_run("hf_nan_step15", lr=5e-4, inject_step=15)
     _hf_run("hf_lr10_diverge", lr=10.0, inject_step=None)
+    # save_state() without save_model(): output_dir holds trainer_state.json beside checkpoint-N/ only
+    _hf_run("hf_state_only_nan_step25", lr=5e-4, inject_step=25, save_model=False)
 
 
 # --- Lightning -----------------------------------------------------------------------------------

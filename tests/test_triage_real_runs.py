@@ -21,9 +21,10 @@ NEEDS_CKPT_SEMANTICS = pytest.mark.xfail(reason="inspect-ckpt still judges Light
                                                 "padding rows as weights", strict=False)
 RUN_DIRS = {"yolo_healthy": "train", "yolo_nan_recovered": "train", "yolo_nan_persisted": "train",
             "yolo_resumed": "train", "hf_healthy": "out", "hf_nan_step15": "out", "hf_lr10_diverge": "out",
+            "hf_state_only_nan_step25": "out",
             "lightning_healthy": "", "lightning_nan_epoch3": "", "lightning_weights_only": "",
             "plain_scaler_nan_epoch4": ""}
-PENDING = {"hf_healthy", "hf_nan_step15", "lightning_healthy", "lightning_nan_epoch3"}
+PENDING = {"hf_healthy", "hf_nan_step15", "hf_state_only_nan_step25", "lightning_healthy", "lightning_nan_epoch3"}
 
 
 def _copy(name: str, tmp_path: Path) -> tuple[Path, Path, dict]:
