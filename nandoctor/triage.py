@@ -187,7 +187,7 @@ def _place_checkpoints(engines: _Engines, layout: RunLayout, timeline: dict[str,
         if sub is not None:
             entries += [e for e in sub.summary.get("checkpoints") or [] if isinstance(e, dict)]
             timeline.setdefault("ckpt_recommended", []).append(sub.summary.get("recommended"))
-    units = group_units(entries)
+    units = group_units(entries, layout.units)
     for c in units:
         c.log_index = place(c, layout, timeline)
     return sorted(units, key=lambda c: (c.log_index is None, c.log_index or 0, c.path))

@@ -100,23 +100,32 @@ def _as_int(value: Any) -> int | None:
     return n if n >= 0 else None  # Ultralytics writes epoch -1 into stripped final weights
 
 
-def _unit_of(path: Path) -> Path:
+# files beside a model that are not one: HF's RNG, scheduler and arguments, a lone optimizer
+NOT_A_MODEL = re.compile(r"(rng_state(_\d+)?\.pth|scheduler\.pt|training_args\.bin|optimizer\.pt|scaler\.pt)$")
+_NOT_JUDGED = re.compile(r"(rng_state(_\d+)?\.pth|scheduler\.pt|training_args\.bin)$")  # bookkeeping
+
+
+def _unit_of(path: Path, roots: tuple[Path, ...] = ()) -> Path:
     """An HF checkpoint-N folder is resumed as a whole; any other checkpoint file stands alone."""
     for parent in path.parents:
-        if re.fullmatch(r"checkpoint-\d+", parent.name):
+        if parent in roots or re.fullmatch(r"checkpoint-\d+", parent.name):
             return parent
     return path
 
 
-def group_units(entries: list[dict[str, Any]]) -> list[Checkpoint]:
+def group_units(entries: list[dict[str, Any]], roots: list[Path] | tuple[Path, ...] = ()) -> list[Checkpoint]:
     groups: dict[Path, list[dict[str, Any]]] = {}
     for e in entries:
         if isinstance(e, dict) and e.get("path"):
-            groups.setdefault(_unit_of(Path(str(e["path"]))), []).append(e)
+            groups.setdefault(_unit_of(Path(str(e["path"])), tuple(roots)), []).append(e)
     units = []
     for path, members in groups.items():
-        # training_args.bin is configuration, not state: it cannot make a checkpoint folder poisoned
-        judged = [m for m in members if Path(str(m["path"])).name != "training_args.bin"] or members
+        names = [Path(str(m["path"])).name for m in members]
+        if all(NOT_A_MODEL.fullmatch(n) for n in names):  # rng_state.pth, scheduler.pt, a lone optimizer.pt
+            units.append(Checkpoint(str(path), "not-a-model", None, None, False, None))
+            continue
+        # RNG, scheduler and arguments are bookkeeping, not state: they cannot make a folder poisoned
+        judged = [m for m, n in zip(members, names) if not _NOT_JUDGED.fullmatch(n)] or members
         status = max((str(m.get("status", "unreadable")) for m in judged), key=lambda s: _RANK.get(s, 4))
         epoch = next((_as_int(m.get("epoch")) for m in members if _as_int(m.get("epoch")) is not None), None)
         step = next((_as_int(m.get("step")) for m in members if _as_int(m.get("step")) is not None), None)
@@ -125,7 +134,9 @@ def group_units(entries: list[dict[str, Any]]) -> list[Checkpoint]:
             epoch = int(m.group(1))
         if step is None and (m := _STEP_IN_NAME.search(name)):
             step = int(m.group(1))
-        resumable = any(bool(m.get("resumable", True)) for m in members)
+        # an HF folder resumes with its optimizer.pt; a file stands alone as inspect-ckpt judged it
+        resumable = any(bool(m.get("resumable", True)) for m in members) or (
+            len(members) > 1 and "optimizer.pt" in names)
         units.append(Checkpoint(str(path), status, epoch, step, resumable, None))
     return units
 
@@ -181,6 +192,9 @@ def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) ->
         return not broke or (c.log_index is not None and c.log_index <= healthy_to)
 
     for c in units:
+        if c.status == "not-a-model":
+            c.verdict = c.status  # never recommended, never counted as a checkpoint
+            continue
         if c.status in BAD:
             c.verdict = c.status
         elif onset is not None and c.log_index is not None and c.log_index >= onset and (
@@ -216,6 +230,7 @@ def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) ->
         return max(pool, key=key, default=None)
 
     trusted = [c for c in units if c.verdict == "trusted"]
+    units = [c for c in units if c.verdict != "not-a-model"]
     chosen: dict[str, Any] = {}
     best = newest([c for c in trusted if c.resumable])
     if best is not None:

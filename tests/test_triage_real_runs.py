@@ -154,3 +154,20 @@ def test_shared_p4_recovered_spike_is_not_called_broken(tmp_path):
     report = triage(SHARED_RUNS / "p4_poison_recover" / "run", no_data=True)
     assert report.summary["first_nonfinite"] is None and report.summary["pattern"] == "healthy"
     assert {f.code for f in report.findings if f.code.startswith("ND3")} == {"ND302"}
+
+
+@pytest.mark.parametrize("keep_state", [True, False])
+def test_one_hf_checkpoint_folder_is_one_unit_and_its_bookkeeping_is_never_recommended(tmp_path, keep_state):
+    """triage pointed at a copied checkpoint-40/ (with or without its trainer_state.json): the folder
+    is the unit, resumable by its optimizer.pt; rng_state.pth, scheduler.pt and optimizer.pt are
+    never offered as weights on their own."""
+    folder = tmp_path / "ck"
+    shutil.copytree(RUNS / "hf_healthy" / "out" / "checkpoint-40", folder)
+    if not keep_state:
+        (folder / "trainer_state.json").unlink()
+    s = triage(folder, no_data=True).summary
+    assert s["framework"] == "hf"
+    assert [(c["path"], c["resumable"]) for c in s["checkpoints"]] == [(str(folder), True)]
+    assert s["checkpoints"][0]["step"] == (40 if keep_state else None)
+    for key in ("recommended", "restart_weights"):
+        assert s[key] in (None, str(folder))
