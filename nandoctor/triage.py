@@ -119,14 +119,15 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
     report.summary = {
         "run_dir": str(run_dir),
         "framework": layout.framework,
-        "pattern": timeline.get("pattern"),
+        "pattern": (timeline.get("reported") or timeline).get("pattern"),
         "index_name": timeline.get("index_name"),
         "checkpoint_axis": timeline.get("axis"),
-        "first_nonfinite": timeline.get("first_nonfinite"),
+        "first_nonfinite": (timeline.get("reported") or timeline).get("first_nonfinite"),
+        "latest_segment": timeline.get("latest_segment"),
         "nonfinite_columns": timeline.get("nonfinite_columns") or [],
         "diverged_at": timeline.get("diverged_at"),
         "finished": finished,
-        "last_healthy": timeline.get("last_healthy"),
+        "last_healthy": (timeline.get("reported") or timeline).get("last_healthy"),
         "recommended": chosen.get("recommended"),
         "restart_weights": chosen.get("restart_weights"),
         "distrusted": [c.path for c in checkpoints if c.verdict in ("after-nonfinite", "after-divergence", *BAD)],
@@ -158,10 +159,18 @@ def _read_log(engines: _Engines, layout: RunLayout) -> dict[str, Any]:
     sub = engines.call("analyze-log", layout.log)
     if sub is None:
         return {}
-    s = sub.summary
+    whole = s = sub.summary
+    segment = _latest_segment(engines, layout, sub)
+    if segment is not None:  # checkpoints are judged on the latest segment; the report keeps the file's verdict
+        s = segment.summary
     timeline = {k: s.get(k) for k in ("pattern", "first_nonfinite", "last_healthy", "index_name",
                                       "epochs_to_nonfinite", "suggested_lr", "format", "rows")}
-    timeline["log_summary"] = s  # diagnose-config reuses it instead of reading the log again
+    timeline["log_summary"] = whole  # diagnose-config reuses it instead of reading the log again
+    timeline["reported"] = {k: whole.get(k) for k in ("pattern", "first_nonfinite", "last_healthy")}
+    if segment is not None:
+        timeline["latest_segment"] = {k: s.get(k) for k in ("pattern", "first_nonfinite", "last_healthy",
+                                                            "segment_end")}
+        timeline["superseded_nan"] = index_of(whole.get("first_nonfinite"))
     timeline["nan_at"] = index_of(s.get("first_nonfinite"))
     timeline["healthy_to"] = index_of(s.get("last_healthy"))
     timeline["axis"] = timeline.get("index_name") or "epoch"
@@ -176,6 +185,66 @@ def _read_log(engines: _Engines, layout: RunLayout) -> dict[str, Any]:
                                             or timeline.get("diverged_at") is not None):
         lightning_epochs(timeline, layout.log)
     return timeline
+
+
+_MAX_SEGMENT_LOG = 64 * 1024 * 1024  # results.csv is a few KB; a resume split of a huge file is not attempted
+
+
+def _latest_segment(engines: _Engines, layout: RunLayout, sub: Report) -> Report | None:
+    """A resumed Ultralytics run: results.csv holds the old segment's rows, then the resumed ones
+    (analyze-log's ND314 dates where the time column restarted). When the first non-finite row
+    lies in a superseded segment, analyze-log judges the latest segment on its own, since it is
+    what the rewritten epochN.pt came from; the whole-log findings stay as analyze-log gave them."""
+    import csv
+    import tempfile
+
+    first = sub.summary.get("first_nonfinite")
+    resumes = [f.data for f in sub.findings if f.code == "ND314" and isinstance(f.data, dict)]
+    if layout.framework != "ultralytics" or not isinstance(first, dict) or not resumes:
+        return None
+    resume, nan_row = resumes[-1], first.get("row")
+    if not (isinstance(nan_row, int) and isinstance(resume.get("row"), int) and nan_row < resume["row"]):
+        return None
+    try:
+        if layout.log.stat().st_size > _MAX_SEGMENT_LOG:
+            return None
+        with layout.log.open(newline="", encoding="utf-8", errors="replace") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, csv.Error):
+        return None
+    header, data = rows[0] if rows else [], rows[1:]
+    start = resume["row"]
+    column = [h.strip() for h in header].index("epoch") if "epoch" in [h.strip() for h in header] else None
+    try:  # the row ids must be data rows of this file, or nothing is split
+        if column is None or int(float(data[start][column])) != index_of(resume.get("index")):
+            return None
+    except (IndexError, ValueError, OverflowError):
+        return None
+    from nandoctor.logs.engine import analyze_log
+
+    with tempfile.TemporaryDirectory(prefix="nandoctor-") as tmp:
+        part = Path(tmp) / "results.csv"
+        with part.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([header, *data[start:]])
+        try:
+            latest = analyze_log(part)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception:  # the latest segment cannot be judged alone (too few rows): keep the whole log
+            return None
+    latest.summary["path"] = str(layout.log)
+    try:
+        latest.summary["segment_end"] = int(float(data[-1][column]))
+    except (IndexError, ValueError, OverflowError):
+        return None
+    verdict = (f"non-finite at epoch {index_of(latest.summary.get('first_nonfinite'))}"
+               if latest.summary.get("first_nonfinite") else f"pattern {latest.summary.get('pattern')}")
+    engines.report.add("ND508", "info", f"results.csv was resumed at epoch {resume.get('index')} (the time column "
+                       f"restarts): the non-finite epoch {first.get('index')} is in the segment the resume "
+                       f"replaced; checkpoints are judged against the latest segment (analyze-log: {verdict})",
+                       path=str(layout.log), where=f"epoch {resume.get('index')}",
+                       data={"resumed_at": resume, "superseded_nonfinite": first})
+    return latest
 
 
 # --- the checkpoints: which ones to trust -------------------------------------------------------

@@ -191,7 +191,16 @@ def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) ->
     def before(c: Checkpoint) -> bool:
         return not broke or (c.log_index is not None and c.log_index <= healthy_to)
 
+    segment = timeline.get("latest_segment") or {}
     for c in units:
+        if segment and c.log_index is not None and c.log_index > segment.get("segment_end", c.log_index):
+            # the resumed segment has not reached this epoch: the file is the superseded segment's
+            c.verdict = "after-nonfinite"
+            report.add("ND501", "error", f"{Path(c.path).name} holds {axis} {c.log_index}, which only the segment "
+                       f"before the resume reached (non-finite from {axis} {timeline.get('superseded_nan')}); the "
+                       f"resumed run has logged up to {axis} {segment.get('segment_end')}", path=c.path,
+                       where=f"{axis} {c.log_index}", data={"log_index": c.log_index})
+            continue
         if c.status == "not-a-model":
             c.verdict = c.status  # never recommended, never counted as a checkpoint
             continue

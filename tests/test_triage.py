@@ -299,3 +299,36 @@ def test_one_log_verdict_validation_inf_with_a_finite_loss(cli, tmp_path):
     assert s["first_nonfinite"] == log["summary"]["first_nonfinite"]
     text = " ".join(cli("triage", run, "--no-data").stdout.split())
     assert "no non-finite value" not in text and "val/box_loss went non-finite" in text
+
+
+def _resumed_after_nan(tmp_path, *, old_epochs: int, new_epochs: int) -> Path:
+    """results.csv as a resume leaves it: the old segment (NaN from epoch 4), then the rows of the
+    run resumed from epoch2.pt, whose time column restarts at epoch 3."""
+    from tests.triage_runs import results_rows, write_results_csv
+
+    run = ultralytics_run(tmp_path / "run", epochs=old_epochs, nan_epoch=None)
+    old, new = results_rows(old_epochs, 4), results_rows(new_epochs, None, first=3)
+    write_results_csv(run / "results.csv", {k: old[k] + new[k] for k in old})
+    return run
+
+
+def test_ND508_resumed_run_judged_on_its_latest_segment(cli, tmp_path):
+    """The NaN at epoch 4 is in the segment the resume replaced; the rewritten epoch3..5.pt come
+    from the finite latest segment, so epoch5.pt (epoch 6) is recommended, not epoch2.pt."""
+    run = _resumed_after_nan(tmp_path, old_epochs=6, new_epochs=4)
+    r = cli("triage", run, "--no-data", "--format", "json")
+    s = r.json["summary"]
+    assert s["first_nonfinite"]["index"] == 4 and "ND301" in r.codes()  # analyze-log's verdict on the file
+    assert s["latest_segment"]["first_nonfinite"] is None and s["latest_segment"]["segment_end"] == 6
+    nd508 = [f for f in r.json["findings"] if f["code"] == "ND508"]
+    assert len(nd508) == 1 and nd508[0]["where"] == "epoch 3"
+    assert s["recommended"] == str(run / "weights" / "epoch5.pt") and "ND501" not in r.codes()
+
+
+def test_resumed_run_distrusts_what_only_the_superseded_segment_reached(cli, tmp_path):
+    """Resumed from epoch2.pt and now at epoch 5: epoch5..7.pt were written by the old segment after
+    its NaN and not yet rewritten; they stay distrusted and epoch4.pt (epoch 5) is recommended."""
+    run = _resumed_after_nan(tmp_path, old_epochs=8, new_epochs=3)
+    s = cli("triage", run, "--no-data", "--format", "json").json["summary"]
+    assert s["recommended"] == str(run / "weights" / "epoch4.pt")
+    assert [_checkpoint(s, f"epoch{n}.pt")["verdict"] for n in (5, 6, 7)] == ["after-nonfinite"] * 3
