@@ -257,9 +257,30 @@ def _place_checkpoints(engines: _Engines, layout: RunLayout, timeline: dict[str,
             entries += [e for e in sub.summary.get("checkpoints") or [] if isinstance(e, dict)]
             timeline.setdefault("ckpt_recommended", []).append(sub.summary.get("recommended"))
     units = group_units(entries, layout.units)
+    final_step = _final_model_step(layout)
     for c in units:
+        if final_step is not None and c.step is None and Path(c.path).parent == layout.root:
+            c.step = final_step  # trainer.save_model() after train(): the state at the last global_step
         c.log_index = place(c, layout, timeline)
     return sorted(units, key=lambda c: (c.log_index is None, c.log_index or 0, c.path))
+
+
+def _final_model_step(layout: RunLayout) -> int | None:
+    """global_step of the top-level trainer_state.json that trainer.save_state() wrote beside the final
+    model. With load_best_model_at_end the final weights are older than that, so dating them at the
+    last step only ever distrusts them more, never less."""
+    import json
+
+    state = layout.root / "trainer_state.json"
+    if layout.framework != "hf" or layout.units == [layout.root] or not state.is_file():
+        return None
+    try:
+        if state.stat().st_size > 64 * 1024 * 1024:
+            return None
+        step = json.loads(state.read_text(encoding="utf-8", errors="replace")).get("global_step")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+    return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
 
 
 # --- the config: repaired with the log's diagnosis ---------------------------------------------

@@ -89,20 +89,15 @@ def _resume(layout: RunLayout, ckpt: str, fixed: str | None, s: dict, axis: str)
     name = Path(ckpt).name
     head = f"Continue from {name} (the newest clean checkpoint; it holds {held})"
     if framework == "hf":
-        args = (f"TrainingArguments(**yaml.safe_load(open({fixed!r})))" if fixed
-                else "TrainingArguments(output_dir=<a new folder>, learning_rate=<lower>, max_grad_norm=1.0)")
         return [
-            f"{head} with the repaired settings, as a new run from its weights: "
-            f"model = <YourModelClass>.from_pretrained({ckpt!r}); Trainer(model=model, args={args}, ...).train()",
+            f"{head} with the repaired settings, as a new run from its weights: {_hf_new_run(fixed, ckpt)}",
             f"Or resume it exactly (optimizer.pt and scheduler.pt bring back the old learning rate): "
             f"trainer.train(resume_from_checkpoint={ckpt!r})",
         ]
     if framework == "lightning":
-        cfg = f" with the settings from {fixed}" if fixed else " with a lower learning rate and gradient_clip_val=1.0"
         return [
-            f"{head}{cfg}, as a new run from its weights: model = MyModule.load_from_checkpoint({ckpt!r}, "
-            "lr=<new lr>); trainer.fit(model, datamodule=dm)",
-            f"Or resume it exactly (the saved optimizer state keeps the old learning rate): "
+            f"{head} with the repaired settings, as a new run from its weights: {_lightning_new_run(layout, fixed, ckpt)}",
+            f"Or resume it exactly with your Trainer (the saved optimizer state keeps the old learning rate): "
             f"trainer.fit(model, datamodule=dm, ckpt_path={ckpt!r})",
         ]
     lr = f" (new settings: {fixed})" if fixed else ""
@@ -112,11 +107,42 @@ def _resume(layout: RunLayout, ckpt: str, fixed: str | None, s: dict, axis: str)
             f"for g in optimizer.param_groups: g['lr'] = <new lr>{lr}"]
 
 
+def _hf_new_run(fixed: str | None, weights: str) -> str:
+    """from_pretrained needs the folder (config.json beside the weights), not the weights file."""
+    folder = str(Path(weights).parent) if Path(weights).suffix in (".safetensors", ".bin") else weights
+    args = (f"TrainingArguments(**yaml.safe_load(open({fixed!r})))" if fixed
+            else "TrainingArguments(output_dir=<a new folder>, learning_rate=<lower>, max_grad_norm=1.0)")
+    return (f"model = <YourModelClass>.from_pretrained({folder!r}); "
+            f"Trainer(model=model, args={args}, train_dataset=<your dataset>).train()")
+
+
+def _lightning_new_run(layout: RunLayout, fixed: str | None, weights: str) -> str:
+    """load_from_checkpoint with the repaired hyper-parameters the module takes (those in the run's
+    hparams.yaml); clipping goes to the Trainer, which owns it; a new default_root_dir."""
+    from nandoctor.triage_discover import _read_args
+    from nandoctor.triage_fixed import new_run_folder
+
+    repaired = _read_args(Path(fixed)) if fixed else {}
+    saved = _read_args(layout.config) if layout.config is not None else {}
+    kwargs = "".join(f", {k}={v!r}" for k, v in repaired.items() if k in saved and v != saved[k])
+    clip = repaired.get("gradient_clip_val", repaired.get("max_grad_norm"))
+    trainer = [f"default_root_dir={str(new_run_folder(layout))!r}"]
+    if isinstance(clip, (int, float)) and not isinstance(clip, bool):
+        trainer.insert(0, f"gradient_clip_val={clip!r}")
+    return (f"model = MyModule.load_from_checkpoint({weights!r}{kwargs}); "
+            f"trainer = L.Trainer({', '.join(trainer)}); trainer.fit(model, datamodule=dm)")
+
+
 def _restart(layout: RunLayout, fixed: str | None, weights: str | None) -> list[str]:
     framework = layout.framework
     start = f" from the clean weights in {Path(weights).name}" if weights else ""
     if framework == "ultralytics":
         return [f"No clean checkpoint to resume from: restart{start} with the repaired settings, in a new "
                 f"folder: {_yolo_new_run(layout, fixed, weights)}"]
+    if weights and framework == "hf":
+        return [f"No clean checkpoint to resume from: start a new run{start}: {_hf_new_run(fixed, weights)}"]
+    if weights and framework == "lightning":
+        return [f"No clean checkpoint to resume from: start a new run{start}: "
+                f"{_lightning_new_run(layout, fixed, weights)}"]
     what = f" using {fixed}" if fixed else " with a lower learning rate, gradient clipping and AMP off"
     return [f"No clean checkpoint to resume from: restart{start}{what}."]

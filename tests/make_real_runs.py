@@ -248,6 +248,25 @@ def make_ultralytics() -> None:
 
 # --- transformers Trainer ------------------------------------------------------------------------
 
+def hf_toy_dataset(n: int, seed: int):
+    """n sequences of 12 tokens; the label is whether the second token is above 32."""
+    import torch
+
+    class Toy(torch.utils.data.Dataset):
+        def __init__(self):
+            g = torch.Generator().manual_seed(seed)
+            self.x = torch.randint(1, 64, (n, 12), generator=g)
+            self.y = (self.x[:, 1] > 32).long()
+
+        def __len__(self):
+            return len(self.x)
+
+        def __getitem__(self, i):
+            return {"input_ids": self.x[i], "attention_mask": torch.ones(12, dtype=torch.long), "labels": self.y[i]}
+
+    return Toy()
+
+
 def _hf_run(name: str, *, lr: float, inject_step: int | None, max_steps: int = 40, save_steps: int = 10,
             save_model: bool = True):
     import torch
@@ -258,18 +277,6 @@ def _hf_run(name: str, *, lr: float, inject_step: int | None, max_steps: int = 4
     config = BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=16)
     model = BertForSequenceClassification(config)
-
-    class Toy(torch.utils.data.Dataset):
-        def __init__(self, n, seed):
-            g = torch.Generator().manual_seed(seed)
-            self.x = torch.randint(1, 64, (n, 12), generator=g)
-            self.y = (self.x[:, 1] > 32).long()
-
-        def __len__(self):
-            return len(self.x)
-
-        def __getitem__(self, i):
-            return {"input_ids": self.x[i], "attention_mask": torch.ones(12, dtype=torch.long), "labels": self.y[i]}
 
     class Poison(TrainerCallback):
         def on_step_end(self, args, state, control, model=None, **kw):
@@ -282,7 +289,7 @@ def _hf_run(name: str, *, lr: float, inject_step: int | None, max_steps: int = 4
     args = TrainingArguments(output_dir=str(out), max_steps=max_steps, per_device_train_batch_size=8,
                              learning_rate=lr, save_steps=save_steps, logging_steps=1, eval_strategy="steps",
                              eval_steps=save_steps, report_to=[], use_cpu=True, seed=0, save_strategy="steps")
-    trainer = Trainer(model=model, args=args, train_dataset=Toy(256, 1), eval_dataset=Toy(32, 2),
+    trainer = Trainer(model=model, args=args, train_dataset=hf_toy_dataset(256, 1), eval_dataset=hf_toy_dataset(32, 2),
                       callbacks=[Poison()])
     trainer.train()
     if save_model:
@@ -330,17 +337,20 @@ def make_hf() -> None:
 
 # --- Lightning -----------------------------------------------------------------------------------
 
-def _lightning_run(name: str, *, inject_epoch: int | None, weights_only: bool, epochs: int = 6):
-    import lightning as L
+def regression_loader():
+    """64 rows of y = x @ w + 0.1, batches of 8 (the Lightning runs and their paste test)."""
     import torch
-    from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
 
-    L.seed_everything(0, verbose=False)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(64, 4, generator=g)
     y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]]) + 0.1
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8)
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8)
+
+
+def lightning_regressor(inject_epoch: int | None = None):
+    """The LightningModule of the Lightning runs; weights set to NaN at `inject_epoch` (0-based)."""
+    import lightning as L
+    import torch
 
     class Regressor(L.LightningModule):
         def __init__(self, lr=0.05):
@@ -363,6 +373,18 @@ def _lightning_run(name: str, *, inject_epoch: int | None, weights_only: bool, e
 
         def configure_optimizers(self):
             return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+    return Regressor
+
+
+def _lightning_run(name: str, *, inject_epoch: int | None, weights_only: bool, epochs: int = 6):
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    L.seed_everything(0, verbose=False)
+    loader = regression_loader()
+    Regressor = lightning_regressor(inject_epoch)
 
     build = fresh(name)
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=CSVLogger(str(build), name="lightning_logs"),

@@ -66,3 +66,67 @@ def test_printed_training_arguments_construct_in_transformers(tmp_path):
     args = eval(snippet, {"TrainingArguments": TrainingArguments, "yaml": yaml})  # the printed expression
     assert Path(args.output_dir) == tmp_path / "run" / "out_nandoctor"
     assert args.learning_rate < 5e-4 and 0 < args.warmup_steps < args.max_steps
+
+
+def _snippet(line: str, start: str) -> str:
+    return line[line.index(start):]
+
+
+def test_printed_from_pretrained_snippet_trains_a_new_run(tmp_path):
+    """The HF new-run line, for the truth's clean checkpoint-10, pasted with the placeholders filled
+    (your model class, your dataset): it loads the weights and trains into a new output_dir."""
+    pytest.importorskip("transformers")
+    import yaml
+    from transformers import BertForSequenceClassification, Trainer, TrainingArguments
+
+    from nandoctor.triage_discover import discover
+    from nandoctor.triage_steps import _hf_new_run
+    from tests.make_real_runs import hf_toy_dataset
+
+    shutil.copytree(RUNS / "hf_nan_step15", tmp_path / "run")
+    out = tmp_path / "run" / "out"
+    fixed = triage(out, no_data=True).summary["fixed_config"]
+    clean = out / "checkpoint-10"  # the truth's expected_recommended
+    line = _hf_new_run(fixed, str(clean))
+    code = (line.replace("<YourModelClass>", "BertForSequenceClassification")
+                .replace("<your dataset>", "hf_toy_dataset(64, 1)").replace("; ", "\n"))
+    before = tree_hash(out, skip=("training_args_fixed.yaml",))
+    namespace = {"BertForSequenceClassification": BertForSequenceClassification, "Trainer": Trainer,
+                 "TrainingArguments": TrainingArguments, "yaml": yaml, "hf_toy_dataset": hf_toy_dataset}
+    exec(code, namespace)  # the printed line, as pasted
+    loaded = BertForSequenceClassification.from_pretrained(str(clean))
+    assert namespace["model"].config.vocab_size == loaded.config.vocab_size == 64
+    assert (tmp_path / "run" / "out_nandoctor").is_dir() and discover(out).framework == "hf"
+    assert tree_hash(out, skip=("training_args_fixed.yaml",)) == before  # the old run is untouched
+
+
+def test_printed_load_from_checkpoint_snippet_runs_in_lightning(tmp_path):
+    """The Lightning new-run line for a clean weights-only checkpoint: the repaired lr reaches the
+    module, clipping reaches the Trainer, and the run writes a new folder."""
+    pytest.importorskip("lightning")
+    import functools
+
+    import lightning as L
+
+    from nandoctor.triage_steps import _lightning_new_run
+    from nandoctor.triage_discover import discover
+    from tests.make_real_runs import lightning_regressor, regression_loader
+
+    shutil.copytree(RUNS / "lightning_weights_only", tmp_path / "run")
+    run = tmp_path / "run"
+    s = triage(run, no_data=True).summary
+    weights = s["restart_weights"]
+    assert weights == str(run / "lightning_logs/version_0/checkpoints/epoch=5-step=48.ckpt")
+    line = _lightning_new_run(discover(run), s["fixed_config"], weights)
+    assert "lr=0.025" in line and "gradient_clip_val=1.0" in line
+
+    class Data(L.LightningDataModule):
+        def train_dataloader(self):
+            return regression_loader()
+
+    shim = type("L", (), {"Trainer": functools.partial(L.Trainer, max_epochs=1, accelerator="cpu",
+                                                       enable_progress_bar=False, logger=False)})
+    namespace = {"MyModule": lightning_regressor(), "L": shim, "dm": Data()}
+    exec(line.replace("; ", "\n"), namespace)  # the printed line, run for 1 epoch
+    assert namespace["model"].hparams.lr == 0.025
+    assert namespace["trainer"].gradient_clip_val == 1.0 and (tmp_path / "run_nandoctor").is_dir()
