@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import sys
 import time
+import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,11 +44,20 @@ def make(pattern: str, rng, n: int, noise: float, rate: int, *, end_nan: bool):
     y = healthy_curve(rng, steps, noise)
     logged = y[::rate][:n].copy()
     if pattern == "healthy":
-        variant = rng.integers(3)
+        variant = rng.integers(7)
         if variant == 1 and n >= 8:  # a spike that came back down, mid-run
             logged[n // 2] *= rng.uniform(5, 50)
         elif variant == 2:  # the end creeps up 20 %, as an overfitting validation loss does
             logged[-max(2, n // 5):] *= 1.2
+        elif variant == 3:  # warmup: the loss rises 1.5x over the first tenth, then decays
+            m = max(2, n // 10)
+            logged[:m] *= np.linspace(0.67, 1.0, m)
+        elif variant == 4:  # heavy-tailed noise (Student t, 3 degrees of freedom)
+            logged = logged / (1 + noise * 0) * np.exp(rng.standard_t(3, n) * max(noise, 0.1))
+        elif variant == 5:  # additive noise as large as the final loss
+            logged = logged + np.abs(rng.normal(0, 0.3, n))
+        elif variant == 6:  # periodic: the loss swings with an epoch-long cycle of the data order
+            logged = np.maximum(logged * (1 + 0.5 * np.sin(np.arange(n) / 5)), 1e-3)
         return logged
     if pattern == "nonfinite_from_start":
         logged[:] = np.nan
@@ -74,7 +84,10 @@ def make(pattern: str, rng, n: int, noise: float, rate: int, *, end_nan: bool):
         return np.append(out, np.nan) if end_nan else out
     if pattern == "oscillating_divergence":
         amp = level * np.linspace(0.5, 12, k)
-        sign = np.where(np.arange(k) % 2 == 0, 1.0, -1.0)
+        # strict alternation, or (on per-step logs, 40+ anomalous points) each step high or low at
+        # random: too few random signs would not look like swings to anyone
+        sign = (rng.choice([1.0, -1.0], size=k) if k >= 40 and rng.random() < 0.5
+                else np.where(np.arange(k) % 2 == 0, 1.0, -1.0))
         osc = np.maximum(level + sign * amp, level * 0.5) * (1 + noise * rng.standard_normal(k))
         out = np.concatenate([logged[:start], np.abs(osc)])
         return np.append(out, np.nan) if end_nan else out
@@ -85,12 +98,14 @@ def cases():
     import numpy as np
 
     for pattern, n, noise, rate, seed, end_nan, shift in itertools.product(
-            PATTERNS, LENGTHS, NOISES, RATES, SEEDS, (True, False), (0, 1)):
+            PATTERNS, LENGTHS, NOISES + (0.3,), RATES, SEEDS + (2, 3, 4, 5), (True, False), (0, 1)):
+        if (noise == 0.3 or seed > 1) and pattern != "healthy":
+            continue  # more healthy curves (and noisier ones): none may be called broken
         if pattern in ("healthy", "abrupt_nonfinite", "nonfinite_from_start") and not end_nan:
             continue  # these have one form
         if pattern == "oscillating_divergence" and n < 12:
             continue  # too few points to see swings grow
-        rng = np.random.default_rng(hash((pattern, n, noise, rate, seed, end_nan)) % 2**32)
+        rng = np.random.default_rng(zlib.crc32(repr((pattern, n, noise, rate, seed, end_nan)).encode()))
         y = make(pattern, rng, n + shift, noise, rate, end_nan=end_nan)[shift:]
         yield pattern, y, dict(n=n, noise=noise, rate=rate, seed=seed, end_nan=end_nan, shift=shift)
 

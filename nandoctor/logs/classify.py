@@ -152,6 +152,11 @@ def _divergence(f):
         return None
     starts, lo, med, hi = _envelopes(g)
     k = int(np.argmin(hi))
+    if n >= 12 and len(hi) - 1 - k < 2:
+        # the calmest block is at the very end: a lone block of lows inside per-step swings (three
+        # low steps in a row) is no calm point; judge each block with its neighbours instead
+        near = np.maximum(hi, np.maximum(np.r_[hi[1:], hi[-1]], np.r_[hi[0], hi[:-1]]))
+        k = int(np.argmin(near))
     after = len(hi) - 1 - k
     if after < 2:
         return None
@@ -161,8 +166,10 @@ def _divergence(f):
     first, last = fmt_value(f[onset - 1] if onset > 0 else f[0]), fmt_value(f[-1])
     calm_until = k + int(np.flatnonzero(med[k:] <= 1.5 * ref_med)[-1])  # the rise starts after it
     rises = np.diff(med[calm_until:]) > 0
-    if (big and lo[-1] >= 2.5 * ref_med and hi[-1] >= 4 * ref_med and len(rises) >= 2
-            and rises.mean() >= 0.6):
+    raw = g[int(starts[k]):]
+    raw_low = float(np.percentile(raw[-max(4, len(raw) // 5):], 10)) if n >= 12 else lo[-1]
+    if (big and lo[-1] >= 2.5 * ref_med and raw_low >= 2.5 * ref_med and hi[-1] >= 4 * ref_med
+            and len(rises) >= 2 and rises.mean() >= 0.6):  # raw_low: the lows rose too, whatever the blocks
         onset = int(starts[calm_until + 1]) if calm_until + 1 < len(starts) else n - 1
         first = fmt_value(f[onset - 1] if onset > 0 else f[0])
         return ("exponential_growth", onset,
@@ -170,18 +177,42 @@ def _divergence(f):
     tail = np.diff(g[max(int(starts[k]) - 1, 0):])
     turns = int((np.sign(tail[1:]) * np.sign(tail[:-1]) < 0).sum())
     amp = hi - lo
+    typical = None
     if n >= 12:  # long logs: the last swings must dwarf the run's typical noise,
         # not just the calmest block's (a chance-calm block would make ordinary noise look like growth)
         typical = max(float(np.median(amp)), 1e-12)
         sustained = bool(amp[-1] >= 4 * typical and amp[-2] >= 2 * typical)
     else:
         sustained = True
-    if (big and sustained and hi[-1] >= 2 * ref_hi and lo[-1] <= 1.5 * ref_med
-            and amp[-1] >= 3 * max(ref_hi - ref_lo, 1e-12) and turns >= 3):
+    if ((big and sustained and hi[-1] >= 2 * ref_hi and lo[-1] <= 1.5 * ref_med
+            and amp[-1] >= 3 * max(ref_hi - ref_lo, 1e-12) and turns >= 3)
+            or _swinging_tail(g, int(starts[k]), ref_lo, ref_med, ref_hi, scale, typical if n >= 12 else None)):
         return ("oscillating_divergence", onset,
                 f"swings grew from {fmt_value(ref_hi - ref_lo)} to {fmt_value(hi[-1] - lo[-1])} wide "
                 f"over {n - onset} points while the lows stayed near {fmt_value(lo[-1])}")
     return _levelled_off(np.asarray(f, dtype=float), scale)
+
+
+def _swinging_tail(g, calm_start: int, ref_lo, ref_med, ref_hi, scale: float, typical) -> bool:
+    """Per-step swings judged on the raw points after the calmest block, so the verdict does not
+    hang on where block edges fall: in the last third of them (4 points at least) the highs reach 2x
+    the calm upper envelope on a quarter of the points (and 4x its median), the lows stay near the
+    calm median, the swing is 3x the calm one, twice the swing of the first third (and, on long logs,
+    4x the run's typical block swing), with at least 3 direction changes."""
+    import numpy as np
+
+    tail = g[calm_start:]
+    third = max(4, len(tail) // 3)
+    w, early = tail[-third:], tail[:third]
+    if len(tail) < 6 or len(w) < 4:
+        return False
+    swing = float(w.max() - w.min())
+    turns = int((np.sign(np.diff(w)[1:]) * np.sign(np.diff(w)[:-1]) < 0).sum())
+    grew = swing >= 2 * float(early.max() - early.min())  # stationary noise, however wild, does not grow
+    return bool(grew and float((w >= 2 * ref_hi).mean()) >= 0.25 and w.max() >= 4 * ref_med
+                and w.min() <= 1.5 * ref_med
+                and w.max() - ref_hi >= 0.25 * scale and swing >= 3 * max(ref_hi - ref_lo, 1e-12)
+                and (typical is None or swing >= 4 * typical) and turns >= 3)
 
 
 def _levelled_off(f, scale: float):
