@@ -152,11 +152,21 @@ def _divergence(f):
         return None
     starts, lo, med, hi = _envelopes(g)
     k = int(np.argmin(hi))
-    if n >= 12 and len(hi) - 1 - k < 2:
-        # the calmest block is at the very end: a lone block of lows inside per-step swings (three
-        # low steps in a row) is no calm point; judge each block with its neighbours instead
+    verdict = _from_calm(f, g, scale, starts, lo, med, hi, k)
+    if verdict is None and n >= 12:
+        # a lone block of lows inside per-step swings (three low steps in a row) can pass for the
+        # calmest point; judge each block with its neighbours and look again from there
         near = np.maximum(hi, np.maximum(np.r_[hi[1:], hi[-1]], np.r_[hi[0], hi[:-1]]))
-        k = int(np.argmin(near))
+        if int(np.argmin(near)) != k:
+            verdict = _from_calm(f, g, scale, starts, lo, med, hi, int(np.argmin(near)))
+    return verdict if verdict is not None else _levelled_off(np.asarray(f, dtype=float), scale)
+
+
+def _from_calm(f, g, scale: float, starts, lo, med, hi, k: int):
+    """exponential_growth or oscillating_divergence after block k, the calm reference, else None."""
+    import numpy as np
+
+    n = len(g)
     after = len(hi) - 1 - k
     if after < 2:
         return None
@@ -190,7 +200,7 @@ def _divergence(f):
         return ("oscillating_divergence", onset,
                 f"swings grew from {fmt_value(ref_hi - ref_lo)} to {fmt_value(hi[-1] - lo[-1])} wide "
                 f"over {n - onset} points while the lows stayed near {fmt_value(lo[-1])}")
-    return _levelled_off(np.asarray(f, dtype=float), scale)
+    return None
 
 
 def _swinging_tail(g, calm_start: int, ref_lo, ref_med, ref_hi, scale: float, typical) -> bool:
