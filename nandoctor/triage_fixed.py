@@ -97,3 +97,14 @@ def make_safe_to_paste(path: Path, layout: RunLayout, weights: str | None) -> No
     else:
         return
     _replace(path, text)
+
+
+def safe_to_paste(path: Path, weights: str | None) -> bool:
+    """Is a repaired Ultralytics config (perhaps one kept from an earlier triage) safe to train with:
+    no `save_dir`, no resume, and the weights it loads are the recommended ones?"""
+    from nandoctor.triage_discover import _read_args
+
+    doc = _read_args(path)
+    if not doc or "save_dir" in doc or doc.get("resume") not in (None, False) or doc.get("exist_ok") is not False:
+        return False
+    return weights is None or (doc.get("model") == str(weights) and doc.get("pretrained") == str(weights))

@@ -66,11 +66,11 @@ def next_steps(report: Report, layout: RunLayout) -> list[str]:
 def _yolo_new_run(layout: RunLayout, fixed: str | None, weights: str | None) -> str:
     """A `yolo train` line that writes a new run folder and loads `weights`: the repaired config
     names them itself (triage_fixed); without one, they are given on the command line."""
-    from nandoctor.triage_fixed import new_run_folder
+    from nandoctor.triage_fixed import new_run_folder, safe_to_paste
 
-    if fixed:
+    if fixed and safe_to_paste(Path(fixed), weights):
         return f"yolo train cfg={_q(fixed)}"
-    target = new_run_folder(layout)
+    target = new_run_folder(layout)  # no repaired file, or a kept one that still names the old folder
     data = layout.args.get("data")
     model = f" model={_q(weights)} pretrained={_q(weights)}" if weights else " model=<model>.pt"
     return (f"yolo train{model} data={_q(data) if isinstance(data, str) else '<data.yaml>'} "

@@ -12,6 +12,7 @@ ENGINE_OF = {"1": "check-data", "2": "inspect-ckpt", "3": "analyze-log", "4": "d
 FRAMEWORK = {"ultralytics": "Ultralytics", "hf": "Hugging Face Trainer", "lightning": "Lightning",
              "generic": "generic PyTorch"}
 VERDICT_STYLE = {"recommended": "bold green", "trusted": "green", "after-nonfinite": "bold red",
+                 "after-divergence": "bold red", "not-a-model": "dim",
                  "poisoned": "bold red", "unsafe": "bold red", "unreadable": "red"}
 
 

@@ -332,3 +332,17 @@ def test_resumed_run_distrusts_what_only_the_superseded_segment_reached(cli, tmp
     s = cli("triage", run, "--no-data", "--format", "json").json["summary"]
     assert s["recommended"] == str(run / "weights" / "epoch4.pt")
     assert [_checkpoint(s, f"epoch{n}.pt")["verdict"] for n in (5, 6, 7)] == ["after-nonfinite"] * 3
+
+
+def test_a_kept_repaired_config_that_names_the_old_folder_is_not_pasted(cli, demo_copy):
+    """An args_fixed.yaml kept from before (here: the user's own copy of args.yaml, save_dir and all)
+    is never handed to `yolo train cfg=`: the printed line names the weights, data and a new folder."""
+    (demo_copy / "args_fixed.yaml").write_text((demo_copy / "args.yaml").read_text()
+                                               + f"save_dir: {demo_copy}\n")
+    s = cli("triage", demo_copy, "--no-data", "--format", "json").json["summary"]
+    assert s["fixed_config_status"] == "kept"
+    line = next(step for step in s["next_steps"] if "yolo train" in step)
+    epoch2 = demo_copy / "weights" / "epoch2.pt"
+    assert "cfg=" not in line
+    assert f"model={epoch2} pretrained={epoch2}" in line
+    assert f"project={demo_copy.parent} name=run_nandoctor exist_ok=False" in line
