@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 from nandoctor.findings import NandoctorError, Report
 from nandoctor.triage_discover import RunLayout, discover
-from nandoctor.triage_link import (BAD, Checkpoint, choose, first_logged_epoch, group_units, index_of,
-                                   lightning_epochs, place)
+from nandoctor.triage_link import (BAD, DIVERGING, Checkpoint, choose, first_logged_epoch, group_units,
+                                   index_of, lightning_epochs, place, ultralytics_ending)
 
 ENGINES = {  # command name -> (module, function)
     "analyze-log": ("nandoctor.logs.engine", "analyze_log"),
@@ -99,12 +99,17 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
 
     timeline = _read_log(engines, layout)
     checkpoints = _place_checkpoints(engines, layout, timeline)
+    finished = ultralytics_ending(report, layout, timeline, checkpoints) if layout.framework == "ultralytics" else None
     chosen = choose(report, checkpoints, timeline)
     if chosen.get("recommended"):
         for f in report.findings:  # name the way out, as the design's example fix does
             if f.code == "ND501":
                 f.fix = f"Resume from {chosen['recommended']} instead; see `nandoctor explain ND501`."
     fixed = _repair_config(engines, layout, force, log=timeline.get("log_summary"))
+    if fixed.get("status") == "written":
+        from nandoctor.triage_fixed import make_safe_to_paste
+
+        make_safe_to_paste(Path(fixed["path"]), layout, chosen.get("recommended") or chosen.get("restart_weights"))
     if layout.dataset is not None:
         if no_data:
             engines.skip("check-data", layout.dataset, "--no-data")
@@ -114,14 +119,18 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
     report.summary = {
         "run_dir": str(run_dir),
         "framework": layout.framework,
-        "pattern": timeline.get("pattern"),
+        "pattern": (timeline.get("reported") or timeline).get("pattern"),
         "index_name": timeline.get("index_name"),
         "checkpoint_axis": timeline.get("axis"),
-        "first_nonfinite": timeline.get("first_nonfinite"),
-        "last_healthy": timeline.get("last_healthy"),
+        "first_nonfinite": (timeline.get("reported") or timeline).get("first_nonfinite"),
+        "latest_segment": timeline.get("latest_segment"),
+        "nonfinite_columns": timeline.get("nonfinite_columns") or [],
+        "diverged_at": timeline.get("diverged_at"),
+        "finished": finished,
+        "last_healthy": (timeline.get("reported") or timeline).get("last_healthy"),
         "recommended": chosen.get("recommended"),
         "restart_weights": chosen.get("restart_weights"),
-        "distrusted": [c.path for c in checkpoints if c.verdict in ("after-nonfinite", *BAD)],
+        "distrusted": [c.path for c in checkpoints if c.verdict in ("after-nonfinite", "after-divergence", *BAD)],
         "checkpoints": [asdict(c) for c in checkpoints],
         "fixed_config": fixed.get("path"),
         "fixed_config_status": fixed.get("status"),
@@ -150,18 +159,92 @@ def _read_log(engines: _Engines, layout: RunLayout) -> dict[str, Any]:
     sub = engines.call("analyze-log", layout.log)
     if sub is None:
         return {}
-    s = sub.summary
+    whole = s = sub.summary
+    segment = _latest_segment(engines, layout, sub)
+    if segment is not None:  # checkpoints are judged on the latest segment; the report keeps the file's verdict
+        s = segment.summary
     timeline = {k: s.get(k) for k in ("pattern", "first_nonfinite", "last_healthy", "index_name",
-                                      "epochs_to_nonfinite", "suggested_lr", "format")}
-    timeline["log_summary"] = s  # diagnose-config reuses it instead of reading the log again
+                                      "epochs_to_nonfinite", "suggested_lr", "format", "rows")}
+    timeline["log_summary"] = whole  # diagnose-config reuses it instead of reading the log again
+    timeline["reported"] = {k: whole.get(k) for k in ("pattern", "first_nonfinite", "last_healthy")}
+    if segment is not None:
+        timeline["latest_segment"] = {k: s.get(k) for k in ("pattern", "first_nonfinite", "last_healthy",
+                                                            "segment_end")}
+        timeline["superseded_nan"] = index_of(whole.get("first_nonfinite"))
     timeline["nan_at"] = index_of(s.get("first_nonfinite"))
     timeline["healthy_to"] = index_of(s.get("last_healthy"))
     timeline["axis"] = timeline.get("index_name") or "epoch"
+    # analyze-log's verdict is the only one: which columns went non-finite, and where a named
+    # divergence began (checkpoints after that onset hold weights from diverging training)
+    timeline["nonfinite_columns"] = [str(c) for c in s.get("nonfinite_columns") or []]
+    if s.get("pattern") in DIVERGING:
+        timeline["diverged_at"] = index_of(s.get("onset"))
     base = first_logged_epoch(layout.log) if layout.framework == "ultralytics" else None
     timeline["base"] = 1 if base is None else min(max(base, 0), 1)
-    if layout.framework == "lightning" and timeline["nan_at"] is not None:
+    if layout.framework == "lightning" and (timeline["nan_at"] is not None
+                                            or timeline.get("diverged_at") is not None):
         lightning_epochs(timeline, layout.log)
     return timeline
+
+
+_MAX_SEGMENT_LOG = 64 * 1024 * 1024  # results.csv is a few KB; a resume split of a huge file is not attempted
+
+
+def _latest_segment(engines: _Engines, layout: RunLayout, sub: Report) -> Report | None:
+    """A resumed Ultralytics run: results.csv holds the old segment's rows, then the resumed ones
+    (analyze-log's ND314 dates where the time column restarted). When the first non-finite row
+    lies in a superseded segment, analyze-log judges the latest segment on its own, since it is
+    what the rewritten epochN.pt came from; the whole-log findings stay as analyze-log gave them."""
+    import csv
+    import tempfile
+
+    first = sub.summary.get("first_nonfinite")
+    resumes = [f.data for f in sub.findings if f.code == "ND314" and isinstance(f.data, dict)]
+    if layout.framework != "ultralytics" or not isinstance(first, dict) or not resumes:
+        return None
+    resume, nan_row = resumes[-1], first.get("row")
+    if not (isinstance(nan_row, int) and isinstance(resume.get("row"), int) and nan_row < resume["row"]):
+        return None
+    try:
+        if layout.log.stat().st_size > _MAX_SEGMENT_LOG:
+            return None
+        with layout.log.open(newline="", encoding="utf-8", errors="replace") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, csv.Error):
+        return None
+    header, data = rows[0] if rows else [], rows[1:]
+    start = resume["row"]
+    column = [h.strip() for h in header].index("epoch") if "epoch" in [h.strip() for h in header] else None
+    try:  # the row ids must be data rows of this file, or nothing is split
+        if column is None or int(float(data[start][column])) != index_of(resume.get("index")):
+            return None
+    except (IndexError, ValueError, OverflowError):
+        return None
+    from nandoctor.logs.engine import analyze_log
+
+    with tempfile.TemporaryDirectory(prefix="nandoctor-") as tmp:
+        part = Path(tmp) / "results.csv"
+        with part.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([header, *data[start:]])
+        try:
+            latest = analyze_log(part)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception:  # the latest segment cannot be judged alone (too few rows): keep the whole log
+            return None
+    latest.summary["path"] = str(layout.log)
+    try:
+        latest.summary["segment_end"] = int(float(data[-1][column]))
+    except (IndexError, ValueError, OverflowError):
+        return None
+    verdict = (f"non-finite at epoch {index_of(latest.summary.get('first_nonfinite'))}"
+               if latest.summary.get("first_nonfinite") else f"pattern {latest.summary.get('pattern')}")
+    engines.report.add("ND508", "info", f"results.csv was resumed at epoch {resume.get('index')} (the time column "
+                       f"restarts): the non-finite epoch {first.get('index')} is in the segment the resume "
+                       f"replaced; checkpoints are judged against the latest segment (analyze-log: {verdict})",
+                       path=str(layout.log), where=f"epoch {resume.get('index')}",
+                       data={"resumed_at": resume, "superseded_nonfinite": first})
+    return latest
 
 
 # --- the checkpoints: which ones to trust -------------------------------------------------------
@@ -173,10 +256,31 @@ def _place_checkpoints(engines: _Engines, layout: RunLayout, timeline: dict[str,
         if sub is not None:
             entries += [e for e in sub.summary.get("checkpoints") or [] if isinstance(e, dict)]
             timeline.setdefault("ckpt_recommended", []).append(sub.summary.get("recommended"))
-    units = group_units(entries)
+    units = group_units(entries, layout.units)
+    final_step = _final_model_step(layout)
     for c in units:
+        if final_step is not None and c.step is None and Path(c.path).parent == layout.root:
+            c.step = final_step  # trainer.save_model() after train(): the state at the last global_step
         c.log_index = place(c, layout, timeline)
     return sorted(units, key=lambda c: (c.log_index is None, c.log_index or 0, c.path))
+
+
+def _final_model_step(layout: RunLayout) -> int | None:
+    """global_step of the top-level trainer_state.json that trainer.save_state() wrote beside the final
+    model. With load_best_model_at_end the final weights are older than that, so dating them at the
+    last step only ever distrusts them more, never less."""
+    import json
+
+    state = layout.root / "trainer_state.json"
+    if layout.framework != "hf" or layout.units == [layout.root] or not state.is_file():
+        return None
+    try:
+        if state.stat().st_size > 64 * 1024 * 1024:
+            return None
+        step = json.loads(state.read_text(encoding="utf-8", errors="replace")).get("global_step")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+    return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
 
 
 # --- the config: repaired with the log's diagnosis ---------------------------------------------
@@ -213,7 +317,14 @@ def _scalar_training_args(path: Path) -> dict[str, Any]:
     obj = load_torch_zip(path).obj
     fields = obj.fields if isinstance(obj, Stub) else obj if isinstance(obj, dict) else {}
     return {str(k): v for k, v in fields.items()
-            if isinstance(k, str) and (v is None or isinstance(v, (bool, int, float, str)))}
+            if isinstance(k, str) and not k.startswith("_") and k not in _NOT_ARGUMENTS
+            and (v is None or isinstance(v, (bool, int, float, str)))}
+
+
+# attributes TrainingArguments.__post_init__ sets on itself: pickled with the object, but
+# TrainingArguments(**fields) refuses them, so the repaired YAML must not carry them
+_NOT_ARGUMENTS = frozenset({"mixed_precision", "deepspeed_plugin", "fsdp_plugin_args", "distributed_state",
+                            "hf_deepspeed_config"})
 
 
 def _repair_training_args(engines: _Engines, layout: RunLayout, force: bool, *,

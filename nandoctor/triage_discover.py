@@ -30,6 +30,7 @@ class RunLayout:
     other_configs: list[Path] = field(default_factory=list)
     dataset: Path | None = None
     training_args: Path | None = None                     # HF training_args.bin (a pickle, read restrictedly)
+    units: list[Path] = field(default_factory=list)       # folders resumed as a whole (HF checkpoint-N)
     args: dict[str, Any] = field(default_factory=dict)    # Ultralytics args.yaml, when readable
     notes: list[tuple[str, Path | None]] = field(default_factory=list)  # what is missing, as info
 
@@ -116,7 +117,7 @@ def discover(root: Path) -> RunLayout:
 
     if "args.yaml" in names or "results.csv" in names or ("weights" in names and _is_dir(names["weights"])):
         _ultralytics(layout, names)
-    elif any(n.startswith("checkpoint-") for n in names) or "trainer_state.json" in names:
+    elif any(n.startswith("checkpoint-") for n in names) or "trainer_state.json" in names or _hf_checkpoint(names):
         _hf(layout, names)
     elif "lightning_logs" in names or ("metrics.csv" in names and "hparams.yaml" in names):
         _lightning(layout, names)
@@ -128,7 +129,7 @@ def discover(root: Path) -> RunLayout:
                              "training_history.csv): the NaN could not be dated", None))
     if not layout.checkpoints:
         layout.notes.append(("no checkpoints found: nothing to resume from", None))
-    if layout.config is None:
+    if layout.config is None and layout.training_args is None:
         layout.notes.append(("no training config found (args.yaml or a *.yaml beside the run): "
                              "no repaired config written", None))
     return layout
@@ -148,12 +149,30 @@ def _ultralytics(layout: RunLayout, names: dict[str, os.DirEntry]) -> None:
         _find_dataset(layout)
 
 
+HF_MODEL_FILES = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors", "adapter_model.bin",
+                  "model.safetensors.index.json", "pytorch_model.bin.index.json")
+HF_STATE_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json")
+
+
+def _hf_checkpoint(names: dict[str, os.DirEntry]) -> bool:
+    """A checkpoint-N folder as Trainer writes it (perhaps renamed or copied): model + trainer state."""
+    return any(n in names for n in HF_MODEL_FILES) and any(n in names for n in HF_STATE_FILES)
+
+
 def _hf(layout: RunLayout, names: dict[str, os.DirEntry]) -> None:
     layout.framework = "hf"
     root = layout.root
     ckpts = sorted((root / n for n, e in names.items() if n.startswith("checkpoint-") and _is_dir(e)),
                    key=lambda p: _number(p.name))
+    if not ckpts and _hf_checkpoint(names):  # RUN_DIR is itself one checkpoint-N folder: one unit
+        layout.checkpoints = layout.units = [root]
+        layout.training_args = root / "training_args.bin" if "training_args.bin" in names else None
+        if "trainer_state.json" in names:
+            layout.log = root / "trainer_state.json"
+        _configs(layout, root)
+        return
     layout.checkpoints = list(ckpts)
+    layout.units = list(ckpts)
     # the final model saved by trainer.save_model(); training_args.bin is configuration, read apart
     layout.checkpoints += [p for p in _files(root, (".safetensors", ".bin")) if p.name != "training_args.bin"]
     bins = [root / "training_args.bin"] + [c / "training_args.bin" for c in reversed(ckpts)]

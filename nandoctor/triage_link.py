@@ -17,6 +17,7 @@ from nandoctor.findings import Report
 from nandoctor.triage_discover import RunLayout
 
 BAD = {"poisoned", "unsafe", "unreadable"}
+DIVERGING = {"exponential_growth", "oscillating_divergence", "sudden_spike"}  # analyze-log patterns with an onset
 _RANK = {"clean": 0, "suspect": 1, "poisoned": 2, "unsafe": 3, "unreadable": 4}
 _EPOCH_IN_NAME = re.compile(r"epoch[=_-]?(\d+)", re.I)
 _STEP_IN_NAME = re.compile(r"(?:step[=_-]?|checkpoint-)(\d+)", re.I)
@@ -62,9 +63,13 @@ def first_logged_epoch(path: Path) -> int | None:
 def lightning_epochs(timeline: dict[str, Any], log: Path) -> None:
     """Link Lightning on epochs: metrics.csv's `step` is global_step - 1 on epoch-end rows while the
     checkpoint stores global_step, but both count epochs from 0 and every row carries its epoch."""
-    epoch = timeline["nan_at"] if timeline.get("index_name") == "epoch" else epoch_at_step(log, timeline["nan_at"])
-    if epoch is not None:
-        timeline.update(axis="epoch", nan_at=epoch, healthy_to=epoch - 1)
+    def epoch(step):
+        return step if timeline.get("index_name") == "epoch" or step is None else epoch_at_step(log, step)
+
+    nan_epoch, onset_epoch = epoch(timeline.get("nan_at")), epoch(timeline.get("diverged_at"))
+    if nan_epoch is not None or onset_epoch is not None:
+        timeline.update(axis="epoch", nan_at=nan_epoch, diverged_at=onset_epoch,
+                        healthy_to=None if nan_epoch is None else nan_epoch - 1)
 
 
 def epoch_at_step(path: Path, step: int | None) -> int | None:
@@ -95,23 +100,32 @@ def _as_int(value: Any) -> int | None:
     return n if n >= 0 else None  # Ultralytics writes epoch -1 into stripped final weights
 
 
-def _unit_of(path: Path) -> Path:
+# files beside a model that are not one: HF's RNG, scheduler and arguments, a lone optimizer
+NOT_A_MODEL = re.compile(r"(rng_state(_\d+)?\.pth|scheduler\.pt|training_args\.bin|optimizer\.pt|scaler\.pt)$")
+_NOT_JUDGED = re.compile(r"(rng_state(_\d+)?\.pth|scheduler\.pt|training_args\.bin)$")  # bookkeeping
+
+
+def _unit_of(path: Path, roots: tuple[Path, ...] = ()) -> Path:
     """An HF checkpoint-N folder is resumed as a whole; any other checkpoint file stands alone."""
     for parent in path.parents:
-        if re.fullmatch(r"checkpoint-\d+", parent.name):
+        if parent in roots or re.fullmatch(r"checkpoint-\d+", parent.name):
             return parent
     return path
 
 
-def group_units(entries: list[dict[str, Any]]) -> list[Checkpoint]:
+def group_units(entries: list[dict[str, Any]], roots: list[Path] | tuple[Path, ...] = ()) -> list[Checkpoint]:
     groups: dict[Path, list[dict[str, Any]]] = {}
     for e in entries:
         if isinstance(e, dict) and e.get("path"):
-            groups.setdefault(_unit_of(Path(str(e["path"]))), []).append(e)
+            groups.setdefault(_unit_of(Path(str(e["path"])), tuple(roots)), []).append(e)
     units = []
     for path, members in groups.items():
-        # training_args.bin is configuration, not state: it cannot make a checkpoint folder poisoned
-        judged = [m for m in members if Path(str(m["path"])).name != "training_args.bin"] or members
+        names = [Path(str(m["path"])).name for m in members]
+        if all(NOT_A_MODEL.fullmatch(n) for n in names):  # rng_state.pth, scheduler.pt, a lone optimizer.pt
+            units.append(Checkpoint(str(path), "not-a-model", None, None, False, None))
+            continue
+        # RNG, scheduler and arguments are bookkeeping, not state: they cannot make a folder poisoned
+        judged = [m for m, n in zip(members, names) if not _NOT_JUDGED.fullmatch(n)] or members
         status = max((str(m.get("status", "unreadable")) for m in judged), key=lambda s: _RANK.get(s, 4))
         epoch = next((_as_int(m.get("epoch")) for m in members if _as_int(m.get("epoch")) is not None), None)
         step = next((_as_int(m.get("step")) for m in members if _as_int(m.get("step")) is not None), None)
@@ -120,7 +134,9 @@ def group_units(entries: list[dict[str, Any]]) -> list[Checkpoint]:
             epoch = int(m.group(1))
         if step is None and (m := _STEP_IN_NAME.search(name)):
             step = int(m.group(1))
-        resumable = any(bool(m.get("resumable", True)) for m in members)
+        # an HF folder resumes with its optimizer.pt; a file stands alone as inspect-ckpt judged it
+        resumable = any(bool(m.get("resumable", True)) for m in members) or (
+            len(members) > 1 and "optimizer.pt" in names)
         units.append(Checkpoint(str(path), status, epoch, step, resumable, None))
     return units
 
@@ -137,20 +153,67 @@ def place(c: Checkpoint, layout: RunLayout, timeline: dict[str, Any]) -> int | N
     return c.epoch  # Lightning counts both from 0; a generic script is assumed to count both alike
 
 
+def ultralytics_ending(report: Report, layout: RunLayout, timeline: dict[str, Any],
+                       units: list[Checkpoint]) -> bool | None:
+    """Did the Ultralytics run finish? Its final step strips the optimizer from last.pt (epoch -1);
+    a last.pt that still holds one, with fewer results.csv rows than `epochs`, ended early. With
+    no non-finite value logged, 8.4's NaN recovery is the likely end: it keeps the NaN epoch out of
+    results.csv, reloads last.pt up to 3 times and then stops with "NaN persisted"."""
+    last = next((c for c in units if Path(c.path).name == "last.pt"), None)
+    rows, asked = timeline.get("rows"), layout.args.get("epochs")
+    if last is None:
+        return None
+    if not last.resumable:
+        return True
+    if not (isinstance(rows, int) and isinstance(asked, int) and not isinstance(asked, bool) and rows < asked):
+        return None
+    if timeline.get("nan_at") is None:
+        report.add("ND507", "warning", f"the run stopped after epoch {rows} of {asked} and last.pt still holds "
+                   "its optimizer, yet results.csv has no non-finite value: Ultralytics (8.4 and later) keeps a "
+                   "NaN epoch out of results.csv, reloads last.pt up to 3 times and then stops with 'NaN "
+                   f"persisted', so epoch {rows + 1} probably went non-finite (a crash or a kill ends the same "
+                   "way; the console says which)", path=str(layout.log) if layout.log else last.path,
+                   where=f"epoch {rows + 1}", data={"rows": rows, "epochs": asked})
+    return False
+
+
 def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) -> dict[str, Any]:
     nan_at, healthy_to = timeline.get("nan_at"), timeline.get("healthy_to")
     axis = timeline.get("axis") or "epoch"
-    broke = nan_at is not None
-    if broke and healthy_to is None:
+    onset = timeline.get("diverged_at")
+    if nan_at is not None and healthy_to is None:
         healthy_to = nan_at - 1
+    if onset is not None and (nan_at is None or onset < nan_at):
+        # a named divergence: weights saved after its onset come from diverging training, finite or not
+        healthy_to = min(onset - 1, healthy_to) if healthy_to is not None else onset - 1
+    broke = nan_at is not None or onset is not None
 
     def before(c: Checkpoint) -> bool:
         return not broke or (c.log_index is not None and c.log_index <= healthy_to)
 
+    segment = timeline.get("latest_segment") or {}
     for c in units:
+        if segment and c.log_index is not None and c.log_index > segment.get("segment_end", c.log_index):
+            # the resumed segment has not reached this epoch: the file is the superseded segment's
+            c.verdict = "after-nonfinite"
+            report.add("ND501", "error", f"{Path(c.path).name} holds {axis} {c.log_index}, which only the segment "
+                       f"before the resume reached (non-finite from {axis} {timeline.get('superseded_nan')}); the "
+                       f"resumed run has logged up to {axis} {segment.get('segment_end')}", path=c.path,
+                       where=f"{axis} {c.log_index}", data={"log_index": c.log_index})
+            continue
+        if c.status == "not-a-model":
+            c.verdict = c.status  # never recommended, never counted as a checkpoint
+            continue
         if c.status in BAD:
             c.verdict = c.status
-        elif broke and c.log_index is not None and c.log_index >= nan_at:
+        elif onset is not None and c.log_index is not None and c.log_index >= onset and (
+                nan_at is None or c.log_index < nan_at):
+            c.verdict = "after-divergence"
+            report.add("ND501", "error", f"{Path(c.path).name} looks {c.status} but holds {axis} {c.log_index}; "
+                       f"the loss began to diverge at {axis} {onset} ({timeline.get('pattern')}), so its weights "
+                       "come from diverging training even where they are finite", path=c.path,
+                       where=f"{axis} {c.log_index}", data={"log_index": c.log_index, "diverged_at": onset})
+        elif nan_at is not None and c.log_index is not None and c.log_index >= nan_at:
             c.verdict = "after-nonfinite"
             stored = ", ".join(f"{k} {v}" for k, v in (("epoch", c.epoch), ("step", c.step)) if v is not None)
             report.add("ND501", "error", f"{Path(c.path).name} looks {c.status} but holds {axis} {c.log_index} "
@@ -160,7 +223,7 @@ def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) ->
         elif broke and c.log_index is None:
             c.verdict = "undated"
             report.add("ND505", "info", f"{Path(c.path).name} stores no {axis} and its name gives none, so "
-                       f"it cannot be placed before or after {axis} {nan_at}; not recommended", path=c.path)
+                       f"it cannot be placed before or after {axis} {healthy_to + 1}; not recommended", path=c.path)
         elif c.status != "clean":
             c.verdict = c.status
         elif broke and not before(c):
@@ -176,6 +239,7 @@ def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) ->
         return max(pool, key=key, default=None)
 
     trusted = [c for c in units if c.verdict == "trusted"]
+    units = [c for c in units if c.verdict != "not-a-model"]
     chosen: dict[str, Any] = {}
     best = newest([c for c in trusted if c.resumable])
     if best is not None:

@@ -23,7 +23,7 @@ def next_steps(report: Report, layout: RunLayout) -> list[str]:
     rec, restart, fixed = s.get("recommended"), s.get("restart_weights"), s.get("fixed_config")
     axis = s.get("index_name") or "epoch"
 
-    bad = [c["path"] for c in s.get("checkpoints", []) if c["verdict"] in ("poisoned", "after-nonfinite")]
+    bad = [c["path"] for c in s.get("checkpoints", []) if c["verdict"] in ("poisoned", "after-nonfinite", "after-divergence")]
     if bad:
         backup = layout.root / "nan_backup"
         why = " (last.pt is rewritten by the next run)" if layout.framework == "ultralytics" else ""
@@ -45,48 +45,59 @@ def next_steps(report: Report, layout: RunLayout) -> list[str]:
                         if kept else f" (written from {source}"
                         + ("; each change is commented `# nandoctor:`)" if fixed.endswith((".yaml", ".yml")) else ")")))
 
+    broke = bool(s.get("first_nonfinite") or s.get("diverged_at") is not None or s.get("finished") is False
+                 or any(c["verdict"] in ("poisoned", "after-nonfinite", "after-divergence")
+                        for c in s.get("checkpoints", [])))
+    if not broke:
+        if rec or restart:  # nothing to recover: name the checkpoint, print no command
+            steps.append(f"No non-finite value or divergence found; the newest clean checkpoint is {rec or restart}.")
+        return steps
     if rec:
-        steps += _resume(layout.framework, rec, fixed, s, axis)
+        steps += _resume(layout, rec, fixed, s, axis)
     elif restart:
-        steps += _restart(layout.framework, fixed, restart)
+        steps += _restart(layout, fixed, restart)
     elif s.get("checkpoints") or s.get("first_nonfinite"):
-        steps += _restart(layout.framework, fixed, None)
-    if s.get("first_nonfinite") and layout.log is not None:
+        steps += _restart(layout, fixed, None)
+    if (s.get("first_nonfinite") or s.get("diverged_at") is not None) and layout.log is not None:
         steps.append(f"Watch the new run's first {axis}s and re-run: nandoctor analyze-log {_q(layout.log)}")
     return steps
 
 
-def _resume(framework: str, ckpt: str, fixed: str | None, s: dict, axis: str) -> list[str]:
+def _yolo_new_run(layout: RunLayout, fixed: str | None, weights: str | None) -> str:
+    """A `yolo train` line that writes a new run folder and loads `weights`: the repaired config
+    names them itself (triage_fixed); without one, they are given on the command line."""
+    from nandoctor.triage_fixed import new_run_folder, safe_to_paste
+
+    if fixed and safe_to_paste(Path(fixed), weights):
+        return f"yolo train cfg={_q(fixed)}"
+    target = new_run_folder(layout)  # no repaired file, or a kept one that still names the old folder
+    data = layout.args.get("data")
+    model = f" model={_q(weights)} pretrained={_q(weights)}" if weights else " model=<model>.pt"
+    return (f"yolo train{model} data={_q(data) if isinstance(data, str) else '<data.yaml>'} "
+            f"project={_q(target.parent)} name={_q(target.name)} exist_ok=False")
+
+
+def _resume(layout: RunLayout, ckpt: str, fixed: str | None, s: dict, axis: str) -> list[str]:
+    framework = layout.framework
     where = next((c for c in s.get("checkpoints", []) if c["path"] == ckpt), {})
     held = f"{axis} {where.get('log_index')}" if where.get("log_index") is not None else "its state"
     if framework == "ultralytics":
-        cfg = f" cfg={_q(fixed)}" if fixed else ""
-        py_cfg = f"cfg={fixed!r}" if fixed else ""
-        return [
-            f"Continue from {Path(ckpt).name} (the newest clean checkpoint; it holds {held}) with the repaired "
-            f"settings, as a new run started from its weights: yolo train{cfg} model={_q(ckpt)}  "
-            f"(Python: from ultralytics import YOLO; YOLO({ckpt!r}).train({py_cfg}))",
-            f"Or resume it exactly, optimizer state and old settings included (Ultralytics' resume restores "
-            f"the arguments that led to NaN): yolo train resume model={_q(ckpt)}  "
-            f"(Python: YOLO({ckpt!r}).train(resume=True))",
-        ]
+        # Ultralytics' own resume continues in the old folder with the arguments that led to NaN and
+        # refuses a finished run, so the way on is a new run started from the clean weights
+        return [f"Continue from {Path(ckpt).name} (the newest clean checkpoint; it holds {held}) with the repaired "
+                f"settings, as a new run in a new folder started from its weights: {_yolo_new_run(layout, fixed, ckpt)}"]
     name = Path(ckpt).name
     head = f"Continue from {name} (the newest clean checkpoint; it holds {held})"
     if framework == "hf":
-        args = (f"TrainingArguments(**yaml.safe_load(open({fixed!r})))" if fixed
-                else "TrainingArguments(..., learning_rate=<lower>, max_grad_norm=1.0)")
         return [
-            f"{head} with the repaired settings, as a new run from its weights: "
-            f"model = <YourModelClass>.from_pretrained({ckpt!r}); Trainer(model=model, args={args}, ...).train()",
+            f"{head} with the repaired settings, as a new run from its weights: {_hf_new_run(fixed, ckpt)}",
             f"Or resume it exactly (optimizer.pt and scheduler.pt bring back the old learning rate): "
             f"trainer.train(resume_from_checkpoint={ckpt!r})",
         ]
     if framework == "lightning":
-        cfg = f" with the settings from {fixed}" if fixed else " with a lower learning rate and gradient_clip_val=1.0"
         return [
-            f"{head}{cfg}, as a new run from its weights: model = MyModule.load_from_checkpoint({ckpt!r}, "
-            "lr=<new lr>); trainer.fit(model, datamodule=dm)",
-            f"Or resume it exactly (the saved optimizer state keeps the old learning rate): "
+            f"{head} with the repaired settings, as a new run from its weights: {_lightning_new_run(layout, fixed, ckpt)}",
+            f"Or resume it exactly with your Trainer (the saved optimizer state keeps the old learning rate): "
             f"trainer.fit(model, datamodule=dm, ckpt_path={ckpt!r})",
         ]
     lr = f" (new settings: {fixed})" if fixed else ""
@@ -96,14 +107,42 @@ def _resume(framework: str, ckpt: str, fixed: str | None, s: dict, axis: str) ->
             f"for g in optimizer.param_groups: g['lr'] = <new lr>{lr}"]
 
 
-def _restart(framework: str, fixed: str | None, weights: str | None) -> list[str]:
+def _hf_new_run(fixed: str | None, weights: str) -> str:
+    """from_pretrained needs the folder (config.json beside the weights), not the weights file."""
+    folder = str(Path(weights).parent) if Path(weights).suffix in (".safetensors", ".bin") else weights
+    args = (f"TrainingArguments(**yaml.safe_load(open({fixed!r})))" if fixed
+            else "TrainingArguments(output_dir=<a new folder>, learning_rate=<lower>, max_grad_norm=1.0)")
+    return (f"model = <YourModelClass>.from_pretrained({folder!r}); "
+            f"Trainer(model=model, args={args}, train_dataset=<your dataset>).train()")
+
+
+def _lightning_new_run(layout: RunLayout, fixed: str | None, weights: str) -> str:
+    """load_from_checkpoint with the repaired hyper-parameters the module takes (those in the run's
+    hparams.yaml); clipping goes to the Trainer, which owns it; a new default_root_dir."""
+    from nandoctor.triage_discover import _read_args
+    from nandoctor.triage_fixed import new_run_folder
+
+    repaired = _read_args(Path(fixed)) if fixed else {}
+    saved = _read_args(layout.config) if layout.config is not None else {}
+    kwargs = "".join(f", {k}={v!r}" for k, v in repaired.items() if k in saved and v != saved[k])
+    clip = repaired.get("gradient_clip_val", repaired.get("max_grad_norm"))
+    trainer = [f"default_root_dir={str(new_run_folder(layout))!r}"]
+    if isinstance(clip, (int, float)) and not isinstance(clip, bool):
+        trainer.insert(0, f"gradient_clip_val={clip!r}")
+    return (f"model = MyModule.load_from_checkpoint({weights!r}{kwargs}); "
+            f"trainer = L.Trainer({', '.join(trainer)}); trainer.fit(model, datamodule=dm)")
+
+
+def _restart(layout: RunLayout, fixed: str | None, weights: str | None) -> list[str]:
+    framework = layout.framework
     start = f" from the clean weights in {Path(weights).name}" if weights else ""
     if framework == "ultralytics":
-        cfg = f" cfg={_q(fixed)}" if fixed else ""
-        model = f" model={_q(weights)}" if weights else ""
-        py = f"YOLO({weights!r})" if weights else "YOLO('<model>.pt')"
-        py_cfg = f"cfg={fixed!r}" if fixed else ""
-        return [f"No clean checkpoint to resume from: restart{start} with the repaired settings: "
-                f"yolo train{cfg}{model}  (Python: from ultralytics import YOLO; {py}.train({py_cfg}))"]
+        return [f"No clean checkpoint to resume from: restart{start} with the repaired settings, in a new "
+                f"folder: {_yolo_new_run(layout, fixed, weights)}"]
+    if weights and framework == "hf":
+        return [f"No clean checkpoint to resume from: start a new run{start}: {_hf_new_run(fixed, weights)}"]
+    if weights and framework == "lightning":
+        return [f"No clean checkpoint to resume from: start a new run{start}: "
+                f"{_lightning_new_run(layout, fixed, weights)}"]
     what = f" using {fixed}" if fixed else " with a lower learning rate, gradient clipping and AMP off"
     return [f"No clean checkpoint to resume from: restart{start}{what}."]

@@ -12,6 +12,7 @@ ENGINE_OF = {"1": "check-data", "2": "inspect-ckpt", "3": "analyze-log", "4": "d
 FRAMEWORK = {"ultralytics": "Ultralytics", "hf": "Hugging Face Trainer", "lightning": "Lightning",
              "generic": "generic PyTorch"}
 VERDICT_STYLE = {"recommended": "bold green", "trusted": "green", "after-nonfinite": "bold red",
+                 "after-divergence": "bold red", "not-a-model": "dim",
                  "poisoned": "bold red", "unsafe": "bold red", "unreadable": "red"}
 
 
@@ -29,6 +30,9 @@ def what_happened(s: dict[str, Any]) -> list[str]:
         line += f" (last healthy {axis}: {healthy})" if healthy is not None else ""
         line += f"; pattern: {s['pattern']}." if s.get("pattern") else "."
         lines.append(line)
+    elif log and s.get("nonfinite_columns"):  # analyze-log's verdict: the loss held, other columns did not
+        lines.append(f"The training loss stays finite, but {', '.join(s['nonfinite_columns'])} went non-finite "
+                     f"(pattern: {s.get('pattern')}; analyze-log's findings say when).")
     elif log and s.get("pattern"):
         lines.append(f"The log shows no non-finite value (pattern: {s['pattern']}).")
     elif not log:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -40,8 +41,9 @@ def test_ND501_demo_run_dated_linked_and_repaired(cli, demo_copy):
     # epochN.pt is 0-based: epoch3.pt holds results.csv epoch 4, the first NaN epoch
     assert _checkpoint(s, "epoch2.pt")["log_index"] == 3
     assert _checkpoint(s, "epoch3.pt")["log_index"] == 4
-    assert _checkpoint(s, "epoch3.pt")["verdict"] in ("poisoned", "after-nonfinite")
-    assert _checkpoint(s, "last.pt")["verdict"] in ("poisoned", "after-nonfinite")
+    # epoch3.pt holds NaN itself; last.pt (sanitised, so only suspect) is distrusted by its date
+    assert _checkpoint(s, "epoch3.pt")["verdict"] == "poisoned"
+    assert (_checkpoint(s, "last.pt")["status"], _checkpoint(s, "last.pt")["verdict"]) == ("suspect", "after-nonfinite")
     assert str(demo_copy / "weights" / "last.pt") in s["distrusted"]
     assert set(s["engines"]) == {"analyze-log", "inspect-ckpt", "diagnose-config", "check-data"}
     assert s["engines"]["inspect-ckpt"][0]["path"] == str(demo_copy / "weights")
@@ -73,9 +75,14 @@ def test_demo_text_report_reads_like_the_emergency_guide(cli, demo_copy, monkeyp
     assert "What happened" in out and "non-finite at epoch 4" in out
     assert "Evidence by engine" in out and "inspect-ckpt" in out and "analyze-log" in out
     epoch2 = demo_copy / "weights" / "epoch2.pt"
-    assert f"yolo train resume model={epoch2}" in out
-    assert f"yolo train cfg={demo_copy / 'args_fixed.yaml'} model={epoch2}" in out
-    assert f"YOLO('{epoch2}')" in out
+    # a new run in a new folder from epoch2.pt's weights; never Ultralytics' resume, which continues
+    # in the old folder with the arguments that led to NaN
+    assert f"yolo train cfg={demo_copy / 'args_fixed.yaml'}" in out and "resume" not in out.split("Next steps:")[1]
+    import yaml
+
+    fixed = yaml.safe_load((demo_copy / "args_fixed.yaml").read_text())
+    assert fixed["model"] == fixed["pretrained"] == str(epoch2) and "save_dir" not in fixed
+    assert (fixed["project"], fixed["name"], fixed["exist_ok"]) == (str(demo_copy.parent), "run_nandoctor", False)
     assert "Next steps:" in out and "1. Keep a copy" in out
 
 
@@ -151,7 +158,7 @@ def test_ND501_hf_trainer_checkpoint_after_nan_grad_norm(cli, tmp_path):
     assert s["framework"] == "hf" and s["index_name"] == "step"
     assert s["discovered"]["log"] == str(run / "checkpoint-300" / "trainer_state.json")
     assert str(run / "checkpoint-300") in s["distrusted"]
-    assert (s["recommended"] or s["restart_weights"]) == str(run / "checkpoint-200")
+    assert s["recommended"] == str(run / "checkpoint-200") and s["restart_weights"] is None
     assert "ND501" in r.codes()
     assert any(f"trainer.train(resume_from_checkpoint='{run / 'checkpoint-200'}')" in step
                and "old learning rate" in step for step in s["next_steps"])
@@ -272,3 +279,70 @@ def test_readme_quickstart_runs_and_ends_with_triage_on_the_demo(cli, tmp_path):
     codes = [cli(*[str(run) if a == "/tmp/run" else a for a in cmd[1:]]).code for cmd in commands]
     assert codes[:-1] == [0] * (len(codes) - 1) and codes[-1] == 1  # triage finds the demo's errors
     assert (run / "args_fixed.yaml").is_file()
+
+
+def test_one_log_verdict_validation_inf_with_a_finite_loss(cli, tmp_path):
+    """results.csv whose val/box_loss is inf for 3 early epochs while the training loss stays finite:
+    triage takes analyze-log's verdict (ND308, the non-finite columns) and never says the log shows
+    no non-finite value."""
+    from tests.triage_runs import results_rows, write_results_csv
+
+    run = ultralytics_run(tmp_path / "run", epochs=6, nan_epoch=None)
+    rows = results_rows(6, None)
+    rows["val/box_loss"][:3] = [math.inf] * 3
+    write_results_csv(run / "results.csv", rows)
+    log = cli("analyze-log", run / "results.csv", "--format", "json").json
+    r = cli("triage", run, "--no-data", "--format", "json")
+    s = r.json["summary"]
+    assert "ND308" in [f["code"] for f in log["findings"]] and "ND308" in r.codes()
+    assert s["nonfinite_columns"] == log["summary"]["nonfinite_columns"] == ["val/box_loss"]
+    assert s["first_nonfinite"] == log["summary"]["first_nonfinite"]
+    text = " ".join(cli("triage", run, "--no-data").stdout.split())
+    assert "no non-finite value" not in text and "val/box_loss went non-finite" in text
+
+
+def _resumed_after_nan(tmp_path, *, old_epochs: int, new_epochs: int) -> Path:
+    """results.csv as a resume leaves it: the old segment (NaN from epoch 4), then the rows of the
+    run resumed from epoch2.pt, whose time column restarts at epoch 3."""
+    from tests.triage_runs import results_rows, write_results_csv
+
+    run = ultralytics_run(tmp_path / "run", epochs=old_epochs, nan_epoch=None)
+    old, new = results_rows(old_epochs, 4), results_rows(new_epochs, None, first=3)
+    write_results_csv(run / "results.csv", {k: old[k] + new[k] for k in old})
+    return run
+
+
+def test_ND508_resumed_run_judged_on_its_latest_segment(cli, tmp_path):
+    """The NaN at epoch 4 is in the segment the resume replaced; the rewritten epoch3..5.pt come
+    from the finite latest segment, so epoch5.pt (epoch 6) is recommended, not epoch2.pt."""
+    run = _resumed_after_nan(tmp_path, old_epochs=6, new_epochs=4)
+    r = cli("triage", run, "--no-data", "--format", "json")
+    s = r.json["summary"]
+    assert s["first_nonfinite"]["index"] == 4 and "ND301" in r.codes()  # analyze-log's verdict on the file
+    assert s["latest_segment"]["first_nonfinite"] is None and s["latest_segment"]["segment_end"] == 6
+    nd508 = [f for f in r.json["findings"] if f["code"] == "ND508"]
+    assert len(nd508) == 1 and nd508[0]["where"] == "epoch 3"
+    assert s["recommended"] == str(run / "weights" / "epoch5.pt") and "ND501" not in r.codes()
+
+
+def test_resumed_run_distrusts_what_only_the_superseded_segment_reached(cli, tmp_path):
+    """Resumed from epoch2.pt and now at epoch 5: epoch5..7.pt were written by the old segment after
+    its NaN and not yet rewritten; they stay distrusted and epoch4.pt (epoch 5) is recommended."""
+    run = _resumed_after_nan(tmp_path, old_epochs=8, new_epochs=3)
+    s = cli("triage", run, "--no-data", "--format", "json").json["summary"]
+    assert s["recommended"] == str(run / "weights" / "epoch4.pt")
+    assert [_checkpoint(s, f"epoch{n}.pt")["verdict"] for n in (5, 6, 7)] == ["after-nonfinite"] * 3
+
+
+def test_a_kept_repaired_config_that_names_the_old_folder_is_not_pasted(cli, demo_copy):
+    """An args_fixed.yaml kept from before (here: the user's own copy of args.yaml, save_dir and all)
+    is never handed to `yolo train cfg=`: the printed line names the weights, data and a new folder."""
+    (demo_copy / "args_fixed.yaml").write_text((demo_copy / "args.yaml").read_text()
+                                               + f"save_dir: {demo_copy}\n")
+    s = cli("triage", demo_copy, "--no-data", "--format", "json").json["summary"]
+    assert s["fixed_config_status"] == "kept"
+    line = next(step for step in s["next_steps"] if "yolo train" in step)
+    epoch2 = demo_copy / "weights" / "epoch2.pt"
+    assert "cfg=" not in line
+    assert f"model={epoch2} pretrained={epoch2}" in line
+    assert f"project={demo_copy.parent} name=run_nandoctor exist_ok=False" in line

@@ -13,6 +13,7 @@ single points):
 - `exponential_growth`: after its calmest point the curve rises steadily (most block medians
   increase) until even its lower envelope sits at 2.5x the calm level (2.1, 2.3, 2.8, 4.5, 12.3,
   89.7, NaN). Learning rate too high, accumulated gradients not divided, bad momentum.
+  A curve that jumped 10x and stayed up to its end (no NaN yet) is named the same: it diverged.
 - `oscillating_divergence`: after its calmest point the swings grow (upper envelope at 2x the calm
   upper envelope, swing amplitude 3x the calm one, at least three direction changes; on long logs
   the last block's swing is also 4x the run's median swing, the one before 2x) while the lower envelope stays down (2.1, 1.8, 2.5, 1.6, 3.2, 1.4, 5.8, NaN). Corrupted optimizer state (Adam's
@@ -141,7 +142,9 @@ def _divergence(f):
     sd_pre = max(1.4826 * float(np.median(np.abs(pre - med_pre))), 1e-3 * abs(med_pre), 1e-12)
     earlier = g[max(0, n - 4 - 2 * w):n - 4]
     calm = float(np.median(earlier)) if len(earlier) else med_pre
-    not_rising = g[-4:-1].max() <= 2 * calm or g[-1] >= 10 * g[-4:-1].max()  # a 10x step is sudden anyway
+    # a 10x step is sudden even after a small rise, but not when the point before it is already up:
+    # x1e5 per epoch on a short epoch log is geometric growth, not one bad step
+    not_rising = g[-4:-1].max() <= 2 * calm or (g[-1] >= 10 * g[-4:-1].max() and g[-2] <= 2 * calm)
     if g[-1] >= 3 * pre.max() and g[-1] - med_pre > 7 * sd_pre and not_rising and g[-1] - med_pre >= 0.25 * scale:
         return "sudden_spike", n - 1, f"jumped from {fmt_value(f[-2])} to {fmt_value(f[-1])} in one step"
 
@@ -149,6 +152,21 @@ def _divergence(f):
         return None
     starts, lo, med, hi = _envelopes(g)
     k = int(np.argmin(hi))
+    verdict = _from_calm(f, g, scale, starts, lo, med, hi, k)
+    if verdict is None and n >= 12:
+        # a lone block of lows inside per-step swings (three low steps in a row) can pass for the
+        # calmest point; judge each block with its neighbours and look again from there
+        near = np.maximum(hi, np.maximum(np.r_[hi[1:], hi[-1]], np.r_[hi[0], hi[:-1]]))
+        if int(np.argmin(near)) != k:
+            verdict = _from_calm(f, g, scale, starts, lo, med, hi, int(np.argmin(near)))
+    return verdict if verdict is not None else _levelled_off(np.asarray(f, dtype=float), scale)
+
+
+def _from_calm(f, g, scale: float, starts, lo, med, hi, k: int):
+    """exponential_growth or oscillating_divergence after block k, the calm reference, else None."""
+    import numpy as np
+
+    n = len(g)
     after = len(hi) - 1 - k
     if after < 2:
         return None
@@ -158,8 +176,10 @@ def _divergence(f):
     first, last = fmt_value(f[onset - 1] if onset > 0 else f[0]), fmt_value(f[-1])
     calm_until = k + int(np.flatnonzero(med[k:] <= 1.5 * ref_med)[-1])  # the rise starts after it
     rises = np.diff(med[calm_until:]) > 0
-    if (big and lo[-1] >= 2.5 * ref_med and hi[-1] >= 4 * ref_med and len(rises) >= 2
-            and rises.mean() >= 0.6):
+    raw = g[int(starts[k]):]
+    raw_low = float(np.percentile(raw[-max(4, len(raw) // 5):], 10)) if n >= 12 else lo[-1]
+    if (big and lo[-1] >= 2.5 * ref_med and raw_low >= 2.5 * ref_med and hi[-1] >= 4 * ref_med
+            and len(rises) >= 2 and rises.mean() >= 0.6):  # raw_low: the lows rose too, whatever the blocks
         onset = int(starts[calm_until + 1]) if calm_until + 1 < len(starts) else n - 1
         first = fmt_value(f[onset - 1] if onset > 0 else f[0])
         return ("exponential_growth", onset,
@@ -167,18 +187,69 @@ def _divergence(f):
     tail = np.diff(g[max(int(starts[k]) - 1, 0):])
     turns = int((np.sign(tail[1:]) * np.sign(tail[:-1]) < 0).sum())
     amp = hi - lo
+    typical = None
     if n >= 12:  # long logs: the last swings must dwarf the run's typical noise,
         # not just the calmest block's (a chance-calm block would make ordinary noise look like growth)
         typical = max(float(np.median(amp)), 1e-12)
         sustained = bool(amp[-1] >= 4 * typical and amp[-2] >= 2 * typical)
     else:
         sustained = True
-    if (big and sustained and hi[-1] >= 2 * ref_hi and lo[-1] <= 1.5 * ref_med
-            and amp[-1] >= 3 * max(ref_hi - ref_lo, 1e-12) and turns >= 3):
+    if ((big and sustained and hi[-1] >= 2 * ref_hi and lo[-1] <= 1.5 * ref_med
+            and amp[-1] >= 3 * max(ref_hi - ref_lo, 1e-12) and turns >= 3)
+            or _swinging_tail(g, int(starts[k]), ref_lo, ref_med, ref_hi, scale, typical if n >= 12 else None)):
         return ("oscillating_divergence", onset,
                 f"swings grew from {fmt_value(ref_hi - ref_lo)} to {fmt_value(hi[-1] - lo[-1])} wide "
                 f"over {n - onset} points while the lows stayed near {fmt_value(lo[-1])}")
     return None
+
+
+def _swinging_tail(g, calm_start: int, ref_lo, ref_med, ref_hi, scale: float, typical) -> bool:
+    """Per-step swings judged on the raw points after the calmest block, so the verdict does not
+    hang on where block edges fall: in the last third of them (4 points at least) the highs reach 2x
+    the calm upper envelope on a quarter of the points (and 4x its median), the lows stay near the
+    calm median, the swing is 3x the calm one, twice the swing of the first third (and, on long logs,
+    4x the run's typical block swing), with at least 3 direction changes."""
+    import numpy as np
+
+    tail = g[calm_start:]
+    third = max(4, len(tail) // 3)
+    w, early = tail[-third:], tail[:third]
+    if len(tail) < 6 or len(w) < 4:
+        return False
+    swing = float(w.max() - w.min())
+    turns = int((np.sign(np.diff(w)[1:]) * np.sign(np.diff(w)[:-1]) < 0).sum())
+    grew = swing >= 2 * float(early.max() - early.min())  # stationary noise, however wild, does not grow
+    return bool(grew and float((w >= 2 * ref_hi).mean()) >= 0.25 and w.max() >= 4 * ref_med
+                and w.min() <= 1.5 * ref_med
+                and w.max() - ref_hi >= 0.25 * scale and swing >= 3 * max(ref_hi - ref_lo, 1e-12)
+                and (typical is None or swing >= 4 * typical) and turns >= 3)
+
+
+def _levelled_off(f, scale: float):
+    """A finite divergence that stopped rising: the curve's last fifth sits 10x above the level it
+    had before and never comes back within 5x of it (transformers Trainer at learning_rate 10:
+    0.69, then 189, then 19-70 to the end). Named exponential_growth: it rose, then stayed up."""
+    import numpy as np
+
+    n = len(f)
+    m = max(2, n // 5)
+    if n < 6 or f.min() < 0:
+        return None
+    head, tail = f[:-m], f[-m:]
+    # the level before: the head's median, or the first logged value when the jump came at once
+    before = min(float(np.median(head)), float(f[0]))
+    if before <= 0:
+        return None
+    threshold = 5 * before
+    if not (np.percentile(tail, 10) >= threshold and np.median(tail) >= 10 * before
+            and np.median(tail) - before >= 0.25 * scale):
+        return None
+    onset = int(np.argmax(f >= threshold))
+    if onset == 0:
+        return None
+    return ("exponential_growth", onset,
+            f"rose from {fmt_value(f[onset - 1])} to {fmt_value(f[onset:].max())} and stayed up "
+            f"(x{np.median(tail) / before:.3g} over its earlier level for the last {m} points)")
 
 
 def fmt_value(x) -> str:

@@ -60,4 +60,27 @@ RULES = [
         bad="a partial checkout without nandoctor/ckpt/",
         good="a full install: triage runs check-data, inspect-ckpt, analyze-log and diagnose-config",
     ),
+    Rule(
+        code="ND507",
+        title="Ultralytics run stopped early with a finite results.csv",
+        why="Ultralytics 8.4 keeps a NaN epoch out of results.csv: it reloads last.pt and redoes the epoch, "
+        "up to 3 times, then stops with 'RuntimeError: Training failed: NaN persisted'. A log that stops "
+        "short of `epochs` while last.pt still holds its optimizer (a finished run strips it) is that "
+        "ending, or a crash or kill.",
+        fix="Look for 'NaN persisted' in the console; start a new run from the newest clean checkpoint with "
+        "the repaired settings rather than resuming the same ones.",
+        bad="results.csv ends at epoch 2 of 5, last.pt has its optimizer, the console says NaN persisted",
+        good="results.csv reaches epoch 5 of 5 and last.pt is stripped (epoch -1)",
+    ),
+    Rule(
+        code="ND508",
+        title="resumed run: the NaN is in a superseded segment",
+        why="A resume appends the new segment's rows to results.csv (its time column restarts) and rewrites "
+        "epochN.pt from that segment. A NaN in the rows before the resume says nothing about the rewritten "
+        "checkpoints; the latest segment is the current truth.",
+        fix="Nothing to undo: triage judged the checkpoints against the latest segment. Keep the old rows "
+        "for the record.",
+        bad="epoch4 NaN, resumed from epoch2.pt; the new epoch3.pt..epoch5.pt distrusted for the old NaN",
+        good="the resumed segment is finite, so its epoch5.pt is recommended",
+    ),
 ]
