@@ -136,4 +136,14 @@ RULES = [
         bad="time 3030.1 then 12.4",
         good="time increasing throughout, or a resume from a checkpoint inspect-ckpt calls clean",
     ),
+    Rule(
+        code="ND315",
+        title="loss missing in a dense log",
+        why="pandas' to_csv writes NaN as an empty cell, so a NaN loss can look like a value that was simply not "
+            "logged; in a log where every row has the loss, an empty cell is a missing (likely NaN) value.",
+        fix="Check that epoch in the training script's own output; write the CSV with na_rep='nan' so NaN stays "
+            "visible.",
+        bad="epoch,train_loss,val_acc / 7,,0.91 (train_loss empty, the rest logged)",
+        good="epoch,train_loss,val_acc / 7,0.412,0.91",
+    ),
 ]

@@ -56,7 +56,11 @@ def read_log(path: Path, metric: str | None = None) -> LogTable:
     if b"\x00" in head:
         raise NandoctorError(f"{path}: binary file, not a training log (CSV, JSON, text or TensorBoard events)")
     text_head = head.decode("utf-8", "replace").lstrip("\ufeff")
-    if path.suffix.lower() == ".json" or text_head.lstrip().startswith(("{", "[")):
+    if path.suffix.lower() in (".yaml", ".yml") or _looks_like_yaml_config(text_head):
+        raise NandoctorError(f"{path}: a YAML config, not a training log (for configs use "
+                             "`nandoctor diagnose-config`)")
+    stripped = text_head.lstrip()
+    if path.suffix.lower() == ".json" or (stripped.startswith(("{", "[")) and not stripped.startswith("{'")):
         return hf.read(path)
     header = _csv_header(text_head)
     if header is not None:
@@ -64,12 +68,23 @@ def read_log(path: Path, metric: str | None = None) -> LogTable:
             return ultralytics.read(path, metric)
         if lightning.looks_like(header):
             return lightning.read(path, metric)
+        if lightning.looks_sparse(path, header):
+            return lightning.read(path, metric)
         return plaincsv.read(path, metric)
-    shape = text.sniff(text_head)
-    if shape is not None:
-        return text.read(path)
-    raise NandoctorError(f"{path}: unrecognised log format (expected a CSV with a header, a "
-                         "trainer_state.json, TensorBoard events or a console log)")
+    return text.read_text(path)
+
+
+_YAML_KEY = re.compile(r"^[A-Za-z_][\w.-]*:(\s|$)")
+
+
+def _looks_like_yaml_config(head: str) -> bool:
+    """Mostly `key: value` lines at column 0 and no line with two metrics: a config, not a log."""
+    lines = [ln for ln in head.splitlines()[:200] if ln.strip() and not ln.lstrip().startswith("#")]
+    if len(lines) < 3:
+        return False
+    keyed = sum(bool(_YAML_KEY.match(ln)) or ln.startswith(("  ", "- ")) for ln in lines)
+    multi = sum(ln.count(":") + ln.count("=") >= 3 or "|" in ln or "{'" in ln for ln in lines)
+    return keyed >= 0.9 * len(lines) and multi == 0 and sum(bool(_YAML_KEY.match(ln)) for ln in lines) >= 3
 
 
 def _csv_header(head: str) -> list[str] | None:
