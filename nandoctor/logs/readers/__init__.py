@@ -60,9 +60,9 @@ def read_log(path: Path, metric: str | None = None) -> LogTable:
         raise NandoctorError(f"{path}: a YAML config, not a training log (for configs use "
                              "`nandoctor diagnose-config`)")
     stripped = text_head.lstrip()
-    if path.suffix.lower() == ".json" or (stripped.startswith(("{", "[")) and not stripped.startswith("{'")):
+    if path.suffix.lower() == ".json" or re.match(r'\{\s*"|\[\s*[\[{"\]]|[\[{]\s*$', stripped):
         return hf.read(path)
-    header = _csv_header(text_head)
+    header = _csv_header(text_head, path.suffix.lower() == ".csv")
     if header is not None:
         if ultralytics.looks_like(header):
             return ultralytics.read(path, metric)
@@ -87,10 +87,21 @@ def _looks_like_yaml_config(head: str) -> bool:
     return keyed >= 0.9 * len(lines) and multi == 0 and sum(bool(_YAML_KEY.match(ln)) for ln in lines) >= 3
 
 
-def _csv_header(head: str) -> list[str] | None:
-    """The stripped header names when the text starts like a CSV with a named header."""
-    first = head.splitlines()[0] if head.splitlines() else ""
-    if first.count(",") < 1 or re.search(r"(:\s+|=\s*)[-+]?(\d|nan|inf)", first, re.I):
+def _csv_header(head: str, named_csv: bool = False) -> list[str] | None:
+    """The stripped header names when the text starts like a CSV with a named header (and, unless the
+    file is named .csv, a second line with as many fields: `GPU available: False, used: False` is prose)."""
+    first, _, rest = head.partition("\n")
+    first = first.rstrip("\r")
+    if re.match(r"\s*\[?\d{2,4}[-/]\d\d[-/ ]", first):
+        return None  # a timestamped log line, not a header
+    if not named_csv:
+        second = next((ln for ln in rest.split("\n") if ln.strip()), "")
+        try:
+            if len(next(csv.reader(io.StringIO(second)))) != len(next(csv.reader(io.StringIO(first)))):
+                return None
+        except (csv.Error, StopIteration):
+            return None
+    if first.count(",") < 1 or re.search(r"(:\s+|=\s*)[-+]?(\d|nan|inf)", first, re.I) or re.search(r"[\r{}<>]|%\|", first):
         return None  # `Loss: inf, Accuracy: 0.01` is a console line, not a header
     try:
         names = next(csv.reader(io.StringIO(first)))

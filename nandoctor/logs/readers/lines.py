@@ -268,8 +268,8 @@ def generic(text: str) -> Rec | None:
     pairs = {}
     for key, v in _PAIR.findall(body):
         k = name(key)
-        if k in ("epoch", "step", "iter", "iteration", "global_step"):
-            continue
+        if k.rsplit("_", 1)[-1] in ("epoch", "step", "iter", "iteration"):
+            continue  # a counter (`global_step`, `NaN at iteration=199`), not a value
         pairs[k] = value(v)
     if not pairs:
         return None
