@@ -207,8 +207,8 @@ def analyze_log_cmd(
         return
     from nandoctor.logs.engine import analyze_log
 
-    log = path if str(path) == "-" else existing(path)  # `-`: read the log from stdin
-    run(lambda: analyze_log(log, metric=metric, plot=plot, force=force), fmt, fail_on, debug)
+    run(lambda: analyze_log(path if str(path) == "-" else existing(path), metric=metric, plot=plot, force=force),
+        fmt, fail_on, debug)  # `-`: read the log from stdin
 
 
 # diagnose-config (issue 6)

@@ -326,3 +326,20 @@ def test_real_transformers5_console(tmp_path):
     assert s["points"] == 12 and s["lines_read"] < s["lines"]
     nd310 = next(f for f in report.findings if f.code == "ND310")
     assert "exactly 0.0" in nd310.message and report.exit_code("error") == 1
+
+
+def test_long_console_log_is_thinned_in_bounded_memory_and_keeps_the_break(tmp_path, monkeypatch):
+    """Past KEEP_ROWS rows a console log is thinned (the stride doubles), but a non-finite row is
+    always kept, so the break is still dated by the log's own counter."""
+    from nandoctor.logs.readers import text
+
+    monkeypatch.setattr(text, "KEEP_ROWS", 500)
+    f = tmp_path / "train.log"
+    with open(f, "w") as fh:
+        for step in range(1, 5001):
+            loss = "nan" if step >= 4321 else f"{2.0 - step * 1e-4:.4f}"
+            fh.write(f"2024-05-01 12:00:00,000 - INFO - step {step} loss={loss}\n")
+    report = analyze_log(f)
+    s = report.summary
+    assert s["sampled"] and s["sampled"]["kept_rows"] <= 500 + 680 and s["rows"] == 5000
+    assert s["first_nonfinite"]["index"] == 4321 and s["lines"] == 5000 and s["lines_read"] == 5000

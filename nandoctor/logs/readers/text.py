@@ -61,16 +61,34 @@ def _joined(fh):
         yield pending
 
 
+KEEP_ROWS = 1_000_000   # rows held at most; beyond, every other row is dropped (the stride doubles)
+KEEP_BAD = 100_000      # rows with a non-finite value are always kept, up to this many
+
+
 class _Columns:
-    """Column-wise float storage; a cell not logged on a row stays NaN and is marked absent."""
+    """Column-wise float storage; a cell not logged on a row stays NaN and is marked absent.
+
+    Past KEEP_ROWS rows the rows are thinned to 1 in `stride` (doubling as needed), except rows that
+    hold a non-finite value: memory stays bounded however long the console log is.
+    """
 
     def __init__(self) -> None:
         self.values: dict[str, array] = {}
         self.present: dict[str, bytearray] = {}
         self.lines = array("q")
-        self.n = 0
+        self.row_ids = array("q")
+        self.bad = bytearray()
+        self.n = 0          # rows held
+        self.seen = 0       # rows met in the log
+        self.stride = 1
+        self.kept_bad = 0
 
     def add(self, row: dict[str, float], lineno: int) -> None:
+        rid, self.seen = self.seen, self.seen + 1
+        bad = any(v != v or v in (_INF, -_INF) for v in row.values())
+        if rid % self.stride and not (bad and self.kept_bad < KEEP_BAD):
+            return
+        self.kept_bad += bad
         for key, v in row.items():
             col = self.values.get(key)
             if col is None:
@@ -86,6 +104,32 @@ class _Columns:
                 col.append(float("nan"))
                 self.present[key].append(0)
         self.lines.append(lineno)
+        self.row_ids.append(rid)
+        self.bad.append(bad)
+        if self.n - self.kept_bad >= KEEP_ROWS:  # thinning keeps every non-finite row held
+            self._thin()
+
+    def _thin(self) -> None:
+        import numpy as np
+
+        self.stride *= 2
+        ids = np.frombuffer(self.row_ids, dtype=np.int64)
+        keep = np.flatnonzero((ids % self.stride == 0) | np.frombuffer(bytes(self.bad), dtype=np.uint8).astype(bool))
+
+        def take(buf, code):
+            out = array(code)
+            out.frombytes(np.frombuffer(buf, dtype=np.dtype(code if code != "q" else "int64"))[keep].tobytes())
+            return out
+
+        self.values = {k: take(v, "d") for k, v in self.values.items()}
+        self.present = {k: bytearray(np.frombuffer(bytes(m), dtype=np.uint8)[keep].tobytes())
+                        for k, m in self.present.items()}
+        self.lines, self.row_ids = take(self.lines, "q"), take(self.row_ids, "q")
+        self.bad = bytearray(np.frombuffer(bytes(self.bad), dtype=np.uint8)[keep].tobytes())
+        self.n = len(keep)
+
+
+_INF = float("inf")
 
 
 def read_text(path: Path, source=None) -> LogTable:
@@ -100,7 +144,7 @@ def read_text(path: Path, source=None) -> LogTable:
                 parser.yolo_names = parser.yolo_names or yolo_header(line)
     cols = _Columns()
     formats: Counter = Counter()
-    lines_read: set[int] = set()
+    lines_read, last_read = 0, 0  # lines only grow, so counting distinct ones needs no set
     total = 0
     fh = source if source is not None else open(path, "r", encoding="utf-8", errors="replace", newline="")
     try:
@@ -109,7 +153,8 @@ def read_text(path: Path, source=None) -> LogTable:
             rec = parser.parse(text)
             if rec is None:
                 continue
-            lines_read.add(lineno) if len(lines_read) < 10_000_000 else None
+            if lineno != last_read:
+                lines_read, last_read = lines_read + 1, lineno
             formats[rec.fmt] += 1
             if not rec.values:
                 continue
@@ -118,7 +163,7 @@ def read_text(path: Path, source=None) -> LogTable:
         if source is None:
             fh.close()
     if cols.n == 0:
-        raise NandoctorError(f"could not find a loss series in {path} (read {len(lines_read):,} of {total:,} lines; "
+        raise NandoctorError(f"could not find a loss series in {path} (read {lines_read:,} of {total:,} lines; "
                              "no known console format matched)")
     frame = pd.DataFrame({k: np.frombuffer(v, dtype=float) for k, v in cols.values.items()}, copy=False)
     present = {k: np.frombuffer(bytes(m), dtype=np.uint8).astype(bool) for k, m in cols.present.items()}
@@ -127,7 +172,12 @@ def read_text(path: Path, source=None) -> LogTable:
     formats.pop("yolo-header", None)
     fmt = formats.most_common(1)[0][0] if formats else "text-log"
     table = _table(frame, fmt, path, written, np.frombuffer(cols.lines, dtype=np.int64))
-    table.lines_total, table.lines_read = total, len(lines_read)
+    table.lines_total, table.lines_read = total, lines_read
+    if cols.stride > 1:
+        from nandoctor.logs.sample import Sample
+
+        table.sample = Sample(row_ids=np.frombuffer(cols.row_ids, dtype=np.int64), total_rows=cols.seen,
+                              stride=cols.stride)
     return table
 
 
