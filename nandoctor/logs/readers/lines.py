@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 NUM = r"[-+]?(?:nan(?:\(ind\))?|inf(?:inity)?|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)"
 _NUM_RE = re.compile(NUM + r"$", re.I)
@@ -20,6 +21,10 @@ _END = r"(?![\w.%/])"  # a value ends at a separator, not inside `1s`, `44ms/ste
 
 def value(token: str) -> float | None:
     """A log's number token as a float (`nan`, `-nan`, `nan(ind)`, `inf`, `1.0E+00`); None if not one."""
+    try:
+        return float(token)  # the common case; float() also takes `nan`, `-inf`, `1.0E+00`
+    except ValueError:
+        pass
     t = token.strip().strip("'\"").lower()
     if not _NUM_RE.match(t):
         return None
@@ -30,6 +35,7 @@ def value(token: str) -> float | None:
     return float(t)
 
 
+@lru_cache(maxsize=4096)
 def name(raw: str) -> str:
     """`Train Loss` -> `train_loss`, `lm loss` -> `lm_loss`, `train/box_loss` kept."""
     return re.sub(r"[^a-z0-9/]+", "_", raw.strip().lower()).strip("_")
@@ -288,6 +294,11 @@ def generic(text: str) -> Rec | None:
     return rec
 
 
+# a substring each format's line must hold: the regexes run only on lines that can match
+_GUARDED = (("iteration", megatron), ("Epoch", mmdet), ("Iter(", mmdet), ("iter:", detectron2),
+            (" avg", darknet), ("Epoch", lightning))
+
+
 class LineParser:
     """Feeds lines through the formats above, keeping state that spans lines."""
 
@@ -326,10 +337,11 @@ class LineParser:
             rec = hf_dict(text)
             if rec:
                 return rec
-        for parse in (megatron, mmdet, detectron2, darknet, lightning):
-            rec = parse(text)
-            if rec:
-                return rec
+        for needle, parse in _GUARDED:
+            if needle in text:
+                rec = parse(text)
+                if rec:
+                    return rec
         kl = keras_line(text)
         if kl:
             batch, batches, pairs = kl

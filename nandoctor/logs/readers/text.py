@@ -203,7 +203,7 @@ def _table(frame, fmt: str, path: Path, written, lines) -> LogTable:
     elif "step" in cols:
         index_col, index_name = "step", "step"
     else:
-        index_col, index_name = None, "line"
+        index_col, index_name = None, "record"  # no counter: the n-th record, never a line number
     loss = series.yolo_losses(cols) if fmt in ("yolo-console", "ultralytics-console") else []
     return LogTable(frame=frame, format=fmt, path=path, index_col=index_col, index_name=index_name,
                     epoch_col="epoch" if "epoch" in cols else None, loss_cols=loss,
