@@ -214,7 +214,7 @@ def _analyze_stdin(metric, plot, force) -> Report:
 
     from nandoctor.logs.readers.text import read_text
 
-    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
+    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="\n")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         table = read_text(Path("<stdin>"), source=stream)

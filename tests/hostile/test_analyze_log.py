@@ -209,3 +209,24 @@ def test_megabyte_console_line_does_not_hang(tmp_path):
 def test_device_file_is_refused(tmp_path):
     r = run_cli("analyze-log", "/dev/zero", timeout=30)
     assert r.code == 2 and "not a regular file" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_console_log_with_a_huge_line_stays_in_bounded_memory(tmp_path):
+    """A console log whose middle is 200 MB without a newline is read in pieces (peak RSS measured in
+    the child), and the records around it are still read."""
+    import resource
+    import subprocess
+    import sys as _sys
+
+    f = tmp_path / "train.log"
+    with open(f, "w") as fh:
+        fh.write("epoch 1 loss=0.5\n")
+        for _ in range(20):
+            fh.write("x" * 10_000_000)
+        fh.write("\nepoch 2 loss=0.4\nepoch 3 loss=nan\n")
+    proc = subprocess.Popen([_sys.executable, "-m", "nandoctor", "analyze-log", str(f), "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and b'"lines": 4' in out and b'"lines_read": 3' in out
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far
+    assert peak_mib < 512, peak_mib

@@ -29,10 +29,24 @@ _CONTINUATION = re.compile(r"^\s{20,}\S")
 _KERAS_UPDATE = re.compile(r"(?:(?<=e[+-]\d\d)|(?<=\.\d{4})|(?<=\s))(?=\d+/\d+ [━─\u2501])")
 
 
+def _bounded_lines(fh, limit: int = _MAX_LINE * 4):
+    """The file's lines, each cut at `limit` characters; the rest of an overlong line is read in
+    pieces and dropped, so a gigabyte without a newline never sits in memory."""
+    while True:
+        line = fh.readline(limit)
+        if not line:
+            return
+        if len(line) >= limit and not line.endswith(("\n", "\r")):
+            while True:
+                rest = fh.readline(limit)
+                if not rest or rest.endswith(("\n", "\r")):
+                    break
+        yield line
+
+
 def _pieces(fh):
     """(1-based line number, text) per line and per `\\r`-separated piece, ANSI codes removed."""
-    for lineno, line in enumerate(fh, 1):
-        line = line[:_MAX_LINE * 4]
+    for lineno, line in enumerate(_bounded_lines(fh), 1):
         for piece in line.replace("\r\n", "\n").split("\r"):
             piece = _ANSI.sub("", piece.rstrip("\n"))
             if "━" in piece:
@@ -146,7 +160,8 @@ def read_text(path: Path, source=None) -> LogTable:
     formats: Counter = Counter()
     lines_read, last_read = 0, 0  # lines only grow, so counting distinct ones needs no set
     total = 0
-    fh = source if source is not None else open(path, "r", encoding="utf-8", errors="replace", newline="")
+    # newline="\n": a `\r` splits pieces of a line (progress bars), it does not start a new line
+    fh = source if source is not None else open(path, "r", encoding="utf-8", errors="replace", newline="\n")
     try:
         for lineno, text in _joined(fh):
             total = lineno
