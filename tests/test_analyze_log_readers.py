@@ -199,7 +199,7 @@ def test_hf_filtered_nan_is_named(tmp_path):
     assert "epoch 0.4" in nd310.message
 
 
-def test_loss_scale_is_never_the_loss(tmp_path):
+def test_ND316_loss_scale_is_never_the_loss(tmp_path):
     """Megatron with no `lm loss` printed: the grad norm is judged, never `loss scale`."""
     f = tmp_path / "megatron.log"
     f.write_text("".join(f" iteration {i:8d}/  250000 | learning rate: 2.999E-04 | global batch size:     8 | "
@@ -208,6 +208,7 @@ def test_loss_scale_is_never_the_loss(tmp_path):
     report = analyze_log(f)
     assert report.summary["metric"] == "grad_norm" and report.summary["first_nonfinite"]["index"] == 5428
     assert report.exit_code("error") == 1
+    assert [f.where for f in report.findings if f.code == "ND316"] == ["grad_norm"]
 
 
 def test_keras_history_json_both_shapes(tmp_path):
@@ -267,7 +268,7 @@ def test_pandas_empty_cell_with_accuracy_snapping_to_1_is_the_break(tmp_path):
     assert report.summary["first_nonfinite"]["index"] == 4 and report.exit_code("error") == 1
 
 
-def test_pandas_empty_cell_that_comes_back_is_reported(tmp_path):
+def test_ND315_pandas_empty_cell_that_comes_back_is_reported(tmp_path):
     nan = float("nan")
     f = _pandas_history(tmp_path, [0.9, 0.8, 0.7, nan, 0.6, 0.55], [0.5, 0.6, 0.7, 0.71, 0.72, 0.74])
     report = analyze_log(f)

@@ -141,6 +141,10 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
         _other_loss_findings(report, table, nonfinite_cols, name, first_row)
     if missing:
         _missing_findings(report, table, name, missing)
+    if metric is None and not any(series.is_loss_like(c) for c in name.split("+")) and name != "total" \
+            and not set(name.split("+")) <= series.YOLO_PARTS:
+        report.add("ND316", "info", f"no training loss in this log: judged {name} instead",
+                   path=str(table.path), where=name)
     _validation_findings(report, table, nonfinite_cols, first_row, loc, name)
     if grad_col is not None:
         _grad_findings(report, table, grad_col, surges, clip, loc)

@@ -146,4 +146,13 @@ RULES = [
         bad="epoch,train_loss,val_acc / 7,,0.91 (train_loss empty, the rest logged)",
         good="epoch,train_loss,val_acc / 7,0.412,0.91",
     ),
+    Rule(
+        code="ND316",
+        title="no loss in the log: a witness was judged",
+        why="Some consoles print no loss (Megatron with a loss scale and grad norm only); the gradient norm, "
+            "then the evaluation loss, are the honest witnesses of a break, never a scale, time or count.",
+        fix="Log the training loss too (Megatron: `lm loss`); meanwhile treat a non-finite grad norm as the break.",
+        bad="| loss scale: 1.0 | grad norm: nan |",
+        good="| lm loss: 2.31 | loss scale: 1.0 | grad norm: 1.7 |",
+    ),
 ]

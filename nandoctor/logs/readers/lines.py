@@ -212,6 +212,20 @@ def yolo_row(text: str, names: list[str]) -> Rec | None:
 _ULTRALYTICS_DEFAULT = ["box_loss", "cls_loss", "dfl_loss", "instances", "size"]  # 8.x detect, when no header
 
 
+# the validation summary after each epoch: `all  20987  129965  0.848  0.542  0.609  0.332` (images, labels, P, R,
+# mAP50, mAP50-95); Ultralytics 8 adds mask/pose columns after those four, which are not read
+_YOLO_VAL = re.compile(r"^\s*all\s+(\d+)\s+(\d+)\s+(" + NUM + r")\s+(" + NUM + r")\s+(" + NUM + r")\s+(" + NUM + r")",
+                       re.I)
+
+
+def yolo_val(text: str, epoch: float | None) -> Rec | None:
+    m = _YOLO_VAL.match(text)
+    if not m:
+        return None
+    names = ("metrics/precision", "metrics/recall", "metrics/mAP50", "metrics/mAP50-95")
+    return Rec("yolo-val", values={n: value(v) for n, v in zip(names, m.groups()[2:])}, epoch=epoch)
+
+
 def yolo_recovery(text: str) -> bool:
     return bool(_YOLO_RECOVERY.search(text))
 
@@ -331,6 +345,10 @@ class LineParser:
         rec = yolo_row(text, self.yolo_names or _ULTRALYTICS_DEFAULT)
         if rec:
             return rec
+        if "all" in text and self.last_epoch is not None:
+            rec = yolo_val(text, self.last_epoch)
+            if rec:
+                return rec
         if yolo_recovery(text):
             return Rec("ultralytics-console", values={"nan_recovery": math.nan}, epoch=self.last_epoch)
         if "{'" in text:

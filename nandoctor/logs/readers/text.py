@@ -185,6 +185,7 @@ def read_text(path: Path, source=None) -> LogTable:
     written = {c: m & np.isnan(frame[c].to_numpy()) for c, m in present.items()}
     written = {c: m for c, m in written.items() if m.any()}
     formats.pop("yolo-header", None)
+    formats.pop("yolo-val", None)
     fmt = formats.most_common(1)[0][0] if formats else "text-log"
     table = _table(frame, fmt, path, written, np.frombuffer(cols.lines, dtype=np.int64))
     table.lines_total, table.lines_read = total, lines_read
