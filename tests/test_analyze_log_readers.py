@@ -344,3 +344,34 @@ def test_long_console_log_is_thinned_in_bounded_memory_and_keeps_the_break(tmp_p
     s = report.summary
     assert s["sampled"] and s["sampled"]["kept_rows"] <= 500 + 680 and s["rows"] == 5000
     assert s["first_nonfinite"]["index"] == 4321 and s["lines"] == 5000 and s["lines_read"] == 5000
+
+
+def _ultralytics_results(path, val_bad: set[int], epochs: int = 8):
+    """results.csv as Ultralytics 8.4's trainer writes it (`%.6g`, `nan` literal, epoch from 1)."""
+    keys = ["train/box_loss", "train/cls_loss", "train/dfl_loss", "metrics/precision(B)", "metrics/recall(B)",
+            "metrics/mAP50(B)", "metrics/mAP50-95(B)", "val/box_loss", "val/cls_loss", "val/dfl_loss",
+            "lr/pg0", "lr/pg1", "lr/pg2"]
+    with open(path, "w") as f:
+        f.write(("%s," * (len(keys) + 2) % ("epoch", "time", *keys)).rstrip(",") + "\n")
+        for e in range(1, epochs + 1):
+            v = [1.5 - e * 0.05, 2.0 - e * 0.1, 1.3 - e * 0.02, 0.5, 0.4, 0.45, 0.3]
+            v += [float("nan")] * 3 if e in val_bad else [1.6 - e * 0.05, 2.1 - e * 0.1, 1.4 - e * 0.02]
+            v += [0.001] * 3
+            f.write(("%.6g," * (len(v) + 2) % (e, 30.0 * e, *v)).rstrip(",") + "\n")
+
+
+def test_ND308_validation_nan_that_recovered_is_a_warning_saying_when(tmp_path):
+    f = tmp_path / "results.csv"
+    _ultralytics_results(f, {3, 5})
+    report = analyze_log(f)
+    nd308 = [x for x in report.findings if x.code == "ND308"]
+    assert report.exit_code("error") == 0 and nd308 and nd308[0].severity == "warning"
+    assert "epoch 3, 5" in nd308[0].message and "recovered from epoch 6" in nd308[0].message
+
+
+def test_ND308_validation_nan_at_the_end_is_an_error(tmp_path):
+    f = tmp_path / "results.csv"
+    _ultralytics_results(f, {7, 8})
+    report = analyze_log(f)
+    nd308 = [x for x in report.findings if x.code == "ND308"]
+    assert report.exit_code("error") == 1 and nd308[0].severity == "error" and "epoch 7" in nd308[0].message

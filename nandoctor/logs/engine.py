@@ -420,11 +420,13 @@ def _validation_findings(report, table, nonfinite_cols, first_row, loc, name):
                 msg = f"{col} is non-finite at {table.where(row)} and still at the end of the log, while {name} stays finite"
             else:
                 sev = "warning"
-                bad = table.nonfinite(col)
-                n = int(bad.sum())
-                msg = (f"{col} was non-finite at {table.where(row)}" + (f" and {n - 1} more row(s)" if n > 1 else "")
-                       + f" and recovered from {table.where(recovered)} while {name} stayed finite; half-precision "
-                       "validation is the usual cause")
+                import numpy as np
+
+                bad = np.flatnonzero(table.nonfinite(col))
+                at = ", ".join(str(table.index_at(int(r))) for r in bad[:5]) + (", ..." if len(bad) > 5 else "")
+                msg = (f"{col} was non-finite at {table.index_name} {at} ({len(bad)} row(s)) and recovered from "
+                       f"{table.where(recovered)} while {name} stayed finite; half-precision validation is the "
+                       "usual cause")
         elif row < first_row:
             msg = (f"{col} went non-finite at {table.where(row)}, before {name} "
                    f"({table.where(first_row)}): validation first is itself evidence")
