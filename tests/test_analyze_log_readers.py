@@ -375,3 +375,23 @@ def test_ND308_validation_nan_at_the_end_is_an_error(tmp_path):
     report = analyze_log(f)
     nd308 = [x for x in report.findings if x.code == "ND308"]
     assert report.exit_code("error") == 1 and nd308[0].severity == "error" and "epoch 7" in nd308[0].message
+
+
+def test_tensorboard_epoch_tags_are_not_put_on_the_step_axis(tmp_path):
+    """pytorch-examples style: `Loss/train_step` every step, `Loss/train` and `Loss/val` once per epoch
+    (step = epoch). Joining them on one axis would date epoch 9 at step 9; they are judged apart."""
+    pytest.importorskip("tensorboard")
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(tmp_path / "tb")) as w:
+        for step in range(1, 81):
+            w.add_scalar("Loss/train_step", 1.0 / step ** 0.5, step)
+        for epoch in range(1, 11):
+            w.add_scalar("Loss/train", 1.0 / epoch, epoch)
+            w.add_scalar("Loss/val", float("nan") if epoch >= 9 else 1.1 / epoch, epoch)
+    report = analyze_log(tmp_path / "tb")
+    s = report.summary
+    assert s["metric"] == "Loss/train_step" and s["rows"] == 80 and s["first_nonfinite"] is None
+    nd308 = [f for f in report.findings if f.code == "ND308"]
+    assert nd308 and nd308[0].severity == "error" and nd308[0].where == "Loss/val @ epoch 9"
+    assert report.exit_code("error") == 1
