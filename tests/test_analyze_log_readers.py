@@ -395,3 +395,18 @@ def test_tensorboard_epoch_tags_are_not_put_on_the_step_axis(tmp_path):
     nd308 = [f for f in report.findings if f.code == "ND308"]
     assert nd308 and nd308[0].severity == "error" and nd308[0].where == "Loss/val @ epoch 9"
     assert report.exit_code("error") == 1
+
+
+def test_ultralytics_console_dated_by_epoch_and_batch(tmp_path):
+    """Field notes 1B: batches 1-20 of epoch 134 fine, then NaN; tqdm rewrites the row with `\\r`."""
+    f = tmp_path / "console.log"
+    f.write_text("      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size\n"
+                 "    133/200      24.6G       1.87       4.01      1.655        301       1280: 100%|##########| 40/40 "
+                 "[00:30<00:00]\n"
+                 "    134/200      24.6G       1.88       4.06      1.659        316       1280:  50%|#####     | 20/40 "
+                 "[00:15<00:15]\r"
+                 "    134/200      24.6G        nan        nan        nan        294       1280:  52%|#####     | 21/40 "
+                 "[00:16<00:14]\n")
+    s = analyze_log(f).summary
+    assert s["first_nonfinite"]["index"] == 134 and s["first_nonfinite"]["batch"] == "21/40"
+    assert s["last_healthy"]["index"] == 133

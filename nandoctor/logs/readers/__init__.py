@@ -84,7 +84,9 @@ def _looks_like_yaml_config(head: str) -> bool:
         return False
     keyed = sum(bool(_YAML_KEY.match(ln)) or ln.startswith(("  ", "- ")) for ln in lines)
     multi = sum(ln.count(":") + ln.count("=") >= 3 or "|" in ln or "{'" in ln for ln in lines)
-    return keyed >= 0.9 * len(lines) and multi == 0 and sum(bool(_YAML_KEY.match(ln)) for ln in lines) >= 3
+    top = [ln.split(":", 1)[0] for ln in lines if _YAML_KEY.match(ln)]
+    unique = len(set(top)) >= 0.8 * len(top)  # a config names each key once; a log repeats `loss: ...`
+    return keyed >= 0.9 * len(lines) and multi == 0 and len(top) >= 3 and unique
 
 
 def _csv_header(head: str, named_csv: bool = False) -> list[str] | None:

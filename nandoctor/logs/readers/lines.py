@@ -206,7 +206,14 @@ def yolo_row(text: str, names: list[str]) -> Rec | None:
     if len(tokens) != len(names):
         return None
     fmt = "ultralytics-console" if any(n.endswith("_loss") for n in names) else "yolo-console"
-    return Rec(fmt, values={n: value(t) for n, t in zip(names, tokens)}, epoch=float(m.group(1)))
+    rec = Rec(fmt, values={n: value(t) for n, t in zip(names, tokens)}, epoch=float(m.group(1)))
+    bar = _TQDM_COUNT.search(text, m.end())  # the batch counter of the epoch's progress bar
+    if bar:
+        rec.batch, rec.batches = int(bar.group(1)), int(bar.group(2))
+    return rec
+
+
+_TQDM_COUNT = re.compile(r"\|\s*(\d+)/(\d+)\s*\[")
 
 
 _ULTRALYTICS_DEFAULT = ["box_loss", "cls_loss", "dfl_loss", "instances", "size"]  # 8.x detect, when no header
