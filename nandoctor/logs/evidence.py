@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from nandoctor.logs.readers.plaincsv import is_eval
+from nandoctor.logs.series import is_eval
 from nandoctor.logs.table import LogTable
 
 _BOUNDED = re.compile(r"acc|precision|recall|map|f1|iou|top1|top5|auc", re.I)
