@@ -290,7 +290,7 @@ def is_metric(key: str) -> bool:
 
 def generic(text: str) -> Rec | None:
     body = _STAMP.sub("", text, count=1)
-    if _CONFIG_LINE.search(body) and "loss" not in body.lower():
+    if (body.count("=") >= 5 or "Namespace(" in body) and _CONFIG_LINE.search(body) and "loss" not in body.lower():
         return None  # an argparse Namespace(...) or `hyperparameters: lr0=0.01, ...` line is a config
     pairs = {}
     for key, v in _PAIR.findall(body):
@@ -356,7 +356,7 @@ class LineParser:
             rec = yolo_val(text, self.last_epoch)
             if rec:
                 return rec
-        if yolo_recovery(text):
+        if "NaN" in text and yolo_recovery(text):
             return Rec("ultralytics-console", values={"nan_recovery": math.nan}, epoch=self.last_epoch)
         if "{'" in text:
             rec = hf_dict(text)
