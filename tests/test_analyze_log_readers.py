@@ -410,3 +410,13 @@ def test_ultralytics_console_dated_by_epoch_and_batch(tmp_path):
     s = analyze_log(f).summary
     assert s["first_nonfinite"]["index"] == 134 and s["first_nonfinite"]["batch"] == "21/40"
     assert s["last_healthy"]["index"] == 133
+
+
+def test_real_lightning26_tqdm_console():
+    """Captured from a real Lightning 2.6 run with TQDMProgressBar (tests/data/logs/make_lightning26_console.py):
+    8 batches an epoch, NaN from global step 29, i.e. epoch 3, batch 6/8; tqdm prints NaN as `nan.0`."""
+    report = analyze_log(DATA / "lightning26_tqdm_console_nan.log")
+    s = report.summary
+    assert (s["reader"], s["metric"], s["index_name"]) == ("lightning-console", "train_loss", "epoch")
+    assert s["first_nonfinite"]["index"] == 3 and s["first_nonfinite"]["batch"] == "6/8"
+    assert s["last_healthy"]["index"] == 2 and report.exit_code("error") == 1

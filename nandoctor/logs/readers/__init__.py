@@ -94,8 +94,8 @@ def _csv_header(head: str, named_csv: bool = False) -> list[str] | None:
     file is named .csv, a second line with as many fields: `GPU available: False, used: False` is prose)."""
     first, _, rest = head.partition("\n")
     first = first.rstrip("\r")
-    if re.match(r"\s*\[?\d{2,4}[-/]\d\d[-/ ]", first):
-        return None  # a timestamped log line, not a header
+    if re.match(r"\s*\[?\d{2,4}[-/]\d\d[-/ ]", first) or re.search(r"\w: \S", first):
+        return None  # a timestamped log line or `GPU available: False, used: False`, not a header
     if not named_csv:
         second = next((ln for ln in rest.split("\n") if ln.strip()), "")
         try:

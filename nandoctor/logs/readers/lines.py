@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-NUM = r"[-+]?(?:nan(?:\(ind\))?|inf(?:inity)?|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)"
+NUM = r"[-+]?(?:nan(?:\(ind\)|\.0+)?|inf(?:inity|\.0+)?|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)"  # tqdm: `nan.0`
 _NUM_RE = re.compile(NUM + r"$", re.I)
 _END = r"(?![\w.%/])"  # a value ends at a separator, not inside `1s`, `44ms/step` or `0.97%`
 
