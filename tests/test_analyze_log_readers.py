@@ -150,10 +150,10 @@ CASES = {
         "       1/10      2.61G      1.212      2.301      1.402         24        640: 100%|██████████| 8/8\n"
         "       2/10      2.61G      1.151      2.012      1.371         31        640: 100%|██████████| 8/8\n"
         "       3/10      2.61G      1.102      1.811      1.333         27        640: 100%|██████████| 8/8\n"
-        "WARNING ⚠️ Loss NaN/Inf detected (attempt 1/3), recovering from last.pt...\n"
+        "WARNING ⚠️ Fitness NaN/Inf detected (attempt 1/3), recovering from last.pt...\n"
         "       4/10      2.61G      1.098      1.790      1.329         22        640: 100%|██████████| 8/8\n"
         "       5/10      2.61G      1.071      1.702      1.310         29        640: 100%|██████████| 8/8\n"),
-        reader="ultralytics-console", index="epoch", metric="box_loss+cls_loss+dfl_loss", first=4, last=3,
+        reader="ultralytics-console", index="epoch", metric="box_loss+cls_loss+dfl_loss", first=3, last=2,
         codes={"ND301", "ND310"}, exit=1),
     # Lightning TQDMProgressBar: `Epoch {n}: {pct}%|{bar}| {k}/{N} [{elapsed}<{remaining}, {rate}, {postfix}]`
     "lightning_tqdm": dict(text=(
@@ -420,3 +420,15 @@ def test_real_lightning26_tqdm_console():
     assert (s["reader"], s["metric"], s["index_name"]) == ("lightning-console", "train_loss", "epoch")
     assert s["first_nonfinite"]["index"] == 3 and s["first_nonfinite"]["batch"] == "6/8"
     assert s["last_healthy"]["index"] == 2 and report.exit_code("error") == 1
+
+
+def test_real_ultralytics84_console_with_nan_recovery():
+    """Captured from a real Ultralytics 8.4 run (tests/data/logs/make_ultralytics84_console.py): NaN weights in
+    epoch 3, the trainer's NaN recovery reloads last.pt and re-runs epoch 3; its own `━━━ 1/2` batch counter."""
+    report = analyze_log(DATA / "ultralytics84_console_nan_recovery.log")
+    s = report.summary
+    assert (s["reader"], s["metric"]) == ("ultralytics-console", "box_loss+cls_loss+dfl_loss")
+    assert s["first_nonfinite"]["index"] == 3 and s["first_nonfinite"]["batch"] == "1/2"
+    assert s["last_healthy"]["index"] == 2 and report.exit_code("error") == 1
+    assert any("reloaded last.pt" in n for n in s["notes"])
+    assert s["lines_read"] < s["lines"]  # the model summary, args and warnings are skipped

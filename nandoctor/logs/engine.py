@@ -278,6 +278,8 @@ def _witness_break(table: LogTable, rows, name: str = ""):
         if mask.any():
             wrow = int(np.argmax(mask))
             pos = int(np.searchsorted(rows, wrow))
+            if col == "nan_recovery":  # printed after the epoch it is about: date it to that epoch's last row
+                pos = max(0, int(np.searchsorted(rows, wrow, side="right")) - 1)
             if pos < len(rows) and (best is None or pos < best):
                 best, witness = pos, (col, wrow)
     return best, witness
@@ -301,6 +303,13 @@ def _loss_findings(report, table, shape, name, values, rows, onset_row, witness,
     s, idx = report.summary, table.index_name
     first, last = s["first_nonfinite"], s["last_healthy"]
     first_row = int(rows[shape.first_bad]) if shape.first_bad is not None else None  # in the frame
+    import numpy as np
+
+    if witness is not None and shape.first_bad is not None and not np.isfinite(values[shape.first_bad]):
+        if witness[0] == "nan_recovery":
+            report.summary["notes"].append(f"the trainer itself detected the NaN/Inf loss at "
+                                           f"{table.where(witness[1])} and reloaded last.pt to recover")
+        witness = None  # the chosen series shows the break itself
     if first is not None:
         what = "non-finite" if witness else fmt_value(values[shape.first_bad])
         via = f" (seen in {witness[0]}; the logged {name} stayed finite)" if witness else ""

@@ -44,7 +44,8 @@ def yolo_losses(columns) -> list[str]:
     cols = list(columns)
     if "total" in cols:
         return ["total"]
-    return [c for c in cols if c in YOLO_PARTS or (c.endswith("_loss") and not is_eval(c))]
+    named = [c for c in cols if c.endswith("_loss") and not is_eval(c)]  # Ultralytics 8: box_loss, cls_loss...
+    return named or [c for c in cols if c in YOLO_PARTS]
 
 
 def choose(columns, prefer_suffix: str = "") -> tuple[list[str], str]:

@@ -213,7 +213,7 @@ def yolo_row(text: str, names: list[str]) -> Rec | None:
     return rec
 
 
-_TQDM_COUNT = re.compile(r"\|\s*(\d+)/(\d+)\s*\[")
+_TQDM_COUNT = re.compile(r"(?:\||[━─]\s)\s*(\d+)/(\d+)\b")  # tqdm `| 21/40 [`, Ultralytics 8.4 `━━━ 1/2`
 
 
 _ULTRALYTICS_DEFAULT = ["box_loss", "cls_loss", "dfl_loss", "instances", "size"]  # 8.x detect, when no header
@@ -290,7 +290,8 @@ def is_metric(key: str) -> bool:
 
 def generic(text: str) -> Rec | None:
     body = _STAMP.sub("", text, count=1)
-    if (body.count("=") >= 5 or "Namespace(" in body) and _CONFIG_LINE.search(body) and "loss" not in body.lower():
+    if (body.count("=") >= 5 or "Namespace(" in body) and _CONFIG_LINE.search(body) and (
+            "loss" not in body.lower() or body.count("=") >= 12):
         return None  # an argparse Namespace(...) or `hyperparameters: lr0=0.01, ...` line is a config
     pairs = {}
     for key, v in _PAIR.findall(body):
