@@ -432,3 +432,14 @@ def test_real_ultralytics84_console_with_nan_recovery():
     assert s["last_healthy"]["index"] == 2 and report.exit_code("error") == 1
     assert any("reloaded last.pt" in n for n in s["notes"])
     assert s["lines_read"] < s["lines"]  # the model summary, args and warnings are skipped
+
+
+def test_pandas_rows_with_only_the_epoch_left_are_the_break(tmp_path):
+    """Every metric NaN (empty) after epoch 3, only the epoch column written: never "healthy"."""
+    nan = float("nan")
+    pd = pytest.importorskip("pandas")
+    f = tmp_path / "training_history.csv"
+    pd.DataFrame({"epoch": [1, 2, 3, 4, 5], "train_loss": [0.9, 0.8, 0.7, nan, nan],
+                  "val_loss": [1.0, 0.9, 0.8, nan, nan]}).to_csv(f, index=False)
+    report = analyze_log(f)
+    assert report.summary["first_nonfinite"]["index"] == 4 and report.exit_code("error") == 1

@@ -42,7 +42,7 @@ def missing_cells(table: LogTable):
     if table.sparse or table.format != "csv" or len(table.loss_cols) != 1:
         return None
     col = table.loss_cols[0]
-    others = [c for c in table.frame.columns if c not in (col, table.index_col, table.epoch_col)]
+    others = [c for c in table.frame.columns if c != col]  # the epoch written on a row counts too
     if not others:
         return None
     present = table.present(col)
@@ -55,6 +55,8 @@ def missing_cells(table: LogTable):
         return None
     rows = np.flatnonzero(empty)
     never_back = not present[rows[0]:].any()
+    if not never_back and len(rows) > max(2, 0.1 * (len(present) - rows[0])):
+        return None  # empty again and again (eval rows written apart): a sparse log after all
     snapped = bool(snapped_metrics(table, int(rows[0])))
     broke = never_back or snapped
     if broke:
