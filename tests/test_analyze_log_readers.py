@@ -443,3 +443,8 @@ def test_pandas_rows_with_only_the_epoch_left_are_the_break(tmp_path):
                   "val_loss": [1.0, 0.9, 0.8, nan, nan]}).to_csv(f, index=False)
     report = analyze_log(f)
     assert report.summary["first_nonfinite"]["index"] == 4 and report.exit_code("error") == 1
+
+
+def test_folder_holding_only_a_console_log(tmp_path):
+    (tmp_path / "train.log").write_text(CASES["darknet"]["text"])
+    assert analyze_log(tmp_path).summary["reader"] == "darknet"

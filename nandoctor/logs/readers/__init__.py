@@ -31,8 +31,11 @@ def resolve(path: Path) -> Path:
                 return found[0]
     for events in sorted(path.glob("*/events.out.tfevents.*")) + sorted(path.glob("*/*/events.out.tfevents.*")):
         return events.parent
+    consoles = sorted(p for p in path.glob("*.log") if p.is_file())  # a folder holding only a console log
+    if consoles:
+        return consoles[0]
     raise NandoctorError(f"{path}: no training log found in this folder (looked for event files, "
-                         + ", ".join(_LOG_NAMES) + ")")
+                         + ", ".join(_LOG_NAMES) + ", *.log)")
 
 
 def read_log(path: Path, metric: str | None = None) -> LogTable:
