@@ -1,4 +1,5 @@
-"""analyze-log on a 1,000,000-row per-step CSV against pandas.read_csv of the same file.
+"""analyze-log on a 1,000,000-row per-step CSV against pandas.read_csv of the same file, and on a
+console log (Python logging lines mixed with warnings) against one regex pass over its lines.
 
 The log is a noisy decaying loss with a grad_norm column whose loss turns NaN at 90 % (so the
 NaN-versus-empty-cell pass runs too). Both sides are fresh processes, so interpreter and pandas
@@ -35,6 +36,23 @@ def build(path: Path, n: int) -> None:
             fh.write("\n".join(lines) + "\n")  # f"{nan:.6g}" writes the `nan` literal
 
 
+def build_console(path: Path, n: int) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    with open(path, "w") as fh:
+        for s in range(1, n + 1):
+            loss = "nan" if s > 0.9 * n else f"{(0.6 + 1.8 * np.exp(-s / (n / 5))) * np.exp(rng.normal(0, 0.08)):.4f}"
+            fh.write(f"2024-05-01 12:00:00,000 - INFO - step {s} loss={loss} grad_norm={abs(rng.normal(1, 0.2)):.3f}"
+                     f" lr=5e-05\n")
+            if s % 50 == 0:
+                fh.write("2024-05-01 12:00:00,000 - WARNING - gradient overflow, skipping step\n")
+
+
+BASELINE_CONSOLE = ("import re, sys; p = re.compile(r'(\\w+)=([-+.\\w]+)'); "
+                    "rows = [p.findall(line) for line in open(sys.argv[1])]")
+
+
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     with tempfile.TemporaryDirectory() as d:
@@ -47,3 +65,13 @@ if __name__ == "__main__":
         base = measure(python("-c", f"import pandas; pandas.read_csv({str(log)!r})"), repeat=3)
         print(f"rows: {n:,}  file: {log.stat().st_size / 2**20:.1f} MiB")
         row(f"analyze-log ({n:,}-row CSV)", ours, base, "pandas.read_csv")
+        console = Path(d) / "train.log"
+        m = max(1000, n // 5)
+        build_console(console, m)
+        cmd = python("-m", "nandoctor", "analyze-log", str(console), "--format", "json")
+        check = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        assert check.returncode == 1 and '"reader": "text-log"' in check.stdout, check.stderr
+        ours = measure(cmd, repeat=1, cwd=ROOT)
+        base = measure(python("-c", BASELINE_CONSOLE, str(console)), repeat=1)
+        print(f"console lines: {m:,} steps  file: {console.stat().st_size / 2**20:.1f} MiB")
+        row(f"analyze-log ({m:,}-step console log)", ours, base, "one regex findall per line")

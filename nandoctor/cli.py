@@ -180,7 +180,8 @@ def inspect_ckpt_cmd(
 @app.command("analyze-log")
 def analyze_log_cmd(
     path: Path = typer.Argument(..., help="A log: results.csv, trainer_state.json, metrics.csv, any CSV, "
-                                          "TensorBoard events, a console log, or a run folder holding one."),
+                                          "TensorBoard events, a console log, a run folder holding one, "
+                                          "or - for stdin."),
     metric: Optional[str] = typer.Option(None, "--metric", help="Column to classify (default: the training loss; "
                                                                 "Ultralytics: the sum of train/*_loss)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a PNG of the curve (needs matplotlib)."),
@@ -206,7 +207,8 @@ def analyze_log_cmd(
         return
     from nandoctor.logs.engine import analyze_log
 
-    run(lambda: analyze_log(existing(path), metric=metric, plot=plot, force=force), fmt, fail_on, debug)
+    run(lambda: analyze_log(path if str(path) == "-" else existing(path), metric=metric, plot=plot, force=force),
+        fmt, fail_on, debug)  # `-`: read the log from stdin
 
 
 # diagnose-config (issue 6)

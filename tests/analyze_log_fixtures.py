@@ -159,3 +159,141 @@ def write_ultralytics_results(path: Path, box, cls=None, dfl=None, first_epoch: 
         lines.append(",".join(str(int(v)) if j == 0 else "%.6g" % v for j, v in enumerate(vals)))
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+# The truth of every real log under ../shared/realworld and ../shared/runs, read by hand from their
+# READMEs (realworld) and from the runs' own *_truth.json records (runs). `first`/`last`: index of
+# the first non-finite / last healthy point of the chosen series (None: none; ... : not checked);
+# `exit`: the exit code; `errors`/`warnings`: codes that must be there; `no_errors`: a healthy log.
+_ANY = ...
+REAL_LOGS = [
+    # realworld: other people's runs
+    dict(path="realworld/ultralytics_coffee_val_inf_recovered/results.csv", reader="ultralytics-results",
+         index="epoch", first=None, pattern="healthy", exit=0, warnings=["ND308"], no_errors=True),
+    dict(path="realworld/ultralytics_waterfowl_resumed_val_nan_at_end/results.csv", reader="ultralytics-results",
+         index="epoch", first=None, pattern="healthy", exit=1, errors=["ND308"]),
+    dict(path="realworld/ultralytics_rtdetr_val_nan_transient/results.csv", reader="ultralytics-results",
+         index="epoch", first=None, pattern="healthy", exit=0, warnings=["ND308"], no_errors=True),
+    dict(path="realworld/keras_console_nan_epoch4/console.txt", reader="keras-console", index="epoch",
+         first=4, batch="23/31", last=3, pattern="!healthy", exit=1, errors=["ND301"]),
+    dict(path="realworld/keras_history_json_nan_epoch3/history.json", reader="keras-history", index="epoch",
+         first=3, last=2, pattern="!healthy", exit=1, errors=["ND301"]),
+    dict(path="realworld/hf_console_loss0_gradnorm_nan/console.txt", reader="hf-console", index="epoch",
+         first=0.54, last=None, pattern="nonfinite_throughout", exit=1, errors=["ND301", "ND310"]),
+    dict(path="realworld/megatron_console_gradnorm_nan/console.txt", reader="megatron", index="step",
+         metric="grad_norm", first=5426, last=None, pattern="nonfinite_throughout", exit=1, errors=["ND301"]),
+    dict(path="realworld/mmdet_console_all_nan/console.txt", reader="mmdet", index="epoch", metric="loss",
+         first=1, batch="25500/61598", last=None, pattern="nonfinite_throughout", exit=1, errors=["ND301"]),
+    dict(path="realworld/yolov7_console_box_nan/console.txt", reader="yolo-console", index="epoch", metric="total",
+         first=41, last=None, pattern="nonfinite_throughout", exit=1, errors=["ND301"]),
+    dict(path="realworld/healthy_hf_t5_trainer_state/trainer_state.json", reader="hf-trainer-state", index="step",
+         first=None, pattern="healthy", exit=0, no_errors=True),
+    dict(path="realworld/healthy_hf_tinyllama_trainer_state/trainer_state.json", reader="hf-trainer-state",
+         index="step", first=None, pattern="healthy", exit=0, no_errors=True),
+    dict(path="realworld/healthy_lightning_pendulum_metrics/metrics.csv", reader="lightning-metrics", index="step",
+         first=None, pattern="healthy", exit=0, no_errors=True),
+    dict(path="realworld/healthy_lightning_camels_plain_columns/metrics.csv", reader="lightning-metrics",
+         index="step", metric="train_loss", first=None, pattern="healthy", exit=0, no_errors=True),
+    dict(path="realworld/healthy_yolov5_results/results.csv", reader="ultralytics-results", index="epoch",
+         first=None, pattern="healthy", exit=0, no_errors=True),
+    dict(path="realworld/healthy_yolov5_console/training_terminal_output_64e_20bs.md", reader="yolo-console",
+         index="epoch", metric="box+obj+cls", points=64, first=None, pattern="healthy", exit=0, no_errors=True),
+    dict(path="realworld/healthy_keras_console/ReadMe.txt", reader="keras-console", index="epoch", metric="loss",
+         first=None, pattern="healthy", exit=0, no_errors=True),
+    # two epochs: too few points for a verdict, so exit 2 (never "healthy" from 2 points)
+    dict(path="realworld/healthy_ultralytics_crater/results.csv", exit=2),
+    # runs made with the real trainers
+    dict(path="runs/h1_healthy/console.log", reader="hf-console", index="epoch", metric="loss", first=None,
+         pattern="healthy", exit=0, no_errors=True),
+    dict(path="runs/h1_healthy/out/trainer_state.json", reader="hf-trainer-state", index="step", first=None,
+         pattern="healthy", exit=0, no_errors=True),
+    dict(path="runs/h1_healthy/out/runs", reader="tensorboard", index="step", metric="train/loss", first=None,
+         pattern="healthy", exit=0, no_errors=True),
+    dict(path="runs/h3_nan_end30/console.log", reader="hf-console", index="epoch", metric="loss", first=0.9688,
+         last=0.9375, pattern="!healthy", exit=1, errors=["ND301", "ND310"]),
+    dict(path="runs/h3_nan_end30/out/trainer_state.json", reader="hf-trainer-state", index="step", first=31, last=30,
+         pattern="!healthy", exit=1, errors=["ND301", "ND310"]),
+    dict(path="runs/h3_nan_end30/out/runs", reader="tensorboard", index="step", metric="train/loss", first=31,
+         last=30, pattern="!healthy", exit=1, errors=["ND301", "ND310"]),
+    # Lightning's console shows only the final progress bar: one point
+    dict(path="runs/l1_healthy/console.log", exit=2),
+    dict(path="runs/l1_healthy/run/lightning_logs/version_0/metrics.csv", reader="lightning-metrics", index="step",
+         metric="train_loss_step", first=None, pattern="healthy", exit=0, no_errors=True),
+    dict(path="runs/l1_healthy/run/tb_logs/version_0", reader="tensorboard", index="step", metric="train_loss_step",
+         first=None, pattern="healthy", exit=0, no_errors=True),
+    dict(path="runs/l2_diverge/console.log", reader="lightning-console", index="epoch", first=9, exit=1,
+         errors=["ND301"]),
+    dict(path="runs/l2_diverge/run/lightning_logs/version_0/metrics.csv", reader="lightning-metrics", index="step",
+         metric="train_loss_step", first=69, last=68, pattern="exponential_growth", exit=1, errors=["ND301"]),
+    dict(path="runs/l2_diverge/run/tb_logs/version_0", reader="tensorboard", index="step", metric="train_loss_step",
+         first=69, last=68, pattern="exponential_growth", exit=1, errors=["ND301"]),
+    dict(path="runs/p1_healthy/console.log", reader="pipe-console", index="epoch", metric="train_loss", first=None,
+         pattern="healthy", exit=0, no_errors=True),
+    dict(path="runs/p1_healthy/run/train.log", reader="pipe-console", index="epoch", metric="train_loss",
+         first=None, pattern="healthy", exit=0, no_errors=True),
+    dict(path="runs/p1_healthy/run/training_history.csv", reader="csv", index="epoch", metric="train_loss",
+         first=None, pattern="healthy", exit=0, no_errors=True),
+    dict(path="runs/p1_healthy/run/tb", reader="tensorboard", index="step", metric="Loss/train_step", first=None,
+         pattern="healthy", exit=0, no_errors=True),
+    # a poisoned sample at epoch 10: the loss surged a million-fold and came back, never non-finite
+    dict(path="runs/p4_poison_recover/console.log", reader="pipe-console", index="epoch", first=None, exit=_ANY),
+    dict(path="runs/p4_poison_recover/run/train.log", reader="pipe-console", index="epoch", first=None, exit=_ANY),
+    dict(path="runs/p4_poison_recover/run/training_history.csv", reader="csv", index="epoch", first=None, exit=_ANY),
+    dict(path="runs/p4_poison_recover/run/tb", reader="tensorboard", index="step", first=None, exit=_ANY),
+    dict(path="runs/p5_fp16_overflow/console.log", reader="pipe-console", index="epoch", metric="train_loss",
+         first=10, last=9, pattern="exponential_growth", exit=1, errors=["ND301"]),
+    dict(path="runs/p5_fp16_overflow/run/train.log", reader="pipe-console", index="epoch", metric="train_loss",
+         first=10, last=9, pattern="exponential_growth", exit=1, errors=["ND301"]),
+    dict(path="runs/p5_fp16_overflow/run/training_history.csv", reader="csv", index="epoch", metric="train_loss",
+         first=10, last=9, pattern="exponential_growth", exit=1, errors=["ND301"]),
+    # 8 steps an epoch: epoch 10 is steps 73-80
+    dict(path="runs/p5_fp16_overflow/run/tb", reader="tensorboard", index="step", metric="Loss/train_step",
+         first=range(73, 81), pattern="!healthy", exit=1, errors=["ND301"]),
+    # Lightning's defaults (log_every_n_steps=50 on an 8-step run) logged no scalar at all
+    dict(path="runs/x2_lightning_defaults/lightning_logs/version_0", exit=2),
+]
+
+
+def check_real_log(case: dict, rc: int, doc: dict | None) -> list[str]:
+    """What disagrees with the truth of `case` (empty: it agrees)."""
+    bad = []
+    if case["exit"] is not _ANY and rc != case["exit"]:
+        bad.append(f"exit {rc}, truth {case['exit']}")
+    if doc is None:
+        return bad
+    s = doc["summary"]
+    codes = {(f["code"], f["severity"]) for f in doc["findings"]}
+
+    def same(got, want):
+        if want is _ANY:
+            return True
+        if isinstance(want, range):
+            return got in want
+        if isinstance(want, float) and isinstance(got, (int, float)):
+            return abs(got - want) < 1e-3
+        return got == want
+
+    for key, want in (("reader", case.get("reader")), ("index_name", case.get("index")),
+                      ("metric", case.get("metric")), ("points", case.get("points"))):
+        if want is not None and s.get(key) != want:
+            bad.append(f"{key} {s.get(key)!r}, truth {want!r}")
+    first = s.get("first_nonfinite")
+    if "first" in case and not same(first and first["index"], case["first"]):
+        bad.append(f"first non-finite {first and first['index']}, truth {case['first']}")
+    if case.get("batch") and (first or {}).get("batch") != case["batch"]:
+        bad.append(f"batch {(first or {}).get('batch')}, truth {case['batch']}")
+    last = s.get("last_healthy")
+    if "last" in case and not same(last and last["index"], case["last"]):
+        bad.append(f"last healthy {last and last['index']}, truth {case['last']}")
+    want = case.get("pattern")
+    if want and (s.get("pattern") == want[1:] if want.startswith("!") else s.get("pattern") != want):
+        bad.append(f"pattern {s.get('pattern')}, truth {want}")
+    for code in case.get("errors", []):
+        if (code, "error") not in codes:
+            bad.append(f"no {code} error")
+    for code in case.get("warnings", []):
+        if (code, "warning") not in codes:
+            bad.append(f"no {code} warning")
+    if case.get("no_errors") and any(sev == "error" for _, sev in codes):
+        bad.append("false alarm: " + ", ".join(sorted(c for c, sev in codes if sev == "error")))
+    return bad

@@ -197,7 +197,7 @@ def test_ND308_ND309_field_notes_1A_validation_first_and_acc_snaps(tmp_path):
                    "Epoch 3/50 | Train Loss: nan | Val Loss: nan | Val Acc: 1.0000\n")
     report = analyze_log(log)
     s = report.summary
-    assert s["format"] == "text-epoch" and s["metric"] == "train_loss"
+    assert s["format"] == "pipe-console" and s["metric"] == "train_loss"
     assert s["nonfinite_columns"] == ["val_loss", "train_loss"]
     assert s["first_nonfinite"] == {"index": 3, "row": 2} and s["onset"] == {"index": 2, "row": 1}
     assert s["epochs_to_nonfinite"] == 3 and s["suggested_lr"] == 1e-5

@@ -13,6 +13,8 @@ CAUSES = {
                         "such as a larger image size",
     "nonfinite_from_start": "labels out of range (a label equal to num_classes), logits masked with -inf, "
                             "log(0) in the loss, or a learning rate far too high",
+    "nonfinite_throughout": "a break before the first line of this log; the full log (or the run's first "
+                            "non-finite step) tells which",
 }
 
 FIXES = {
@@ -26,6 +28,8 @@ FIXES = {
                         "resume from the last healthy checkpoint",
     "nonfinite_from_start": "check label ranges against num_classes (`nandoctor check-data`), mask logits with "
                             "-1e9 instead of -inf, add eps inside log, lower the learning rate",
+    "nonfinite_throughout": "analyze the whole log from the start of training to date the break, and resume from "
+                            "a checkpoint saved before it",
 }
 
 

@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from nandoctor.findings import NandoctorError, Report
-from nandoctor.logs import advice, evidence
+from nandoctor.logs import advice, evidence, series
 from nandoctor.logs.classify import fmt_value, classify
 from nandoctor.logs.table import LogTable
 
@@ -28,6 +28,8 @@ def analyze_log(path: Path, *, metric: str | None = None, plot: Path | None = No
     from nandoctor.progress import progress
 
     path = Path(path)
+    if str(path) == "-":
+        return _analyze_stdin(metric=metric, plot=plot, force=force)
     if not path.exists():
         raise NandoctorError(f"{path}: no such file or directory")
     if plot is not None:
@@ -61,10 +63,10 @@ def primary_series(table: LogTable, metric: str | None):
     else:
         picked = [c for c in table.loss_cols if c in cols]
         if not picked:
-            rest = [c for c in cols if c not in (table.index_col, table.epoch_col)]
-            if not rest:
-                raise NandoctorError(f"{table.path}: no numeric metric column besides the index")
-            picked = rest[:1]
+            picked, _ = series.choose([c for c in cols if c not in (table.index_col, table.epoch_col)])
+        if not picked:
+            raise NandoctorError(f"could not find a loss series in {table.path} ({coverage(table)}; columns: "
+                                 f"{', '.join(cols[:12])})")
     present = np.logical_and.reduce([table.present(c) for c in picked])
     rows = np.flatnonzero(present)
     if len(rows) == 0:
@@ -80,10 +82,16 @@ def primary_series(table: LogTable, metric: str | None):
 def analyze_table(table: LogTable, metric: str | None = None) -> Report:
     """Classify the primary metric, date the break, gather the evidence, and fill the Report."""
     report = Report(command="analyze-log")
+    missing = evidence.missing_cells(table) if metric is None else None
     name, values, rows = primary_series(table, metric)
     nonfinite_cols = evidence.nonfinite_columns(table)
-    break_at, witness = _witness_break(table, rows) if metric is None else (None, None)
+    _refuse_thin_verdict(table, name, values, nonfinite_cols, metric)
+    break_at, witness = _witness_break(table, rows, name) if metric is None else (None, None)
     shape = classify(values, break_at=break_at)
+    if shape.pattern == "nonfinite_from_start" and _starts_mid_run(table, rows):
+        shape.pattern = "nonfinite_throughout"
+        shape.detail = (f"every value shown is non-finite from the first one ({table.where(int(rows[0]))}); the "
+                        "log starts mid-run, so when it broke is not in it")
     first_row = int(rows[shape.first_bad]) if shape.first_bad is not None else None
     first, last = table.point(first_row), table.point(_last_healthy_row(table, rows, shape.first_bad))
 
@@ -108,6 +116,7 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
         "spike_score": round(shape.spike_score, 6),
         "rows": table.total_rows,
         "format": table.format,
+        "reader": table.format,
         "index_name": table.index_name,
         "epochs_to_nonfinite": epochs,
         "clip_threshold": clip,
@@ -115,8 +124,11 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
         "nonfinite_columns": [c for c, _ in nonfinite_cols],
         "path": str(table.path),
         "points": int(len(values)),
+        "lines": _lines(table)[0],
+        "lines_read": _lines(table)[1],
         "detail": shape.detail,
         "resume": resume,
+        "notes": list(table.notes),
         "sampled": None if table.sample is None else {"kept_rows": int(len(table.frame)),
                                                       "every": table.sample.stride},
     })
@@ -125,6 +137,14 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
 
     loc = _locator(table, str(table.path), name)
     _loss_findings(report, table, shape, name, values, rows, onset_row, witness, loc)
+    if metric is None:
+        _other_loss_findings(report, table, nonfinite_cols, name, first_row)
+    if missing:
+        _missing_findings(report, table, name, missing)
+    if metric is None and not any(series.is_loss_like(c) for c in name.split("+")) and name != "total" \
+            and not set(name.split("+")) <= series.YOLO_PARTS:
+        report.add("ND316", "info", f"no training loss in this log: judged {name} instead",
+                   path=str(table.path), where=name)
     _validation_findings(report, table, nonfinite_cols, first_row, loc, name)
     if grad_col is not None:
         _grad_findings(report, table, grad_col, surges, clip, loc)
@@ -133,17 +153,133 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
     return report
 
 
-def _witness_break(table: LogTable, rows):
+MIN_POINTS = 3
+
+
+def coverage(table: LogTable) -> str:
+    total, read = _lines(table)
+    return f"read {read:,} of {total:,} lines"
+
+
+def _lines(table: LogTable) -> tuple[int, int]:
+    """(lines in the log, lines a reader understood); a CSV counts its header line."""
+    if table.lines_total is not None:
+        return int(table.lines_total), int(table.lines_read or 0)
+    n = table.total_rows + (1 if table.lines is not None else 0)
+    return n, n
+
+
+def _refuse_thin_verdict(table: LogTable, name: str, values, nonfinite_cols, metric) -> None:
+    """Exit 2 rather than a verdict from too little: under MIN_POINTS points with nothing non-finite,
+    or a console no known format matched where few lines were understood."""
+    import numpy as np
+
+    if metric is not None or nonfinite_cols or not np.all(np.isfinite(values)):
+        return
+    total, read = _lines(table)
+    if len(values) < MIN_POINTS:
+        raise NandoctorError(f"{table.path}: only {len(values)} point(s) of {name} ({coverage(table)}): too few to "
+                             "judge the curve")
+    if table.format == "text-log" and read < max(3, 0.05 * total):
+        raise NandoctorError(f"could not find a loss series in {table.path} ({coverage(table)}; no known console "
+                             "format matched)")
+    if not (series.is_loss_like(name) or series.is_grad_like(name) or "+" in name or name == "total"):
+        raise NandoctorError(f"could not find a loss series in {table.path} ({coverage(table)}; the columns are "
+                             f"{', '.join(list(table.frame.columns)[:12])})")
+
+
+def _starts_mid_run(table: LogTable, rows) -> bool:
+    """The log's first counter is past the start of training (an excerpt pasted from the middle)."""
+    import numpy as np
+
+    if table.index_col is None:
+        return False
+    idx = table.frame[table.index_col].to_numpy(dtype=float)[rows]
+    idx = idx[np.isfinite(idx)]
+    if not len(idx):
+        return False
+    first = float(idx[0])
+    stride = float(np.min(np.diff(idx)[np.diff(idx) > 0])) if len(idx) > 1 and (np.diff(idx) > 0).any() else 0.0
+    if table.batch_col is not None:
+        b = table.frame[table.batch_col].to_numpy(dtype=float)[rows][0]
+        if b == b and b > 1 and ("batches" not in table.frame or b < 0.99 * table.frame["batches"].iat[rows[0]]):
+            return True
+    if table.index_name == "epoch" and not float(first).is_integer():  # HF's fractional epochs
+        return first > 2 * stride if stride else first > 0.05
+    if table.index_name == "epoch":
+        return first > 1
+    return first > max(1.0, stride)
+
+
+def _analyze_stdin(metric, plot, force) -> Report:
+    """`kubectl logs pod | nandoctor analyze-log -`: the stream is read once, line by line."""
+    import io
+    import sys
+
+    from nandoctor.logs.readers.text import read_text
+
+    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        table = read_text(Path("<stdin>"), source=stream)
+        report = analyze_table(table, metric=metric)
+    if plot is not None:
+        from nandoctor.logs.plot import check_target, write_plot
+
+        check_target(Path(plot), force)
+        write_plot(Path(plot), table, report, force=force)
+        report.summary["plot"] = str(plot)
+    return report
+
+
+def _other_loss_findings(report, table, nonfinite_cols, name, first_row) -> None:
+    """Any non-finite training loss or grad norm is an error, whichever series was chosen."""
+    picked = set(name.split("+"))
+    if first_row is not None:
+        return  # the chosen series broke: ND301 already says so, the rest is in nonfinite_columns
+    for col, row in nonfinite_cols:
+        if col in picked or series.is_eval(col) or col in table.witness_cols:
+            continue
+        if series.is_loss_like(col) or series.is_grad_like(col):
+            report.add("ND301", "error", f"{col} became non-finite at {table.where(row)} (row {table.row_id(row)}) "
+                       f"while {name} stays finite", **_locator(table, str(table.path), col)(row),
+                       data={"first_nonfinite": table.point(row)})
+            return
+    for tag, values in table.other_axis.items():
+        bad = sorted(k for k, v in values.items() if v != v or v in (float("inf"), float("-inf")))
+        if bad and (series.is_loss_like(tag) or series.is_grad_like(tag)):
+            sev = "error" if not series.is_eval(tag) or bad[-1] == max(values) else "warning"
+            code = "ND308" if series.is_eval(tag) else "ND301"
+            report.add(code, sev, f"{tag} (logged once per epoch) is non-finite at epoch {bad[0]} while {name} stays "
+                       "finite", path=str(table.path), where=f"{tag} @ epoch {bad[0]}")
+
+
+def _missing_findings(report, table, name, missing) -> None:
+    rows, broke = missing
+    where = table.where(rows[0])
+    if broke:
+        return  # the empty cells were taken as the break (ND301 names them)
+    report.add("ND315", "warning", f"{name} is missing (an empty cell) at {where}"
+               + (f" and {len(rows) - 1} more row(s)" if len(rows) > 1 else "")
+               + " while the other columns were logged: pandas writes NaN as an empty cell",
+               **_locator(table, str(table.path), name)(rows[0]), data=table.point(rows[0]))
+
+
+def _witness_break(table: LogTable, rows, name: str = ""):
     """(position in the loss series, (column, row)) of the first non-finite witness value, e.g. HF's
     grad_norm while logging_nan_inf_filter kept the logged loss finite; (None, None) without one."""
     import numpy as np
 
     best, witness = None, None
     for col in table.witness_cols:
+        if col in name.split("+"):
+            continue
         mask = table.nonfinite(col)
         if mask.any():
             wrow = int(np.argmax(mask))
             pos = int(np.searchsorted(rows, wrow))
+            if col == "nan_recovery":  # printed after the epoch it is about: date it to that epoch's last row
+                pos = max(0, int(np.searchsorted(rows, wrow, side="right")) - 1)
             if pos < len(rows) and (best is None or pos < best):
                 best, witness = pos, (col, wrow)
     return best, witness
@@ -167,11 +303,18 @@ def _loss_findings(report, table, shape, name, values, rows, onset_row, witness,
     s, idx = report.summary, table.index_name
     first, last = s["first_nonfinite"], s["last_healthy"]
     first_row = int(rows[shape.first_bad]) if shape.first_bad is not None else None  # in the frame
+    import numpy as np
+
+    if witness is not None and shape.first_bad is not None and not np.isfinite(values[shape.first_bad]):
+        if witness[0] == "nan_recovery":
+            report.summary["notes"].append(f"the trainer itself detected the NaN/Inf loss at "
+                                           f"{table.where(witness[1])} and reloaded last.pt to recover")
+        witness = None  # the chosen series shows the break itself
     if first is not None:
         what = "non-finite" if witness else fmt_value(values[shape.first_bad])
-        via = f" (seen in {witness[0]}; the logged {name} was filtered)" if witness else ""
+        via = f" (seen in {witness[0]}; the logged {name} stayed finite)" if witness else ""
         healthy = f"; last healthy {idx} {last['index']}" if last else ""
-        report.add("ND301", "error", f"{name} became {what} at {idx} {first['index']} (row {first['row']}){via}"
+        report.add("ND301", "error", f"{name} became {what} at {table.where(first_row)} (row {first['row']}){via}"
                    f"{healthy}; pattern {shape.pattern}", **loc(first_row),
                    data={"first_nonfinite": first, "last_healthy": last})
     if shape.pattern in PATTERN_CODES:
@@ -188,10 +331,18 @@ def _loss_findings(report, table, shape, name, values, rows, onset_row, witness,
                    f"{idx} {point['index']} and came back down (spike score {shape.spike_score:.2%})",
                    **loc(int(rows[p])), data=point)
     if witness is not None:
-        wp = table.point(witness[1])
-        report.add("ND310", "error", f"{witness[0]} is non-finite at {idx} {wp['index']} while the logged {name} "
-                   "stays finite: logging_nan_inf_filter replaced the NaN loss by an average",
-                   **_locator(table, str(table.path), witness[0])(witness[1]), data=wp)
+        wp, wrow = table.point(witness[1]), witness[1]
+        logged = table.frame[name].to_numpy(dtype=float)[wrow] if name in table.frame.columns else float("nan")
+        if witness[0] == "nan_recovery":
+            msg = (f"Ultralytics detected a NaN/Inf loss at {table.where(wrow)} and reloaded last.pt to recover "
+                   f"(its console says so; the {name} printed there may still look finite)")
+        elif logged == 0.0:
+            msg = (f"{witness[0]} is non-finite at {table.where(wrow)} while the logged {name} is exactly 0.0: the NaN "
+                   "loss was filtered out of the log (Hugging Face's logging_nan_inf_filter)")
+        else:
+            msg = (f"{witness[0]} is non-finite at {table.where(wrow)} while the logged {name} stays finite: the "
+                   "loss was filtered or averaged (Hugging Face's logging_nan_inf_filter does this)")
+        report.add("ND310", "error", msg, **_locator(table, str(table.path), witness[0])(wrow), data=wp)
 
 
 def _run_findings(report, table, shape, name, values, loc):
@@ -264,20 +415,32 @@ def _first_epoch(table: LogTable) -> float | None:
 
 
 def _validation_findings(report, table, nonfinite_cols, first_row, loc, name):
+    """ND308: validation non-finite before the loss broke, or at the end of the log, is an error; a
+    transient one that recovered while training stayed finite is a warning that says when."""
     evals = set(evidence.eval_columns(table.frame.columns))
-    val_bad = [(c, r) for c, r in nonfinite_cols if c in evals]
+    val_bad = [(c, r) for c, r in nonfinite_cols if c in evals and c not in table.witness_cols]
     if val_bad:
         col, row = val_bad[0]
         point = table.point(row)
+        sev, msg = "error", None
         if first_row is None:
-            msg = f"{col} is non-finite at {table.index_name} {point['index']} while {name} stays finite"
+            recovered = _recovered_at(table, col)
+            if recovered is None:
+                msg = f"{col} is non-finite at {table.where(row)} and still at the end of the log, while {name} stays finite"
+            else:
+                sev = "warning"
+                import numpy as np
+
+                bad = np.flatnonzero(table.nonfinite(col))
+                at = ", ".join(str(table.index_at(int(r))) for r in bad[:5]) + (", ..." if len(bad) > 5 else "")
+                msg = (f"{col} was non-finite at {table.index_name} {at} ({len(bad)} row(s)) and recovered from "
+                       f"{table.where(recovered)} while {name} stayed finite; half-precision validation is the "
+                       "usual cause")
         elif row < first_row:
-            msg = (f"{col} went non-finite at {table.index_name} {point['index']}, before {name} "
-                   f"({table.index_name} {table.index_at(first_row)}): validation first is itself evidence")
-        else:
-            msg = None  # at the same time as the loss: listed in nonfinite_columns, no separate finding
+            msg = (f"{col} went non-finite at {table.where(row)}, before {name} "
+                   f"({table.where(first_row)}): validation first is itself evidence")
         if msg:
-                report.add("ND308", "error", msg, **loc(row) | {"where": f"{col} @ {table.index_name} {point['index']}"},
+            report.add("ND308", sev, msg, **loc(row) | {"where": f"{col} @ {table.index_name} {point['index']}"},
                        data={"columns": [c for c, _ in val_bad]})
     starts = [r for _, r in nonfinite_cols]
     if starts:
@@ -286,10 +449,21 @@ def _validation_findings(report, table, nonfinite_cols, first_row, loc, name):
         if snapped:
             point = table.point(row)
             parts = ", ".join(f"{c} {b:g} -> {a:g}" for c, b, a in snapped)
-            report.add("ND309", "warning", f"at {table.index_name} {point['index']}, when values turned non-finite, "
+            report.add("ND309", "warning", f"at {table.where(row)}, when values turned non-finite, "
                        f"{parts}: not success, a symptom of NaN outputs",
                        **loc(row) | {"where": f"{snapped[0][0]} @ {table.index_name} {point['index']}"},
                        data={"metrics": [c for c, _, _ in snapped]})
+
+
+def _recovered_at(table: LogTable, col: str) -> int | None:
+    """The first row after the last non-finite value of `col` where it is finite again, else None."""
+    import numpy as np
+
+    bad = table.nonfinite(col)
+    last_bad = int(np.flatnonzero(bad)[-1])
+    v = table.frame[col].to_numpy(dtype=float)
+    later = np.flatnonzero(np.isfinite(v[last_bad + 1:]))
+    return int(last_bad + 1 + later[0]) if len(later) else None
 
 
 def _grad_findings(report, table, col, surges, clip, loc):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from nandoctor.logs.readers.plaincsv import is_eval
+from nandoctor.logs.series import is_eval
 from nandoctor.logs.table import LogTable
 
 _BOUNDED = re.compile(r"acc|precision|recall|map|f1|iou|top1|top5|auc", re.I)
@@ -27,6 +27,45 @@ def nonfinite_columns(table: LogTable) -> list[tuple[str, int]]:
         if mask.any():
             found.append((int(np.argmax(mask)), order, col))
     return [(col, row) for row, _, col in sorted(found)]
+
+
+def missing_cells(table: LogTable):
+    """Empty cells of the loss in a dense log (pandas' `to_csv` writes NaN as an empty cell).
+
+    Returns (rows, broke) or None. A cell counts when the row logged other columns and the loss was
+    logged in the rows before; Lightning's sparse rows never count. `broke`: the loss never comes back,
+    or a bounded metric snaps to exactly 0 or 1 there; then the empty cells are marked as written NaN
+    (the break) in `table.written_nan`.
+    """
+    import numpy as np
+
+    if table.sparse or table.format != "csv" or len(table.loss_cols) != 1:
+        return None
+    col = table.loss_cols[0]
+    others = [c for c in table.frame.columns if c != col]  # the epoch written on a row counts too
+    if not others:
+        return None
+    present = table.present(col)
+    if not present.any():
+        return None
+    others_logged = np.logical_or.reduce([table.present(c) for c in others])
+    seen_before = np.cumsum(present) > 0
+    empty = ~present & others_logged & seen_before
+    if not empty.any() or present[:np.argmax(empty)].mean() < 0.9:
+        return None
+    rows = np.flatnonzero(empty)
+    never_back = not present[rows[0]:].any()
+    if not never_back and len(rows) > max(2, 0.1 * (len(present) - rows[0])):
+        return None  # empty again and again (eval rows written apart): a sparse log after all
+    snapped = bool(snapped_metrics(table, int(rows[0])))
+    broke = never_back or snapped
+    if broke:
+        mask = table.written_nan.get(col, np.zeros(len(present), dtype=bool)).copy()
+        mask[rows if never_back else rows[:1]] = True
+        table.written_nan[col] = mask
+        table.notes.append(f"{col} has empty cells from {table.where(int(rows[0]))} on while the other columns "
+                           "were logged: taken as NaN written by pandas")
+    return [int(r) for r in rows], broke
 
 
 def snapped_metrics(table: LogTable, row: int) -> list[tuple[str, float, float]]:

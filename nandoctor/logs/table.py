@@ -29,6 +29,11 @@ class LogTable:
     lines: Any = None                       # per-row 1-based line numbers in the file, or None
     notes: list[str] = field(default_factory=list)
     sample: Any = None                      # logs.sample.Sample when the frame holds a sample of a huge log
+    sparse: bool = False                    # rows log different metrics (Lightning): an empty cell is "not logged"
+    batch_col: str | None = None            # batch k within the epoch (k/N counters), when the log prints one
+    lines_total: int | None = None          # lines in the file (text logs) or records (structured logs)
+    other_axis: dict = field(default_factory=dict)  # TensorBoard tags on another clock: tag -> {epoch: value}
+    lines_read: int | None = None           # how many of them a reader understood
 
     def __post_init__(self) -> None:
         # A reader names its columns from the header; a column that held no numbers was dropped.
@@ -37,6 +42,8 @@ class LogTable:
             self.index_col = None
         if self.epoch_col not in cols:
             self.epoch_col = None
+        if self.batch_col not in cols:
+            self.batch_col = None
         self.loss_cols = [c for c in self.loss_cols if c in cols]
         self.witness_cols = [c for c in self.witness_cols if c in cols]
 
@@ -94,4 +101,15 @@ class LogTable:
         """The {"index", "row"} shape the JSON summary uses for dated events."""
         if row is None:
             return None
-        return {"index": self.index_at(row), "row": self.row_id(row)}
+        point = {"index": self.index_at(row), "row": self.row_id(row)}
+        if self.batch_col is not None:
+            b = float(self.frame[self.batch_col].iat[row])
+            if b == b:
+                n = self.frame["batches"].iat[row] if "batches" in self.frame.columns else float("nan")
+                point["batch"] = f"{int(b)}/{int(n)}" if n == n else int(b)
+        return point
+
+    def where(self, row: int) -> str:
+        """`epoch 4 (batch 23/31)` / `step 5426`: a row dated by the log's own counters."""
+        p = self.point(row)
+        return f"{self.index_name} {p['index']}" + (f" (batch {p['batch']})" if "batch" in p else "")

@@ -136,4 +136,23 @@ RULES = [
         bad="time 3030.1 then 12.4",
         good="time increasing throughout, or a resume from a checkpoint inspect-ckpt calls clean",
     ),
+    Rule(
+        code="ND315",
+        title="loss missing in a dense log",
+        why="pandas' to_csv writes NaN as an empty cell, so a NaN loss can look like a value that was simply not "
+            "logged; in a log where every row has the loss, an empty cell is a missing (likely NaN) value.",
+        fix="Check that epoch in the training script's own output; write the CSV with na_rep='nan' so NaN stays "
+            "visible.",
+        bad="epoch,train_loss,val_acc / 7,,0.91 (train_loss empty, the rest logged)",
+        good="epoch,train_loss,val_acc / 7,0.412,0.91",
+    ),
+    Rule(
+        code="ND316",
+        title="no loss in the log: a witness was judged",
+        why="Some consoles print no loss (Megatron with a loss scale and grad norm only); the gradient norm, "
+            "then the evaluation loss, are the honest witnesses of a break, never a scale, time or count.",
+        fix="Log the training loss too (Megatron: `lm loss`); meanwhile treat a non-finite grad norm as the break.",
+        bad="| loss scale: 1.0 | grad norm: nan |",
+        good="| lm loss: 2.31 | loss scale: 1.0 | grad norm: 1.7 |",
+    ),
 ]

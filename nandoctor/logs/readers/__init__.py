@@ -31,8 +31,11 @@ def resolve(path: Path) -> Path:
                 return found[0]
     for events in sorted(path.glob("*/events.out.tfevents.*")) + sorted(path.glob("*/*/events.out.tfevents.*")):
         return events.parent
+    consoles = sorted(p for p in path.glob("*.log") if p.is_file())  # a folder holding only a console log
+    if consoles:
+        return consoles[0]
     raise NandoctorError(f"{path}: no training log found in this folder (looked for event files, "
-                         + ", ".join(_LOG_NAMES) + ")")
+                         + ", ".join(_LOG_NAMES) + ", *.log)")
 
 
 def read_log(path: Path, metric: str | None = None) -> LogTable:
@@ -56,26 +59,54 @@ def read_log(path: Path, metric: str | None = None) -> LogTable:
     if b"\x00" in head:
         raise NandoctorError(f"{path}: binary file, not a training log (CSV, JSON, text or TensorBoard events)")
     text_head = head.decode("utf-8", "replace").lstrip("\ufeff")
-    if path.suffix.lower() == ".json" or text_head.lstrip().startswith(("{", "[")):
+    if path.suffix.lower() in (".yaml", ".yml") or _looks_like_yaml_config(text_head):
+        raise NandoctorError(f"{path}: a YAML config, not a training log (for configs use "
+                             "`nandoctor diagnose-config`)")
+    stripped = text_head.lstrip()
+    if path.suffix.lower() == ".json" or re.match(r'\{\s*"|\[\s*[\[{"\]]|[\[{]\s*$', stripped):
         return hf.read(path)
-    header = _csv_header(text_head)
+    header = _csv_header(text_head, path.suffix.lower() == ".csv")
     if header is not None:
         if ultralytics.looks_like(header):
             return ultralytics.read(path, metric)
         if lightning.looks_like(header):
             return lightning.read(path, metric)
+        if lightning.looks_sparse(path, header):
+            return lightning.read(path, metric)
         return plaincsv.read(path, metric)
-    shape = text.sniff(text_head)
-    if shape is not None:
-        return text.read(path)
-    raise NandoctorError(f"{path}: unrecognised log format (expected a CSV with a header, a "
-                         "trainer_state.json, TensorBoard events or a console log)")
+    return text.read_text(path)
 
 
-def _csv_header(head: str) -> list[str] | None:
-    """The stripped header names when the text starts like a CSV with a named header."""
-    first = head.splitlines()[0] if head.splitlines() else ""
-    if first.count(",") < 1 or re.search(r"(:\s+|=\s*)[-+]?(\d|nan|inf)", first, re.I):
+_YAML_KEY = re.compile(r"^[A-Za-z_][\w.-]*:(\s|$)")
+
+
+def _looks_like_yaml_config(head: str) -> bool:
+    """Mostly `key: value` lines at column 0 and no line with two metrics: a config, not a log."""
+    lines = [ln for ln in head.splitlines()[:200] if ln.strip() and not ln.lstrip().startswith("#")]
+    if len(lines) < 3:
+        return False
+    keyed = sum(bool(_YAML_KEY.match(ln)) or ln.startswith(("  ", "- ")) for ln in lines)
+    multi = sum(ln.count(":") + ln.count("=") >= 3 or "|" in ln or "{'" in ln for ln in lines)
+    top = [ln.split(":", 1)[0] for ln in lines if _YAML_KEY.match(ln)]
+    unique = len(set(top)) >= 0.8 * len(top)  # a config names each key once; a log repeats `loss: ...`
+    return keyed >= 0.9 * len(lines) and multi == 0 and len(top) >= 3 and unique
+
+
+def _csv_header(head: str, named_csv: bool = False) -> list[str] | None:
+    """The stripped header names when the text starts like a CSV with a named header (and, unless the
+    file is named .csv, a second line with as many fields: `GPU available: False, used: False` is prose)."""
+    first, _, rest = head.partition("\n")
+    first = first.rstrip("\r")
+    if re.match(r"\s*\[?\d{2,4}[-/]\d\d[-/ ]", first) or re.search(r"\w: \S", first):
+        return None  # a timestamped log line or `GPU available: False, used: False`, not a header
+    if not named_csv:
+        second = next((ln for ln in rest.split("\n") if ln.strip()), "")
+        try:
+            if len(next(csv.reader(io.StringIO(second)))) != len(next(csv.reader(io.StringIO(first)))):
+                return None
+        except (csv.Error, StopIteration):
+            return None
+    if first.count(",") < 1 or re.search(r"(:\s+|=\s*)[-+]?(\d|nan|inf)", first, re.I) or re.search(r"[\r{}<>]|%\|", first):
         return None  # `Loss: inf, Accuracy: 0.01` is a console line, not a header
     try:
         names = next(csv.reader(io.StringIO(first)))

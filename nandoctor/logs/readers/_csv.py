@@ -164,12 +164,14 @@ def _written_nan(source, on_bytes, raw, out, header: list[str]) -> dict:
     if not nan_cols:
         return {}
     written = {}
-    # Text columns already know: their raw strings are at hand.
+    # Text columns: a token such as `NaN!`-free `inf` is at hand, but pandas already turned `nan` into a
+    # missing value there too, so their missing cells are told apart from empty ones below, like numbers.
+    tokens = {}
     for c in nan_cols:
         s = raw[c]
         if s.dtype.kind not in "fiub":
-            written[c] = s.astype(str).str.strip().str.lower().isin(NAN_TOKENS).to_numpy() & s.notna().to_numpy()
-    rest = [c for c in nan_cols if c not in written]
+            tokens[c] = s.astype(str).str.strip().str.lower().isin(NAN_TOKENS).to_numpy() & s.notna().to_numpy()
+    rest = list(nan_cols)
     if not rest:
         return written
     positions = {c: header.index(c) for c in rest}
@@ -179,6 +181,8 @@ def _written_nan(source, on_bytes, raw, out, header: list[str]) -> dict:
         for c, nonblank in fast.items():
             mask = np.zeros(len(out), dtype=bool)
             mask[np.flatnonzero(np.isnan(out[c].to_numpy()))] = nonblank
+            if c in tokens:  # a stray word such as `0.7x` is not blank, but it is no written NaN either
+                mask &= tokens[c] | raw[c].isna().to_numpy()
             written[c] = mask
         return written
     # Blank lines, quoted newlines or very many NaN cells: one more pass over just those columns as text.

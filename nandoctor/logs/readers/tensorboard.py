@@ -54,26 +54,54 @@ def read(path: Path) -> LogTable:
         raise NandoctorError(f"{path}: unreadable TensorBoard event file ({type(exc).__name__})") from None
     if not series:
         raise NandoctorError(f"{path}: no scalar values in this TensorBoard log")
-    steps = sorted(set().union(*(s.keys() for s in series.values())))
+    from nandoctor.logs import series as choose
+
+    loss_tag = (choose.choose(list(series), prefer_suffix="_step")[0] or [None])[0]
+    main, other = _clocks(series, loss_tag)
+    steps = sorted(set().union(*(series[t].keys() for t in main)))
     pos = {s: i for i, s in enumerate(steps)}
     cols = {"step": np.asarray(steps, dtype=float)}
     written = {}
-    for tag, values in series.items():
+    for tag in main:
         col = np.full(len(steps), math.nan)
         mask = np.zeros(len(steps), dtype=bool)
-        for step, value in values.items():
+        for step, value in series[tag].items():
             col[pos[step]] = value
             mask[pos[step]] = math.isnan(value)
         cols[tag] = col
         if mask.any():
             written[tag] = mask
     frame = pd.DataFrame(cols)
-    from nandoctor.logs.readers.plaincsv import pick_loss
+    names = [c for c in frame.columns if c != "step"]
+    table = LogTable(frame=frame, format=FORMAT, path=path, index_col="step", index_name="step",
+                     epoch_col=next((c for c in frame.columns if c.lower() in ("epoch", "train/epoch")), None),
+                     loss_cols=choose.choose(names, prefer_suffix="_step")[0], witness_cols=choose.witnesses(names),
+                     written_nan=written, lines_total=sum(len(v) for v in series.values()),
+                     lines_read=sum(len(v) for v in series.values()), sparse=True)
+    table.other_axis = {t: series[t] for t in other}
+    if other:
+        table.notes.append(f"{len(other)} tag(s) logged once per epoch ({', '.join(sorted(other)[:4])}) are on "
+                           "their own axis and are judged separately from the per-step tags")
+    return table
 
-    loss = pick_loss([c for c in frame.columns if c != "step"])
-    return LogTable(frame=frame, format=FORMAT, path=path, index_col="step", index_name="step",
-                    epoch_col=next((c for c in frame.columns if c.lower() == "epoch"), None),
-                    loss_cols=[loss] if loss else [], written_nan=written)
+
+def _clocks(series: dict, loss_tag: str | None) -> tuple[list[str], list[str]]:
+    """Split tags into the loss's axis and another one. A tag logged at every integer of a range that
+    ends well below the loss's last step (`Loss/train` at steps 1..30 beside `Loss/train_step` at
+    1..240) counts epochs, not steps: putting both on one axis would date epoch 10 at step 10."""
+    if loss_tag is None:
+        return list(series), []
+    top = max(series[loss_tag])
+    main, other = [], []
+    for tag, values in series.items():
+        steps = sorted(values)
+        dense = len(steps) >= 2 and steps[-1] - steps[0] + 1 == len(steps)
+        loss_dense = len(series[loss_tag]) >= 2 * len(steps)
+        if tag != loss_tag and dense and loss_dense and steps[-1] * 2 <= top:
+            other.append(tag)
+        else:
+            main.append(tag)
+    return main, other
 
 
 def _tensor_value(proto) -> float | None:
