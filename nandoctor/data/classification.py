@@ -20,6 +20,8 @@ def check_classification(path: Path, report: Report, num_classes: int | None, la
         lines, labels = _jsonl(path, report, label_key)
     lines, labels = np.asarray(lines, dtype=np.int64), np.asarray(labels, dtype=np.int64)
     p = str(path)
+    if not len(labels) and not [f for f in report.findings if f.path == p]:
+        report.add("ND100", "error", "no label rows in the file: nothing to check", path=p)
     ignored = np.isin(labels, ignore_index) if ignore_index else np.zeros(len(labels), bool)
     neg = (labels < 0) & ~ignored
     high = (labels >= num_classes) & ~ignored if num_classes is not None else np.zeros(len(labels), bool)

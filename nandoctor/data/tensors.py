@@ -34,19 +34,24 @@ class Unreadable(Exception):
     """A file or tensor that cannot be read; its message is the finding's."""
 
 
-@dataclass
 class Budget:
     """Inflated bytes still allowed in this run."""
-    left: int = MAX_INFLATE_RUN
+
+    def __init__(self) -> None:
+        self.left = MAX_INFLATE_RUN
 
     def take(self, n: int, what: str) -> None:
         if n > MAX_INFLATE_FILE:
-            raise Unreadable(f"{what} inflate to {n:,} bytes, over the {MAX_INFLATE_FILE >> 30} GiB limit per "
-                             "file (a zip bomb?): not read")
+            raise Unreadable(f"{what} inflate to {n:,} bytes, over the {_size(MAX_INFLATE_FILE)} limit per file "
+                             "(a zip bomb?): not read")
         if n > self.left:
-            raise Unreadable(f"{what} inflate to {n:,} bytes, over what is left of the {MAX_INFLATE_RUN >> 30} GiB "
+            raise Unreadable(f"{what} inflate to {n:,} bytes, over what is left of the {_size(MAX_INFLATE_RUN)} "
                              "limit per run: not read")
         self.left -= n
+
+
+def _size(n: int) -> str:
+    return f"{n / 2 ** 30:g} GiB" if n >= 1 << 30 else f"{n / 2 ** 20:g} MiB"
 
 
 @dataclass
@@ -69,6 +74,8 @@ def check_tensor_files(paths: list[Path], report: Report, vocab_size: int | None
         found = 0
         loader = _load(path, report, budget)
         try:  # per file: one hostile file is one finding, the rest of the folder is still judged
+            if path.stat().st_size == 0:
+                raise Unreadable("empty file (0 bytes): no tensors to check")
             for name, values in loader:
                 found += 1
                 if found > MAX_TENSORS:
@@ -167,7 +174,7 @@ def _pt_inflate_cap(path: Path, budget: Budget) -> None:
     except (OSError, zipfile.BadZipFile, ValueError, EOFError):
         return  # torch.load reports it
     if packed > MAX_PT_INFLATE:
-        raise Unreadable(f"compressed zip members inflate to {packed:,} bytes, over the {MAX_PT_INFLATE >> 20} MiB "
+        raise Unreadable(f"compressed zip members inflate to {packed:,} bytes, over the {_size(MAX_PT_INFLATE)} "
                          "limit (torch.save never compresses them; a zip bomb?): not loaded")
     budget.take(packed, "compressed zip members")
 
