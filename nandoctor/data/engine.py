@@ -251,10 +251,20 @@ def _add(report: Report, hit: tuple) -> None:
 
 
 def _finish(report: Report) -> None:
-    """by_code counts every finding, listed or not."""
+    """At most MAX_PER_CODE findings listed per code (tensor and table findings are added uncapped);
+    by_code counts every finding, listed or not."""
     from collections import Counter
 
     dropped = report.summary.setdefault("findings_not_listed", {})
+    seen: Counter = Counter()
+    kept = []
+    for f in report.findings:
+        seen[f.code] += 1
+        if seen[f.code] <= MAX_PER_CODE:
+            kept.append(f)
+        else:
+            dropped[f.code] = dropped.get(f.code, 0) + 1
+    report.findings[:] = kept
     by_code = Counter(f.code for f in report.findings) + Counter(dropped)
     report.summary["by_code"] = dict(sorted(by_code.items()))
     if dropped:
