@@ -326,3 +326,15 @@ def test_data_yaml_with_image_list_txt(tmp_path):
     rep = engine.check_data(root / "data.yaml")
     got = {(x.code, Path(x.path).name, x.line) for x in rep.findings}
     assert {("ND108", "2.txt", 1), ("ND114", "7.jpg", None), ("ND116", "7.jpg", None), ("ND115", "1.txt", None)} <= got
+
+
+def test_every_rule_bad_example_raises_its_own_code(generated):
+    cases, found = generated
+    missing = []
+    for code, rows in rule_rows("bad").items():
+        stems = [f"{code}_{n}_" for n in range(len(rows))]
+        got = {c for name, lines in found.items() if name.startswith(tuple(stems))
+               for hits in lines.values() for c, _ in hits}
+        if code not in got:
+            missing.append((code, sorted(got)))
+    assert not missing
