@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -146,3 +148,20 @@ def test_stride0_view_is_judged_on_its_stored_values(tmp_path):
     assert [(f.code, f.message, f.data["first_inf"]) for f in rep.findings] == [
         ("ND123", "w: 1 Inf (first at [0, 1]) of 3 stored values", [0, 1])]
     assert rep.summary["tensors"]["w"]["judged"] == "judged on the 3 stored values its 3,000 elements read"
+
+
+def test_corrupt_npz_member_is_one_finding_the_next_member_is_checked(tmp_path):
+    from nandoctor.data.engine import check_data
+
+    x = np.random.default_rng(0).normal(size=1 << 20).astype(np.float32)
+    p = tmp_path / "c.npz"
+    np.savez_compressed(p, a=x, b=np.array([1.0, np.nan], dtype=np.float32))
+    with zipfile.ZipFile(p) as z:
+        start = z.getinfo("a.npy").header_offset + 30 + len("a.npy")
+    data = bytearray(p.read_bytes())
+    for i in range(start + 200_000, start + 200_100):  # inside a's deflate stream
+        data[i] ^= 0xFF
+    p.write_bytes(bytes(data))
+    rep = check_data(p)
+    assert [(f.code, f.where) for f in rep.findings] == [("ND100", "a"), ("ND123", "b")]
+    assert rep.findings[0].message.startswith("a: cannot read values: ")
