@@ -11,8 +11,15 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from nandoctor.data import engine, yolo
-from tests.check_data_fixtures import (NC, label_cases, rule_rows, tree_hash, ultralytics_rejects, write_cases,
-                                       write_dataset)
+from tests.check_data_fixtures import (
+    NC,
+    label_cases,
+    rule_rows,
+    tree_hash,
+    ultralytics_rejects,
+    write_cases,
+    write_dataset,
+)
 
 CLEAN = "0 0.500000 0.500000 0.200000 0.300000\n1 0.250000 0.300000 0.100000 0.120000\n"
 
@@ -138,13 +145,13 @@ def test_every_rule_bad_example_ultralytics_rejects_is_an_error_at_its_line(gene
 
 
 def test_ND102_non_integer_class_is_an_error_like_ultralytics(generated):
-    cases, found = generated
+    _, found = generated
     hits = found["ND102_0_alone"][1]
     assert ("ND102", "error") in hits and _rejects(b"1.7 0.5 0.5 0.2 0.2\n", False)
 
 
 def test_what_ultralytics_84_accepts_is_no_longer_an_error(generated):
-    cases, found = generated
+    _, found = generated
     assert found["file_bom"] == {1: {("ND104", "warning")}} and not _rejects(b"\xef\xbb\xbf0 0.5 0.5 0.2 0.3\n", False)
     assert found["file_whitespace_line"] == {2: {("ND103", "warning")}}
     assert found["file_crlf"] == {}
@@ -329,7 +336,7 @@ def test_data_yaml_with_image_list_txt(tmp_path):
 
 
 def test_every_rule_bad_example_raises_its_own_code(generated):
-    cases, found = generated
+    _, found = generated
     missing = []
     for code, rows in rule_rows("bad").items():
         stems = [f"{code}_{n}_" for n in range(len(rows))]

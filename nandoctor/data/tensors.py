@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from nandoctor.findings import Report
 
@@ -298,7 +298,7 @@ def _npz(path: Path, report: Report, budget: Budget):
         members = z.infolist()
         budget.take(sum(i.file_size for i in members), f"its {len(members)} members")
         for info in members:
-            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            name = info.filename.removesuffix(".npy")
             if info.is_dir():
                 continue
             try:

@@ -142,9 +142,9 @@ def _vet(unit: _Unit, scan: Scan) -> bytes | None:
                               "read it", unit.path, line, {}))
             return None
         if unit.line0 == 0 and data.startswith(b"\xef\xbb\xbf"):
-            scan.add(("ND104", "warning", "file starts with a UTF-8 byte-order mark: Ultralytics 8.4 strips it, "
+            scan.add(("ND104", "warning", ("file starts with a UTF-8 byte-order mark: Ultralytics 8.4 strips it, "
                       "but older releases and plain `open()` loaders read the first class id as '\\ufeff0' and "
-                      "drop or crash on the file", unit.path, 1, {}))
+                      "drop or crash on the file"), unit.path, 1, {}))
             data = b" " * 3 + data[3:]  # keep byte offsets, drop the mark
     if unit.line0 == 0 and not data.strip():
         if len(data) < BLOCK:

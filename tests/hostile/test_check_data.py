@@ -405,10 +405,10 @@ def test_stride0_view_of_2_pow_32_elements_is_judged_on_its_stored_value(tmp_pat
     assert p.stat().st_size < 4096
     r = _bounded("check-data", p, "--format", "json")
     assert r.code == 1
-    assert [(f["code"], f["message"]) for f in r.json["findings"]] == [("ND123", "x: 1 NaN (first at [0]) of 1 "
-                                                                        "stored values")]
-    assert r.json["summary"]["tensors"]["x"]["judged"] == "judged on the 1 stored values its 4,294,967,296 " \
-                                                          "elements read"
+    assert [(f["code"], f["message"]) for f in r.json["findings"]] == [
+        ("ND123", "x: 1 NaN (first at [0]) of 1 stored values")]
+    judged = r.json["summary"]["tensors"]["x"]["judged"]
+    assert judged == "judged on the 1 stored values its 4,294,967,296 elements read"
 
 
 def test_overlapping_view_64x_its_storage_is_never_materialised(tmp_path):
@@ -497,8 +497,9 @@ def test_inflate_budget_is_per_run_not_per_file(tmp_path, monkeypatch):
     monkeypatch.setattr(tensors, "MAX_INFLATE_RUN", inflated * 5 // 2)  # room for two files of the three
     rep = engine.check_data(tmp_path)
     errors = [(Path(f.path).name, f.code, f.message) for f in rep.findings if f.severity.value == "error"]
-    assert errors == [("p2.npz", "ND100", f"its 1 members inflate to {inflated:,} bytes, over what is left of the "
-                       f"{inflated * 5 / 2 / 2 ** 20:g} MiB limit per run: not read")]
+    why = (f"its 1 members inflate to {inflated:,} bytes, over what is left of the "
+           f"{inflated * 5 / 2 / 2 ** 20:g} MiB limit per run: not read")
+    assert errors == [("p2.npz", "ND100", why)]
     assert len(rep.summary["tensors"]) == 2
 
 
@@ -516,5 +517,5 @@ def test_compressed_pt_members_are_capped_before_torch_load(tmp_path, monkeypatc
     with zipfile.ZipFile(packed) as z:
         inflated = sum(i.file_size for i in z.infolist())
     assert [(f.code, f.message) for f in rep.findings] == [
-        ("ND100", f"compressed zip members inflate to {inflated:,} bytes, over the 0.5 MiB limit (torch.save never "
-                  "compresses them; a zip bomb?): not loaded")]
+        ("ND100", (f"compressed zip members inflate to {inflated:,} bytes, over the 0.5 MiB limit (torch.save "
+                   "never compresses them; a zip bomb?): not loaded"))]
