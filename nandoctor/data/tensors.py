@@ -349,12 +349,15 @@ def _npy_member(f, name: str, size: int, what: str, report: Report, path: str):
         if dtype.kind not in "biufc":
             return
         done, step = 0, max(1, CHUNK)
+        buf = memoryview(bytearray(min(step, count) * dtype.itemsize))  # one buffer, refilled per block
         while done < count:
             k = min(step, count - done)
-            buf = f.read(k * dtype.itemsize)
-            if len(buf) != k * dtype.itemsize:
-                raise Unreadable(f"data ends after {done * dtype.itemsize + len(buf):,} bytes")
-            arr = np.frombuffer(buf, dtype)
+            want, got = k * dtype.itemsize, 0
+            while got < want and (n := f.readinto(buf[got:want])):
+                got += n
+            if got != want:
+                raise Unreadable(f"data ends after {done * dtype.itemsize + got:,} bytes")
+            arr = np.frombuffer(buf[:want], dtype)
             yield done, (np.abs(arr) if dtype.kind == "c" else arr)
             done += k
 
@@ -409,16 +412,19 @@ def _check(values: Values, name: str, path: str, report: Report, vocab_size: int
     for start, v in values.blocks():
         size += v.size
         if kind == "f":
-            nan, inf = np.isnan(v), np.isinf(v)
-            a, b = int(nan.sum()), int(inf.sum())
-            if a and first_nan is None:
-                first_nan = start + int(np.argmax(nan))
-            if b and first_inf is None:
-                first_inf = start + int(np.argmax(inf))
-            n_nan, n_inf = n_nan + a, n_inf + b
-            v = v[~(nan | inf)] if (a or b) else v
-            if not v.size:
-                continue
+            finite = np.isfinite(v)
+            if not finite.all():  # the rare block: count and locate NaN and Inf
+                nan = np.isnan(v)
+                a = int(nan.sum())
+                b = v.size - int(finite.sum()) - a
+                if a and first_nan is None:
+                    first_nan = start + int(np.argmax(nan))
+                if b and first_inf is None:
+                    first_inf = start + int(np.argmax(~finite & ~nan))
+                n_nan, n_inf = n_nan + a, n_inf + b
+                v = v[finite]
+                if not v.size:
+                    continue
             blo, bhi = float(v.min()), float(v.max())
             if max(abs(blo), abs(bhi)) > FP16_MAX:
                 n_big += int((np.abs(v) > FP16_MAX).sum())
