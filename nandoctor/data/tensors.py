@@ -373,19 +373,21 @@ def _array_values(arr) -> Values:
 
 
 def _safetensors(path: Path, report: Report):
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
+    # what the reader raises on a bad header or data: a bug of ours is not dressed as an unreadable file
+    bad = (SafetensorError, OSError, ValueError, RuntimeError, TypeError, OverflowError)
     try:
         f = safe_open(str(path), framework="pt")
         names = list(f.keys())
-    except Exception as exc:  # SafetensorError is not importable as a stable name across versions
+    except bad as exc:
         report.add("ND100", "error", f"cannot open safetensors: {_first_line(str(exc)) or type(exc).__name__}",
                    path=str(path))
         return
     for name in names:
         try:
             t = f.get_tensor(name)
-        except Exception as exc:
+        except bad as exc:
             report.add("ND100", "error", f"{name}: {_first_line(str(exc))}", path=str(path), where=name)
             continue
         yield name, _torch_values(t)
