@@ -361,15 +361,9 @@ def _npy_member(f, name: str, size: int, what: str, report: Report, path: str):
             yield done, (np.abs(arr) if dtype.kind == "c" else arr)
             done += k
 
-    yield name, Values(tuple(shape), str(dtype.newbyteorder("=")), blocks, lambda k: _unravel(k, tuple(shape), order))
-
-
-def _array_values(arr) -> Values:
-    import numpy as np
-
-    arr = np.asarray(arr)
-    return Values(tuple(arr.shape), str(arr.dtype), lambda: _blocks(arr, lambda b: b),
-                  lambda k: _unravel(k, tuple(arr.shape)))
+    judged = np.abs(np.empty(0, dtype)).dtype if dtype.kind == "c" else dtype.newbyteorder("=")  # |complex|, as
+    # for torch tensors
+    yield name, Values(tuple(shape), str(judged), blocks, lambda k: _unravel(k, tuple(shape), order))
 
 
 def _safetensors(path: Path, report: Report):
