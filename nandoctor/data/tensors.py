@@ -14,9 +14,9 @@ file and MAX_INFLATE_RUN per run (declared sizes, summed over members, refused b
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Iterator
 
 from nandoctor.findings import Report
 
