@@ -87,4 +87,4 @@ def test_real_verify_image_label_on_hypothesis_rows(verify, tmp_path, rows, pose
     spec = yolo.Spec(task="pose" if pose else None, nc=NC, kpt=(1, 3) if pose else None)
     errors = [h for h in yolo.scan_files([str(label)], spec).hits if h[1] == "error"]
     if real:
-        assert errors, (text, msg)
+        assert errors and all(h[4] for h in errors), (text, msg)  # an error, each at its 1-based line
