@@ -1,4 +1,5 @@
-"""check-data on 50,000 YOLO label files against the field notes' hand loop and the floor of `cat`.
+"""check-data on 50,000 YOLO label files against the field notes' hand loop and the floor of `cat`,
+then on a 256 MiB tensor file (.npy, .npz) against numpy's own whole-array check.
 
 The hand loop (field notes §4) checks two things per row: class in [0, nc) and coordinates in
 [0, 1], and prints file:line. nandoctor does every check of issue 3 on the same files.
@@ -33,6 +34,31 @@ for path in sorted(glob.glob(sys.argv[1] + "/labels/**/*.txt", recursive=True)):
             if not 0 <= cls < nc or any(c < 0 or c > 1 for c in coords):
                 print(f"{path}:{i}: {line.strip()}")
 '''
+
+
+NUMPY_CHECK = r'''
+import sys, numpy as np
+a = np.load(sys.argv[1], mmap_mode="r") if sys.argv[1].endswith(".npy") else np.load(sys.argv[1])["x"]
+bad = np.isnan(a) | np.isinf(a)
+print(int(np.isnan(a).sum()), int(np.isinf(a).sum()), float(a[~bad].min()), float(a[~bad].max()))
+'''
+
+
+def tensors(tmp: Path, env: dict) -> None:
+    """A 256 MiB float32 tensor with one NaN: nandoctor streams it in blocks, numpy's check holds
+    masks of the whole array."""
+    # Written by a child: a child's peak RSS starts at its parent's (Linux), so this process stays small.
+    subprocess.run(python("-c", "import numpy as np, sys\n"
+                          "x = np.random.default_rng(0).normal(size=64 << 20).astype(np.float32)\n"
+                          "x[12_345_678] = np.nan\n"
+                          "np.save(sys.argv[1] + '/x.npy', x)\n"
+                          "np.savez(sys.argv[1] + '/x.npz', x=x)\n", str(tmp)), check=True)
+    for name in ("x.npy", "x.npz"):
+        cmd = python("-m", "nandoctor", "check-data", str(tmp / name), "--format", "json")
+        found = json.loads(subprocess.run(cmd, capture_output=True, text=True, env=env, check=False).stdout)["findings"]
+        assert [f["data"]["first_nan"] for f in found if f["code"] == "ND123"] == [[12_345_678]], found
+        row(f"check-data vs numpy on a 256 MiB {name[2:]}", measure(cmd, repeat=3, env=env),
+            measure(python("-c", NUMPY_CHECK, str(tmp / name)), repeat=3), "numpy isnan/isinf/min/max")
 
 
 def build(root: Path, n: int) -> None:
@@ -70,3 +96,4 @@ if __name__ == "__main__":
         print(f"{n} label files, {summary['rows']} rows, findings {summary['by_code']}")
         row("check-data vs hand loop", ours, loop, "check_labels loop")
         row("check-data vs cat floor", ours, cat, "find | xargs cat")
+        tensors(Path(tmp), env)

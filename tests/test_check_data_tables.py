@@ -74,3 +74,20 @@ def test_bad_options_exit_2_with_one_line(tmp_path):
     for args in (["--task", "classify"], ["--config", f], ["--num-classes", "0"]):
         r = run_cli("check-data", f, *args)
         assert r.code == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+def test_folder_of_tables_honours_label_key_and_ignore_index(cli, tmp_path):
+    with open(tmp_path / "a.jsonl", "w") as f:
+        for lab in (1, -100, 7, 2):
+            f.write(json.dumps({"y": lab}) + "\n")
+    pd.DataFrame({"y": [2, -100, -1]}).to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame({"label": [1]}).to_csv(tmp_path / "c.csv", index=False)  # no `y` column: one finding, not a stop
+    r = cli("check-data", tmp_path, "--label-key", "y", "--ignore-index", "-100", "--num-classes", "3",
+            "--format", "json")
+    assert r.code == 1
+    assert [(x["code"], x["path"].rsplit("/", 1)[-1], x["line"], x["message"]) for x in r.json["findings"]] == [
+        ("ND121", "a.jsonl", 3, "label 7 >= num_classes 3 (valid 0..2)"),
+        ("ND121", "b.csv", 4, "label -1 is negative (allow it with --ignore-index -1)"),
+        ("ND100", "c.csv", None, "no 'y' column (use --label-key)")]
+    tables = r.json["summary"]["tables"]
+    assert tables[str(tmp_path / "a.jsonl")]["ignored"] == 1 and tables[str(tmp_path / "b.csv")]["ignored"] == 1

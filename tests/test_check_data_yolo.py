@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from nandoctor.data import engine, yolo
-from tests.check_data_fixtures import tree_hash, ultralytics_rejects, write_dataset
+from tests.check_data_fixtures import (
+    NC,
+    label_cases,
+    rule_rows,
+    tree_hash,
+    ultralytics_rejects,
+    write_cases,
+    write_dataset,
+)
 
 CLEAN = "0 0.500000 0.500000 0.200000 0.300000\n1 0.250000 0.300000 0.100000 0.120000\n"
 
@@ -19,7 +27,7 @@ CLEAN = "0 0.500000 0.500000 0.200000 0.300000\n1 0.250000 0.300000 0.100000 0.1
 DEFECTS = {
     "5 0.5 0.5 0.1 0.1": "ND101",      # class >= nc
     "-1 0.5 0.5 0.1 0.1": "ND101",     # negative class
-    "1.5 0.5 0.5 0.1 0.1": "ND102",    # not an integer
+    "1.5 0.5 0.5 0.1 0.1": "ND102",    # not an integer (Ultralytics drops the image)
     "0 0.5 0.5 0.1": "ND103",          # 4 columns
     "0 0.5 0.5 0.1 0.1 0.3": "ND103",  # 6 columns
     "0 0.5 abc 0.1 0.1": "ND104",      # not a number
@@ -97,6 +105,68 @@ def test_every_file_ultralytics_rejects_gets_an_error(cli, injected):
     errored = {Path(f["path"]).stem for f in r.json["findings"] if f["severity"] == "error"}
     rejected = {stem for stem, text in labels.items() if ultralytics_rejects(text, 3)}
     assert rejected and rejected <= errored
+
+
+def _rejects(data: bytes, pose: bool) -> bool:
+    return ultralytics_rejects(data, NC, keypoint=pose, nkpt=1 if pose else 0, ndim=3 if pose else 0)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """Every rule's bad example in several files (detect/segment and pose datasets), checked by the CLI:
+    case name -> {line: severities} of its findings."""
+    from typer.testing import CliRunner
+
+    from nandoctor.cli import app
+
+    cases = label_cases()
+    found: dict[str, dict] = {c["name"]: {} for c in cases}
+    for pose in (False, True):
+        root = write_cases(tmp_path_factory.mktemp("gen") / "ds", cases, pose)
+        r = CliRunner().invoke(app, ["check-data", str(root), "--format", "json"], catch_exceptions=False)
+        import json
+
+        for f in json.loads(r.stdout)["findings"]:
+            if f["path"] and f["path"].endswith(".txt"):
+                found[Path(f["path"]).stem].setdefault(f["line"], set()).add((f["code"], f["severity"]))
+    return cases, found
+
+
+def test_every_rule_bad_example_ultralytics_rejects_is_an_error_at_its_line(generated):
+    cases, found = generated
+    rejected = [c for c in cases if _rejects(c["data"], c["pose"])]
+    assert len(rejected) > 40  # every row rule's example, alone and in context, plus the file-level cases
+    for c in rejected:
+        errors = {line for line, hits in found[c["name"]].items() if any(sev == "error" for _, sev in hits)}
+        assert errors, (c["name"], c["data"], found[c["name"]])
+        row = c["data"].decode("utf-8", "replace").splitlines()[(c["line"] or 1) - 1]
+        if c["line"] and _rejects(row.encode() + b"\n", c["pose"]):  # this row alone sinks the file
+            assert c["line"] in errors, (c["name"], found[c["name"]])
+
+
+def test_ND102_non_integer_class_is_an_error_like_ultralytics(generated):
+    _, found = generated
+    hits = found["ND102_0_alone"][1]
+    assert ("ND102", "error") in hits and _rejects(b"1.7 0.5 0.5 0.2 0.2\n", False)
+
+
+def test_what_ultralytics_84_accepts_is_no_longer_an_error(generated):
+    _, found = generated
+    assert found["file_bom"] == {1: {("ND104", "warning")}} and not _rejects(b"\xef\xbb\xbf0 0.5 0.5 0.2 0.3\n", False)
+    assert found["file_whitespace_line"] == {2: {("ND103", "warning")}}
+    assert found["file_crlf"] == {}
+
+
+def test_every_rule_good_example_is_accepted_and_gets_no_error(tmp_path):
+    good = {f"{code}_{n}": row for code, rows in rule_rows("good").items() for n, row in enumerate(rows)}
+    assert len(good) >= 10
+    for pose in (False, True):  # 8-column rows are the pose examples (kpt_shape [1, 3])
+        rows = {k: row + "\n" for k, row in good.items() if (len(row.split()) == 8) == pose}
+        root = write_dataset(tmp_path / f"ds{pose}", rows, ["a", "b", "c"],
+                             extra_yaml={"kpt_shape": [1, 3]} if pose else None)
+        rep = engine.check_data(root)
+        assert rows and not [f for f in rep.findings if f.severity.value == "error"]
+        assert not [k for k, row in rows.items() if _rejects(row.encode(), pose)]
 
 
 def test_parallel_scan_equals_serial_scan(injected, monkeypatch):
@@ -225,22 +295,23 @@ _TOKENS = st.one_of(
     st.integers(-2, 5).map(str),
     st.floats(-0.1, 1.3, allow_nan=False).map(lambda x: f"{x:.4f}"),
     st.sampled_from(["nan", "inf", "-inf", "0", "1", "1.01", "1.0100001", "-0.01", "-0.011", "abc", "2.9999999999",
-                     "1e39", "0.5,"]),
+                     "1e39", "0.5,", "1.5", "2.0000001", "-0.005"]),
 )
 _LINES = st.lists(st.one_of(st.lists(_TOKENS, min_size=1, max_size=11).map(" ".join),
                             st.sampled_from(["", " ", "\t", " \r"])), min_size=0, max_size=6)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=_LINES)
-def test_superset_of_ultralytics_on_arbitrary_rows(tmp_path, lines):
+@given(lines=_LINES, pose=st.booleans())
+def test_superset_of_ultralytics_on_arbitrary_rows(tmp_path, lines, pose):
     f = tmp_path / "lbl.txt"
     text = "\n".join(lines)
     f.write_text(text)
-    scan = yolo.scan_files([str(f)], yolo.Spec(nc=3))
+    spec = yolo.Spec(task="pose" if pose else None, nc=3, kpt=(1, 3) if pose else None)
+    scan = yolo.scan_files([str(f)], spec)
     errors = [h for h in scan.hits if h[1] == "error"]
-    if ultralytics_rejects(text, 3):
-        assert errors, text
+    if _rejects(text.encode(), pose):
+        assert errors and all(h[4] for h in errors), text  # each error at its 1-based line
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -262,3 +333,15 @@ def test_data_yaml_with_image_list_txt(tmp_path):
     rep = engine.check_data(root / "data.yaml")
     got = {(x.code, Path(x.path).name, x.line) for x in rep.findings}
     assert {("ND108", "2.txt", 1), ("ND114", "7.jpg", None), ("ND116", "7.jpg", None), ("ND115", "1.txt", None)} <= got
+
+
+def test_every_rule_bad_example_raises_its_own_code(generated):
+    _, found = generated
+    missing = []
+    for code, rows in rule_rows("bad").items():
+        stems = [f"{code}_{n}_" for n in range(len(rows))]
+        got = {c for name, lines in found.items() if name.startswith(tuple(stems))
+               for hits in lines.values() for c, _ in hits}
+        if code not in got:
+            missing.append((code, sorted(got)))
+    assert not missing

@@ -20,6 +20,8 @@ def check_classification(path: Path, report: Report, num_classes: int | None, la
         lines, labels = _jsonl(path, report, label_key)
     lines, labels = np.asarray(lines, dtype=np.int64), np.asarray(labels, dtype=np.int64)
     p = str(path)
+    if not len(labels) and not [f for f in report.findings if f.path == p]:
+        report.add("ND100", "error", "no label rows in the file: nothing to check", path=p)
     ignored = np.isin(labels, ignore_index) if ignore_index else np.zeros(len(labels), bool)
     neg = (labels < 0) & ~ignored
     high = (labels >= num_classes) & ~ignored if num_classes is not None else np.zeros(len(labels), bool)
@@ -43,6 +45,33 @@ def check_classification(path: Path, report: Report, num_classes: int | None, la
         never = [c for c in range(num_classes) if c not in seen]
         summary.update(classes_never_seen=never[:1000], classes_never_seen_count=len(never))
     report.summary.update(summary)
+
+
+INT64 = 1 << 63
+
+
+class _Huge(int):
+    """A JSON integer with more digits than int64 holds; parsing it whole is Python's 4300-digit
+    ValueError (or minutes of work), so only its digit count is kept."""
+
+    def __new__(cls, digits: str):
+        obj = super().__new__(cls, 0)
+        obj.digits = len(digits.lstrip("-"))
+        return obj
+
+
+def _parse_int(s: str) -> int:
+    return int(s) if len(s) < 20 else _Huge(s)
+
+
+def _int64_overflow(text: str) -> int | None:
+    """The digit count of an integer written in text that int64 cannot hold, else None."""
+    digits = text.lstrip("+-")
+    if not digits.isascii() or not digits.isdigit() or len(digits) < 19:
+        return None
+    if len(digits) < 25 and -INT64 <= int(text) < INT64:
+        return None
+    return len(digits)
 
 
 def _as_int(value) -> int | None:
@@ -74,7 +103,7 @@ def _jsonl(path: Path, report: Report, key: str) -> tuple[list[int], list[int]]:
             if not raw.strip():
                 continue
             try:
-                rec = json.loads(raw)
+                rec = json.loads(raw, parse_int=_parse_int)
             except (ValueError, RecursionError) as exc:
                 report.add("ND100", "error", f"not JSON: {str(exc)[:200]}", path=p, line=n)
                 continue
@@ -82,6 +111,11 @@ def _jsonl(path: Path, report: Report, key: str) -> tuple[list[int], list[int]]:
                 report.add("ND122", "error", f"no {key!r} key (use --label-key)", path=p, line=n)
                 continue
             v = _as_int(rec[key])
+            if isinstance(v, _Huge) or (v is not None and not -INT64 <= v < INT64):
+                digits = v.digits if isinstance(v, _Huge) else len(str(abs(v)))
+                report.add("ND121", "error", f"{key} is an integer of {digits} digits: beyond int64, no class index "
+                           "(cross-entropy cannot take it)", path=p, line=n, data={"digits": digits})
+                continue
             if v is None:
                 report.add("ND122", "error", f"{key} is {str(rec[key])[:60]!r} ({type(rec[key]).__name__}), not an "
                            "integer", path=p, line=n)
@@ -110,6 +144,11 @@ def _csv(path: Path, report: Report, key: str) -> tuple[list[int], list[int]]:
     lines = np.arange(len(df)) + 2
     ok = np.isfinite(num) & (num == np.floor(num)) & (np.abs(num) < 2 ** 62)
     for i in np.flatnonzero(~ok)[:10000]:
-        report.add("ND122", "error", f"{key} is {raw.iloc[i][:60]!r}, not an integer", path=str(path),
-                   line=int(lines[i]))
+        digits = _int64_overflow(raw.iloc[i])
+        if digits:
+            report.add("ND121", "error", f"{key} is an integer of {digits} digits: beyond int64, no class index "
+                       "(cross-entropy cannot take it)", path=str(path), line=int(lines[i]), data={"digits": digits})
+        else:
+            report.add("ND122", "error", f"{key} is {raw.iloc[i][:60]!r}, not an integer", path=str(path),
+                       line=int(lines[i]))
     return lines[ok].tolist(), num[ok].astype(np.int64).tolist()

@@ -48,7 +48,7 @@ def check_data(path: Path, *, num_classes: int | None = None, config: Path | Non
 
         check_classification(path, report, num_classes, label_key, ignore_index or [])
     else:
-        _check_yolo(path, report, num_classes, task, images, vocab_size)
+        _check_yolo(path, report, num_classes, task, images, vocab_size, label_key, ignore_index or [])
     _finish(report)
     return report
 
@@ -59,7 +59,8 @@ def num_classes_from_config(config: Path, dataset: str) -> int:
 
     try:
         data = yaml.safe_load(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError) as exc:  # ValueError: an
+        # integer over Python's 4300-digit limit
         raise NandoctorError(f"{config}: cannot read config: {str(exc).splitlines()[0] if str(exc) else exc}")
     configs = ((data or {}).get("datasets") or {}).get("dataset_configs") if isinstance(data, dict) else None
     if not isinstance(configs, dict):
@@ -116,7 +117,8 @@ def _yaml_classes(lay, report: Report) -> int | None:
     return n_names if n_names is not None else nc
 
 
-def _check_yolo(path: Path, report: Report, num_classes, task, images, vocab_size) -> None:
+def _check_yolo(path: Path, report: Report, num_classes, task, images, vocab_size, label_key: str,
+                ignore_index: list[int]) -> None:
     from nandoctor.data import yolo
     from nandoctor.data.layout import discover, img2label
     from nandoctor.progress import progress
@@ -131,7 +133,7 @@ def _check_yolo(path: Path, report: Report, num_classes, task, images, vocab_siz
     if task is None and kpt:
         task = "pose"
     if not lay.labels:
-        if path.is_dir() and _check_other_files(path, report, num_classes, vocab_size):
+        if path.is_dir() and _check_other_files(path, report, num_classes, vocab_size, label_key, ignore_index):
             return
         raise NandoctorError(f"{path}: no YOLO label files (.txt) found")
     if nc is None:
@@ -204,8 +206,10 @@ def _pair(lay, report: Report, img2label) -> dict:
             "labels_without_image": len(no_image), "unreadable": len(hits)}
 
 
-def _check_other_files(path: Path, report: Report, num_classes, vocab_size) -> bool:
-    """A folder of tensors or classification label files instead of YOLO labels."""
+def _check_other_files(path: Path, report: Report, num_classes, vocab_size, label_key: str,
+                       ignore_index: list[int]) -> bool:
+    """A folder of tensors or classification label files instead of YOLO labels; a table that cannot
+    be read is one finding, the other files are still checked."""
     tensors, tables = [], []
     for d, dirs, files in os.walk(path):
         dirs.sort()
@@ -225,7 +229,10 @@ def _check_other_files(path: Path, report: Report, num_classes, vocab_size) -> b
 
     for t in tables:
         sub = Report(command="check-data")
-        check_classification(t, sub, num_classes, "label", [])
+        try:
+            check_classification(t, sub, num_classes, label_key, ignore_index)
+        except NandoctorError as exc:
+            sub.add("ND100", "error", str(exc).removeprefix(f"{t}: "), path=str(t))
         report.extend(sub)
         report.summary.setdefault("tables", {})[str(t)] = sub.summary
     return True
@@ -244,10 +251,20 @@ def _add(report: Report, hit: tuple) -> None:
 
 
 def _finish(report: Report) -> None:
-    """by_code counts every finding, listed or not."""
+    """At most MAX_PER_CODE findings listed per code (tensor and table findings are added uncapped);
+    by_code counts every finding, listed or not."""
     from collections import Counter
 
     dropped = report.summary.setdefault("findings_not_listed", {})
+    seen: Counter = Counter()
+    kept = []
+    for f in report.findings:
+        seen[f.code] += 1
+        if seen[f.code] <= MAX_PER_CODE:
+            kept.append(f)
+        else:
+            dropped[f.code] = dropped.get(f.code, 0) + 1
+    report.findings[:] = kept
     by_code = Counter(f.code for f in report.findings) + Counter(dropped)
     report.summary["by_code"] = dict(sorted(by_code.items()))
     if dropped:

@@ -51,7 +51,7 @@ def check_rows(ctx: Ctx, sel, m, k: int) -> None:
     expected = _expected_columns(spec, k) if ndim is None or spec.task == "pose" else k
     ok_cols = np.ones(len(sel), dtype=bool)
     if poly.any():
-        if (k - 1) % 2 or k < 5:
+        if (k - 1) % 2 or k < 3:
             why = f"{k} columns: polygon rows are `cls x1 y1 ... xn yn` (pairs of coordinates)"
             ok_cols[poly] = False
             _hits(ctx, sel, poly & ~nonfin, "ND103", "error", why, columns=k)
@@ -59,9 +59,12 @@ def check_rows(ctx: Ctx, sel, m, k: int) -> None:
             ok_cols[poly] = False
             _hits(ctx, sel, poly & ~nonfin, "ND103", "error", f"{k} columns: obb rows are `cls x1 y1 ... x4 y4` "
                   "(9 columns)", columns=k)
-        elif k - 1 < 6:
-            _hits(ctx, sel, poly & ~nonfin, "ND110", "error", f"polygon with {(k - 1) // 2} points "
-                  "(Ultralytics reads a box row in a polygon file as a 2-point polygon)", points=(k - 1) // 2)
+        elif k == 5:
+            _hits(ctx, sel, poly & ~nonfin, "ND110", "error", "a box row in a polygon file, read as a 2-point "
+                  "polygon: Ultralytics drops the image (labels mix segment and detection rows)", points=2)
+        elif k == 3:
+            _hits(ctx, sel, poly & ~nonfin, "ND110", "error", "a 1-point polygon: no area (Ultralytics keeps it as "
+                  "a zero-size box)", points=1)
     box = ~poly
     if box.any() and expected is not None and k != expected:
         ok_cols[box] = False
@@ -114,7 +117,8 @@ def _check_class(ctx, sel, cls, live) -> None:
                if nc is not None else f"class {c} is beyond the float32 range")
         ctx.hit(sel[i], "ND101", "error", msg, cls=float(cls[i]), nc=nc)
     for i in np.flatnonzero(frac):
-        ctx.hit(sel[i], "ND102", "warning", f"class {_fmt(cls[i])} is not an integer", cls=float(cls[i]))
+        ctx.hit(sel[i], "ND102", "error", f"class {_fmt(cls[i])} is not an integer (Ultralytics drops the image)",
+                cls=float(cls[i]))
     valid = live & ~neg & ~high & ~frac
     ids, counts = np.unique(cls[valid].astype(np.int64), return_counts=True)
     for c, n in zip(ids.tolist(), counts.tolist()):

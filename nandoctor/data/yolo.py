@@ -142,8 +142,9 @@ def _vet(unit: _Unit, scan: Scan) -> bytes | None:
                               "read it", unit.path, line, {}))
             return None
         if unit.line0 == 0 and data.startswith(b"\xef\xbb\xbf"):
-            scan.add(("ND104", "error", "file starts with a UTF-8 byte-order mark: Ultralytics "
-                              "reads the first class id as '\\ufeff0' and drops the image", unit.path, 1, {}))
+            scan.add(("ND104", "warning", ("file starts with a UTF-8 byte-order mark: Ultralytics 8.4 strips it, "
+                      "but older releases and plain `open()` loaders read the first class id as '\\ufeff0' and "
+                      "drop or crash on the file"), unit.path, 1, {}))
             data = b" " * 3 + data[3:]  # keep byte offsets, drop the mark
     if unit.line0 == 0 and not data.strip():
         if len(data) < BLOCK:
@@ -272,13 +273,13 @@ def _odd_breaks(ctx, buf, newlines) -> None:
         return
     lines = np.unique(np.searchsorted(newlines, pos))
     for li in lines:
-        ctx.hit(li, "ND103", "error", "a line break other than \\n or \\r\\n inside a row: Ultralytics splits the "
-                "row there and drops the image")
+        ctx.hit(li, "ND103", "error", "a line break other than \\n or \\r\\n inside a line: Ultralytics splits the "
+                "line there, so a row cut in two drops the image")
 
 
 def _whitespace_lines(ctx, buf, newlines, rows, unit_of_line, first_line, nlines) -> None:
-    """A blank-looking line of spaces between rows: Ultralytics parses it as an empty row and the
-    ragged array makes it drop the image (leading/trailing ones are stripped, empty ones skipped)."""
+    """A blank-looking line of spaces between rows: Ultralytics 8.4 skips it (`if x.strip()`), releases
+    before it parsed it as an empty row and the ragged array dropped the image."""
     import numpy as np
 
     start = np.empty_like(newlines)
@@ -294,5 +295,5 @@ def _whitespace_lines(ctx, buf, newlines, rows, unit_of_line, first_line, nlines
     unit_total = np.repeat(seen[first_line + nlines - 1], nlines)
     interior = blank & (seen - unit_start > 0) & (unit_total - seen > 0)
     for li in np.flatnonzero(interior):
-        ctx.hit(li, "ND103", "error", "line holds only whitespace between rows: Ultralytics reads it as an empty "
-                "row and drops the image")
+        ctx.hit(li, "ND103", "warning", "line holds only whitespace between rows: Ultralytics 8.4 skips it, but "
+                "older releases read it as an empty row and drop the image")

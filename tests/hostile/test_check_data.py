@@ -10,7 +10,10 @@ import os
 import pickle
 import struct
 import subprocess
+import sys
+import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +24,7 @@ from hypothesis import strategies as st
 
 from nandoctor.findings import NandoctorError
 from tests.check_data_fixtures import tree_hash, write_dataset
-from tests.conftest import run_cli
+from tests.conftest import Result, run_cli
 
 EXTS = [".txt", ".pt", ".pth", ".npy", ".npz", ".safetensors", ".jsonl", ".csv", ".yaml"]
 
@@ -40,9 +43,42 @@ def _blob(name: str, data: bytes, tmp_path: Path) -> Path:
     return p
 
 
+# What each extension gives, empty and as 4 KiB of random bytes: (exit code, [(code, severity, message
+# start)] for exit 0/1, or the one stderr line's end for exit 2).
+EMPTY = {
+    ".txt": (0, [("ND120", "info", "no class count"), ("ND113", "info", "empty label file: a background image")]),
+    **{ext: (1, [("ND100", "error", "empty file (0 bytes): no tensors to check")])
+       for ext in (".pt", ".pth", ".npy", ".npz", ".safetensors")},
+    ".jsonl": (1, [("ND100", "error", "no label rows in the file: nothing to check"),
+                   ("ND120", "info", "no --num-classes")]),
+    ".csv": (2, "cannot parse CSV: No columns to parse from file"),
+    ".yaml": (2, "no YOLO label files (.txt) found"),
+}
+RANDOM = {
+    ".txt": (1, [("ND120", "info", "no class count"), ("ND100", "error", "binary content (NUL bytes) in a label file")]),
+    ".npy": (1, [("ND100", "error", "not an .npy file (no \\x93NUMPY magic")]),
+    ".npz": (1, [("ND100", "error", "cannot open .npz: File is not a zip file")]),
+    ".safetensors": (1, [("ND100", "error", "cannot open safetensors: Error while deserializing header")]),
+    ".csv": (2, "no 'label' column (use --label-key)"),
+    ".yaml": (2, "no YOLO label files (.txt) found"),
+}
+
+
+def _outcome(r, expected) -> None:
+    code, what = expected
+    assert r.code == code, (r.code, r.stdout, r.stderr)
+    if code == 2:
+        assert r.stderr.strip().endswith(what), r.stderr
+    else:
+        got = [(f["code"], f["severity"], f["message"]) for f in r.json["findings"]]
+        assert len(got) == len(what) and all(g[:2] == w[:2] and g[2].startswith(w[2]) for g, w in zip(got, what)), got
+
+
 @pytest.mark.parametrize("ext", EXTS)
 def test_empty_file(cli, tmp_path, ext):
-    _ok(cli("check-data", _blob(f"empty{ext}", b"", tmp_path)))
+    r = cli("check-data", _blob(f"empty{ext}", b"", tmp_path), "--format", "json")
+    _ok(r)
+    _outcome(r, EMPTY[ext])
 
 
 @pytest.mark.parametrize("ext", EXTS)
@@ -50,8 +86,16 @@ def test_random_bytes(cli, tmp_path, ext):
     data = np.random.default_rng(len(ext)).integers(0, 256, 4096, dtype=np.uint8).tobytes()
     r = cli("check-data", _blob(f"junk{ext}", data, tmp_path), "--format", "json")
     _ok(r)
-    if r.code == 1:
-        assert {"ND100", "ND128", "ND104", "ND103"} & set(r.codes())
+    if ext in RANDOM:
+        _outcome(r, RANDOM[ext])
+    elif ext == ".jsonl":  # every line that is not UTF-8 JSON, at its line
+        lines = data.split(b"\n")
+        bad = [i + 1 for i, line in enumerate(lines) if line.strip()]
+        assert r.code == 1 and [(f["code"], f["line"]) for f in r.json["findings"][:-1]] == [("ND100", n) for n in bad]
+        assert r.json["findings"][-1]["code"] == "ND120"
+    else:  # .pt/.pth: one error; whether garbage bytes are "unreadable" or "refused pickle" is the pickle policy's
+        assert r.code == 1 and [(f["code"] in ("ND100", "ND128"), f["severity"]) for f in r.json["findings"]] == [
+            (True, "error")]
 
 
 def test_ND100_binary_label_named_txt_via_subprocess(tmp_path):
@@ -247,3 +291,231 @@ def test_huge_jsonl_line_is_skipped_not_loaded(tmp_path):
     f.write_bytes(b'{"label": 1}\n{"label": "' + b"x" * (3 << 20) + b'"}\n{"label": 9}\n')
     rep = check_data(f, num_classes=3)
     assert [(x.code, x.line) for x in rep.findings] == [("ND100", 2), ("ND121", 3)]
+
+
+# --- memory and time bounds, measured on the real CLI in a subprocess ------------------------------
+
+PEAK_MIB, CPU_S = 512, 20
+
+
+# Measured from a small go-between process: a child's ru_maxrss starts at its parent's peak (Linux
+# carries it across fork and exec), and the pytest process is large.
+_MEASURE = ("import os, subprocess, sys\n"
+            "p = subprocess.Popen(sys.argv[2:])\n"
+            "_, status, ru = os.wait4(p.pid, 0)\n"
+            "with open(sys.argv[1], 'w') as f:\n"
+            "    f.write(f'{os.waitstatus_to_exitcode(status)} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime}')\n")
+
+
+def _measured(*args, timeout: float = 180) -> tuple[Result, float, float]:
+    """Run the CLI in a fresh process; its exit code, peak RSS in MiB and CPU seconds. CPU time, not
+    wall time, is bounded: the wall clock of a loaded machine says nothing about the work done (a
+    hang is still caught by the timeout)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stats = Path(tmp) / "rusage"
+        p = subprocess.Popen([sys.executable, "-c", _MEASURE, str(stats), sys.executable, "-m", "nandoctor",
+                              *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, 9)
+            raise AssertionError(f"check-data {args} ran past {timeout} s") from None
+        code, rss, cpu = stats.read_text().split()
+    return Result(int(code), out, err), int(rss) / 1024, float(cpu)
+
+
+def _bounded(*args) -> Result:
+    r, peak, cpu = _measured(*args)
+    _ok(r)
+    assert peak < PEAK_MIB and cpu < CPU_S, (peak, cpu, r.stderr)
+    return r
+
+
+def _zip(path: Path, members: list[tuple[str, bytes, int, int, int]]) -> None:
+    """A zip written field by field, as an attacker writes it: (name, deflated data, crc, inflated
+    size, method). zipfile itself would spend a minute deflating gigabytes of zeros."""
+    local, central, offset = [], [], 0
+    for name, data, crc, size, method in members:
+        n = name.encode()
+        head = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, crc, len(data), size, len(n), 0) + n
+        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0, crc, len(data), size,
+                                   len(n), 0, 0, 0, 0, 0, offset) + n)
+        local.append(head + data)
+        offset += len(head) + len(data)
+    cd = b"".join(central)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(cd), offset, 0)
+    path.write_bytes(b"".join(local) + cd + end)
+
+
+def _zeros_npy(mib: int) -> tuple[bytes, int, int]:
+    """An .npy of mib MiB of float32 zeros, deflated: (deflate stream, crc32, inflated size). Blocks
+    ending in a full flush are self-contained, so one 64 MiB block is repeated."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": ((mib << 20) // 4,)})
+    header, zeros = buf.getvalue(), bytes(64 << 20)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = c.compress(header) + c.flush(zlib.Z_FULL_FLUSH)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = c.compress(zeros) + c.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(header)
+    for _ in range(mib // 64):
+        crc = zlib.crc32(zeros, crc)
+    return head + block * (mib // 64) + b"\x03\x00", crc, len(header) + (mib << 20)
+
+
+def test_npz_zip_bomb_is_refused_before_inflating(tmp_path):
+    data, crc, size = _zeros_npy(896)
+    bomb = tmp_path / "bomb.npz"
+    _zip(bomb, [(f"a{i}.npy", data, crc, size, zipfile.ZIP_DEFLATED) for i in range(7)])
+    assert bomb.stat().st_size < 8 << 20
+    with zipfile.ZipFile(bomb) as z:  # a real bomb: zipfile reads it and would inflate 6.1 GiB of zeros
+        assert sum(i.file_size for i in z.infolist()) > 6 << 30
+        assert z.open("a0.npy").read(1 << 20)[-4:] == b"\0\0\0\0"
+    r = _bounded("check-data", bomb, "--format", "json")
+    assert r.code == 1
+    assert [(f["code"], f["message"].split(":")[0]) for f in r.json["findings"]] == [
+        ("ND100", f"its 7 members inflate to {7 * size:,} bytes, over the 2 GiB limit per file (a zip bomb?)")]
+
+
+def test_npz_members_that_are_not_npy_are_findings(tmp_path):
+    good = io.BytesIO()
+    np.save(good, np.array([1.0, np.nan], dtype=np.float32))
+    p = tmp_path / "mixed.npz"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("notes.txt", "plain text, not an array")
+        z.writestr("junk.npy", bytes(range(256)) * 4)
+        z.writestr("obj.npy", pickle.dumps({"a": 1}, protocol=4))
+        z.writestr("cut.npy", good.getvalue()[:-3])
+        z.writestr("good.npy", good.getvalue())
+    r = _bounded("check-data", p, "--format", "json")
+    assert r.code == 1
+    assert [(f["code"], f["where"], f["message"]) for f in r.json["findings"]] == [
+        ("ND100", "notes.txt", "notes.txt: not an .npy array: no \\x93NUMPY magic"),
+        ("ND100", "junk", "junk: not an .npy array: no \\x93NUMPY magic"),
+        ("ND100", "obj", "obj: not an .npy array: a pickle"),
+        ("ND100", "cut", "cut: header says 8 bytes of data, the file holds 5 (truncated or not an array)"),
+        ("ND123", "good", "good: 1 NaN (first at [1]) of 2 values"),
+    ]
+
+
+def test_stride0_view_of_2_pow_32_elements_is_judged_on_its_stored_value(tmp_path):
+    p = tmp_path / "wide.pt"
+    torch.save({"x": torch.full((1,), float("nan")).expand(2 ** 32)}, p)
+    assert p.stat().st_size < 4096
+    r = _bounded("check-data", p, "--format", "json")
+    assert r.code == 1
+    assert [(f["code"], f["message"]) for f in r.json["findings"]] == [
+        ("ND123", "x: 1 NaN (first at [0]) of 1 stored values")]
+    judged = r.json["summary"]["tensors"]["x"]["judged"]
+    assert judged == "judged on the 1 stored values its 4,294,967,296 elements read"
+
+
+def test_overlapping_view_64x_its_storage_is_never_materialised(tmp_path):
+    base = torch.zeros(1 << 20)
+    base[5] = float("inf")
+    col = torch.zeros(1 << 20, 1)
+    col[9, 0] = float("nan")
+    p = tmp_path / "strided.pt"
+    torch.save({"v": base.as_strided((8192, 8192), (1, 127)),  # 64 Mi elements over 1 Mi stored floats
+                "t": col.expand(1 << 20, 64).t()}, p)          # a transposed expand: 64x its storage
+    r = _bounded("check-data", p, "--format", "json")
+    assert r.code == 1
+    assert [(f["code"], f["message"]) for f in r.json["findings"]] == [
+        ("ND123", "v: 1 Inf (first at [5, 0]) of 1048449 stored values"),
+        ("ND123", "t: 1 NaN (first at [0, 9]) of 1048576 stored values")]
+    assert r.json["summary"]["tensors"]["t"]["shape"] == [64, 1 << 20]
+
+
+def test_folder_of_empty_pt_files_is_one_finding_each_listed_capped(tmp_path):
+    d = tmp_path / "many"  # 20,000 here (200,000 measured by hand: 4 s CPU, 184 MiB)
+    d.mkdir()
+    for i in range(20_000):
+        (d / f"{i:06d}.pt").touch()
+    r = _bounded("check-data", d, "--format", "json")
+    assert r.code == 1 and r.json["summary"]["by_code"] == {"ND100": 20_000}
+    assert len(r.json["findings"]) == 1000 and r.json["summary"]["findings_not_listed"] == {"ND100": 19_000}
+    assert r.json["findings"][0]["message"] == "empty file (0 bytes): no tensors to check"
+
+
+def test_transposed_view_is_read_through_its_strides(tmp_path):
+    m = torch.randn(2048, 4096)
+    m[3, 7] = float("nan")
+    p = tmp_path / "t.pt"
+    torch.save({"t": m.t()}, p)  # a view: torch.save keeps the strides
+    r = _bounded("check-data", p, "--format", "json")
+    assert [(f["code"], f["message"]) for f in r.json["findings"]] == [
+        ("ND123", "t: 1 NaN (first at [7, 3]) of 8388608 values")]
+    assert "judged" not in r.json["summary"]["tensors"]["t"]
+
+
+def test_huge_integer_labels_are_findings_at_their_line(tmp_path):
+    nines = "9" * 5000
+    p = _blob("big.jsonl", f'{{"label": 1}}\n{{"label": {10 ** 23}}}\n{{"label": {nines}}}\n'
+                           f'{{"label": 2, "note": {nines}}}\n'.encode(), tmp_path)
+    r = _bounded("check-data", p, "--num-classes", "3", "--format", "json")
+    assert r.code == 1
+    assert [(f["code"], f["line"], f["message"].split(":")[0]) for f in r.json["findings"]] == [
+        ("ND121", 2, "label is an integer of 24 digits"), ("ND121", 3, "label is an integer of 5000 digits")]
+    assert r.json["summary"]["rows"] == 2
+    csv = _blob("big.csv", f"label\n1\n{10 ** 23}\n{nines}\n".encode(), tmp_path)
+    r = _bounded("check-data", csv, "--num-classes", "3", "--format", "json")
+    assert [(f["code"], f["line"]) for f in r.json["findings"]] == [("ND121", 3), ("ND121", 4)]
+
+
+def test_huge_integer_in_a_config_is_one_line_exit_2(tmp_path):
+    root = write_dataset(tmp_path / "ds", {"a": "0 0.5 0.5 0.2 0.2\n"}, ["x"])
+    cfg = _blob("cfg.yaml", b"datasets:\n  dataset_configs:\n    a:\n      num_classes: " + b"9" * 5000 + b"\n",
+                tmp_path)
+    r = _bounded("check-data", root, "--config", cfg, "--dataset", "a")
+    assert r.code == 2 and "cannot read config: Exceeds the limit (4300 digits)" in r.stderr
+
+
+def test_one_hostile_file_is_one_finding_the_folder_is_still_judged(tmp_path):
+    d = tmp_path / "tensors"
+    d.mkdir()
+    data, crc, size = _zeros_npy(2304)  # one member over the per-file limit
+    _zip(d / "b_bomb.npz", [("a.npy", data, crc, size, zipfile.ZIP_DEFLATED)])
+    torch.save({"x": torch.full((1,), float("nan")).expand(2 ** 32)}, d / "c_wide.pt")
+    np.save(d / "a_ok.npy", np.arange(10, dtype=np.float32))
+    np.save(d / "d_nan.npy", np.array([0.0, np.inf], dtype=np.float32))
+    (d / "e_text.npy").write_text("not an array")
+    r = _bounded("check-data", d, "--format", "json")
+    assert r.code == 1
+    assert [(Path(f["path"]).name, f["code"]) for f in r.json["findings"]] == [
+        ("b_bomb.npz", "ND100"), ("c_wide.pt", "ND123"), ("d_nan.npy", "ND123"), ("e_text.npy", "ND100")]
+    assert r.json["summary"]["files_scanned"] == 5 and r.json["summary"]["tensors"][f"{d / 'a_ok.npy'}:a_ok"]["max"] == 9
+
+
+def test_inflate_budget_is_per_run_not_per_file(tmp_path, monkeypatch):
+    from nandoctor.data import engine, tensors
+
+    for i in range(3):
+        np.savez_compressed(tmp_path / f"p{i}.npz", x=np.ones(1 << 18, dtype=np.float32))  # 1 MiB each inflated
+    with zipfile.ZipFile(tmp_path / "p0.npz") as z:
+        inflated = z.getinfo("x.npy").file_size
+    monkeypatch.setattr(tensors, "MAX_INFLATE_RUN", inflated * 5 // 2)  # room for two files of the three
+    rep = engine.check_data(tmp_path)
+    errors = [(Path(f.path).name, f.code, f.message) for f in rep.findings if f.severity.value == "error"]
+    why = (f"its 1 members inflate to {inflated:,} bytes, over what is left of the "
+           f"{inflated * 5 / 2 / 2 ** 20:g} MiB limit per run: not read")
+    assert errors == [("p2.npz", "ND100", why)]
+    assert len(rep.summary["tensors"]) == 2
+
+
+def test_compressed_pt_members_are_capped_before_torch_load(tmp_path, monkeypatch):
+    from nandoctor.data import engine, tensors
+
+    plain = tmp_path / "plain.pt"
+    torch.save({"x": torch.ones(1 << 18)}, plain)
+    packed = tmp_path / "packed.pt"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    monkeypatch.setattr(tensors, "MAX_PT_INFLATE", 1 << 19)
+    rep = engine.check_data(packed)
+    with zipfile.ZipFile(packed) as z:
+        inflated = sum(i.file_size for i in z.infolist())
+    assert [(f.code, f.message) for f in rep.findings] == [
+        ("ND100", (f"compressed zip members inflate to {inflated:,} bytes, over the 0.5 MiB limit (torch.save "
+                   "never compresses them; a zip bomb?): not loaded"))]

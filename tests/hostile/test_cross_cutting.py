@@ -370,15 +370,16 @@ def test_permission_denied_files_and_folders(cli):
 
 
 def test_bom_crlf_and_trailing_spaces_in_label_files(cli, tmp_path):
-    """CRLF and trailing spaces parse as Ultralytics parses them; a BOM is named at its file and line."""
+    """CRLF and trailing spaces parse as Ultralytics parses them; a BOM is named at its file and line
+    (a warning: Ultralytics 8.4 strips it, older releases dropped the image)."""
     labels = tmp_path / "labels"
     labels.mkdir()
     (labels / "bom.txt").write_bytes(b"\xef\xbb\xbf0 0.5 0.5 0.2 0.2\n")
     (labels / "crlf.txt").write_bytes(b"0 0.5 0.5 0.2 0.2\r\n1 0.3 0.3 0.1 0.1\r\n")
     (labels / "trailing.txt").write_text("0 0.5 0.5 0.2 0.2   \n")
     r = _call_and_check(cli, tmp_path, tmp_path / "CANARY", "check-data", labels)
-    errors = [(Path(f["path"]).name, f["line"]) for f in r.json["findings"] if f["severity"] == "error"]
-    assert r.code == 1 and errors == [("bom.txt", 1)]
+    named = [(Path(f["path"]).name, f["line"], f["severity"]) for f in r.json["findings"] if f["severity"] != "info"]
+    assert r.code == 0 and named == [("bom.txt", 1, "warning")]
 
 
 def test_unicode_run_folder_every_command(cli, demo_run, tmp_path):
