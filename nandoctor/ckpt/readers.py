@@ -235,8 +235,11 @@ def read_hf_trainer(folder: Path) -> Loaded:
     if not isinstance(state, dict):
         raise ValueError("trainer_state.json is not a JSON object")
     weights = next((folder / w for w in HF_WEIGHTS if (folder / w).is_file()), None)
-    obj: dict[str, Any] = {"global_step": state.get("global_step"), "epoch": state.get("epoch"),
-                           "log_history": state.get("log_history")}
+    # log_history is plain JSON: kept beside the tensors, never walked for them (a long run's 40 MB
+    # history is not a pickle bomb)
+    facts = {"global_step": state.get("global_step"), "epoch": state.get("epoch"),
+             "log_history": state.get("log_history")}
+    obj: dict[str, Any] = {}
     globs: list[str] = []
     shards: dict[str, str] = {}
     files = [folder / "trainer_state.json"]
@@ -254,7 +257,7 @@ def read_hf_trainer(folder: Path) -> Loaded:
             obj[key] = part.obj
             globs += part.globals
             files.append(folder / name)
-    return Loaded("hf-trainer", obj, globs, shards=shards, files=files)
+    return Loaded("hf-trainer", obj, globs, shards=shards, metadata=facts, files=files)
 
 
 def read_dcp(folder: Path) -> Loaded:

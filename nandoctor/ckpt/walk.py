@@ -21,7 +21,15 @@ SCALER_KEYS = {"scaler", "grad_scaler", "scaler_state_dict", "native_amp_scaling
                "amp_scaler", "amp"}
 # Keys whose module/dict content is named by its own state_dict names (no prefix).
 UNPREFIXED = {"model", "ema", "state_dict", "model_state_dict", "module"}
+# Trainer bookkeeping, not weights: Lightning's callback/loop/scheduler state (ModelCheckpoint keeps its
+# initial worst score `kth_value = tensor(inf)` there), HF rng_state.pth's generator states, scheduler
+# state. Judged at most as info: a non-finite value here never poisons the weights.
+BOOKKEEPING_KEYS = {"callbacks", "loops", "lr_schedulers", "lr_scheduler", "scheduler", "schedulers",
+                    "scheduler_state_dict", "rng_state", "rng_states", "python", "numpy", "cpu", "cuda", "mps",
+                    "xpu", "npu", "hpu", "hyper_parameters", "hparams", "datamodule_hyper_parameters", "metrics",
+                    "best_model_score", "current_score", "kth_value"}
 MAX_NODES = 2_000_000
+MAX_NAME_PARTS = 64  # deeper names keep their last parts: a 1.9M-deep nesting must not cost O(depth^2)
 
 
 class PickleBomb(Exception):
@@ -31,11 +39,13 @@ class PickleBomb(Exception):
 @dataclass
 class Named:
     name: str
-    section: str          # "model" | "optimizer" | "scaler" | "other"
+    section: str          # "model" | "optimizer" | "scaler" | "bookkeeping" | "other"
     ref: Any              # TensorRef or Unsupported
 
 
 def section_of(key: str) -> str:
+    if key in BOOKKEEPING_KEYS:
+        return "bookkeeping"
     if key in MODEL_KEYS:
         return "model"
     if key in OPTIMIZER_KEYS or key.startswith("optimizer"):
@@ -77,42 +87,57 @@ def flatten(obj: Any) -> list[Named]:
 
 
 def _walk(root: Any, prefix: str, section: str, out: list[Named], seen: set[int], budget: list[int]) -> None:
-    stack: list[tuple[Any, str]] = [(root, prefix)]
+    """Depth-first over containers. A node's name is a link to its parent's (parent, key), joined only
+    for tensors, so deep nesting costs O(nodes), not O(nodes x depth)."""
+    stack: list[tuple[Any, Any]] = [(root, None)]
     while stack:
-        obj, name = stack.pop()
+        obj, path = stack.pop()
         budget[0] -= 1
         if budget[0] < 0:
             raise PickleBomb(f"more than {MAX_NODES:,} objects in the pickle (a memo or recursion bomb?)")
         if isinstance(obj, (TensorRef, Unsupported)):
-            out.append(Named(name.rstrip("."), section, obj))
+            out.append(Named(_name(prefix, path), section, obj))
             continue
         if obj is None or isinstance(obj, (str, bytes, int, float, bool, complex)):
             continue
         if id(obj) in seen:
             continue
         seen.add(id(obj))
-        children: list[tuple[Any, str]] = []
+        children: list[tuple[Any, Any]] = []
         if isinstance(obj, dict):
-            children = [(v, f"{name}{k}.") for k, v in obj.items()]
+            children = [(v, (path, k)) for k, v in obj.items()]
         elif isinstance(obj, (list, tuple, set, frozenset)):
-            children = [(v, f"{name}{i}.") for i, v in enumerate(obj)]
+            children = [(v, (path, i)) for i, v in enumerate(obj)]
         elif is_module(obj):
             f = obj.fields
             for field in ("_parameters", "_buffers"):
                 if isinstance(f.get(field), dict):
-                    children += [(v, f"{name}{k}.") for k, v in f[field].items()]
+                    children += [(v, (path, k)) for k, v in f[field].items()]
             if isinstance(f.get("_modules"), dict):
-                children += [(v, f"{name}{k}.") for k, v in f["_modules"].items()]
+                children += [(v, (path, k)) for k, v in f["_modules"].items()]
         elif isinstance(obj, Stub):
             arr = numpy_array(obj)
             if arr is not None:
-                out.append(Named(name.rstrip("."), section, TensorRef.from_array(arr)))
+                out.append(Named(_name(prefix, path), section, TensorRef.from_array(arr)))
                 continue
-            children = [(v, f"{name}{k}.") for k, v in obj.fields.items()]
-            children += [(v, f"{name}{i}.") for i, v in enumerate(obj._nd_args)]
-            children += [(v, f"{name}{i}.") for i, v in enumerate(obj._nd_items)]
-            children += [(v, f"{name}{k}.") for k, v in obj._nd_map.items()]  # dict subclasses (defaultdict)
+            children = [(v, (path, k)) for k, v in obj.fields.items()]
+            children += [(v, (path, i)) for i, v in enumerate(obj._nd_args)]
+            children += [(v, (path, i)) for i, v in enumerate(obj._nd_items)]
+            children += [(v, (path, k)) for k, v in obj._nd_map.items()]  # dict subclasses (defaultdict)
         stack.extend(reversed(children))
+
+
+def _name(prefix: str, path: Any) -> str:
+    parts: list[str] = []
+    depth = 0
+    while path is not None:
+        path, key = path
+        depth += 1
+        if depth <= MAX_NAME_PARTS:
+            parts.append(str(key)[:1000])
+    if depth > MAX_NAME_PARTS:
+        parts.append(f"...({depth - MAX_NAME_PARTS} levels)")
+    return (prefix + ".".join(reversed(parts))).rstrip(".")
 
 
 def module_params(obj: Any) -> list[tuple[str, str]]:
