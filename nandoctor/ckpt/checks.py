@@ -109,7 +109,8 @@ def judge(tensors: list[Named], stats: dict[str, TensorStat], obj: Any, shards: 
     for t in tensors:
         st = stats.get(t.name)
         if st is None or not st.scanned:
-            unscanned.append(t.name)
+            if t.section != "bookkeeping":
+                unscanned.append(t.name)
             continue
         shard = f" (shard {shards[t.name]})" if t.name in shards else ""
         desc = f"{t.name}{shard} ({st.dtype}, {list(st.shape)})"
@@ -270,7 +271,7 @@ def _number(x: Any) -> float | None:
     if isinstance(x, bool):
         return None
     if isinstance(x, int):
-        return float(x) if abs(x) < 1 << 1000 else math.copysign(math.inf, x)
+        return float(x) if abs(x) < 1 << 1000 else (math.inf if x > 0 else -math.inf)
     if isinstance(x, float):
         return x
     if isinstance(x, TensorRef) and x.numel == 1 and x.kind in ("float", "int", "bf16"):
@@ -442,21 +443,24 @@ def compare_run(entries: list[dict[str, Any]]) -> None:
 
 
 def _construction_signatures(run: list[dict[str, Any]]) -> None:
+    from pathlib import Path
+
     first = run[0]["_verdict"].profile
     flagged = {(i.where, i.data.get("sign")) for e in run for i in e["_verdict"].issues
                if i.code == "ND205" and i.severity == "warning"}
     for where, sign in flagged:
         col = 1 if sign == "zeros" else 2
-        values = [e["_verdict"].profile.get(where, (None, None, None))[col] for e in run]
-        if any(x is None for x in values) or not values[0] or first.get(where) is None:
+        base = first.get(where, (None, None, None))[col]
+        if not base:
             continue
-        if min(values) >= 0.9 * max(values):  # the same signature in every checkpoint since the first
-            for e in run:
-                for i in e["_verdict"].issues:
-                    if i.code == "ND205" and i.where == where and i.data.get("sign") == sign:
-                        i.severity = "info"
-                        i.message += (f"; present in all {len(run)} checkpoints since {Path(run[0]['path']).name}:"
-                                      " built that way, not sanitised")
+        same = [e for e in run[1:] if (x := e["_verdict"].profile.get(where, (None, None, None))[col]) is not None
+                and 0.9 * x <= base <= x / 0.9]  # the same signature as in the run's first checkpoint
+        for e in [run[0], *same] if same else []:
+            for i in e["_verdict"].issues:
+                if i.code == "ND205" and i.where == where and i.data.get("sign") == sign:
+                    i.severity = "info"
+                    i.message += (f"; the same since the run's first checkpoint {Path(run[0]['path']).name}: "
+                                  "built that way, not sanitised")
 
 
 def _explosions(run: list[dict[str, Any]]) -> None:

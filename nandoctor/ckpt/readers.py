@@ -61,6 +61,9 @@ def read_any(path: Path) -> Loaded:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
             if any(n.endswith("data.pkl") for n in names):
+                prefix = next(n for n in names if n.endswith("data.pkl"))[: -len("data.pkl")]
+                if not {prefix + "version", prefix + ".data/version"} & set(names):
+                    raise ValueError("torch zip without a version record: torch.load refuses it")
                 tz = load_torch_zip(path, zf)
                 return Loaded("torch-zip", tz.obj, tz.globals, files=[path])
             if names and all(n.endswith(".npy") for n in names):
@@ -88,14 +91,17 @@ def read_safetensors(path: Path) -> Loaded:
         if n > MAX_HEADER or 8 + n > size:
             raise ValueError(f"safetensors header claims {n} bytes but the file has {size}")
         try:
-            header = json.loads(f.read(n))
+            header = json.loads(f.read(n), object_pairs_hook=_no_duplicate_keys)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"safetensors header is not valid JSON ({exc})") from None
     if not isinstance(header, dict):
         raise ValueError("safetensors header is not a JSON object")
     data_start, data_len = 8 + n, size - 8 - n
     meta = header.pop("__metadata__", None)
+    if meta is not None and not (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values())):
+        raise ValueError("safetensors __metadata__ must map strings to strings (the safetensors loader refuses it)")
     tensors: dict[str, TensorRef] = {}
+    spans: list[tuple[int, int, str]] = []
     for name, info in header.items():
         if not isinstance(info, dict):
             raise ValueError(f"tensor {name!r}: header entry is not an object")
@@ -114,7 +120,28 @@ def read_safetensors(path: Path) -> Loaded:
         if end - begin != ref.nbytes:
             raise ValueError(f"tensor {name!r}: {end - begin} bytes for shape {shape} of {info['dtype']}")
         tensors[name] = ref
+        spans.append((begin, end, name))
+    # The safetensors loader's own rules: tensors tile the data area exactly, no overlap, no hole.
+    at = 0
+    for begin, end, name in sorted(spans):
+        if begin != at:
+            what = "overlaps the tensor before it" if begin < at else f"leaves a hole of {begin - at} bytes before it"
+            raise ValueError(f"tensor {name!r}: data_offsets [{begin}, {end}] {what} (the safetensors loader "
+                             "refuses this file)")
+        at = end
+    if at != data_len:
+        raise ValueError(f"the data area has {data_len - at} bytes after the last tensor (the safetensors loader "
+                         "refuses this file)")
     return Loaded("safetensors", tensors, metadata=meta if isinstance(meta, dict) else {}, files=[path])
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"safetensors header names {key!r} twice (the safetensors loader refuses this file)")
+        out[key] = value
+    return out
 
 
 def read_npz(path: Path, zf: zipfile.ZipFile) -> Loaded:

@@ -72,6 +72,9 @@ def flatten(obj: Any) -> list[Named]:
     if is_module(obj):
         _walk(obj, "", "model", out, seen, budget)
         return out
+    if isinstance(obj, dict) and "state" in obj and "param_groups" in obj:  # a bare optimizer.state_dict()
+        _walk(obj, "", "optimizer", out, seen, budget)
+        return out
     if isinstance(obj, dict):
         modules = [k for k, v in obj.items() if isinstance(k, str) and k in ("model", "ema") and is_module(v)]
         for key, value in obj.items():
