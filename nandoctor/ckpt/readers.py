@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import warnings
 import struct
 import zipfile
@@ -353,7 +354,8 @@ def _dcp_scalars(folder: Path, meta: Any, keys: list[str]) -> dict[str, Any]:
                 value, _ = restricted_loads(zf.read(pkl))  # a storage would be Unsupported: dropped below
         except UnsafePickle:
             raise
-        except Exception:  # an entry we cannot read is just left out
+        except (ValueError, EOFError, StopIteration, zipfile.BadZipFile, pickle.UnpicklingError, TypeError,
+                KeyError, IndexError):  # an entry we cannot read is just left out (step, epoch are optional)
             continue
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             out[index.fqn.split(".")[-1]] = value

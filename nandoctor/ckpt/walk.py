@@ -89,57 +89,79 @@ def flatten(obj: Any) -> list[Named]:
     return out
 
 
+_LEAVES = (str, bytes, int, float, bool, complex, type(None))
+
+
 def _walk(root: Any, prefix: str, section: str, out: list[Named], seen: set[int], budget: list[int]) -> None:
     """Depth-first over containers. A node's name is a link to its parent's (parent, key), joined only
-    for tensors, so deep nesting costs O(nodes), not O(nodes x depth)."""
-    stack: list[tuple[Any, Any]] = [(root, None)]
-    while stack:
-        obj, path = stack.pop()
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise PickleBomb(f"more than {MAX_NODES:,} objects in the pickle (a memo or recursion bomb?)")
-        if isinstance(obj, (TensorRef, Unsupported)):
-            out.append(Named(_name(prefix, path), section, obj))
-            continue
-        if obj is None or isinstance(obj, (str, bytes, int, float, bool, complex)):
-            continue
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        children: list[tuple[Any, Any]] = []
-        if isinstance(obj, dict):
-            children = [(v, (path, k)) for k, v in obj.items()]
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            children = [(v, (path, i)) for i, v in enumerate(obj)]
-        elif is_module(obj):
-            f = obj.fields
-            for field in ("_parameters", "_buffers"):
-                if isinstance(f.get(field), dict):
-                    children += [(v, (path, k)) for k, v in f[field].items()]
-            if isinstance(f.get("_modules"), dict):
-                children += [(v, (path, k)) for k, v in f["_modules"].items()]
-        elif isinstance(obj, Stub):
-            arr = numpy_array(obj)
-            if arr is not None:
-                out.append(Named(_name(prefix, path), section, TensorRef.from_array(arr)))
+    for tensors, so deep nesting costs O(nodes), not O(nodes x depth). Plain lists, tuples and dicts
+    take the fast path: one tuple per child, no per-child type tests beyond the leaf check."""
+    stack: list[tuple[Any, Any, Any]] = [(root, None, None)]
+    pop, push = stack.pop, stack.extend
+    left = budget[0]
+    try:
+        while stack:
+            obj, parent, key = pop()
+            left -= 1
+            if left < 0:
+                raise PickleBomb(f"more than {MAX_NODES:,} objects in the pickle (a memo or recursion bomb?)")
+            kind = type(obj)
+            if kind is list or kind is tuple or kind is dict:
+                if len(obj) > 1:  # a one-element chain cannot share; a cycle of them ends at MAX_NODES
+                    if id(obj) in seen:
+                        continue
+                    seen.add(id(obj))
+                path = _link(parent, key)
+                items = obj.items() if kind is dict else enumerate(obj)
+                push([(v, path, k) for k, v in reversed(list(items)) if not isinstance(v, _LEAVES)])
                 continue
-            children = [(v, (path, k)) for k, v in obj.fields.items()]
-            children += [(v, (path, i)) for i, v in enumerate(obj._nd_args)]
-            children += [(v, (path, i)) for i, v in enumerate(obj._nd_items)]
-            children += [(v, (path, k)) for k, v in obj._nd_map.items()]  # dict subclasses (defaultdict)
-        stack.extend(reversed(children))
+            path = _link(parent, key)
+            if isinstance(obj, (TensorRef, Unsupported)):
+                out.append(Named(_name(prefix, path), section, obj))
+                continue
+            if isinstance(obj, _LEAVES) or id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            children: list[tuple[Any, Any]] = []
+            if isinstance(obj, (dict, list, tuple, set, frozenset)):  # subclasses (OrderedDict)
+                children = list(obj.items()) if isinstance(obj, dict) else list(enumerate(obj))
+            elif is_module(obj):
+                f = obj.fields
+                for field in ("_parameters", "_buffers", "_modules"):
+                    if isinstance(f.get(field), dict):
+                        children += list(f[field].items())
+            elif isinstance(obj, Stub):
+                arr = numpy_array(obj)
+                if arr is not None:
+                    out.append(Named(_name(prefix, path), section, TensorRef.from_array(arr)))
+                    continue
+                children = list(obj.fields.items())
+                children += list(enumerate(obj._nd_args))
+                children += list(enumerate(obj._nd_items))
+                children += list(obj._nd_map.items())  # dict subclasses (defaultdict)
+            push([(v, path, k) for k, v in reversed(children) if not isinstance(v, _LEAVES)])
+    finally:
+        budget[0] = left
+
+
+def _link(parent: Any, key: Any) -> Any:
+    """(parent, key, depth). Every MAX_NAME_PARTS levels the link to the ancestors is cut, so a
+    1.9M-deep nesting keeps only the last few levels alive, not one tuple per level."""
+    if parent is None:
+        return None if key is None else (None, key, 1)
+    depth = parent[2] + 1
+    return (None if depth % MAX_NAME_PARTS == 0 else parent, key, depth)
 
 
 def _name(prefix: str, path: Any) -> str:
     parts: list[str] = []
-    depth = 0
+    depth = path[2] if path else 0
     while path is not None:
-        path, key = path
-        depth += 1
-        if depth <= MAX_NAME_PARTS:
-            parts.append(str(key)[:1000])
-    if depth > MAX_NAME_PARTS:
-        parts.append(f"...({depth - MAX_NAME_PARTS} levels)")
+        parts.append(str(path[1]))
+        path = path[0]
+    if depth > len(parts):
+        parts.append(f"...({depth - len(parts)} levels)")
+        prefix = ""
     return (prefix + ".".join(reversed(parts))).rstrip(".")
 
 
