@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nandoctor.ckpt.tensors import (DTYPES, MAX_INFLATE, SAFETENSORS_DTYPES, TensorRef, _contiguous_strides,
+from nandoctor.ckpt.tensors import (DTYPES, MAX_INFLATE, SAFETENSORS_DTYPES, TensorRef, _charge, _contiguous_strides,
                                     _numel, zip_member_offset)
 from nandoctor.ckpt.unpickle import RestrictedUnpickler, UnsafePickle, load_torch_zip, restricted_loads
 
@@ -174,16 +174,18 @@ def read_npz(path: Path, zf: zipfile.ZipFile) -> Loaded:
         if numel * dtype.itemsize > info.file_size - header_len:
             raise ValueError(f"{info.filename}: header claims {numel} x {dtype} but the member is shorter")
         order = "big" if dtype.byteorder == ">" else "little"
-        if info.compress_type == zipfile.ZIP_STORED and not fortran:
+        # Fortran order is a permuted view of the same bytes: reversed strides, still read in place.
+        stride = tuple(reversed(_contiguous_strides(tuple(reversed(shape))))) if fortran else _contiguous_strides(shape)
+        if info.compress_type == zipfile.ZIP_STORED:
             tensors[name] = TensorRef(dtype=code, numel_storage=numel, file=str(path), byteorder=order,
                                       base=zip_member_offset(zf, info) + header_len, shape=tuple(shape),
-                                      stride=_contiguous_strides(shape))
-        else:
+                                      stride=stride)
+        else:  # inflated as a stream when scanned, against the per-file and per-run budget
             if info.file_size > MAX_INFLATE:
                 raise ValueError(f"{info.filename}: compressed member inflates to {info.file_size:,} bytes")
-            with zf.open(info) as member:
-                arr = npf.read_array(member, allow_pickle=False)
-            tensors[name] = TensorRef.from_array(arr, code)
+            _charge(str(path), info.file_size, info.filename)
+            tensors[name] = TensorRef(dtype=code, numel_storage=numel, file=str(path), byteorder=order,
+                                      member=info.filename, base=header_len, shape=tuple(shape), stride=stride)
     return Loaded("npz", tensors, globs, files=[path])
 
 

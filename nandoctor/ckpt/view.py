@@ -36,7 +36,8 @@ def summary_view(report: Report) -> list:
     for c in rows:
         shown = os.path.relpath(c["path"], common) if common else c["path"]
         mark = " (resume)" if c["path"] == s.get("recommended") else ""
-        table.add_row(shown + mark, Text(c["status"], style=STATUS_STYLE.get(c["status"], "")), _num(c["epoch"]),
+        status = f"{c['status']} ({c['reason']})" if c.get("reason") else c["status"]
+        table.add_row(shown + mark, Text(status, style=STATUS_STYLE.get(c["status"], "")), _num(c["epoch"]),
                       _num(c["step"]), "yes" if c["resumable"] else "no",
                       str(c["tensors"]), str(len(c["nonfinite_tensors"])))
     out.append(table)
