@@ -282,3 +282,14 @@ def test_huge_epoch_and_strings_in_train_results_stay_per_file(tmp_path):
     assert rows["b.pt"]["status"] == "suspect" and "from epoch 'two'" in next(
         f.message for f in r.findings if f.code == "ND210")
     assert rows["c.pt"]["status"] == "clean"
+
+
+def test_hf_checkpoint_folder_missing_its_weights_is_reported_not_skipped(tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(DATA / "hf" / "out", out)
+    (out / "checkpoint-8" / "model.safetensors").unlink()
+    r = inspect_ckpt(out)
+    assert by_name(r)["checkpoint-8"]["status"] == "unreadable"
+    [f] = r.findings
+    assert f.code == "ND200" and "holds no model weights" in f.message and f.path.endswith("checkpoint-8")
+    assert Path(r.summary["recommended"]).name == "checkpoint-4"

@@ -78,9 +78,16 @@ def _leaf_unit(d: Path) -> bool:
 
 
 def _hf_unit(d: Path) -> bool:
+    """A Trainer checkpoint: trainer_state.json with weights or optimizer.pt beside it, or a
+    `checkpoint-N` folder without them (a save cut short: reported, not skipped). One with
+    subfolders (DeepSpeed's global_stepN/) is walked instead."""
     from nandoctor.ckpt.readers import HF_WEIGHTS
 
-    return (d / "trainer_state.json").is_file() and any((d / w).is_file() for w in (*HF_WEIGHTS, "optimizer.pt"))
+    if not (d / "trainer_state.json").is_file():
+        return False
+    if any((d / w).is_file() for w in (*HF_WEIGHTS, "optimizer.pt")):
+        return True
+    return d.name.startswith("checkpoint-") and not any(p.is_dir() for p in d.iterdir())
 
 
 def inspect_ckpt(path: Path, *, stats: bool = False) -> Report:

@@ -273,6 +273,9 @@ def read_hf_trainer(folder: Path) -> Loaded:
     globs: list[str] = []
     shards: dict[str, str] = {}
     files = [folder / "trainer_state.json"]
+    if weights is None and folder.name.startswith("checkpoint-"):
+        raise ValueError("this Trainer checkpoint holds no model weights (no model.safetensors or "
+                         "pytorch_model.bin): a save cut short?")
     if weights is not None:
         part = read_any(weights)
         from nandoctor.ckpt.walk import flatten
