@@ -104,7 +104,6 @@ def judge(tensors: list[Named], stats: dict[str, TensorStat], obj: Any, shards: 
     dense_model = _otherwise_dense(tensors, stats)
     unscanned = []
     bookkeeping: list[str] = []
-    weights = [t for t in tensors if t.section in ("model", "other")]
     v.role = _role(tensors)
     for t in tensors:
         st = stats.get(t.name)
@@ -396,10 +395,10 @@ def _check_history(v: Verdict, top: dict) -> None:
     for key, state in _model_checkpoints(top):
         if "loss" in str(state.get("monitor")):
             scalars[f"callbacks.{key}.current_score"] = metric_number(state.get("current_score"))
-    bad = [k for k, n in scalars.items() if n is not None and not math.isfinite(n)]
-    if bad and not any(i.code == "ND210" for i in v.issues):
-        v.add("ND210", "warning", f"the checkpoint stores {bad[0]} = {scalars[bad[0]]}: it was saved after the "
-              "loss had gone non-finite", bad[0])
+    nonfinite = [k for k, n in scalars.items() if n is not None and not math.isfinite(n)]
+    if nonfinite and not any(i.code == "ND210" for i in v.issues):
+        v.add("ND210", "warning", f"the checkpoint stores {nonfinite[0]} = {scalars[nonfinite[0]]}: it was saved "
+              "after the loss had gone non-finite", nonfinite[0])
     for k, n in scalars.items():
         if n is None:
             continue

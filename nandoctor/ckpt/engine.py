@@ -273,8 +273,8 @@ def _pad_rows(unit: Path, named: list) -> dict[str, set[int]]:
     rows = {p for p in pads if isinstance(p, int) and not isinstance(p, bool) and p >= 0}
     if not rows:
         return {}
-    return {n.name: rows for n in named if _is_embedding(n.name) and getattr(n.ref, "shape", ())
-            and len(n.ref.shape) == 2 and n.ref.shape[0] > max(rows)}
+    return {n.name: rows for n in named if _is_embedding(n.name) and len(getattr(n.ref, "shape", ())) == 2
+            and n.ref.shape[0] > max(rows)}
 
 
 def _is_embedding(name: str) -> bool:
