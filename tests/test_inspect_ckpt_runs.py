@@ -293,3 +293,24 @@ def test_hf_checkpoint_folder_missing_its_weights_is_reported_not_skipped(tmp_pa
     [f] = r.findings
     assert f.code == "ND200" and "holds no model weights" in f.message and f.path.endswith("checkpoint-8")
     assert Path(r.summary["recommended"]).name == "checkpoint-4"
+
+
+def test_lora_b_growing_from_zero_init_is_not_exploded(tmp_path):
+    """LoRA B starts at zero and grows by orders of magnitude in healthy training; it stays within the
+    scale of the run's other weights, so it is not an explosion. Adapters saved in checkpoint-N/
+    folders are compared as one run, in step order."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    a = torch.rand(8, 64) * 0.7 - 0.35
+    for step, b_scale in ((100, 1e-4), (200, 3e-2), (300, 0.3), (400, 300.0)):
+        d = tmp_path / f"checkpoint-{step}"
+        d.mkdir()
+        save_file({"q_proj.lora_A.weight": a, "q_proj.lora_B.weight": torch.randn(64, 8) * b_scale},
+                  d / "adapter_model.safetensors")
+    r = inspect_ckpt(tmp_path)
+    rows = [(Path(c["path"]).parent.name, c["step"], c["status"]) for c in r.summary["checkpoints"]]
+    assert rows == [("checkpoint-100", 100, "clean"), ("checkpoint-200", 200, "clean"),
+                    ("checkpoint-300", 300, "clean"), ("checkpoint-400", 400, "suspect")]
+    [f] = r.findings
+    assert f.code == "ND215" and f.where == "q_proj.lora_B.weight" and f.path.endswith("checkpoint-400/adapter_model.safetensors")

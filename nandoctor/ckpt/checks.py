@@ -432,7 +432,8 @@ def compare_run(entries: list[dict[str, Any]]) -> None:
     for e in entries:
         v = e.get("_verdict")
         if isinstance(v, Verdict) and v.role == "model":
-            groups.setdefault(str(Path(e["path"]).parent), []).append(e)
+            folder = Path(e["path"]).parent  # a file inside checkpoint-N/ belongs to the run above it
+            groups.setdefault(str(folder.parent if folder.name.startswith("checkpoint-") else folder), []).append(e)
     for run in groups.values():
         if len(run) < 2:
             continue
@@ -476,7 +477,8 @@ def _explosions(run: list[dict[str, Any]]) -> None:
                 if not before or not math.isfinite(a):
                     continue
                 floor = max(max(before), 0.01 * base_max)
-                if floor > 0 and a >= WEIGHT_JUMP * floor and a > base_max and (worst is None or a / floor > worst[1]):
+                if (floor > 0 and a >= WEIGHT_JUMP * floor and a > 10 * base_max  # beyond anything the run held
+                        and (worst is None or a / floor > worst[1])):
                     worst = (name, a / floor, a, max(before))
             if worst:
                 name, ratio, a, b = worst

@@ -198,6 +198,8 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
         epoch = _int(facts.get("epoch"))
         step = next((s for s in (_int(facts.get(k)) for k in ("global_step", "step", "steps", "iteration", "iter"))
                      if s is not None), None)
+        if step is None and unit.parent.name.startswith("checkpoint-") and unit.parent.name[11:].isdigit():
+            step = int(unit.parent.name[11:])  # a file inside an HF checkpoint-N folder (adapters, DeepSpeed)
         order = select.order_epoch(epoch, facts, unit.name)
     except UnsafePickle as exc:
         entry["status"] = "unsafe"
