@@ -314,3 +314,17 @@ def test_lora_b_growing_from_zero_init_is_not_exploded(tmp_path):
                     ("checkpoint-300", 300, "clean"), ("checkpoint-400", 400, "suspect")]
     [f] = r.findings
     assert f.code == "ND215" and f.where == "q_proj.lora_B.weight" and f.path.endswith("checkpoint-400/adapter_model.safetensors")
+
+
+def test_lightning_monitored_score_nan_is_info_absurd_is_exploded(tmp_path):
+    src = DATA / "lightning" / "lightning_logs" / "version_0" / "checkpoints" / "epoch=2-step=12.ckpt"
+    for name, score in (("nan.ckpt", float("nan")), ("absurd.ckpt", 4e36)):
+        ckpt = torch.load(src, weights_only=False)
+        next(iter(ckpt["callbacks"].values()))["current_score"] = torch.tensor(score)
+        torch.save(ckpt, tmp_path / name)
+        r = inspect_ckpt(tmp_path / name)
+        if name == "nan.ckpt":
+            assert by_name(r)[name]["status"] == "clean" and codes(r) == ["ND216"]
+        else:
+            assert (by_name(r)[name]["status"], by_name(r)[name]["reason"]) == ("suspect", "exploded")
+            assert codes(r) == ["ND215"]

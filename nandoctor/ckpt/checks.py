@@ -392,10 +392,12 @@ def _check_history(v: Verdict, top: dict) -> None:
     # plain loops: torch.save({'epoch': e, 'train_loss': ..., 'val_loss': ...}); Lightning's monitored score
     scalars = {str(k): metric_number(x) for k, x in list(top.items())[:1000] if isinstance(k, str) and "loss" in k
                and not k.startswith("best") and not isinstance(x, (dict, list))}
+    nonfinite = [k for k, n in scalars.items() if n is not None and not math.isfinite(n)]
+    # Lightning's monitored score is bookkeeping (a NaN there is ND216 info), but an absurd finite
+    # loss it recorded is still evidence the run had exploded when it saved
     for key, state in _model_checkpoints(top):
         if "loss" in str(state.get("monitor")):
             scalars[f"callbacks.{key}.current_score"] = metric_number(state.get("current_score"))
-    nonfinite = [k for k, n in scalars.items() if n is not None and not math.isfinite(n)]
     if nonfinite and not any(i.code == "ND210" for i in v.issues):
         v.add("ND210", "warning", f"the checkpoint stores {nonfinite[0]} = {scalars[nonfinite[0]]}: it was saved "
               "after the loss had gone non-finite", nonfinite[0])

@@ -55,6 +55,9 @@ def summary_view(report: Report) -> list:
                        "-" if t["zero_frac"] is None else f"{t['zero_frac']:.1%}",
                        Text(str(bad), style="bold red") if bad else "0")
         out.append(st)
+    if s.get("other_files"):
+        out.append(Text(f"{len(s['other_files'])} file(s) without weights (rng_state, scheduler, training_args) were "
+                        "checked for unsafe pickles, not judged as checkpoints", style="dim"))
     rec = s.get("recommended")
     if rec:
         out.append(Text(f"Recommended: {rec} ({s.get('recommended_reason')})", style="bold green"))
