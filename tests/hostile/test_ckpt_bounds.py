@@ -216,3 +216,22 @@ def test_per_file_errors_stay_per_file_in_a_folder(tmp_path):
     rows = {Path(c["path"]).name: c["status"] for c in r["json"]["summary"]["checkpoints"]}
     assert rows == {"huge_epoch.pt": "clean", "broken.pt": "unreadable", "epoch2.pt": "clean"}
     assert r["code"] == 1 and [f["code"] for f in r["json"]["findings"]] == ["ND200"]
+
+
+def test_inflate_budget_is_shared_by_every_file_of_a_run(tmp_path, monkeypatch):
+    """The per-run total (2 GiB) is too costly to build here: shrink it and check the accounting."""
+    from nandoctor.ckpt import tensors
+    from nandoctor.ckpt.engine import inspect_ckpt
+
+    torch.save({"w": torch.zeros(12345)}, tmp_path / "src.pt")
+    for name in ("epoch1.pt", "epoch2.pt", "epoch3.pt"):
+        rewrite_zip(tmp_path / "src.pt", tmp_path / name, {"data/0": (1 << 20, True)})
+    (tmp_path / "src.pt").unlink()
+    monkeypatch.setattr(tensors, "MAX_INFLATE_RUN", (5 << 20) // 2)  # room for two 1 MiB members
+    r = inspect_ckpt(tmp_path)
+    rows = {Path(c["path"]).name: c["status"] for c in r.summary["checkpoints"]}
+    assert rows == {"epoch1.pt": "clean", "epoch2.pt": "clean", "epoch3.pt": "unreadable"}
+    [f] = r.findings
+    assert "compressed storages of this run inflate to more than" in f.message
+    r = inspect_ckpt(tmp_path / "epoch3.pt")  # a new run, a new budget
+    assert r.summary["checkpoints"][0]["status"] == "clean"
