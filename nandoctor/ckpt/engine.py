@@ -372,10 +372,15 @@ def _conclude(report: Report, entries: list[dict[str, Any]], root: Path,
         at = ", ".join(f"{k} {best[k]}" for k in ("epoch", "step") if best.get(k) is not None)
         at = f" ({at})" if at else ""
         if best.get("framework") == "ultralytics":
-            # Ultralytics' resume restores the checkpoint's own train_args, so a repaired config needs a new run.
-            steps.append(f"Resume from {best['path']}{at}: `yolo train resume model={best['path']}` keeps its "
-                         "stored settings; to apply the repaired config (nandoctor diagnose-config args.yaml) "
-                         f"start from its weights: `yolo train model={best['path']} cfg=args_fixed.yaml`.")
+            # Ultralytics' resume restores the checkpoint's own train_args (and refuses a finished run), and
+            # args.yaml carries save_dir: a repaired config needs a new run in a new folder, loading these
+            # weights explicitly, or it writes over the old run's epochN.pt files.
+            ckpt = Path(best["path"])
+            run = ckpt.parent.parent if ckpt.parent.name == "weights" else ckpt.parent
+            steps.append(f"Resume from the weights of {best['path']}{at} in a new run folder, with the repaired "
+                         f"config (nandoctor diagnose-config {run / 'args.yaml'}): `yolo train model={best['path']} "
+                         f"cfg={run / 'args_fixed.yaml'} pretrained=True "
+                         f"save_dir={run.with_name(f'{run.name}_from_{ckpt.stem}')}`.")
         elif best["resumable"]:
             steps.append(f"Resume from {best['path']}{at} with the repaired config (lower LR, gradient clipping, "
                          "AMP off or bf16).")
