@@ -106,6 +106,13 @@ def _walk(root: Any, prefix: str, section: str, out: list[Named], seen: set[int]
             if left < 0:
                 raise PickleBomb(f"more than {MAX_NODES:,} objects in the pickle (a memo or recursion bomb?)")
             kind = type(obj)
+            while (kind is list or kind is tuple) and len(obj) == 1:  # a one-element chain: descend in place
+                path = _link(parent, key)
+                parent, key, obj = path, 0, obj[0]
+                kind = type(obj)
+                left -= 1
+                if left < 0:
+                    raise PickleBomb(f"more than {MAX_NODES:,} objects in the pickle (a memo or recursion bomb?)")
             if kind is list or kind is tuple or kind is dict:
                 if len(obj) > 1:  # a one-element chain cannot share; a cycle of them ends at MAX_NODES
                     if id(obj) in seen:
