@@ -122,7 +122,7 @@ def scan(ref: TensorRef, *, stats: bool = False) -> TensorStat:
     if lo <= hi:
         st.min, st.max = lo, hi
     st.zero_frac = zeros / sampled if sampled else None
-    finite_n = ref.numel - st.nonfinite
+    finite_n = pos - st.nonfinite  # elements read: an expanded view is judged on its storage, once each
     if stats and finite_n:
         st.mean = s1 / finite_n
         st.std = math.sqrt(max(s2 / finite_n - st.mean ** 2, 0.0))
