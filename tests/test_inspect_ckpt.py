@@ -93,6 +93,10 @@ def test_demo_text_view_ends_with_backup_and_resume_step(cli, demo_run):
     tail = r.stdout[r.stdout.index("Next steps:"):]
     assert "backup of" in tail and "last.pt" in tail
     assert "Resume from" in tail and "epoch2.pt" in tail
+    step = inspect_ckpt(demo_run / "weights").next_steps[-1]  # as pasted: a new folder, never `resume`
+    assert "yolo train resume" not in step and "resume=" not in step
+    assert (f"`yolo train model={demo_run / 'weights' / 'epoch2.pt'} cfg={demo_run / 'args_fixed.yaml'} "
+            f"pretrained=True save_dir={demo_run.parent / (demo_run.name + '_from_epoch2')}`") in step
 
 
 def test_reading_an_ultralytics_checkpoint_imports_neither_torch_nor_ultralytics(demo_run):

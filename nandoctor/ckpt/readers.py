@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import warnings
 import struct
 import zipfile
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nandoctor.ckpt.tensors import (DTYPES, MAX_INFLATE, SAFETENSORS_DTYPES, TensorRef, _contiguous_strides,
+from nandoctor.ckpt.tensors import (DTYPES, MAX_INFLATE, SAFETENSORS_DTYPES, TensorRef, _charge, _contiguous_strides,
                                     _numel, zip_member_offset)
 from nandoctor.ckpt.unpickle import RestrictedUnpickler, UnsafePickle, load_torch_zip, restricted_loads
 
@@ -61,6 +62,9 @@ def read_any(path: Path) -> Loaded:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
             if any(n.endswith("data.pkl") for n in names):
+                prefix = next(n for n in names if n.endswith("data.pkl"))[: -len("data.pkl")]
+                if not {prefix + "version", prefix + ".data/version"} & set(names):
+                    raise ValueError("torch zip without a version record: torch.load refuses it")
                 tz = load_torch_zip(path, zf)
                 return Loaded("torch-zip", tz.obj, tz.globals, files=[path])
             if names and all(n.endswith(".npy") for n in names):
@@ -88,14 +92,17 @@ def read_safetensors(path: Path) -> Loaded:
         if n > MAX_HEADER or 8 + n > size:
             raise ValueError(f"safetensors header claims {n} bytes but the file has {size}")
         try:
-            header = json.loads(f.read(n))
+            header = json.loads(f.read(n), object_pairs_hook=_no_duplicate_keys)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"safetensors header is not valid JSON ({exc})") from None
     if not isinstance(header, dict):
         raise ValueError("safetensors header is not a JSON object")
     data_start, data_len = 8 + n, size - 8 - n
     meta = header.pop("__metadata__", None)
+    if meta is not None and not (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values())):
+        raise ValueError("safetensors __metadata__ must map strings to strings (the safetensors loader refuses it)")
     tensors: dict[str, TensorRef] = {}
+    spans: list[tuple[int, int, str]] = []
     for name, info in header.items():
         if not isinstance(info, dict):
             raise ValueError(f"tensor {name!r}: header entry is not an object")
@@ -114,7 +121,28 @@ def read_safetensors(path: Path) -> Loaded:
         if end - begin != ref.nbytes:
             raise ValueError(f"tensor {name!r}: {end - begin} bytes for shape {shape} of {info['dtype']}")
         tensors[name] = ref
+        spans.append((begin, end, name))
+    # The safetensors loader's own rules: tensors tile the data area exactly, no overlap, no hole.
+    at = 0
+    for begin, end, name in sorted(spans):
+        if begin != at:
+            what = "overlaps the tensor before it" if begin < at else f"leaves a hole of {begin - at} bytes before it"
+            raise ValueError(f"tensor {name!r}: data_offsets [{begin}, {end}] {what} (the safetensors loader "
+                             "refuses this file)")
+        at = end
+    if at != data_len:
+        raise ValueError(f"the data area has {data_len - at} bytes after the last tensor (the safetensors loader "
+                         "refuses this file)")
     return Loaded("safetensors", tensors, metadata=meta if isinstance(meta, dict) else {}, files=[path])
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"safetensors header names {key!r} twice (the safetensors loader refuses this file)")
+        out[key] = value
+    return out
 
 
 def read_npz(path: Path, zf: zipfile.ZipFile) -> Loaded:
@@ -146,16 +174,18 @@ def read_npz(path: Path, zf: zipfile.ZipFile) -> Loaded:
         if numel * dtype.itemsize > info.file_size - header_len:
             raise ValueError(f"{info.filename}: header claims {numel} x {dtype} but the member is shorter")
         order = "big" if dtype.byteorder == ">" else "little"
-        if info.compress_type == zipfile.ZIP_STORED and not fortran:
+        # Fortran order is a permuted view of the same bytes: reversed strides, still read in place.
+        stride = tuple(reversed(_contiguous_strides(tuple(reversed(shape))))) if fortran else _contiguous_strides(shape)
+        if info.compress_type == zipfile.ZIP_STORED:
             tensors[name] = TensorRef(dtype=code, numel_storage=numel, file=str(path), byteorder=order,
                                       base=zip_member_offset(zf, info) + header_len, shape=tuple(shape),
-                                      stride=_contiguous_strides(shape))
-        else:
+                                      stride=stride)
+        else:  # inflated as a stream when scanned, against the per-file and per-run budget
             if info.file_size > MAX_INFLATE:
                 raise ValueError(f"{info.filename}: compressed member inflates to {info.file_size:,} bytes")
-            with zf.open(info) as member:
-                arr = npf.read_array(member, allow_pickle=False)
-            tensors[name] = TensorRef.from_array(arr, code)
+            _charge(str(path), info.file_size, info.filename)
+            tensors[name] = TensorRef(dtype=code, numel_storage=numel, file=str(path), byteorder=order,
+                                      member=info.filename, base=header_len, shape=tuple(shape), stride=stride)
     return Loaded("npz", tensors, globs, files=[path])
 
 
@@ -235,11 +265,17 @@ def read_hf_trainer(folder: Path) -> Loaded:
     if not isinstance(state, dict):
         raise ValueError("trainer_state.json is not a JSON object")
     weights = next((folder / w for w in HF_WEIGHTS if (folder / w).is_file()), None)
-    obj: dict[str, Any] = {"global_step": state.get("global_step"), "epoch": state.get("epoch"),
-                           "log_history": state.get("log_history")}
+    # log_history is plain JSON: kept beside the tensors, never walked for them (a long run's 40 MB
+    # history is not a pickle bomb)
+    facts = {"global_step": state.get("global_step"), "epoch": state.get("epoch"),
+             "log_history": state.get("log_history")}
+    obj: dict[str, Any] = {}
     globs: list[str] = []
     shards: dict[str, str] = {}
     files = [folder / "trainer_state.json"]
+    if weights is None and folder.name.startswith("checkpoint-"):
+        raise ValueError("this Trainer checkpoint holds no model weights (no model.safetensors or "
+                         "pytorch_model.bin): a save cut short?")
     if weights is not None:
         part = read_any(weights)
         from nandoctor.ckpt.walk import flatten
@@ -254,7 +290,7 @@ def read_hf_trainer(folder: Path) -> Loaded:
             obj[key] = part.obj
             globs += part.globals
             files.append(folder / name)
-    return Loaded("hf-trainer", obj, globs, shards=shards, files=files)
+    return Loaded("hf-trainer", obj, globs, shards=shards, metadata=facts, files=files)
 
 
 def read_dcp(folder: Path) -> Loaded:
@@ -323,7 +359,8 @@ def _dcp_scalars(folder: Path, meta: Any, keys: list[str]) -> dict[str, Any]:
                 value, _ = restricted_loads(zf.read(pkl))  # a storage would be Unsupported: dropped below
         except UnsafePickle:
             raise
-        except Exception:  # an entry we cannot read is just left out
+        except (ValueError, EOFError, StopIteration, zipfile.BadZipFile, pickle.UnpicklingError, TypeError,
+                KeyError, IndexError):  # an entry we cannot read is just left out (step, epoch are optional)
             continue
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             out[index.fqn.split(".")[-1]] = value

@@ -29,7 +29,7 @@ class TensorStat:
     max: float | None = None
     fp16_max_hits: int = 0            # values exactly +-65504 (nan_to_num's Inf replacement in fp16)
     zero_frac: float | None = None    # exact zeros (sampled on large tensors)
-    negative: int = 0                 # values < 0 (counted only when asked)
+    negative: int = 0                 # values < 0 (--stats only)
     mean: float | None = None         # --stats only
     std: float | None = None
     scanned: bool = True
@@ -51,7 +51,7 @@ class TensorStat:
         return d
 
 
-def scan(ref: TensorRef, *, stats: bool = False, count_negative: bool = False) -> TensorStat:
+def scan(ref: TensorRef, *, stats: bool = False) -> TensorStat:
     import numpy as np
 
     st = TensorStat(dtype=ref.dtype, shape=tuple(ref.shape), numel=ref.numel)
@@ -63,6 +63,8 @@ def scan(ref: TensorRef, *, stats: bool = False, count_negative: bool = False) -
                 cmin, cmax = c.min(), c.max()
                 lo = cmin if lo is None else min(lo, cmin)
                 hi = cmax if hi is None else max(hi, cmax)
+                if cmin < 0:
+                    st.negative += int(np.count_nonzero(c < 0))
             st.min, st.max = float(lo), float(hi)
         return st
     fp16 = ref.dtype == "float16"
@@ -100,7 +102,7 @@ def scan(ref: TensorRef, *, stats: bool = False, count_negative: bool = False) -
         lo, hi = min(lo, float(cmin)), max(hi, float(cmax))
         if fp16 and (cmax == FP16_MAX or cmin == -FP16_MAX):
             st.fp16_max_hits += int(np.count_nonzero(np.abs(c) == FP16_MAX))
-        if count_negative and cmin < 0:
+        if stats and cmin < 0:
             st.negative += int(np.count_nonzero(c < 0))
         if sample_every == 1:
             zeros += int(np.count_nonzero(c == 0))
@@ -120,8 +122,30 @@ def scan(ref: TensorRef, *, stats: bool = False, count_negative: bool = False) -
     if lo <= hi:
         st.min, st.max = lo, hi
     st.zero_frac = zeros / sampled if sampled else None
-    finite_n = ref.numel - st.nonfinite
+    finite_n = pos - st.nonfinite  # elements read: an expanded view is judged on its storage, once each
     if stats and finite_n:
         st.mean = s1 / finite_n
         st.std = math.sqrt(max(s2 / finite_n - st.mean ** 2, 0.0))
     return st
+
+
+def zeros_outside_rows(ref: TensorRef, rows: set[int]) -> tuple[int, int]:
+    """(exact zeros in the tensor, exact zeros inside `rows` of its first dimension), in one chunked pass:
+    an embedding's padding row is zero by construction, zeros elsewhere are not."""
+    import numpy as np
+
+    if not ref.shape:
+        return 0, 0
+    row_len = max(1, ref.numel // max(1, ref.shape[0]))
+    spans = sorted((r * row_len, (r + 1) * row_len) for r in rows if 0 <= r < ref.shape[0])
+    total = inside = 0
+    pos = 0
+    for chunk in ref.chunks():
+        total += int(np.count_nonzero(chunk == 0))
+        end = pos + chunk.size
+        for a, b in spans:
+            lo, hi = max(a, pos), min(b, end)
+            if lo < hi:
+                inside += int(np.count_nonzero(chunk[lo - pos: hi - pos] == 0))
+        pos = end
+    return total, inside

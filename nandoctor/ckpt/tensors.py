@@ -1,13 +1,18 @@
 """TensorRef: a tensor that lives in a file, read in bounded chunks, never materialised whole.
 
 Every reader (torch zip, safetensors, npz) turns a tensor into (file, byte offset, dtype, shape,
-strides). Scanning reads it with `readinto` into one reused buffer, so peak memory stays at the
-buffer size however large the checkpoint is (a memmap would also work, but its touched pages count
-towards RSS until unmapped).
+strides). Scanning reads it with `readinto`/`pread` into bounded buffers, so peak memory stays at
+the chunk size however large the checkpoint is. No memmap: its touched pages count towards RSS, and
+a file truncated under it kills the process with SIGBUS; a short read is a clear "changed while
+reading" error instead. Views are read through their strides (stride-0 and overlapping views are
+judged on the storage they cover), compressed storages are inflated as a stream, never cached, and
+the total inflated per file and per run is capped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,7 +47,34 @@ SAFETENSORS_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF1
                       "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "I64": "int64",
                       "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
 
-MAX_INFLATE = 512 << 20  # largest compressed member we decompress into memory
+MAX_INFLATE = 512 << 20  # largest compressed member we decompress into memory (npz)
+MAX_INFLATE_FILE = 512 << 20  # total bytes all compressed storages of one file may inflate to
+MAX_INFLATE_RUN = 2 << 30     # ... and of all files in one inspect-ckpt run
+_INFLATED: dict[str, int] = {"": 0}
+
+
+@contextlib.contextmanager
+def inflate_budget():
+    """One run's budget of inflated bytes (per file and in all). torch never compresses storages, so
+    a real checkpoint spends none of it; a zip bomb is refused before anything is inflated."""
+    _INFLATED.clear()
+    _INFLATED[""] = 0
+    try:
+        yield
+    finally:
+        _INFLATED.clear()
+        _INFLATED[""] = 0
+
+
+def _charge(path: str, nbytes: int, what: str) -> None:
+    file_total = _INFLATED.get(path, 0) + nbytes
+    if file_total > MAX_INFLATE_FILE:
+        raise ValueError(f"compressed storages inflate to more than {file_total:,} bytes ({what}); torch never "
+                         f"compresses storages, refusing beyond {MAX_INFLATE_FILE:,} per file")
+    if _INFLATED.get("", 0) + nbytes > MAX_INFLATE_RUN:
+        raise ValueError(f"compressed storages of this run inflate to more than {MAX_INFLATE_RUN:,} bytes")
+    _INFLATED[path] = file_total
+    _INFLATED[""] = _INFLATED.get("", 0) + nbytes
 CHUNK_BYTES = 4 << 20  # 4 MiB: large enough to stream at memory speed, small enough to stay in cache
 
 
@@ -68,7 +100,8 @@ class TensorRef:
     numel_storage: int
     file: str | None = None
     base: int = 0
-    data: Any = None                 # numpy array holding the storage (compressed members, torch loads)
+    data: Any = None                 # numpy array holding the storage (torch loads, npz members)
+    member: str | None = None        # a compressed zip member holding the storage, inflated as a stream
     byteorder: str = "little"
     offset: int = 0
     shape: tuple = ()
@@ -87,12 +120,10 @@ class TensorRef:
         ref = cls(dtype=dtype, numel_storage=numel, byteorder=byteorder, shape=(numel,), stride=(1,))
         if info.compress_type == zipfile.ZIP_STORED:
             return replace(ref, file=str(path), base=zip_member_offset(zf, info))
-        import numpy as np
-
         if info.file_size > MAX_INFLATE:  # torch never compresses storages; a big one is a zip bomb
             raise ValueError(f"compressed storage {info.filename} inflates to {info.file_size:,} bytes")
-        raw = zf.read(info)
-        return replace(ref, data=np.frombuffer(raw, dtype=ref.np_dtype, count=numel))
+        _charge(str(path), info.file_size, info.filename)
+        return replace(ref, file=str(path), member=info.filename)
 
     @classmethod
     def from_array(cls, array: Any, dtype: str | None = None) -> "TensorRef":
@@ -146,36 +177,97 @@ class TensorRef:
     # --- reading ---------------------------------------------------------------------------------------
     def chunks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:
         """Yield the tensor's values (flat, logical dtype) in chunks. A yielded array may be reused by
-        the next one: use it before asking for more."""
-        import numpy as np
+        the next one: use it before asking for more.
 
+        A view with gaps is read through its strides; one whose strides cover a contiguous block in
+        another order (a transpose) or overlap themselves (expand, stride 0) is judged on the storage it
+        covers, each element once."""
         n = self.numel
         if n == 0:
             return
+        step = max(1, chunk_bytes // self.np_dtype.itemsize)
+        offset, shape, stride = _covering(self.offset, self.shape, self.stride)
+        if shape is None:  # dense: the contiguous block [offset, offset + count)
+            for c in self._contiguous(offset, stride, step):
+                yield _decode(c, self.kind)
+            return
+        if self.member is not None:
+            raise ValueError("a strided view over a compressed storage: not read")
+        for c in self._strided(offset, shape, stride, step):
+            yield _decode(c, self.kind)
+
+    def _contiguous(self, start: int, count: int, step: int) -> Iterator[Any]:
+        import numpy as np
+
         dt = self.np_dtype
-        if not self.is_contiguous():
-            # Views with gaps are rare (a slice saved with its parent's storage): read the storage span.
-            yield from (_decode(c, self.kind) for c in _strided_chunks(self._storage_array(), self, chunk_bytes))
-            return
         if self.data is not None:
-            flat = self.data[self.offset: self.offset + n]
-            step = max(1, chunk_bytes // dt.itemsize)
-            for i in range(0, n, step):
-                yield _decode(flat[i: i + step], self.kind)
+            flat = self.data[start: start + count]
+            for i in range(0, count, step):
+                yield flat[i: i + step]
             return
-        step = max(1, chunk_bytes // dt.itemsize)
-        buf = np.empty(min(step, n), dtype=dt)
+        buf = np.empty(min(step, count), dtype=dt)
         view = memoryview(buf).cast("B")
-        with open(self.file, "rb") as f:
-            f.seek(self.base + self.offset * dt.itemsize)
+        with self._open() as f:
+            _skip(f, self.base + start * dt.itemsize, self.member is not None)
             done = 0
-            while done < n:
-                m = min(step, n - done)
-                got = f.readinto(view[: m * dt.itemsize])
+            while done < count:
+                m = min(step, count - done)
+                got = _readinto(f, view[: m * dt.itemsize])
                 if got != m * dt.itemsize:
-                    raise ValueError(f"file ends inside a tensor ({got} of {m * dt.itemsize} bytes)")
-                yield _decode(buf[:m], self.kind)
+                    raise ValueError(self._short(got, m * dt.itemsize))
+                yield buf[:m]
                 done += m
+
+    def _strided(self, offset: int, shape: tuple, stride: tuple, step: int) -> Iterator[Any]:
+        """Blocks along the outermost dimension, each read as one span of the storage (<= step elements)."""
+        import numpy as np
+
+        dt = self.np_dtype
+        rest = _numel(shape[1:])
+        inner = 1 + sum((k - 1) * s for k, s in zip(shape[1:], stride[1:]))
+        if len(shape) > 1 and (inner > step or rest > step):
+            for i in range(shape[0]):
+                yield from self._strided(offset + i * stride[0], shape[1:], stride[1:], step)
+            return
+        per = max(1, min((step - inner) // max(stride[0], 1) + 1, step // max(rest, 1)))
+        for i in range(0, shape[0], per):
+            k = min(per, shape[0] - i)
+            start = offset + i * stride[0]
+            span = (k - 1) * stride[0] + inner
+            raw = self._span(start, span)
+            view = np.lib.stride_tricks.as_strided(raw, shape=(k, *shape[1:]),
+                                                   strides=[s * dt.itemsize for s in stride], writeable=False)
+            yield np.ascontiguousarray(view).reshape(-1)
+
+    def _span(self, start: int, count: int):
+        import numpy as np
+
+        if self.data is not None:
+            return self.data[start: start + count]
+        dt = self.np_dtype
+        with open(self.file, "rb") as f:
+            raw = os.pread(f.fileno(), count * dt.itemsize, self.base + start * dt.itemsize)
+        if len(raw) != count * dt.itemsize:
+            raise ValueError(self._short(len(raw), count * dt.itemsize))
+        return np.frombuffer(raw, dtype=dt)
+
+    def _open(self):
+        if self.member is None:
+            return open(self.file, "rb")
+        zf = zipfile.ZipFile(self.file)
+        member = zf.open(self.member)
+
+        return contextlib.closing(_ZipStream(zf, member))
+
+    def _short(self, got: int, want: int) -> str:
+        try:
+            now = os.stat(self.file).st_size if self.file else None
+        except OSError:
+            now = None
+        if self.member is None and now is not None:
+            return (f"the file changed while reading (it is now {now:,} bytes; a tensor needs bytes up to "
+                    f"{self.base + self.offset * self.np_dtype.itemsize + want:,}); got {got} of {want}")
+        return f"file ends inside a tensor ({got} of {want} bytes)"
 
     def array(self):
         """The whole tensor as a numpy array (logical dtype). For small tensors only (scalars, steps)."""
@@ -183,25 +275,64 @@ class TensorRef:
 
         parts = [np.array(c, copy=True) for c in self.chunks()]
         out = np.concatenate(parts) if parts else np.empty(0, dtype=self.np_dtype)
-        return out.reshape(self.shape)
-
-    def _storage_array(self):
-        import numpy as np
-
-        if self.data is not None:
-            return self.data
-        return np.memmap(self.file, dtype=self.np_dtype, mode="r", offset=self.base, shape=(self.numel_storage,))
+        return out.reshape(self.shape) if out.size == self.numel else out
 
 
-def _strided_chunks(storage, ref: TensorRef, chunk_bytes: int):
-    import numpy as np
+class _ZipStream:
+    """A compressed member read front to back; `close` closes the member and its archive."""
 
-    view = np.lib.stride_tricks.as_strided(storage[ref.offset:], shape=ref.shape,
-                                           strides=[s * storage.itemsize for s in ref.stride], writeable=False)
-    rows = view.reshape(view.shape[0], -1) if view.ndim > 1 else view.reshape(-1, 1)
-    per = max(1, chunk_bytes // max(1, rows.shape[1] * storage.itemsize))
-    for i in range(0, rows.shape[0], per):
-        yield np.ascontiguousarray(rows[i: i + per]).reshape(-1)
+    def __init__(self, zf: zipfile.ZipFile, member: Any):
+        self.zf, self.member = zf, member
+
+    def readinto(self, view: memoryview) -> int:
+        return self.member.readinto(view)
+
+    def read(self, n: int) -> bytes:
+        return self.member.read(n)
+
+    def close(self) -> None:
+        self.member.close()
+        self.zf.close()
+
+
+def _skip(f: Any, nbytes: int, stream: bool) -> None:
+    if not stream:
+        f.seek(nbytes)
+        return
+    while nbytes > 0:  # a compressed stream cannot seek: read and drop, in bounded pieces
+        got = len(f.read(min(nbytes, CHUNK_BYTES)))
+        if not got:
+            raise ValueError("compressed storage ends before the tensor starts")
+        nbytes -= got
+
+
+def _readinto(f: Any, view: memoryview) -> int:
+    total = 0
+    while total < len(view):
+        got = f.readinto(view[total:])
+        if not got:
+            break
+        total += got
+    return total
+
+
+def _covering(offset: int, shape: tuple, stride: tuple) -> tuple[int, Any, Any]:
+    """Reduce a view to the storage it touches: drop size-1 and stride-0 dimensions, order by stride.
+    Returns (offset, None, count) when that is the contiguous block [offset, offset + count) (each
+    element once: a transpose or an expand), else (offset, shape, stride) to read through strides; an
+    overlapping view (more elements than the span it covers) is judged on that span."""
+    dims = sorted(((int(n), int(s)) for n, s in zip(shape, stride) if n > 1 and s != 0), key=lambda d: -d[1])
+    acc = 1
+    for n, s in reversed(dims):
+        if s != acc:
+            break
+        acc *= n
+    else:
+        return offset, None, acc
+    span = 1 + sum((n - 1) * s for n, s in dims)
+    if _numel(tuple(n for n, _ in dims)) >= span:
+        return offset, None, span
+    return offset, tuple(n for n, _ in dims), tuple(s for _, s in dims)
 
 
 def _decode(raw, kind: str):

@@ -36,7 +36,8 @@ def summary_view(report: Report) -> list:
     for c in rows:
         shown = os.path.relpath(c["path"], common) if common else c["path"]
         mark = " (resume)" if c["path"] == s.get("recommended") else ""
-        table.add_row(shown + mark, Text(c["status"], style=STATUS_STYLE.get(c["status"], "")), _num(c["epoch"]),
+        status = f"{c['status']} ({c['reason']})" if c.get("reason") else c["status"]
+        table.add_row(shown + mark, Text(status, style=STATUS_STYLE.get(c["status"], "")), _num(c["epoch"]),
                       _num(c["step"]), "yes" if c["resumable"] else "no",
                       str(c["tensors"]), str(len(c["nonfinite_tensors"])))
     out.append(table)
@@ -54,6 +55,9 @@ def summary_view(report: Report) -> list:
                        "-" if t["zero_frac"] is None else f"{t['zero_frac']:.1%}",
                        Text(str(bad), style="bold red") if bad else "0")
         out.append(st)
+    if s.get("other_files"):
+        out.append(Text(f"{len(s['other_files'])} file(s) without weights (rng_state, scheduler, training_args) were "
+                        "checked for unsafe pickles, not judged as checkpoints", style="dim"))
     rec = s.get("recommended")
     if rec:
         out.append(Text(f"Recommended: {rec} ({s.get('recommended_reason')})", style="bold green"))

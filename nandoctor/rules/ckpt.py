@@ -131,4 +131,34 @@ RULES = [
         bad="a quantized model whose int8 weights are stored with _rebuild_qtensor",
         good="dense tensors in a torch zip or safetensors file",
     ),
+    Rule(
+        code="ND214",
+        title="not a model checkpoint",
+        why="The file holds no weights: trainer state (rng_state.pth, scheduler.pt), a lone optimizer.pt, "
+        "or no tensors at all. There is nothing in it to resume a model from.",
+        fix="Point inspect-ckpt at the checkpoint folder or the weights file (model.safetensors, last.pt).",
+        bad="nandoctor inspect-ckpt output/checkpoint-500/rng_state.pth",
+        good="nandoctor inspect-ckpt output/checkpoint-500",
+    ),
+    Rule(
+        code="ND215",
+        title="exploded weights or loss",
+        why="Finite is not healthy: weights two orders of magnitude above the run's earlier checkpoints, "
+        "or a stored loss far above its earlier values, come from diverged training; resuming from them "
+        "continues the divergence.",
+        fix="Resume from the newest checkpoint saved before the jump, with a lower learning rate and "
+        "gradient clipping.",
+        bad="epoch_10.pt: 0.weight abs-max 7028, 3700x epoch_9.pt; val_loss 4.35e6",
+        good="weights and stored losses of the same order as the run's earlier checkpoints",
+    ),
+    Rule(
+        code="ND216",
+        title="non-finite trainer bookkeeping",
+        why="Callback, loop and scheduler state is not weights: Lightning's ModelCheckpoint stores its "
+        "initial worst score as kth_value = inf. It is reported for completeness and never held against "
+        "the checkpoint.",
+        fix="Nothing to fix; look at the weights' verdict.",
+        bad="callbacks.ModelCheckpoint{...}.kth_value = inf (reported as info)",
+        good="the same checkpoint judged clean on its state_dict",
+    ),
 ]
