@@ -27,8 +27,10 @@ def progress(description: str, total: int | None) -> Iterator["_NullBar"]:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from nandoctor.inert import inert
     from nandoctor.render import stderr_console
 
+    description = inert(description)  # a file name: never markup, never an escape sequence
     global _shown
     if _shown is not None:
         outer = _shown
@@ -39,7 +41,7 @@ def progress(description: str, total: int | None) -> Iterator["_NullBar"]:
             outer.remove_task(task)
         return
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=stderr_console(), transient=True,
     ) as bar:
         _shown = bar
