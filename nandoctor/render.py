@@ -268,11 +268,20 @@ def render_text(report: Report, console=None) -> None:
     if report.next_steps:
         say("")
         say("Next steps:", "bold")
+        atoms = _paths(report)
         for i, step in enumerate(report.next_steps, 1):
-            next_step(say, width, f"  {i}. ", step)
+            next_step(say, width, f"  {i}. ", step, atoms)
 
 
-def next_step(say, width: int | None, lead: str, step: str) -> None:
+def _paths(report: Report) -> set[str]:
+    """Paths the report names (findings, summary values): prose never breaks inside one."""
+    out = {f.path for f in report.findings if f.path}
+    if isinstance(report.summary, dict):
+        out |= {v for v in report.summary.values() if isinstance(v, str) and os.sep in v and len(v) < 4096}
+    return out
+
+
+def next_step(say, width: int | None, lead: str, step: str, atoms=()) -> None:
     """Prose wrapped under `lead` with a hanging indent; each command on a line of its own, whole."""
     from nandoctor.layout import split_step, wrap
 
@@ -280,7 +289,7 @@ def next_step(say, width: int | None, lead: str, step: str) -> None:
     first = True
     for kind, text in split_step(step):
         if kind == "prose":
-            for line in wrap(text, width, lead if first else hang, hang):
+            for line in wrap(text, width, lead if first else hang, hang, atoms):
                 say(line)
         elif kind == "label":
             say(hang + text)
