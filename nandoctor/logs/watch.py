@@ -62,7 +62,7 @@ def watch_log(path: Path, *, metric: str | None = None, interval: float = 2.0, t
     start = clock()
     deadline = start + timeout
     seen, last, latest, error, polls, restarts = 0, None, None, None, 0, 0
-    last_point, known, plotted = "", None, False  # known: the last file seen there (inode, device, size)
+    last_point, known, plotted, gone = "", None, False, False  # known: the last file seen there (inode, device, size)
     waiting_said = False
     emit(f"watching {path} every {interval:g} s (stops at the first non-finite loss or early warning, "
          f"or after {timeout:g} s)")
@@ -70,16 +70,18 @@ def watch_log(path: Path, *, metric: str | None = None, interval: float = 2.0, t
         polls += 1
         ident = _identity(path)
         if ident is None:
+            gone = known is not None
             if not waiting_said:
                 emit(f"waiting for {path} to appear ..." if latest is None else f"{path} is gone; waiting for it")
                 waiting_said = True
         else:
             waiting_said = False
-            if known is not None and (ident[:2] != known[:2] or ident[2] < known[2]):
+            recreated = gone or (known is not None and ident[:2] != known[:2])  # inode numbers get reused
+            if known is not None and (recreated or ident[2] < known[2]):
                 restarts += 1
-                emit(f"{path} was {'truncated' if ident[:2] == known[:2] else 're-created'}; reading it from the start")
+                emit(f"{path} was {'re-created' if recreated else 'truncated'}; reading it from the start")
                 seen, last = 0, None
-            known = ident
+            known, gone = ident, False
             complete = ident[2] > 0 and (_ends_with_newline(path) or (last is not None and ident == last))
             if complete and ident != last:
                 try:
