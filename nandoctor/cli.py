@@ -330,7 +330,7 @@ def check_data_cmd(
         return check_data(p, num_classes=num_classes, config=config, dataset=dataset, task=task, images=images,
                           label_key=label_key, ignore_index=ignore_index, vocab_size=vocab_size)
 
-    _run_many("check-data", paths, one, fmt, fail_on, debug, color, statistics, quiet)
+    _run_many("check-data", paths, one, fmt, fail_on, debug, color, statistics, quiet, check=_wrong_kind_of_data)
 
 
 def _run_many(command: str, paths: Sequence[Path], one: Callable[[Path], Report], fmt, fail_on, debug, color,
@@ -355,6 +355,14 @@ def _wrong_kind_of_checkpoint(label: str, report: Report) -> None:
             and [f.code for f in report.findings] == ["ND200"]
             and any(m in report.findings[0].message for m in _NOT_A_CHECKPOINT)):
         raise NandoctorError(f"{label}: {report.findings[0].message}")
+
+
+def _wrong_kind_of_data(label: str, report: Report) -> None:
+    """A single binary file that is no tensor format (a PNG given as a label file): exit 2."""
+    errors = [f for f in report.findings if f.severity.value == "error"]
+    if (Path(label).is_file() and len(errors) == 1 and errors[0].code == "ND100"
+            and errors[0].message.startswith("binary content")):
+        raise NandoctorError(f"{label}: {errors[0].message}: not a label, JSONL/CSV or tensor file")
 
 
 # inspect-ckpt

@@ -113,6 +113,12 @@ def _width(stream) -> int | None:
 def _console(stderr: bool = False, width: int | None = None):
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            """Rich would exit 1 here; a closed stdout is not an error, so the CLI decides (cli.run)."""
+            self.quiet = True
+            raise BrokenPipeError
+
     stream = sys.stderr if stderr else sys.stdout
     kw: dict[str, Any] = {"highlight": False, "markup": False, "emoji": False, "stderr": stderr}
     if OUTPUT.color == "always":
@@ -120,7 +126,7 @@ def _console(stderr: bool = False, width: int | None = None):
     elif OUTPUT.color == "never":
         kw["color_system"] = None
     kw["width"] = width if width is not None else _width(stream)
-    return Console(**kw)
+    return _Console(**kw)
 
 
 def stdout_console(width: int | None = None):
@@ -224,7 +230,7 @@ def render_lines(report: Report, fmt: str) -> None:
             out.write(f"{n:>7,}  {code}  {sev:<7}  {title}\n")
     else:
         line = concise_line if fmt == "concise" else github_line
-        for f in _ordered(report):
+        for f in sorted(report.findings, key=lambda f: (f.path or "", f.line or 0, f.code)):  # as ruff: by file
             out.write(line(f) + "\n")
     if not OUTPUT.quiet and fmt == "concise":
         out.write(f"nandoctor {report.command}: {summary_line(report)}\n")

@@ -1,6 +1,6 @@
 """Every command against one directory of corrupt and malicious files, as a new user would try it.
 
-Per file and per command: an exit code of the contract, never a crash surfaced as "unexpected",
+Per file and per command: an exit code of the contract, never a crash surfaced as an "internal error",
 never a hang (a per-call alarm), the input tree byte-identical afterwards, no canary. Then the
 writes: atomic (a new inode, no temp files left), never over an existing file without --force,
 never through a symlink; permission-denied inputs, symlink loops, unicode paths, BOM/CRLF labels.
@@ -137,7 +137,7 @@ def _call_and_check(cli, root: Path, canary: Path, *args) -> object:
     assert r.code in (0, 1, 2), (args, r.code)
     if r.code == 2:
         assert r.stderr.count("\n") == 1 and r.stderr.startswith("nandoctor: error:"), (args, r.stderr)
-        assert "unexpected" not in r.stderr, (args, r.stderr)  # the catch-all for engine bugs
+        assert "internal error" not in r.stderr, (args, r.stderr)  # the catch-all for engine bugs
     else:
         json.loads(r.stdout)  # stdout is exactly the envelope
     return r
@@ -188,7 +188,7 @@ def test_every_command_on_the_whole_hostile_directory_in_a_fresh_process(corpus,
     before = tree_hash(root)
     r = run_cli(command, root, timeout=120)
     assert r.code in (1, 2), (r.code, r.stdout[-2000:], r.stderr[-2000:])
-    assert "Traceback" not in r.stderr and "unexpected" not in r.stderr, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr[-2000:]
     if r.code == 2:
         assert r.stderr.count("\n") == 1
     after = tree_hash(root)
@@ -362,7 +362,7 @@ def test_permission_denied_files_and_folders(cli):
     finally:
         shutil.rmtree(base, ignore_errors=True)
     broken = {call: (r.code, r.stderr) for call, r in results.items()
-              if r.code not in (1, 2) or "unexpected" in r.stderr
+              if r.code not in (1, 2) or "internal error" in r.stderr
               or (r.code == 2 and (r.stderr.count("\n") != 1 or "ermission" not in r.stderr))}
     assert not broken, broken
     assert results[("analyze-log", "results.csv")].code == 2
