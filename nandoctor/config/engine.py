@@ -127,7 +127,7 @@ def _evidence(log: Path, report: Report, s: dict | None = None) -> LogEvidence:
     at = first.get("index", first) if isinstance(first, dict) else first
     msg = (f"{log} went non-finite at {s.get('index_name') or 'step'} {at} "
            f"(pattern: {pattern or 'unknown'}); repair values follow that diagnosis" if ev.nonfinite
-           else f"{log} stays finite; repair values follow the field notes' defaults")
+           else f"{log} stays finite; repair values are the usual safe defaults")
     report.add("ND417", "info", msg, path=str(log))
     return ev
 

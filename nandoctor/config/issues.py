@@ -99,7 +99,7 @@ def lower_lr(ctx: Context, current: float, default_new: float) -> tuple[float, s
     if ctx.log and ctx.log.nonfinite:
         new = ctx.log.lr_from_table(current)
         return new, f"time-to-NaN table ({ctx.log.epochs_to_nonfinite} epochs to non-finite)"
-    return default_new, "field notes: lower LR until stable"
+    return default_new, "lower LR until stable"
 
 
 def clip_value(ctx: Context, default: float = 1.0) -> float:
@@ -110,4 +110,4 @@ def clip_value(ctx: Context, default: float = 1.0) -> float:
 def clip_reason(ctx: Context) -> str:
     if ctx.log and ctx.log.clip_threshold:
         return "clip at 2-3x the log's healthy grad norm"
-    return "clip gradients (field notes: max_norm 1.0)"
+    return "clip gradients (max_norm 1.0)"

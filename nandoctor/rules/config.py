@@ -17,7 +17,7 @@ RULES = [
         title="learning rate high for this setting",
         why="A step size too large for the model (transformers at >= 1e-4, YOLO lr0 0.01 at 1280 px) makes "
         "the loss grow exponentially until it overflows.",
-        fix="Lower the LR (field notes: 1e-4 -> 5e-5; by time-to-NaN 1e-5 when NaN came within 3 epochs; "
+        fix="Lower the LR (1e-4 -> 5e-5; by time-to-NaN 1e-5 when NaN came within 3 epochs; "
         "Ultralytics lr0 0.003-0.005 with an explicit optimizer).",
         bad="learning_rate: 1.0e-04 (full fine-tune) / lr0: 0.01 with imgsz: 1280",
         good="learning_rate: 5.0e-05 / lr0: 0.003, optimizer: SGD",
@@ -52,7 +52,7 @@ RULES = [
         code="ND406",
         title="logits masking writes -inf",
         why="Masking invalid classes with -inf gives softmax NaN on a row that is all -inf and an inf loss when "
-        "the target is masked (field notes 1C).",
+        "the target is masked.",
         fix="Turn masking off, or mask with a large finite value such as -1e9.",
         bad="datasets: {enable_logits_masking: true}",
         good="datasets: {enable_logits_masking: false}",
@@ -70,7 +70,7 @@ RULES = [
         code="ND408",
         title="heavy augmentation",
         why="Extreme hue/saturation shifts and heavy mixup/copy-paste create off-distribution samples whose "
-        "losses spike (field notes: the 1280 px YOLO run).",
+        "losses spike, most of all on large images.",
         fix="hsv_h 0.015, hsv_s 0.7, hsv_v 0.4, mixup 0.0, copy_paste 0.0.",
         bad="hsv_h: 0.05, mixup: 0.5, copy_paste: 0.5",
         good="hsv_h: 0.015, mixup: 0.0, copy_paste: 0.0",
@@ -112,7 +112,7 @@ RULES = [
         code="ND413",
         title="per-dataset num_classes inconsistent with the unified head",
         why="A label id >= the head's num_classes indexes past the logits: cross entropy returns inf or the "
-        "kernel fails (field notes 1C: food101 label 101).",
+        "kernel fails (e.g. label 101 with a 101-class head).",
         fix="Make the head's num_classes cover every dataset's classes (their sum for disjoint label spaces).",
         bad="model.num_classes: 100 with dataset_configs.food101.num_classes: 101",
         good="model.num_classes equal to the union of the datasets' classes",

@@ -17,7 +17,7 @@ RULES = [
         title="class id out of range",
         why="A class id that is negative or >= the number of classes indexes past the classification "
         "head: on GPU a device-side assert, on CPU a garbage one-hot target and an inf/NaN loss "
-        "(field notes §1C: label 101 with num_classes 101).",
+        "(e.g. label 101 with num_classes 101).",
         fix="Fix the label, or make `nc`/`names` in data.yaml match the classes the labels use.",
         bad="data.yaml nc: 3 and a label row `5 0.3 0.3 0.1 0.1`",
         good="every class id in 0..nc-1 (`2 0.3 0.3 0.1 0.1`)",
@@ -188,7 +188,7 @@ RULES = [
         code="ND120",
         title="class count unknown",
         why="Without a class count the upper bound of class ids cannot be checked, and a label equal to "
-        "num_classes is exactly the bug of field notes §1C.",
+        "num_classes is exactly the off-by-one that breaks training.",
         fix="Pass --num-classes N, --config CFG --dataset NAME, or a data.yaml with names/nc.",
         bad="`nandoctor check-data labels/`",
         good="`nandoctor check-data data.yaml` or `--num-classes 80`",
@@ -197,7 +197,7 @@ RULES = [
         code="ND121",
         title="classification label out of range",
         why="A label >= num_classes (or negative and not the ignore index) makes cross-entropy index past the "
-        "logits: a device-side assert on GPU, inf loss elsewhere (field notes §1C: food101 label 101).",
+        "logits: a device-side assert on GPU, inf loss elsewhere (e.g. food101 label 101).",
         fix="Fix the label or num_classes; pass --ignore-index for a deliberate ignore label such as -100.",
         bad='`{"label": 101}` with num_classes 101',
         good='`{"label": 100}` (labels 0..100)',
@@ -232,8 +232,8 @@ RULES = [
     Rule(
         code="ND125",
         title="constant or all-zero tensor",
-        why="Zero variance: normalisation layers divide by std ~ 0 (RMSNorm/LayerNorm on all-zero padding, "
-        "field notes §1D), and a constant input carries no signal.",
+        why="Zero variance: normalisation layers divide by std ~ 0 (RMSNorm/LayerNorm on all-zero padding)"
+        ", and a constant input carries no signal.",
         fix="Check the preprocessing; mask padding instead of feeding zeros through norm layers.",
         bad="an input batch that is all 0.0",
         good="inputs with non-zero variance, padding masked",
@@ -250,7 +250,7 @@ RULES = [
         code="ND127",
         title="id at or above the vocabulary size",
         why="An embedding lookup past the table is a device-side assert on GPU and garbage on CPU; token or "
-        "colour encodings that overflow (field notes §1D, ids must stay below 256**3) do exactly this.",
+        "colour encodings that overflow (ids must stay below 256**3) do exactly this.",
         fix="Fix the tokenizer/encoding or raise --vocab-size to the embedding's size.",
         bad="token ids up to 151643 with an embedding of 151643 rows",
         good="max id < vocab size",

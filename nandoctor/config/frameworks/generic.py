@@ -40,7 +40,7 @@ def learning_rates(ctx: Context) -> list[Issue]:
             new, why = lower_lr(ctx, lr, 5e-5 if lr <= 2e-4 else lr / 2)
             if new < lr:
                 out.append(Issue("ND402", ctx.risk(), p, f"{'.'.join(map(str, p))} {lr:g} is high for Adam-family "
-                                 "training of transformer/diffusion models (field notes: 1e-4 -> 5e-5)",
+                                 "training of transformer/diffusion models (1e-4 -> 5e-5)",
                                  reason=why, new=new))
     return out
 
@@ -92,7 +92,7 @@ def check(ctx: Context) -> list[Issue]:
                              new=KEEP if new is None else new))
         if "logits_masking" in name(p) and truthy(e.value):
             out.append(Issue("ND406", ctx.risk(), p, "logits masking fills invalid classes with -inf; a row that is "
-                             "all -inf gives softmax NaN and an inf loss (field notes 1C)",
+                             "all -inf gives softmax NaN and an inf loss",
                              reason="masking wrote -inf (mask with -1e9 if needed)", new=False))
         if (name(p) == "type" and len(p) > 1 and str(p[-2]).lower() in {"loss", "criterion"}) or \
                 name(p) in {"loss", "loss_type", "criterion", "loss_fn"}:

@@ -29,7 +29,7 @@ def check(ctx: Context) -> list[Issue]:
     if doc.has(("amp",)) and (amp is True or str(amp).lower() == "fp16"):
         sev = "error" if ctx.log and ctx.log.abrupt else ctx.risk()
         out.append(Issue("ND401", sev, ("amp",), "amp is on: Ultralytics trains in fp16 autocast, which overflows "
-                         "above 65504 (the field notes' 1280 px run went NaN at epoch 134)",
+                         "above 65504 (large images make such overflows more likely)",
                          reason="fp16 overflow; re-enable once stable", new=False))
 
     lowering = False
@@ -39,7 +39,7 @@ def check(ctx: Context) -> list[Issue]:
         new = min(SAFE_LR0, lr0 / 2)
         out.append(Issue("ND402", ctx.risk(), ("lr0",), f"lr0 {lr0:g} is high for imgsz {imgsz and int(imgsz)}"
                          + (" and the log went non-finite" if ctx.nan_seen else ""),
-                         reason="lower LR for large images (field notes 0.003-0.005)", new=new))
+                         reason="lower LR for large images (0.003-0.005)", new=new))
 
     if optimizer.lower() == "auto" and doc.has(("optimizer",)):
         if lowering:
