@@ -304,7 +304,7 @@ def demo(
 @app.command("check-data")
 def check_data_cmd(
     paths: List[Path] = typer.Argument(
-        ..., help="Dataset folders, data.yaml, labels folders, label/JSONL/CSV files, or tensor files (globs allowed)."),
+        ..., metavar="PATH...", help="Dataset folders, data.yaml, labels folders, label/JSONL/CSV files, or tensor files (globs allowed)."),
     num_classes: Optional[int] = typer.Option(None, "--num-classes", help="Class count (overrides data.yaml)."),
     config: Optional[Path] = typer.Option(
         None, "--config", help="Multi-dataset config holding datasets.dataset_configs."),
@@ -369,7 +369,7 @@ def _wrong_kind_of_data(label: str, report: Report) -> None:
 @app.command("inspect-ckpt")
 def inspect_ckpt_cmd(
     paths: List[Path] = typer.Argument(
-        ..., help="Checkpoint files, sharded/DCP model folders, or folders of checkpoints (globs allowed)."),
+        ..., metavar="PATH...", help="Checkpoint files, sharded/DCP model folders, or folders of checkpoints (globs allowed)."),
     stats: bool = typer.Option(False, "--stats", help="Add a per-tensor table (dtype, shape, min, max, mean, std, ...)."),
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
@@ -389,7 +389,7 @@ def inspect_ckpt_cmd(
 @app.command("analyze-log")
 def analyze_log_cmd(
     paths: List[Path] = typer.Argument(
-        ..., help="Logs: results.csv, trainer_state.json, metrics.csv, any CSV, TensorBoard events, a console log, "
+        ..., metavar="PATH...", help="Logs: results.csv, trainer_state.json, metrics.csv, any CSV, TensorBoard events, a console log, "
                   "or run folders holding one (globs allowed)."),
     metric: Optional[str] = typer.Option(None, "--metric", help="Column to classify (default: the training loss; "
                                                                 "Ultralytics: the sum of train/*_loss)."),

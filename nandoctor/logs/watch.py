@@ -111,6 +111,8 @@ def watch_log(path: Path, *, metric: str | None = None, interval: float = 2.0, t
                         from nandoctor.logs.plot import write_plot
 
                         write_plot(Path(plot), table, latest, force=force or plotted)
+                        if not plotted:
+                            emit(f"wrote the plot to {plot} (redrawn with each new point)")
                         plotted = True
                         latest.summary["plot"] = str(plot)
                     fired = [f.code for f in latest.findings if f.code in ALARMS]
