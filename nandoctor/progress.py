@@ -10,7 +10,6 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-
 _shown = None  # the rich.progress.Progress on screen, if any
 
 

@@ -235,3 +235,30 @@ def test_wrap_never_breaks_a_path_or_a_backticked_command():
     parts = split_step("Watch the new run and re-run: nandoctor analyze-log /x/results.csv")
     assert parts == [("prose", "Watch the new run and re-run:"), ("code", "nandoctor analyze-log /x/results.csv")]
     assert Path(path).name == "epoch2.pt"
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_every_view_fits_and_cuts_nothing(demo_run, tmp_path, width):
+    """Each command's text view at 80 and 200 columns: no cell cut to `…`, and the only lines past
+    the edge are those holding a path or a command (printed whole on purpose)."""
+    import shutil
+
+    from nandoctor.ckpt.engine import inspect_ckpt
+    from nandoctor.config.engine import diagnose_config
+    from nandoctor.data.engine import check_data
+    from nandoctor.logs.engine import analyze_log
+    from nandoctor.render import render_text, stdout_console
+    from nandoctor.triage import triage
+
+    run = tmp_path / "run"
+    shutil.copytree(demo_run, run)
+    reports = [check_data(run / "dataset"), inspect_ckpt(run / "weights", stats=True), analyze_log(run / "results.csv"),
+               diagnose_config(run / "args.yaml", dry_run=True), triage(run, force=True)]
+    for report in reports:
+        console = stdout_console(width=width)
+        with console.capture() as cap:
+            render_text(report, console)
+        out = cap.get()
+        assert "…" not in out, report.command
+        long = [line for line in out.splitlines() if len(line) > width and "/" not in line and "=" not in line]
+        assert not long, (report.command, long[:3])

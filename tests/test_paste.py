@@ -114,9 +114,9 @@ def test_every_command_path_and_diff_line_survives_copy_paste(run_copy, command)
 @pytest.mark.parametrize("cols", [80, 120])
 def test_next_step_commands_sit_alone_on_their_lines(run_copy, cols):
     """`yolo train cfg=... model=...` is one line by itself, so pasting the line runs all of it."""
-    code, lines = in_pty(["triage", run_copy, "--force"], cols)
     from shlex import quote
 
+    _, lines = in_pty(["triage", run_copy, "--force"], cols)
     yolo = [line.strip() for line in lines if line.strip().startswith("yolo train")]
     assert yolo[0] == f"yolo train cfg={quote(str(run_copy / 'args_fixed.yaml'))} " \
                       f"model={quote(str(run_copy / 'weights' / 'epoch2.pt'))}"

@@ -6,7 +6,6 @@ deterministic (no timing)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -120,6 +119,7 @@ def test_plot_is_refreshed_with_each_new_point(tmp_path):
         return change
 
     report, lines = _watch(log, Script(grow(1.8, 3), grow("nan", 4)), plot=png)
+    assert lines.count(f"wrote the plot to {png} (redrawn with each new point)") == 1
     drawn.append(png.read_bytes())
     assert len(set(drawn)) == 3  # written at the start, after epoch 3, after the NaN
     assert report.summary["plot"] == str(png) and png.read_bytes()[:4] == b"\x89PNG"
