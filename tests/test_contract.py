@@ -143,7 +143,10 @@ def inputs(tmp_path_factory, demo_run) -> dict[str, dict[str, list]]:
     import torch
     from PIL import Image
 
+    import shutil
+
     d = tmp_path_factory.mktemp("contract")
+    demo_run = shutil.copytree(demo_run, d / "run")  # triage writes args_fixed.yaml: never into the shared demo
     healthy = d / "healthy_run"
     (healthy / "weights").mkdir(parents=True)
     torch.save({"model": {"w": torch.ones(3)}, "epoch": 2}, healthy / "weights" / "epoch2.pt")

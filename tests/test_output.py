@@ -156,9 +156,12 @@ def test_config_keys_are_never_cut_at_80_columns(tmp_path):
     assert all(k in out for k in keys) and "…" not in out
 
 
-def test_piped_text_is_not_wrapped_at_80_columns(demo_run):
+def test_piped_text_is_not_wrapped_at_80_columns(demo_run, tmp_path):
+    import shutil
+
+    run = shutil.copytree(demo_run, tmp_path / "run")  # triage writes args_fixed.yaml beside args.yaml
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    r = run_cli("triage", demo_run, "--no-data", env=env)
+    r = run_cli("triage", run, "--no-data", env=env)
     longest = max(len(line) for line in r.stdout.splitlines())
     assert longest > 120  # the yolo command line, whole
     assert any(line.strip().startswith("yolo train") and line.rstrip().endswith("epoch2.pt")
