@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import random
+import re
 import shutil
 import signal
 import struct
@@ -391,3 +392,46 @@ def test_unicode_run_folder_every_command(cli, demo_run, tmp_path):
     r = cli("triage", run, "--format", "json")
     assert r.code == 1 and r.json["summary"]["recommended"] == str(run / "weights" / "epoch2.pt")
     assert (run / "args_fixed.yaml").is_file()
+
+
+# --- terminal injection: names from the files never style, link or drive the terminal ------------
+
+EVIL = "[link=https://evil.example]x[/link]w[/]\x1b]52;c;ZXZpbA==\x07\x1b[2J\u202e"
+
+
+def _evil_run(root: Path) -> Path:
+    """A run folder whose file names, tensor names, CSV columns and config keys all carry EVIL."""
+    import torch
+    import yaml
+
+    run = root / "run"
+    (run / "weights").mkdir(parents=True)
+    safe = EVIL.replace("/", "%")  # a file name cannot hold "/"
+    torch.save({"model": {f"{EVIL}.weight": torch.tensor([float("nan"), 1.0])}, "epoch": 1},
+               run / "weights" / f"epoch1{safe}.pt")
+    (run / "results.csv").write_text(f"epoch,train/box_loss,{EVIL}\n1,1.0,0.5\n2,nan,0.5\n")
+    (root / "history.csv").write_text(f"epoch,{EVIL}\n1,2.0\n2,1.9\n3,nan\n")  # the broken column is EVIL
+    (run / "args.yaml").write_text(yaml.safe_dump({"lr0": 0.01, "amp": True, "imgsz": 1280, EVIL: 1}))
+    labels = run / "dataset" / "labels" / "train"
+    labels.mkdir(parents=True)
+    (labels / f"{safe}.txt").write_text("9 0.5 0.5 0.2 0.2\n")
+    return run
+
+
+@pytest.mark.parametrize("fmt", ["text", "concise", "github", "json"])
+def test_no_markup_or_escape_sequence_from_an_input_reaches_the_terminal(tmp_path, fmt):
+    run = _evil_run(tmp_path)
+    calls = [("check-data", run / "dataset" / "labels", "--num-classes", "3"), ("inspect-ckpt", run / "weights", "--stats"),
+             ("analyze-log", run / "results.csv"), ("analyze-log", tmp_path / "history.csv"),
+             ("diagnose-config", run / "args.yaml", "--dry-run"),
+             ("triage", run, "--force")]
+    for call in calls:
+        r = run_cli(*call, "--format", fmt, "--color", "always", env={"PYTHONIOENCODING": "utf-8"})
+        assert r.code in (0, 1), (call, r.code, r.stderr)
+        assert "Traceback" not in r.stderr and "MarkupError" not in r.stderr, (call, r.stderr)
+        ours = re.sub(r"\x1b\[[0-9;]*m", "", r.stdout)  # nandoctor's own colours are the only escapes
+        assert "\x1b" not in ours and "\x07" not in ours and "\u202e" not in ours, call
+        assert "\x1b]8;" not in r.stdout, call  # no live hyperlink
+        assert "\x1b" not in r.stderr, call
+        if call[0] == "inspect-ckpt" or call[1].name == "history.csv":  # shown escaped, not dropped
+            assert r"\x1b]52;c;ZXZpbA==\x07" in ours.replace("\\\\", "\\"), (call, fmt)
