@@ -149,7 +149,7 @@ def run(engine: Callable[[], Report] | Sequence[tuple[str, Callable[[], Report]]
         parts = []
         for label, call in calls:
             report = call()
-            if check is not None:
+            if check is not None and len(calls) == 1:  # among several inputs a bad one stays a finding
                 check(label, report)
             parts.append((label, report))
         label = None
