@@ -1,32 +1,50 @@
-"""The Typer app: parse options, call one engine, render its Report, exit. No logic lives here.
+"""The Typer app: parse options, call one engine per input, render the Report, exit. No logic lives here.
 
 Heavy libraries (torch, pandas) are imported inside the engines, never at the top of this module,
 so `--help`, `--version` and `explain` start in a fraction of a second.
+
+Exit codes, one rule for every command (the README's table; tests/test_contract.py checks it):
+0 nothing reached --fail-on, 1 findings at --fail-on, 2 the command could not do its job (missing
+path, wrong kind of file, unreadable input, bad option, an internal error), 3 `--watch` reached
+--timeout without an alarm, 130 interrupted. A closed stdout (`| head`) changes nothing.
 """
 
 from __future__ import annotations
 
+import glob
+import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Sequence
 
 import typer
 
 from nandoctor import __version__
 from nandoctor.findings import NandoctorError, Report
 
+EXIT_TIMEOUT = 3
+EXIT_INTERRUPTED = 130
+
 app = typer.Typer(
     name="nandoctor",
     help="Find out why your training run printed loss=nan: data, checkpoints, loss curve, config.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
 class Format(str, Enum):
+    text = "text"
+    concise = "concise"
+    json = "json"
+    github = "github"
+
+
+class DocFormat(str, Enum):
     text = "text"
     json = "json"
 
@@ -38,50 +56,168 @@ class FailOn(str, Enum):
     never = "never"
 
 
-FORMAT = typer.Option(Format.text, "--format", "-f", help="text (default) or json (stdout only).")
+class Color(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+FORMAT = typer.Option(Format.text, "--output-format", "--format", "-f",
+                      help="text (default), concise (path:line: CODE severity message), json, or github "
+                           "(workflow annotations).")
+DOC_FORMAT = typer.Option(DocFormat.text, "--output-format", "--format", "-f", help="text (default) or json.")
 FAIL_ON = typer.Option(FailOn.error, "--fail-on", help="Exit 1 when a finding reaches this severity.")
 DEBUG = typer.Option(False, "--debug", help="Show a traceback when the command fails.")
+COLOR = typer.Option(Color.auto, "--color", help="auto (a terminal, honouring NO_COLOR), always or never.")
+STATISTICS = typer.Option(False, "--statistics", help="Count findings per code instead of listing them.")
+QUIET = typer.Option(False, "--quiet", "-q", help="Print the findings only.")
+
+# Exceptions a malformed input makes a parser raise: the user's file, not a bug (exit 2, the reason).
+KNOWN_PARSE_ERRORS = {
+    "UnicodeDecodeError": "not valid UTF-8 text",
+    "JSONDecodeError": "not valid JSON",
+    "YAMLError": "not valid YAML",
+    "BadZipFile": "not a valid zip archive",
+    "UnpicklingError": "not a readable pickle",
+    "ParserError": "could not be parsed as a table",
+    "EmptyDataError": "holds no data",
+    "RecursionError": "nested too deeply to read",
+    "MemoryError": "too large to read in the memory available",
+}
 
 
-def fail(message: str) -> None:
+def fail(message: str, code: int = 2) -> None:
     """Exit 2 with one line on stderr: the contract for 'could not do its job'."""
-    sys.stderr.write(f"nandoctor: error: {message}\n")
-    raise typer.Exit(2)
+    from nandoctor.inert import inert
+
+    sys.stderr.write(f"nandoctor: error: {inert(message)}\n")
+    sys.stderr.flush()
+    raise typer.Exit(code)
 
 
-def run(engine: Callable[[], Report], fmt: Format, fail_on: FailOn, debug: bool) -> None:
-    """Call an engine, render its Report, exit 0/1/2 by the contract."""
-    try:
-        report = engine()
-    except NandoctorError as exc:
-        if debug:
-            raise
+def _configure(fmt=None, color=None, statistics=None, quiet=None) -> None:
+    from nandoctor.render import configure
+
+    configure(fmt=fmt, color=color, statistics=statistics, quiet=quiet)
+
+
+def _known_parse_error(exc: BaseException) -> str | None:
+    for cls in type(exc).__mro__:
+        if cls.__name__ in KNOWN_PARSE_ERRORS:
+            return KNOWN_PARSE_ERRORS[cls.__name__]
+    return None
+
+
+def _map_error(exc: BaseException, label: str | None, debug: bool) -> None:
+    """Turn an exception from an engine (or the renderer) into the one-line exit-2 contract."""
+    import traceback
+
+    if debug:
+        traceback.print_exc()
+    where = f"{label}: " if label else ""
+    if isinstance(exc, NandoctorError):
         fail(str(exc))
-    except KeyboardInterrupt:
-        sys.stderr.write("nandoctor: interrupted\n")
-        raise typer.Exit(130)
-    except OSError as exc:  # permission denied, I/O error: the input's fault, not a bug (issue 8)
-        if debug:
-            raise
-        fail(f"{exc.filename or 'input'}: {exc.strerror or exc}")
-    except Exception as exc:  # never a traceback for the user; --debug shows it
-        if debug:
-            raise
-        fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug and report this)")
-    render_and_exit(report, fmt, fail_on)
+    if isinstance(exc, OSError):  # permission denied, I/O error: the input's fault, not a bug
+        fail(f"{exc.filename or label or 'input'}: {exc.strerror or exc}")
+    reason = _known_parse_error(exc)
+    if reason:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        fail(f"{where}{reason} ({detail[:200]})")
+    fail(f"internal error in nandoctor, please report: {type(exc).__name__}: {str(exc)[:300]}"
+         + ("" if debug else " (rerun with --debug for the traceback)"))
 
 
-def render_and_exit(report: Report, fmt: Format, fail_on: FailOn) -> None:
+def _closed_stdout() -> None:
+    """Stdout went away (`| head`): stop writing without an error; the verdict's exit code stands."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def run(engine: Callable[[], Report] | Sequence[tuple[str, Callable[[], Report]]], fmt: Format, fail_on: FailOn,
+        debug: bool, *, color: Color = Color.auto, statistics: bool = False, quiet: bool = False,
+        command: str | None = None, check: Callable[[str, Report], None] | None = None) -> None:
+    """Call the engine once per input, merge into one Report, render it, exit by the contract."""
     from nandoctor.render import render
 
-    render(report, fmt.value)
-    raise typer.Exit(report.exit_code(fail_on.value))
+    _configure(fmt, color, statistics, quiet)
+    calls = [(None, engine)] if callable(engine) else list(engine)
+    label = None
+    try:
+        parts = []
+        for label, call in calls:
+            report = call()
+            if check is not None and len(calls) == 1:  # among several inputs a bad one stays a finding
+                check(label, report)
+            parts.append((label, report))
+        label = None
+        report = parts[0][1] if len(parts) == 1 else merge(command or parts[0][1].command, parts)
+        code = report.exit_code(fail_on.value)
+        if report.summary.get("watch", {}).get("stopped") == "timeout" and fail_on is not FailOn.never \
+                and code == 0:
+            code = EXIT_TIMEOUT
+        try:
+            render(report, fmt.value)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _closed_stdout()
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("nandoctor: interrupted\n")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # never a traceback for the user; --debug shows it
+        _map_error(exc, label, debug)
+    raise typer.Exit(code)
+
+
+def merge(command: str, parts: list[tuple[str, Report]]) -> Report:
+    """Several inputs, one report: every finding, each input's summary under `summary.inputs`."""
+    merged = Report(command=command)
+    hidden: dict[str, int] = {}
+    for label, r in parts:
+        merged.findings.extend(r.findings)
+        merged.summary.setdefault("inputs", []).append({"path": label, "summary": r.summary})
+        for code, n in (r.summary.get("findings_not_listed") or {}).items():
+            hidden[code] = hidden.get(code, 0) + n
+        merged.next_steps += [s for s in r.next_steps if s not in merged.next_steps]
+        merged.alarm = merged.alarm or r.alarm
+    if hidden:
+        merged.summary["findings_not_listed"] = hidden
+    merged.parts = [r for _, r in parts]
+    return merged
 
 
 def existing(path: Path) -> Path:
     if not path.exists() and not path.is_symlink():
         raise NandoctorError(f"{path}: no such file or directory")
     return path
+
+
+def expand(paths: Sequence[Path], stdin: bool = False) -> list[Path]:
+    """The inputs as given, with quoted globs (`'runs/*/results.csv'`) expanded; every one must exist.
+    `-` (stdin) is passed through where the command reads it."""
+    out: list[Path] = []
+    for p in paths:
+        text = str(p)
+        if text == "-":
+            if not stdin:
+                raise NandoctorError("this command cannot read stdin (`-`); give it a path")
+            out.append(p)
+        elif not p.exists() and not p.is_symlink() and glob.has_magic(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                raise NandoctorError(f"{text}: no file matches this pattern")
+            out += [Path(m) for m in matches]
+        else:
+            out.append(existing(p))
+    return list(dict.fromkeys(out))
+
+
+def _calls(paths: list[Path], make: Callable[[Path], Report]) -> list[tuple[str, Callable[[], Report]]]:
+    return [(str(p), (lambda p=p: make(p))) for p in paths]
 
 
 def _version(value: bool) -> None:
@@ -92,29 +228,52 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Show the version."),
 ) -> None:
     """Find out why your training run printed loss=nan."""
 
 
-@app.command()
-def explain(code: Optional[str] = typer.Argument(None, help="A rule code such as ND201; omit to list all.")) -> None:
-    """Explain a finding code: why it leads to NaN/Inf and how to fix it."""
-    from nandoctor.explain import explain_code, list_codes
+def _doc_json(command: str, summary) -> None:
+    from nandoctor.render import envelope
 
-    if code is None:
-        list_codes()
-        return
+    sys.stdout.write(envelope(command, [], summary) + "\n")
+
+
+@app.command()
+def explain(
+    code: Optional[str] = typer.Argument(None, help="A rule code such as ND201; omit to list all."),
+    fmt: DocFormat = DOC_FORMAT,
+    color: Color = COLOR,
+) -> None:
+    """Explain a finding code: why it leads to NaN/Inf and how to fix it (no code: list them all)."""
+    from dataclasses import asdict
+
+    from nandoctor.explain import explain_code, list_codes
+    from nandoctor.rules import catalogue, get_rule
+
+    _configure(color=color)
     try:
-        explain_code(code)
+        rule = None if code is None else get_rule(code)
     except KeyError:
         fail(f"unknown rule code {code!r}; run `nandoctor explain` to list them")
+    try:
+        if fmt is DocFormat.json:
+            _doc_json("explain", {"rules": [asdict(r) for r in (catalogue().values() if rule is None else [rule])]})
+        elif rule is None:
+            list_codes()
+        else:
+            explain_code(rule.code)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _closed_stdout()
 
 
 @app.command()
 def demo(
     directory: Path = typer.Argument(..., help="Where to write the broken demo run."),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty directory."),
+    fmt: DocFormat = DOC_FORMAT,
     debug: bool = DEBUG,
 ) -> None:
     """Write a realistic broken training run (dataset, checkpoints, results.csv, args.yaml) to try every command on."""
@@ -122,22 +281,30 @@ def demo(
 
     try:
         steps = write_demo(directory, force=force)
-    except NandoctorError as exc:
-        if debug:
-            raise
-        fail(str(exc))
-    sys.stdout.write(f"Wrote a broken Ultralytics-style training run to {directory}\nTry next:\n")
-    for step in steps:
-        sys.stdout.write(f"  {step}\n")
+    except KeyboardInterrupt:
+        sys.stderr.write("nandoctor: interrupted\n")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        _map_error(exc, str(directory), debug)
+    try:
+        if fmt is DocFormat.json:
+            _doc_json("demo", {"directory": str(directory), "try_next": steps})
+        else:
+            sys.stdout.write(f"Wrote a broken Ultralytics-style training run to {directory}\nTry next:\n")
+            for step in steps:
+                sys.stdout.write(f"  {step}\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _closed_stdout()
 
 
 # --- engine commands: each engine registers its command below its own marker -------------------
 
-# check-data (issue 3)
+# check-data
 @app.command("check-data")
 def check_data_cmd(
-    path: Path = typer.Argument(
-        ..., help="Dataset folder, data.yaml, labels folder, label/JSONL/CSV file, or tensor file."),
+    paths: List[Path] = typer.Argument(
+        ..., metavar="PATH...", help="Dataset folders, data.yaml, labels folders, label/JSONL/CSV files, or tensor files (globs allowed)."),
     num_classes: Optional[int] = typer.Option(None, "--num-classes", help="Class count (overrides data.yaml)."),
     config: Optional[Path] = typer.Option(
         None, "--config", help="Multi-dataset config holding datasets.dataset_configs."),
@@ -146,72 +313,140 @@ def check_data_cmd(
     images: Optional[bool] = typer.Option(
         None, "--images/--no-images", help="Pair and check images (default: on for folders)."),
     label_key: str = typer.Option("label", "--label-key", help="JSONL/CSV label field."),
-    ignore_index: Optional[list[int]] = typer.Option(
+    ignore_index: Optional[List[int]] = typer.Option(
         None, "--ignore-index", help="Allowed ignore label, e.g. -100 (repeatable)."),
     vocab_size: Optional[int] = typer.Option(None, "--vocab-size", help="Integer tensors: ids must stay below this."),
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
+    color: Color = COLOR,
+    statistics: bool = STATISTICS,
+    quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
     """Find poisoned labels (class range, NaN, coordinates, zero area, pairing) and non-finite tensors."""
     from nandoctor.data.engine import check_data
 
-    run(lambda: check_data(existing(path), num_classes=num_classes, config=config, dataset=dataset, task=task,
-                           images=images, label_key=label_key, ignore_index=ignore_index, vocab_size=vocab_size),
-        fmt, fail_on, debug)
+    def one(p: Path) -> Report:
+        return check_data(p, num_classes=num_classes, config=config, dataset=dataset, task=task, images=images,
+                          label_key=label_key, ignore_index=ignore_index, vocab_size=vocab_size)
+
+    _run_many("check-data", paths, one, fmt, fail_on, debug, color, statistics, quiet, check=_wrong_kind_of_data)
 
 
-# inspect-ckpt (issue 4)
+def _run_many(command: str, paths: Sequence[Path], one: Callable[[Path], Report], fmt, fail_on, debug, color,
+              statistics, quiet, stdin: bool = False, check=None) -> None:
+    try:
+        inputs = expand(paths, stdin=stdin)
+    except NandoctorError as exc:
+        _configure(fmt, color, statistics, quiet)
+        fail(str(exc))
+    run(_calls(inputs, one), fmt, fail_on, debug, color=color, statistics=statistics, quiet=quiet, command=command,
+        check=check)
+
+
+# A single file inspect-ckpt cannot recognise as a checkpoint at all is the wrong kind of file: exit 2
+# with the reason, as every other command does (in a folder it stays one `unreadable` row).
+_NOT_A_CHECKPOINT = ("(unrecognised first bytes)", "empty file", "not a checkpoint", "not a regular file")
+
+
+def _wrong_kind_of_checkpoint(label: str, report: Report) -> None:
+    rows = report.summary.get("checkpoints") or []
+    if (label != "-" and Path(label).is_file() and len(rows) == 1 and rows[0].get("status") == "unreadable"
+            and [f.code for f in report.findings] == ["ND200"]
+            and any(m in report.findings[0].message for m in _NOT_A_CHECKPOINT)):
+        raise NandoctorError(f"{label}: {report.findings[0].message}")
+
+
+def _wrong_kind_of_data(label: str, report: Report) -> None:
+    """A single binary file that is no tensor format (a PNG given as a label file): exit 2."""
+    errors = [f for f in report.findings if f.severity.value == "error"]
+    if (Path(label).is_file() and len(errors) == 1 and errors[0].code == "ND100"
+            and errors[0].message.startswith("binary content")):
+        raise NandoctorError(f"{label}: {errors[0].message}: not a label, JSONL/CSV or tensor file")
+
+
+# inspect-ckpt
 @app.command("inspect-ckpt")
 def inspect_ckpt_cmd(
-    path: Path = typer.Argument(..., help="A checkpoint file, a sharded/DCP model folder, or a folder of checkpoints."),
+    paths: List[Path] = typer.Argument(
+        ..., metavar="PATH...", help="Checkpoint files, sharded/DCP model folders, or folders of checkpoints (globs allowed)."),
     stats: bool = typer.Option(False, "--stats", help="Add a per-tensor table (dtype, shape, min, max, mean, std, ...)."),
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
+    color: Color = COLOR,
+    statistics: bool = STATISTICS,
+    quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
     """Which checkpoint is still clean, and what exactly is broken in the others (never runs pickled code)."""
     from nandoctor.ckpt.engine import inspect_ckpt
 
-    run(lambda: inspect_ckpt(existing(path), stats=stats), fmt, fail_on, debug)
+    _run_many("inspect-ckpt", paths, lambda p: inspect_ckpt(p, stats=stats), fmt, fail_on, debug, color, statistics,
+              quiet, check=_wrong_kind_of_checkpoint)
 
 
-# analyze-log (issue 5)
+# analyze-log
 @app.command("analyze-log")
 def analyze_log_cmd(
-    path: Path = typer.Argument(..., help="A log: results.csv, trainer_state.json, metrics.csv, any CSV, "
-                                          "TensorBoard events, a console log, a run folder holding one, "
-                                          "or - for stdin."),
+    paths: List[Path] = typer.Argument(
+        ..., metavar="PATH...", help="Logs: results.csv, trainer_state.json, metrics.csv, any CSV, TensorBoard events, a console log, "
+                  "or run folders holding one (globs allowed), or - for stdin."),
     metric: Optional[str] = typer.Option(None, "--metric", help="Column to classify (default: the training loss; "
                                                                 "Ultralytics: the sum of train/*_loss)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a PNG of the curve (needs matplotlib)."),
     force: bool = typer.Option(False, "--force", help="Overwrite the --plot file if it exists."),
-    watch: bool = typer.Option(False, "--watch", help="Follow a log still being written; exit 1 at the first "
-                                                      "non-finite loss or early-warning signal."),
+    watch: bool = typer.Option(False, "--watch", help="Follow a log still being written (it may not exist yet); "
+                                                      "exit 1 at the first non-finite loss or early warning, "
+                                                      "3 at --timeout."),
     interval: float = typer.Option(2.0, "--interval", min=0.05, help="--watch: seconds between polls."),
     timeout: float = typer.Option(3600.0, "--timeout", min=0.0, help="--watch: stop after this many seconds."),
+    heartbeat: int = typer.Option(30, "--heartbeat", min=1, help="--watch: a status line every N polls."),
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
+    color: Color = COLOR,
+    statistics: bool = STATISTICS,
+    quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
     """Name the loss curve's shape, date the break (first non-finite, last healthy), say what it implies."""
+    _configure(fmt, color, statistics, quiet)
+    if plot is not None:
+        from nandoctor.safe_write import check_target
+
+        if len(paths) > 1:
+            fail("--plot draws one log; give one PATH")
+        try:
+            check_target(plot, force, [p for p in paths if str(p) != "-"], what="--plot PNG")
+        except NandoctorError as exc:
+            fail(str(exc))
     if watch:
         from nandoctor.logs.watch import watch_log
 
+        if len(paths) != 1 or str(paths[0]) == "-":
+            fail("--watch follows one log file; give one PATH")
+
         def emit(line: str) -> None:
-            sys.stderr.write(line + "\n")
+            from nandoctor.inert import inert
+
+            sys.stderr.write(inert(line) + "\n")
             sys.stderr.flush()
 
-        run(lambda: watch_log(existing(path), metric=metric, interval=interval, timeout=timeout, emit=emit),
-            fmt, fail_on, debug)
+        run(lambda: watch_log(paths[0], metric=metric, interval=interval, timeout=timeout, emit=emit, plot=plot,
+                              force=force, heartbeat=heartbeat),
+            fmt, fail_on, debug, color=color, statistics=statistics, quiet=quiet)
         return
     from nandoctor.logs.engine import analyze_log
 
-    run(lambda: analyze_log(path if str(path) == "-" else existing(path), metric=metric, plot=plot, force=force),
-        fmt, fail_on, debug)  # `-`: read the log from stdin
+    def one(p: Path) -> Report:
+        report = analyze_log(p, metric=metric, plot=plot, force=force)
+        if plot is not None:
+            sys.stderr.write(f"nandoctor: wrote the plot to {plot}\n")
+        return report
+
+    _run_many("analyze-log", paths, one, fmt, fail_on, debug, color, statistics, quiet, stdin=True)
 
 
-# diagnose-config (issue 6)
+# diagnose-config
 @app.command("diagnose-config")
 def diagnose_config_cmd(
     cfg: Path = typer.Argument(..., help="Training config: Ultralytics args.yaml, HF TrainingArguments YAML, "
@@ -226,28 +461,32 @@ def diagnose_config_cmd(
                                 "trainer_state.json)."),
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
+    color: Color = COLOR,
+    statistics: bool = STATISTICS,
+    quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
     """Find the settings that make training fragile and write a repaired <name>_fixed.yaml."""
     from nandoctor.config.engine import diagnose_config
 
     run(lambda: diagnose_config(existing(cfg), log=existing(log) if log else None, output=output,
-                                dry_run=dry_run, force=force, find_log=not no_log), fmt, fail_on, debug)
+                                dry_run=dry_run, force=force, find_log=not no_log), fmt, fail_on, debug, color=color,
+        statistics=statistics, quiet=quiet)
 
 
 # env (diagnose-config's precision and version decisions)
 @app.command("env")
-def env_cmd(fmt: Format = FORMAT) -> None:
+def env_cmd(fmt: DocFormat = DOC_FORMAT) -> None:
     """Framework versions and bf16/CUDA support on this machine (what diagnose-config's repairs assume)."""
     import json
 
     from nandoctor.environment import describe, detect
 
     env = detect(probe=True)
-    sys.stdout.write((json.dumps(env.as_dict(), indent=2) if fmt == Format.json else describe(env)) + "\n")
+    sys.stdout.write((json.dumps(env.as_dict(), indent=2) if fmt is DocFormat.json else describe(env)) + "\n")
 
 
-# triage (issue 7)
+# triage
 @app.command()
 def triage(
     run_dir: Path = typer.Argument(..., help="A training run folder (Ultralytics, HF Trainer, Lightning or generic)."),
@@ -255,13 +494,47 @@ def triage(
     force: bool = typer.Option(False, "--force", help="Replace an existing <config>_fixed.yaml."),
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
+    color: Color = COLOR,
+    statistics: bool = STATISTICS,
+    quiet: bool = QUIET,
     debug: bool = DEBUG,
 ) -> None:
     """Run every check on a run folder and link them: when it broke, which checkpoint to trust, the fixed config."""
     from nandoctor.triage import triage as triage_run
 
-    run(lambda: triage_run(existing(run_dir), no_data=no_data, force=force, strict=debug), fmt, fail_on, debug)
+    run(lambda: triage_run(existing(run_dir), no_data=no_data, force=force, strict=debug), fmt, fail_on, debug,
+        color=color, statistics=statistics, quiet=quiet)
 
 
-def main() -> None:
-    app()
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: Click's usage errors as one line (`nandoctor: error: ...`, exit 2), Ctrl-C as 130."""
+    try:  # Typer 0.2x vendors its own Click; older ones use the click package
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover
+        from click import exceptions as cx
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="nandoctor", standalone_mode=False)
+    except cx.NoArgsIsHelpError as exc:  # `nandoctor` alone: the help, as Click shows it
+        exc.show()
+        code = exc.exit_code
+    except cx.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "nandoctor"
+        message = " ".join(exc.format_message().split())
+        sys.stderr.write(f"nandoctor: error: {message} (see `{where} --help`)\n")
+        code = exc.exit_code
+    except cx.ClickException as exc:
+        sys.stderr.write(f"nandoctor: error: {' '.join(exc.format_message().split())}\n")
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("nandoctor: interrupted\n")
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _closed_stdout()
+        code = 0
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _closed_stdout()
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,6 +1,6 @@
 """`nandoctor demo DIR`: a realistic broken Ultralytics run that every command has something to say about.
 
-The story follows field notes §1B at small scale: YOLO at 1280 px with AMP, lr0 0.01 and heavy
+The story is a common one at small scale: YOLO at 1280 px with AMP, lr0 0.01 and heavy
 augmentation; the loss turns NaN at epoch 4 of results.csv (0-based epoch 3), so epoch3.pt and
 epoch4.pt carry NaN weights, last.pt is the nan_to_num-sanitised copy recent Ultralytics writes,
 and epoch2.pt is the newest clean checkpoint. A few labels are defective.
@@ -17,7 +17,7 @@ NAN_EPOCH = 4        # 1-based, as results.csv writes it
 EPOCHS = 5
 NAMES = ["person", "car", "dog"]
 
-# (file stem, label text): the defective ones carry the field notes' defects.
+# (file stem, label text): the defective ones carry the defects seen in real broken runs.
 LABELS = {
     "img_000": "0 0.500000 0.500000 0.200000 0.300000\n1 0.250000 0.300000 0.100000 0.120000\n",
     "img_001": "2 0.410000 0.620000 0.300000 0.250000\n",

@@ -10,7 +10,6 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-
 _shown = None  # the rich.progress.Progress on screen, if any
 
 
@@ -27,8 +26,10 @@ def progress(description: str, total: int | None) -> Iterator["_NullBar"]:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from nandoctor.inert import inert
     from nandoctor.render import stderr_console
 
+    description = inert(description)  # a file name: never markup, never an escape sequence
     global _shown
     if _shown is not None:
         outer = _shown
@@ -39,7 +40,7 @@ def progress(description: str, total: int | None) -> Iterator["_NullBar"]:
             outer.remove_task(task)
         return
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=stderr_console(), transient=True,
     ) as bar:
         _shown = bar

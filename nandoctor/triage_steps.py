@@ -10,6 +10,7 @@ import shlex
 from pathlib import Path
 
 from nandoctor.findings import Report, Severity
+from nandoctor.rules.recipes import backup_command
 from nandoctor.triage_discover import RunLayout
 
 
@@ -29,7 +30,7 @@ def next_steps(report: Report, layout: RunLayout) -> list[str]:
         why = " (last.pt is rewritten by the next run)" if layout.framework == "ultralytics" else ""
         steps.append(f"Keep a copy of the {len(bad)} poisoned or distrusted checkpoint(s) as evidence before "
                      f"anything overwrites them{why}: "
-                     f"mkdir -p {_q(backup)} && cp -r {' '.join(_q(p) for p in bad)} {_q(backup)}/")
+                     f"{backup_command(bad, backup)}")
 
     data_errors = [f for f in report.findings if f.code.startswith("ND1") and f.severity is Severity.ERROR]
     if data_errors and layout.dataset is not None:

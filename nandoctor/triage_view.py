@@ -54,33 +54,43 @@ def what_happened(s: dict[str, Any]) -> list[str]:
     return lines
 
 
-def summary_view(report: Report) -> list:
-    from rich.markup import escape
-    from rich.panel import Panel
-    from rich.table import Table
+def summary_view(report: Report, console=None) -> list:
+    """Headings and plain lines (no boxes): a path in a panel could be neither copied whole nor
+    pasted without the border characters."""
+    from rich.text import Text
 
+    from nandoctor.layout import fitted_table, wrap
+    from nandoctor.render import stdout_console, wrap_width
+
+    console = console or stdout_console()
+    width = wrap_width(console)
     s = report.summary
-    out: list = [Panel("\n".join(escape(x) for x in what_happened(s)), title="What happened", expand=False)]
+    paths = [str(x) for x in (s.get("run_dir"), s.get("recommended"), s.get("restart_weights"),
+                              s.get("fixed_config")) if x]
+    out: list = [Text("What happened", style="bold underline")]
+    for line in what_happened(s):
+        out += [Text(x) for x in wrap(line, width, "  ", "    ", paths)]
+    out.append(Text(""))
 
     if s.get("checkpoints"):
         axis = s.get("checkpoint_axis") or s.get("index_name") or "epoch"
-        caption = ("epochN.pt counts epochs from 0: it holds results.csv epoch N+1"
-                   if s.get("framework") == "ultralytics" and s.get("first_nonfinite") else None)
-        table = Table(title="Checkpoints on the log's timeline", title_justify="left", caption=caption,
-                      caption_justify="left")
-        for col in ("checkpoint", "status", "stored epoch", f"holds {axis}", "verdict"):
-            table.add_column(col)
+        rows = []
         for c in s["checkpoints"]:
             verdict = c.get("verdict", "")
-            table.add_row(escape(Path(c["path"]).name), c["status"], str(c.get("epoch", "")),
-                          "" if c.get("log_index") is None else str(c["log_index"]),
-                          f"[{VERDICT_STYLE.get(verdict, 'yellow')}]{escape(verdict)}[/]")
-        out.append(table)
+            rows.append([Text(Path(c["path"]).name), c["status"], str(c.get("epoch", "")),
+                         "" if c.get("log_index") is None else str(c["log_index"]),
+                         Text(verdict, style=VERDICT_STYLE.get(verdict, "yellow"))])
+        out += fitted_table(console, "Checkpoints on the log's timeline", ["checkpoint", "status", "stored epoch",
+                                                                           f"holds {axis}", "verdict"],
+                            rows, key=[0, 4, 3])
+        if s.get("framework") == "ultralytics" and s.get("first_nonfinite"):
+            out.append(Text("  epochN.pt counts epochs from 0: it holds results.csv epoch N+1", style="dim"))
+        out.append(Text(""))
 
     by_engine: dict[str, list] = {}
     for f in report.findings:
         by_engine.setdefault(ENGINE_OF.get(f.code[2:3], "other"), []).append(f)
-    lines = []
+    out.append(Text("Evidence by engine", style="bold underline"))
     for engine in ["analyze-log", "inspect-ckpt", "diagnose-config", "check-data", "triage"]:
         runs = (s.get("engines") or {}).get(engine, [])
         found = sorted(by_engine.get(engine, []), key=lambda f: -f.severity.rank)
@@ -88,17 +98,21 @@ def summary_view(report: Report) -> list:
             continue
         on = ", ".join(Path(r["path"]).name + ("" if r["status"] == "ran" else f" ({r['status']})") for r in runs)
         count = {sev: sum(f.severity is sev for f in found) for sev in Severity}
-        head = f"[bold]{engine}[/bold]" + (f" on {escape(on)}" if on else "")
-        head += f": {count[Severity.ERROR]} error(s), {count[Severity.WARNING]} warning(s), {count[Severity.INFO]} info"
-        lines.append(head)
+        head = Text("  ")
+        head.append(engine, style="bold")
+        head.append((f" on {on}" if on else "") + f": {count[Severity.ERROR]} error(s), "
+                    f"{count[Severity.WARNING]} warning(s), {count[Severity.INFO]} info")
+        out.append(head)
         codes: dict[tuple, int] = {}
         for f in found:
             key = (f.severity, f.code, f.title)
             codes[key] = codes.get(key, 0) + 1
         for (sev, code, title), n in list(codes.items())[:4]:
-            style = {"error": "red", "warning": "yellow"}.get(sev.value, "cyan")
-            lines.append(f"  [{style}]{code}[/] {escape(title)}" + (f" (x{n})" if n > 1 else ""))
+            line = Text("    ")
+            line.append(code, style={"error": "red", "warning": "yellow"}.get(sev.value, "cyan"))
+            line.append(f" {title}" + (f" (x{n})" if n > 1 else ""))
+            out.append(line)
         if len(codes) > 4:
-            lines.append(f"  ... and {len(codes) - 4} more kinds, listed below")
-    out.append(Panel("\n".join(lines), title="Evidence by engine", expand=False))
+            out.append(Text(f"    ... and {len(codes) - 4} more kinds, listed below"))
+    out.append(Text(""))
     return out

@@ -320,10 +320,10 @@ def test_watch_exits_1_when_the_loss_turns_nonfinite(tmp_path):
     assert "epoch 4: train_loss 1.7" in r.stderr and "epoch 5: train_loss NaN" in r.stderr
 
 
-def test_watch_timeout_on_a_healthy_log_exits_0(tmp_path):
+def test_watch_timeout_on_a_healthy_log_exits_3(tmp_path):
     log = write_training_history(tmp_path / "h.csv", [2.0, 1.9, 1.8])
     r = run_cli("analyze-log", log, "--watch", "--interval", "0.1", "--timeout", "0.5", "--format", "json")
-    assert r.code == 0 and r.json["summary"]["watch"]["stopped"] == "timeout"
+    assert r.code == 3 and r.json["summary"]["watch"]["stopped"] == "timeout" and "--timeout" in r.stderr
 
 
 def test_analyze_log_never_imports_torch(demo_run):
@@ -421,13 +421,12 @@ def test_ND311_watch_stops_with_exit_1_on_a_grad_norm_warning(tmp_path):
 
 def test_watch_ctrl_c_exits_cleanly(tmp_path):
     import signal
-    import time
 
     log = write_training_history(tmp_path / "h.csv", [2.0, 1.9, 1.8])
     p = subprocess.Popen([sys.executable, "-m", "nandoctor", "analyze-log", str(log), "--watch", "--interval", "0.1",
                           "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          cwd=Path(__file__).resolve().parents[1])
-    time.sleep(3)
+    assert p.stderr.readline().startswith("watching ")  # the heartbeat: the watch is running, not starting
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,9 +34,15 @@ def test_json_envelope_has_exactly_the_contract_keys():
     assert env["summary"] == {"loss": "nan", "best": "inf"}
 
 
-@pytest.mark.parametrize("fail_on,expected", [("error", 1), ("warning", 1), ("info", 1), ("never", 0)])
-def test_exit_code_follows_fail_on(fail_on, expected):
-    assert _report().exit_code(fail_on) == expected
+@pytest.mark.parametrize("worst,fail_on,expected", [
+    ("error", "error", 1), ("error", "never", 0),
+    ("warning", "error", 0), ("warning", "warning", 1), ("warning", "info", 1), ("warning", "never", 0),
+    ("info", "error", 0), ("info", "warning", 0), ("info", "info", 1)])
+def test_exit_code_follows_fail_on(worst, fail_on, expected):
+    """Each threshold is tested on a report whose worst finding sits on the other side of it."""
+    r = Report(command="x")
+    r.add({"error": "ND201", "warning": "ND302", "info": "ND113"}[worst], worst, "one finding")
+    assert r.exit_code(fail_on) == expected
 
 
 def test_warning_only_report_passes_default_fail_on():
@@ -106,3 +114,138 @@ def test_alarm_fails_the_command_unless_fail_on_never():
     assert r.exit_code("error") == 0
     r.alarm = True  # analyze-log --watch stopped on this warning
     assert r.exit_code("error") == 1 and r.exit_code("never") == 0
+
+
+# --- the exit-code table in the README is the contract: every command on each class of input --------
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ["check-data", "inspect-ckpt", "analyze-log", "diagnose-config", "triage"]
+
+
+def readme_exit_codes() -> dict[str, int]:
+    """{input class: exit code} from the README's exit-code table."""
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("### Exit codes"):]
+    classes: dict[str, int] = {}
+    for line in table.splitlines()[1:]:
+        m = re.match(r"\|\s*(\d+)\s*\|.*\|(.*)\|\s*$", line)
+        if m:
+            for name in re.findall(r"`([^`]+)`", m.group(2)):
+                classes[name] = int(m.group(1))
+        elif line.startswith("#"):
+            break
+    return classes
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, demo_run) -> dict[str, dict[str, list]]:
+    """{class: {command: argv}} built with the real writers."""
+    import torch
+    from PIL import Image
+
+    import shutil
+
+    d = tmp_path_factory.mktemp("contract")
+    demo_run = shutil.copytree(demo_run, d / "run")  # triage writes args_fixed.yaml: never into the shared demo
+    healthy = d / "healthy_run"
+    (healthy / "weights").mkdir(parents=True)
+    torch.save({"model": {"w": torch.ones(3)}, "epoch": 2}, healthy / "weights" / "epoch2.pt")
+    (healthy / "results.csv").write_text("epoch,train/box_loss,train/cls_loss,train/dfl_loss\n"
+                                         "1,1.5,2.0,1.2\n2,1.4,1.9,1.1\n3,1.3,1.8,1.0\n")
+    (d / "healthy.yaml").write_text("lr0: 0.001\namp: false\nimgsz: 640\n")
+    (d / "label.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    picture = d / "picture.png"
+    Image.new("RGB", (8, 8)).save(picture)
+    broken = {"check-data": [demo_run / "dataset"], "inspect-ckpt": [demo_run / "weights"],
+              "analyze-log": [demo_run / "results.csv"], "diagnose-config": [demo_run / "args.yaml", "--log", demo_run / "results.csv", "--dry-run"],
+              "triage": [demo_run, "--no-data"]}
+    return {
+        "healthy": {"check-data": [d / "label.txt", "--num-classes", "1"],
+                    "inspect-ckpt": [healthy / "weights" / "epoch2.pt"], "analyze-log": [healthy / "results.csv"],
+                    "diagnose-config": [d / "healthy.yaml", "--dry-run"], "triage": [healthy]},
+        "broken": broken,
+        "broken --fail-on never": {c: [*a, "--fail-on", "never"] for c, a in broken.items()},
+        "missing": {c: [d / "does_not_exist"] for c in COMMANDS},
+        "wrong kind": {c: [picture] for c in COMMANDS},
+        "bad option": {c: [*broken[c][:1], "--fail-on", "sometimes"] for c in COMMANDS},
+        "no argument": {c: [] for c in COMMANDS},
+    }
+
+
+PIPED = ("broken, stdout closed", "broken, stdout closed, --fail-on never")
+SPECIAL = {"watch alarm", "watch timeout", "interrupted"}  # analyze-log --watch only, tested below
+
+
+def test_the_readme_table_names_every_class_this_test_runs(inputs):
+    assert set(readme_exit_codes()) == set(inputs) | set(PIPED) | SPECIAL
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_on_each_class_of_input_exits_as_the_readme_says(inputs, command):
+    table = readme_exit_codes()
+    for cls, per_command in inputs.items():
+        r = run_cli(command, *per_command[command])
+        assert r.code == table[cls], (command, cls, r.code, r.stderr[-300:])
+        assert "Traceback" not in r.stderr, (command, cls)
+        if r.code == 2:
+            assert r.stderr.count("\n") == 1 and r.stderr.startswith("nandoctor: error: "), (command, cls, r.stderr)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_closed_stdout_is_not_an_error(inputs, command):
+    """`nandoctor ... | head -1`: the reader goes away; the exit code is still the verdict's."""
+    table = readme_exit_codes()
+    for cls, extra in zip(PIPED, ([], ["--fail-on", "never"])):
+        args = [sys.executable, "-m", "nandoctor", command, *map(str, inputs["broken"][command]), *extra]
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        p.stdout.readline()
+        p.stdout.close()  # as `head -1` does
+        err = p.stderr.read().decode()
+        assert p.wait(timeout=120) == table[cls], (command, cls, err)
+        assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err
+
+
+def test_watch_codes_follow_the_table(tmp_path):
+    import signal
+
+    table = readme_exit_codes()
+    log = tmp_path / "h.csv"
+    log.write_text("epoch,train_loss\n1,2.0\n2,1.9\n")
+    assert run_cli("analyze-log", log, "--watch", "--interval", "0.1", "--timeout", "0.3").code == table["watch timeout"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("epoch,train_loss\n1,2.0\n2,nan\n")
+    assert run_cli("analyze-log", bad, "--watch", "--interval", "0.1", "--timeout", "30").code == table["watch alarm"]
+    p = subprocess.Popen([sys.executable, "-m", "nandoctor", "analyze-log", str(log), "--watch", "--interval", "0.1",
+                          "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert p.stderr.readline().startswith("watching ")
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == table["interrupted"] and "interrupted" in err and "Traceback" not in err
+
+
+def test_an_internal_error_is_named_as_ours_with_the_traceback_under_debug(monkeypatch, cli, demo_run):
+    import nandoctor.logs.engine as engine
+
+    def bug(*a, **kw):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(engine, "analyze_log", bug)
+    r = cli("analyze-log", demo_run / "results.csv")
+    assert r.code == 2 and r.stderr == ("nandoctor: error: internal error in nandoctor, please report: "
+                                        "ZeroDivisionError: division by zero (rerun with --debug for the traceback)\n")
+    d = cli("analyze-log", demo_run / "results.csv", "--debug")
+    assert d.code == 2 and "Traceback" in d.stderr and "ZeroDivisionError" in d.stderr
+
+
+def test_a_known_parse_error_is_exit_2_with_its_reason(monkeypatch, cli, demo_run):
+    import json as _json
+
+    import nandoctor.logs.engine as engine
+
+    def parse(*a, **kw):
+        raise _json.JSONDecodeError("Expecting value", "x", 0)
+
+    monkeypatch.setattr(engine, "analyze_log", parse)
+    r = cli("analyze-log", demo_run / "results.csv")
+    assert r.code == 2 and r.stderr.startswith(f"nandoctor: error: {demo_run / 'results.csv'}: not valid JSON")
+    assert "internal error" not in r.stderr

@@ -357,7 +357,11 @@ def _conclude(report: Report, entries: list[dict[str, Any]], root: Path,
     keep = last or newest_bad
     steps: list[str] = []
     if keep:
-        steps.append(f"Keep a backup of {keep} for forensics (cp {keep} {keep}.bak); do not resume from it.")
+        from nandoctor.rules.recipes import backup_command
+
+        dest = (root if root.is_dir() else root.parent).parent / "nan_backup"  # outside what is scanned
+        steps.append(f"Keep a backup of {keep} as evidence before anything overwrites it; do not resume from it: "
+                     f"{backup_command([keep], dest)}")
     if best is None and len(entries) == 1:
         steps.append(f"Look for an earlier clean checkpoint: nandoctor inspect-ckpt {root.parent}")
     elif best is None:

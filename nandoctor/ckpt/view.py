@@ -1,7 +1,13 @@
-"""Text view for inspect-ckpt: one row per checkpoint, the recommendation, optional per-tensor stats."""
+"""Text view for inspect-ckpt: one row per checkpoint, the recommendation, optional per-tensor stats.
+
+Tables fit the terminal (layout.fitted_table): at 80 columns the names, the bad counts and min/max
+stay in columns, dtype, shape, mean, std and zeros fold onto a line below; numbers are printed
+whole (65504, not 6.55e+…).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -11,50 +17,62 @@ STATUS_STYLE = {"clean": "bold green", "poisoned": "bold red", "suspect": "yello
                 "unreadable": "red"}
 
 
-def _num(x: Any) -> str:
+def num(x: Any) -> str:
+    """A number as short as it can be without losing what matters: integral values whole."""
     if x is None:
         return "-"
+    if isinstance(x, bool):
+        return str(x)
     if isinstance(x, float):
-        return f"{x:.3g}"
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        if x.is_integer() and abs(x) < 1e15:
+            return str(int(x))
+        return f"{x:.4g}"
+    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
+        return x
     return str(x)
 
 
-def summary_view(report: Report) -> list:
-    from rich import box
-    from rich.table import Table
+def summary_view(report: Report, console=None) -> list:
     from rich.text import Text
 
+    from nandoctor.layout import fitted_table
+    from nandoctor.render import stdout_console
+
+    console = console or stdout_console()
     s = report.summary
     out: list = []
     rows = s.get("checkpoints", [])
     common = os.path.commonpath([c["path"] for c in rows]) if len(rows) > 1 else ""
-    table = Table(title=f"Checkpoints in {common or '.'} (oldest to newest)" if common else "Checkpoint",
-                  title_justify="left", box=box.SIMPLE)
-    table.add_column("checkpoint", overflow="fold", min_width=20)
-    for col in ("status", "epoch", "step", "optim", "tensors", "bad"):
-        table.add_column(col, justify="right" if col in ("epoch", "step", "tensors", "bad") else "left")
+    title = f"Checkpoints in {common or '.'} (oldest to newest)" if common else "Checkpoint"
+    headers = ["checkpoint", "status", "epoch", "step", "optim", "tensors", "bad"]
+    cells = []
     for c in rows:
         shown = os.path.relpath(c["path"], common) if common else c["path"]
         mark = " (resume)" if c["path"] == s.get("recommended") else ""
         status = f"{c['status']} ({c['reason']})" if c.get("reason") else c["status"]
-        table.add_row(shown + mark, Text(status, style=STATUS_STYLE.get(c["status"], "")), _num(c["epoch"]),
-                      _num(c["step"]), "yes" if c["resumable"] else "no",
-                      str(c["tensors"]), str(len(c["nonfinite_tensors"])))
-    out.append(table)
-    for c in s.get("checkpoints", []):
+        cells.append([Text(shown + mark), Text(status, style=STATUS_STYLE.get(c["status"], "")),
+                      num(c["epoch"]), num(c["step"]), "yes" if c["resumable"] else "no", str(c["tensors"]),
+                      str(len(c["nonfinite_tensors"]))])
+    if cells:
+        out += fitted_table(console, title, headers, cells, key=[0, 1, 6],
+                            justify={2: "right", 3: "right", 5: "right", 6: "right"})
+    for c in rows:
         if not c.get("stats"):
             continue
-        st = Table(title=f"Tensors in {c['path']}", title_justify="left", box=box.SIMPLE)
-        st.add_column("tensor", overflow="fold", min_width=24)
-        for col in ("dtype", "shape", "min", "max", "mean", "std", "zeros", "bad"):
-            st.add_column(col, justify="left" if col in ("dtype", "shape") else "right")
+        headers = ["tensor", "bad", "min", "max", "dtype", "shape", "mean", "std", "zeros"]
+        cells = []
         for t in c["stats"]:
             bad = t["nan"] + t["posinf"] + t["neginf"]
-            st.add_row(t["name"], t["dtype"].replace("float", "f"), "x".join(map(str, t["shape"])) or "scalar", _num(t["min"]),
-                       _num(t["max"]), _num(t["mean"]), _num(t["std"]),
-                       "-" if t["zero_frac"] is None else f"{t['zero_frac']:.1%}",
-                       Text(str(bad), style="bold red") if bad else "0")
-        out.append(st)
+            cells.append([Text(t["name"]), Text(f"{bad:,}", style="bold red") if bad else "0", num(t["min"]),
+                          num(t["max"]), t["dtype"].replace("float", "f"),
+                          "x".join(map(str, t["shape"])) or "scalar", num(t["mean"]), num(t["std"]),
+                          "-" if t["zero_frac"] is None else f"{t['zero_frac']:.1%}"])
+        out += fitted_table(console, f"Tensors in {c['path']}", headers, cells, key=[0, 1, 2, 3],
+                            justify={1: "right", 2: "right", 3: "right", 6: "right", 7: "right", 8: "right"})
     if s.get("other_files"):
         out.append(Text(f"{len(s['other_files'])} file(s) without weights (rng_state, scheduler, training_args) were "
                         "checked for unsafe pickles, not judged as checkpoints", style="dim"))

@@ -1,31 +1,31 @@
-"""Text view: framework, the changes table and a coloured unified diff of the repaired file."""
+"""Text view: framework, the changes table and a coloured unified diff of the repaired file.
+
+Keys and values are never cut (a table when they fit, one block per change when not); diff lines
+are printed whole, each on its own line, so a `+` line pastes as the line it adds.
+"""
 
 from __future__ import annotations
 
 from nandoctor.findings import Report
 
 
-def summary_view(report: Report) -> list:
-    from rich.table import Table
+def summary_view(report: Report, console=None) -> list:
     from rich.text import Text
 
+    from nandoctor.layout import fitted_table
+    from nandoctor.render import diff_lines, stdout_console
+
+    console = console or stdout_console()
     s = report.summary
     out: list = [Text(f"framework: {s.get('framework') or 'not recognised'}", style="bold")]
     if s.get("changes"):
-        t = Table(title="changes", title_justify="left", show_edge=False)
-        for col in ("key", "old", "new", "code", "reason"):
-            t.add_column(col)
-        for c in s["changes"]:
-            t.add_row(c["key"], repr(c["old"]), repr(c["new"]), c["code"], c["reason"])
-        out.append(t)
+        rows = [[Text(str(c["key"])), repr(c["old"]), repr(c["new"]), str(c["code"]), str(c["reason"])]
+                for c in s["changes"]]
+        out += fitted_table(console, "changes", ["key", "old", "new", "code", "reason"], rows, key=[0, 1, 2, 3],
+                            prose=[4])
     diff = s.get("diff") or ""
     if diff:
-        styled = Text()
-        for line in diff.splitlines(keepends=True):
-            style = "bold" if line.startswith(("---", "+++")) else "cyan" if line.startswith("@@") else \
-                "green" if line.startswith("+") else "red" if line.startswith("-") else ""
-            styled.append(line, style=style)
-        out.append(styled)
+        out += diff_lines(diff)
     if s.get("validation"):
         v = s["validation"]
         out.append(Text(f"framework check: {v['status']} ({v['message']})",

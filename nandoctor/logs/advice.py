@@ -81,7 +81,7 @@ def triage_steps(pattern: str, index_name: str, first_index, grad_col: bool, cli
     elif pattern not in ("healthy",) and not grad_col:
         steps.append("log grad_norm: large gradients call for a lower LR and tighter clipping (max_norm 1.0)")
     if lr is not None:
-        line = f"lower the learning rate to {lr:g} (field notes' table by time-to-NaN)"
+        line = f"lower the learning rate to {lr:g} (chosen by how soon the loss went non-finite)"
         if fmt.startswith("ultralytics"):
             line += "; for Ultralytics lr0 0.005 to resume or 0.003 to restart, warmup_epochs 3-5"
         steps.append(line)

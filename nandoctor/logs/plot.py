@@ -1,33 +1,28 @@
 """`--plot out.png`: the curve with the break marked, via matplotlib (optional dependency).
 
-The file is written to a temporary name beside the target and renamed into place, so a reader
-never sees half a PNG; an existing file is kept unless --force.
+Written through safe_write: atomically, never over the log itself, a device, a FIFO or a
+directory, and over an existing file only with --force.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from nandoctor.findings import NandoctorError
+from nandoctor.safe_write import check_target as _check_writable
+from nandoctor.safe_write import write_atomic
 
 
-def check_target(target: Path, force: bool) -> None:
+def check_target(target: Path, force: bool, inputs=()) -> None:
     """Fail before any work when the plot cannot be written."""
-    if target.exists() and not force:
-        raise NandoctorError(f"{target} exists; choose another --plot path or pass --force")
-    if target.exists() and target.is_dir():
-        raise NandoctorError(f"{target} is a directory; --plot needs a file name such as loss.png")
-    if not target.parent.exists():
-        raise NandoctorError(f"{target.parent}: no such directory for --plot")
+    _check_writable(target, force, inputs, what="--plot PNG")
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise NandoctorError("--plot needs matplotlib: pip install \"nandoctor[plot]\"") from None
 
 
-def write_plot(target: Path, table, report, force: bool = False) -> None:
+def write_plot(target: Path, table, report, force: bool = False) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,14 +54,8 @@ def write_plot(target: Path, table, report, force: bool = False) -> None:
     ax.set_title(f"{Path(table.path).name}: {s['pattern']}")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".png", dir=target.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png")
-        plt.close(fig)
-        if target.exists() and not force:
-            raise NandoctorError(f"{target} exists; choose another --plot path or pass --force")
-        os.replace(tmp, target)
+        return write_atomic(target, lambda fh: fig.savefig(fh, format="png"), force=force,
+                            inputs=[table.path], what="--plot PNG")
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        plt.close(fig)

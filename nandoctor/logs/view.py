@@ -34,7 +34,7 @@ def sparkline(curve: list[float]):
     return text
 
 
-def summary_view(report) -> list:
+def summary_view(report, console=None) -> list:
     from rich.text import Text
 
     s = report.summary
