@@ -41,6 +41,17 @@ class FailOn(str, Enum):
 FORMAT = typer.Option(Format.text, "--format", "-f", help="text (default) or json (stdout only).")
 FAIL_ON = typer.Option(FailOn.error, "--fail-on", help="Exit 1 when a finding reaches this severity.")
 DEBUG = typer.Option(False, "--debug", help="Show a traceback when the command fails.")
+TRUST = typer.Option(None, "--trust", help="A pickled class or module you trust (e.g. mypkg.Model); repeatable.")
+
+
+def trusting(names: Optional[list[str]], engine: Callable[[], Report]) -> Callable[[], Report]:
+    """The engine run with those pickle globals counted as safe (never those that can run code)."""
+    def call() -> Report:
+        from nandoctor.pickle_policy import trusting as policy_trusting
+
+        with policy_trusting(names):
+            return engine()
+    return call
 
 
 def fail(message: str) -> None:
@@ -149,6 +160,7 @@ def check_data_cmd(
     ignore_index: Optional[list[int]] = typer.Option(
         None, "--ignore-index", help="Allowed ignore label, e.g. -100 (repeatable)."),
     vocab_size: Optional[int] = typer.Option(None, "--vocab-size", help="Integer tensors: ids must stay below this."),
+    trust: Optional[list[str]] = TRUST,
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
     debug: bool = DEBUG,
@@ -156,9 +168,9 @@ def check_data_cmd(
     """Find poisoned labels (class range, NaN, coordinates, zero area, pairing) and non-finite tensors."""
     from nandoctor.data.engine import check_data
 
-    run(lambda: check_data(existing(path), num_classes=num_classes, config=config, dataset=dataset, task=task,
-                           images=images, label_key=label_key, ignore_index=ignore_index, vocab_size=vocab_size),
-        fmt, fail_on, debug)
+    run(trusting(trust, lambda: check_data(existing(path), num_classes=num_classes, config=config, dataset=dataset,
+                                           task=task, images=images, label_key=label_key, ignore_index=ignore_index,
+                                           vocab_size=vocab_size)), fmt, fail_on, debug)
 
 
 # inspect-ckpt (issue 4)
@@ -166,6 +178,7 @@ def check_data_cmd(
 def inspect_ckpt_cmd(
     path: Path = typer.Argument(..., help="A checkpoint file, a sharded/DCP model folder, or a folder of checkpoints."),
     stats: bool = typer.Option(False, "--stats", help="Add a per-tensor table (dtype, shape, min, max, mean, std, ...)."),
+    trust: Optional[list[str]] = TRUST,
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
     debug: bool = DEBUG,
@@ -173,7 +186,7 @@ def inspect_ckpt_cmd(
     """Which checkpoint is still clean, and what exactly is broken in the others (never runs pickled code)."""
     from nandoctor.ckpt.engine import inspect_ckpt
 
-    run(lambda: inspect_ckpt(existing(path), stats=stats), fmt, fail_on, debug)
+    run(trusting(trust, lambda: inspect_ckpt(existing(path), stats=stats)), fmt, fail_on, debug)
 
 
 # analyze-log (issue 5)
@@ -237,6 +250,7 @@ def triage(
     run_dir: Path = typer.Argument(..., help="A training run folder (Ultralytics, HF Trainer, Lightning or generic)."),
     no_data: bool = typer.Option(False, "--no-data", help="Do not scan the dataset named by the run's config."),
     force: bool = typer.Option(False, "--force", help="Replace an existing <config>_fixed.yaml."),
+    trust: Optional[list[str]] = TRUST,
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
     debug: bool = DEBUG,
@@ -244,7 +258,8 @@ def triage(
     """Run every check on a run folder and link them: when it broke, which checkpoint to trust, the fixed config."""
     from nandoctor.triage import triage as triage_run
 
-    run(lambda: triage_run(existing(run_dir), no_data=no_data, force=force, strict=debug), fmt, fail_on, debug)
+    run(trusting(trust, lambda: triage_run(existing(run_dir), no_data=no_data, force=force, strict=debug)),
+        fmt, fail_on, debug)
 
 
 def main() -> None:

@@ -123,10 +123,14 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
                 advance(n.ref.nbytes)
     except UnsafePickle as exc:
         entry["status"] = "unsafe"
-        report.add("ND202", "error", f"the pickle names {exc.global_name} ({exc.reason}); it was not run and "
-                   "nothing else was read from this file", path=shown, where=exc.global_name,
-                   data={"global": exc.global_name})
+        more = len(exc.verdict.unsafe) - 1
+        report.add("ND202", "error", f"the pickle names {exc.global_name} ({exc.reason})"
+                   + (f" and {more} more global(s) that can run code" if more > 0 else "")
+                   + "; it was not run and nothing else was read from this file", path=shown, where=exc.global_name,
+                   data={"global": exc.global_name, **exc.verdict.to_dict()})
         entry["unsafe_global"] = exc.global_name
+        entry["globals"] = exc.verdict.globals
+        entry["pickle"] = exc.verdict.status
         return entry
     except walk.PickleBomb as exc:
         entry["status"] = "unsafe"
@@ -150,11 +154,20 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
     verdict = checks.judge(named, tensor_stats, obj, loaded.shards)
     for issue in verdict.issues:
         report.add(issue.code, issue.severity, issue.message, path=shown, where=issue.where, data=issue.data)
+    status = verdict.status
+    policy = loaded.verdict
+    if policy is not None and policy.status == "unknown":  # tensors were read; the file is still not trusted
+        shown_globals = ", ".join(policy.unknown[:5]) + (f" and {len(policy.unknown) - 5} more" if len(policy.unknown) > 5 else "")
+        report.add("ND214", "warning", f"the pickle names {shown_globals}, outside nandoctor's allow-list; nothing "
+                   "was run and the tensors were scanned, but loading it with weights_only=False would import and "
+                   f"call them; not recommended (pass --trust {policy.unknown[0]} if you trust its code)",
+                   path=shown, where=policy.unknown[0], data=policy.to_dict())
+        status = "unknown" if status == "clean" else status
     epoch = _int(top.get("epoch"))
     step = next((s for s in (_int(top.get(k)) for k in ("global_step", "step", "steps", "iteration", "iter"))
                  if s is not None), None)
     entry.update({
-        "status": verdict.status,
+        "status": status,
         "epoch": epoch,
         "step": step,
         "resumable": _resumable(named, top),
@@ -163,8 +176,11 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
         "tensors": len(named),
         "nonfinite_tensors": verdict.nonfinite,
         "order_epoch": select.order_epoch(epoch, top, unit.name),
-        "globals": [g for g in loaded.globals if not g.startswith(("torch.", "collections."))],
+        "globals": list(loaded.globals),
+        "pickle": policy.status if policy is not None else None,
     })
+    if policy is not None and policy.unknown:
+        entry["unknown_globals"] = list(policy.unknown)
     if loaded.shards:
         entry["shards"] = sorted(set(loaded.shards.values()))
     if want_stats:
@@ -228,7 +244,7 @@ def _conclude(report: Report, entries: list[dict[str, Any]], root: Path) -> None
         "recommended": best["path"] if best else None,
         "recommended_reason": why,
         "counts": {s: sum(e["status"] == s for e in entries)
-                   for s in ("clean", "poisoned", "suspect", "unsafe", "unreadable")},
+                   for s in ("clean", "poisoned", "suspect", "unknown", "unsafe", "unreadable")},
     }
     bad = [e for e in ordered if e["status"] in ("poisoned", "suspect")]
     newest_bad = bad[-1]["path"] if bad else None

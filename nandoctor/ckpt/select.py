@@ -35,7 +35,9 @@ def order_epoch(epoch: Any, top: dict, filename: str) -> int | None:
 
 def recommend(entries: list[dict[str, Any]]) -> tuple[dict | None, str]:
     """(entry, why): newest clean resumable, else newest clean (saying it has no optimizer state)."""
-    clean = sorted((e for e in entries if e["status"] == "clean" and e["tensors"]), key=progress_key, reverse=True)
+    # a pickle naming globals outside the allow-list is never recommended (unless trusted: then it is "safe")
+    clean = sorted((e for e in entries if e["status"] == "clean" and e["tensors"] and e.get("pickle") != "unknown"),
+                   key=progress_key, reverse=True)
     resumable = [e for e in clean if e["resumable"]]
     if resumable:
         return resumable[0], "newest clean checkpoint with optimizer state"

@@ -1,19 +1,18 @@
 """Tensor files (.pt/.pth/.bin, .npy, .npz, .safetensors): non-finite values and numeric hazards per named tensor.
 
-Pickles are never executed: .pt goes through torch.load(weights_only=True), whose restricted
-unpickler refuses any global outside tensors and containers; .npy/.npz load with allow_pickle=False.
+Pickles are never executed: a .pt is first judged by nandoctor's pickle policy (the same verdict as
+inspect-ckpt); only a file judged safe reaches torch.load(weights_only=True), others are read through
+nandoctor's inert unpickler. .npy/.npz load with allow_pickle=False.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from nandoctor.findings import Report
 
 FP16_MAX = 65504.0
 MAX_TENSORS = 100_000   # names reported per file; a checkpoint of 10,000 tiny tensors fits
-_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
 def check_tensor_files(paths: list[Path], report: Report, vocab_size: int | None) -> None:
@@ -51,23 +50,18 @@ def _torch(path: Path, report: Report):
 
     import torch
 
-    from nandoctor.data.pickles import pickle_streams, unsafe_globals
+    from nandoctor.data.pickles import judge, tensors_of
 
-    bad = [g for data in pickle_streams(path) for g in unsafe_globals(data)]
-    if bad:
-        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        hint = ("; a model checkpoint: use `nandoctor inspect-ckpt`" if all(g.startswith(("ultralytics.", "torch."))
-                for g in bad) else "")
-        report.add("ND128", "error", f"the pickle references {shown}; not loaded (it would run code under "
-                   f"weights_only=False){hint}", path=str(path), data={"globals": bad[:50]})
+    loaded = judge(path, report)  # the same pickle policy as inspect-ckpt: unsafe files stop here
+    if loaded is None:
+        return
+    if loaded.verdict is not None and loaded.verdict.status != "safe":  # unknown: read through nandoctor only
+        yield from tensors_of(loaded, path, report)
         return
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
-    except pickle.UnpicklingError as exc:
-        m = _GLOBAL.search(str(exc))
-        report.add("ND128", "error", "torch.load(weights_only=True) refused it"
-                   + (f" (it references {m.group(1)})" if m else f": {_first_line(str(exc))}"), path=str(path),
-                   data={"globals": [m.group(1)] if m else []})
+    except pickle.UnpicklingError:  # safe by nandoctor's list (Namespace, DictConfig, ...) but not torch's
+        yield from tensors_of(loaded, path, report)
         return
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError,
             TypeError, IndexError, RecursionError, OverflowError, UnicodeDecodeError) as exc:
