@@ -141,6 +141,16 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
         report.add("ND200", "error", _one_line(exc), path=shown)
         return entry
 
+    policy = loaded.verdict
+    entry["globals"] = list(loaded.globals)
+    entry["pickle"] = policy.status if policy is not None else None
+    if policy is not None and policy.status == "unknown":  # tensors are read; the file is still not trusted
+        entry["unknown_globals"] = list(policy.unknown)
+        listed = ", ".join(policy.unknown[:5]) + (f" and {len(policy.unknown) - 5} more" if len(policy.unknown) > 5 else "")
+        report.add("ND214", "warning", f"the pickle names {listed}, outside nandoctor's allow-list; nothing was run "
+                   "and the tensors were scanned, but loading it with weights_only=False would import and call "
+                   f"them; not recommended (pass --trust {policy.unknown[0]} if you trust its code)",
+                   path=shown, where=policy.unknown[0], data=policy.to_dict())
     if not named:  # training_args.bin, a dataset cache .pkl: not checkpoints (in a folder scan, skipped)
         entry["not_checkpoint"] = True
         if loaded.format == "pickle":
@@ -155,14 +165,8 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
     for issue in verdict.issues:
         report.add(issue.code, issue.severity, issue.message, path=shown, where=issue.where, data=issue.data)
     status = verdict.status
-    policy = loaded.verdict
-    if policy is not None and policy.status == "unknown":  # tensors were read; the file is still not trusted
-        shown_globals = ", ".join(policy.unknown[:5]) + (f" and {len(policy.unknown) - 5} more" if len(policy.unknown) > 5 else "")
-        report.add("ND214", "warning", f"the pickle names {shown_globals}, outside nandoctor's allow-list; nothing "
-                   "was run and the tensors were scanned, but loading it with weights_only=False would import and "
-                   f"call them; not recommended (pass --trust {policy.unknown[0]} if you trust its code)",
-                   path=shown, where=policy.unknown[0], data=policy.to_dict())
-        status = "unknown" if status == "clean" else status
+    if policy is not None and policy.status == "unknown" and status == "clean":
+        status = "unknown"  # clean tensors in a pickle nandoctor cannot vouch for: never recommended
     epoch = _int(top.get("epoch"))
     step = next((s for s in (_int(top.get(k)) for k in ("global_step", "step", "steps", "iteration", "iter"))
                  if s is not None), None)
@@ -176,11 +180,7 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
         "tensors": len(named),
         "nonfinite_tensors": verdict.nonfinite,
         "order_epoch": select.order_epoch(epoch, top, unit.name),
-        "globals": list(loaded.globals),
-        "pickle": policy.status if policy is not None else None,
     })
-    if policy is not None and policy.unknown:
-        entry["unknown_globals"] = list(policy.unknown)
     if loaded.shards:
         entry["shards"] = sorted(set(loaded.shards.values()))
     if want_stats:

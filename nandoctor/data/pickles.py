@@ -45,23 +45,48 @@ def judge(path: Path, report: Report) -> Any:
 
 
 def tensors_of(loaded: Any, path: Path, report: Report) -> Iterator[tuple[str, Any]]:
-    """(name, numpy array) for every tensor nandoctor's reader found, without torch."""
+    """(name, numpy array) for every tensor nandoctor's reader found, without torch; named by their
+    path in the pickled object (`model.w`), as check-data names tensors torch loaded."""
     from nandoctor.ckpt.tensors import TensorRef
-    from nandoctor.ckpt.walk import flatten
+    from nandoctor.ckpt.unpickle import Unsupported
 
     found = False
-    for named in flatten(loaded.obj):
+    for name, ref in _walk(loaded.obj):
         found = True
-        ref = named.ref
-        if not isinstance(ref, TensorRef):
-            report.add("ND100", "error", f"{named.name}: cannot read values ({getattr(ref, 'kind', 'layout')} tensor)",
-                       path=str(path), where=named.name)
-            continue
-        if ref.numel > MAX_VALUES:
-            report.add("ND100", "error", f"{named.name}: {ref.numel:,} values, too many to check in memory",
-                       path=str(path), where=named.name)
-            continue
-        yield named.name or "tensor", ref.array()
+        if isinstance(ref, Unsupported):
+            report.add("ND100", "error", f"{name}: cannot read values ({ref.kind} tensor)", path=str(path), where=name)
+        elif ref.numel > MAX_VALUES:
+            report.add("ND100", "error", f"{name}: {ref.numel:,} values, too many to check in memory",
+                       path=str(path), where=name)
+        elif isinstance(ref, TensorRef):
+            yield name or "tensor", ref.array()
     if not found:
         report.add("ND100", "error", "no tensors inside (expected a tensor, dict, list or tuple of tensors)",
                    path=str(path))
+
+
+def _walk(obj: Any, budget: int = 2_000_000) -> Iterator[tuple[str, Any]]:
+    """Iterative, with a visited set and a node budget: a memo bomb ends the walk, not the process."""
+    from nandoctor.ckpt.tensors import TensorRef
+    from nandoctor.ckpt.unpickle import Stub, Unsupported
+
+    stack: list[tuple[Any, str, int]] = [(obj, "", 0)]
+    seen: set[int] = set()
+    while stack and budget > 0:
+        node, name, depth = stack.pop()
+        budget -= 1
+        if isinstance(node, (TensorRef, Unsupported)):
+            yield name, node
+            continue
+        if id(node) in seen or depth > 50:
+            continue
+        seen.add(id(node))
+        if isinstance(node, Stub):
+            node = node.fields
+        if isinstance(node, dict):
+            items = list(node.items())
+        elif isinstance(node, (list, tuple)):
+            items = list(enumerate(node))
+        else:
+            continue
+        stack.extend((v, f"{name}.{k}" if name else str(k), depth + 1) for k, v in reversed(items))

@@ -1,0 +1,214 @@
+"""One pickle policy for every command: the corpus of tests/pickle_corpus.py judged by inspect-ckpt and
+check-data alike. Malicious files are unsafe and never recommended, and no payload ever runs; benign
+real checkpoints are never unsafe; `unknown` only where a class outside the allow-list appears."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from nandoctor.ckpt.engine import inspect_ckpt
+from nandoctor.data.engine import check_data
+from nandoctor.pickle_policy import trusting
+from tests import pickle_corpus
+from tests.conftest import run_cli
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
+CHECK_DATA_SUFFIXES = {".pt", ".pth", ".bin"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    canary = root / "CANARY"
+    files = {"malicious": pickle_corpus.malicious(root / "malicious", canary),
+             "unknown": pickle_corpus.unknown_only(root / "unknown"),
+             "benign": pickle_corpus.benign(root / "benign"), "canary": canary}
+    yield files
+    assert not canary.exists(), "a pickle payload ran"
+
+
+def _ckpt(path: Path) -> dict:
+    [entry] = inspect_ckpt(path).summary["checkpoints"]
+    return entry
+
+
+def _check_data_verdict(path: Path) -> str:
+    """check-data's verdict from its findings: ND128 error = unsafe, ND128 warning = unknown."""
+    report = check_data(path)
+    pickle_findings = [f for f in report.findings if f.code == "ND128"]
+    if not pickle_findings:
+        return "safe"
+    [f] = pickle_findings
+    return f.data["verdict"]
+
+
+def test_every_malicious_case_is_unsafe_and_names_its_global(corpus):
+    statuses = {name: _ckpt(path)["status"] for name, path in corpus["malicious"].items()}
+    assert statuses == dict.fromkeys(corpus["malicious"], "unsafe")
+    entry = _ckpt(corpus["malicious"]["torch.utils.collect_env.run"])
+    assert entry["unsafe_global"] == "torch.utils.collect_env.run" and entry["tensors"] == 0
+    assert _ckpt(corpus["malicious"]["GLOBAL 'torch' 'os.system'"])["unsafe_global"] == "torch.os.system"
+    assert not corpus["canary"].exists()
+
+
+def test_check_data_gives_the_same_verdict_as_inspect_ckpt(corpus):
+    seen = 0
+    for group in ("malicious", "unknown", "benign"):
+        for name, path in corpus[group].items():
+            if path.suffix not in CHECK_DATA_SUFFIXES:
+                continue
+            seen += 1
+            ours = _ckpt(path).get("pickle")
+            assert _check_data_verdict(path) == (ours or "safe"), (group, name)
+    assert seen > 40
+    assert not corpus["canary"].exists()
+
+
+def test_benign_real_checkpoints_are_never_unsafe_nor_unknown(corpus):
+    verdicts = {name: (_ckpt(path)["pickle"], _ckpt(path)["status"]) for name, path in corpus["benign"].items()}
+    assert all(pickle_verdict == "safe" for pickle_verdict, _ in verdicts.values()), verdicts
+    not_checkpoints = {"real HF training_args.bin"}  # configuration: no tensors
+    assert all(status == "clean" for name, (_, status) in verdicts.items() if name not in not_checkpoints), verdicts
+
+
+def test_json_reports_every_global_torch_included(corpus):
+    r = run_cli("inspect-ckpt", corpus["benign"]["Lightning-style hparams"], "--format", "json")
+    globals_ = r.json["summary"]["checkpoints"][0]["globals"]
+    assert {"torch._utils._rebuild_tensor_v2", "collections.OrderedDict", "argparse.Namespace",
+            "pathlib.PosixPath", "datetime.datetime"} <= set(globals_)
+    r = run_cli("inspect-ckpt", corpus["malicious"]["builtins.getattr chain"], "--format", "json")
+    [f] = r.json["findings"]
+    assert r.code == 1 and {g["global"] for g in f["data"]["unsafe_globals"]} == {"builtins.getattr", "builtins.__import__"}
+    assert "torch._utils._rebuild_tensor_v2" in f["data"]["globals"]
+
+
+def test_unknown_class_is_read_never_recommended_and_nan_still_found(corpus, tmp_path):
+    entry = _ckpt(corpus["unknown"]["custom class"])
+    assert entry["status"] == "unknown" and entry["unknown_globals"] == ["tests.pickle_corpus.CustomModel"]
+    r = inspect_ckpt(corpus["unknown"]["custom class with NaN"])
+    [entry] = r.summary["checkpoints"]
+    assert entry["status"] == "poisoned" and entry["nonfinite_tensors"] == ["w"]
+    assert {"ND201", "ND214"} <= {f.code for f in r.findings}
+    report = check_data(corpus["unknown"]["custom class with NaN"])
+    assert [f.where for f in report.findings if f.code == "ND123"] == ["model.w"]
+    # a run folder: the newer file with an unknown class is not recommended, the older plain one is
+    run = tmp_path / "weights"
+    run.mkdir()
+    torch.save({"model": {"w": torch.ones(2)}, "epoch": 1}, run / "epoch1.pt")
+    (run / "epoch2.pt").write_bytes(corpus["unknown"]["custom class"].read_bytes())
+    r = inspect_ckpt(run)
+    assert Path(r.summary["recommended"]).name == "epoch1.pt"
+
+
+def test_trust_makes_an_unknown_class_safe_but_never_an_unsafe_one(corpus):
+    path = corpus["unknown"]["custom class"]
+    r = run_cli("inspect-ckpt", path, "--format", "json")
+    assert r.json["summary"]["recommended"] is None and r.json["summary"]["checkpoints"][0]["status"] == "unknown"
+    r = run_cli("inspect-ckpt", path, "--trust", "tests.pickle_corpus.CustomModel", "--format", "json")
+    [entry] = r.json["summary"]["checkpoints"]
+    assert r.code == 0 and entry["status"] == "clean" and r.json["summary"]["recommended"] == str(path)
+    r = run_cli("check-data", path, "--trust", "tests.pickle_corpus", "--format", "json")
+    assert "ND128" not in [f["code"] for f in r.json["findings"]]
+    with trusting(["os.system", "os"]):
+        assert _ckpt(corpus["malicious"]["os.system"])["status"] == "unsafe"
+
+
+def test_malicious_files_in_a_run_folder_are_never_recommended(corpus, tmp_path):
+    run = tmp_path / "weights"
+    run.mkdir()
+    torch.save({"model": {"w": torch.ones(2)}, "optimizer": {"state": {}, "param_groups": []}, "epoch": 1},
+               run / "epoch1.pt")
+    for i, name in enumerate(["torch.utils.collect_env.run", "zip decoy archive/xdata.pkl", "zip duplicate data.pkl",
+                              "GLOBAL 'torch' 'os.system'", "legacy format"]):
+        (run / f"epoch{i + 2}.pt").write_bytes(corpus["malicious"][name].read_bytes())
+    r = run_cli("inspect-ckpt", run, "--format", "json")
+    assert r.code == 1 and Path(r.json["summary"]["recommended"]).name == "epoch1.pt"
+    assert r.json["summary"]["counts"]["unsafe"] == 5
+    assert not corpus["canary"].exists()
+
+
+def _zip_with(members: list[tuple[str, bytes]], path: Path) -> Path:
+    import warnings
+
+    with zipfile.ZipFile(path, "w") as z, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for name, data in members:
+            z.writestr(name, data)
+    return path
+
+
+def _members(obj) -> list[tuple[str, bytes]]:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as z:
+        return [(i.filename, z.read(i)) for i in z.infolist()]
+
+
+def test_duplicate_data_pkl_reads_the_one_torch_reads(tmp_path):
+    """Two archive/data.pkl members: nandoctor scans the tensors of the one torch.load returns."""
+    clean = _members({"model": {"w": torch.ones(2)}})
+    nan = dict(_members({"model": {"w": torch.tensor([float("nan"), 1.0])}}))
+    path = _zip_with(clean[:1] + [("archive/data.pkl", nan["archive/data.pkl"])] + clean[1:], tmp_path / "dup.pt")
+    torch_sees_nan = bool(torch.isnan(torch.load(path, weights_only=True)["model"]["w"]).any())
+    entry = _ckpt(path)
+    assert entry["status"] == ("poisoned" if torch_sees_nan else "clean")
+    assert entry["pickle"] == "safe"
+
+
+def test_a_decoy_pickle_torch_never_reads_is_still_judged(tmp_path):
+    members = _members({"model": {"w": torch.ones(2)}})
+    decoy = pickle.dumps({"cfg": pickle_corpus.CustomModel()}, protocol=2)
+    entry = _ckpt(_zip_with(members + [("archive/xdata.pkl", decoy)], tmp_path / "decoy.pt"))
+    assert entry["status"] == "unknown" and entry["unknown_globals"] == ["tests.pickle_corpus.CustomModel"]
+
+
+def test_legacy_format_tensors_are_read_in_place(tmp_path):
+    path = tmp_path / "legacy.pt"
+    torch.save({"model": {"a": torch.ones(3), "b": torch.tensor([1.0, float("inf")]).half()}}, path,
+               _use_new_zipfile_serialization=False)
+    entry = _ckpt(path)
+    assert entry["format"] == "torch-legacy" and entry["status"] == "poisoned" and entry["nonfinite_tensors"] == ["b"]
+
+
+def test_memo_bomb_is_refused_before_allocating():
+    """A 12-byte pickle asking for memo slot 2e8 (3.1 GB in the C unpickler) ends in well under 512 MiB."""
+    code = (
+        "import resource, sys, tempfile, pathlib\n"
+        "from nandoctor.ckpt.engine import inspect_ckpt\n"
+        "p = pathlib.Path(tempfile.mkdtemp()) / 'bomb.pt'\n"
+        "p.write_bytes(b'\\x80\\x02N' + b'r' + (200_000_000).to_bytes(4, 'little') + b'.')\n"
+        "r = inspect_ckpt(p)\n"
+        "print(r.summary['checkpoints'][0]['status'], [f.code for f in r.findings],\n"
+        "      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    status, codes, peak_mib = out.stdout.rsplit(" ", 1)[0].split(" ", 1)[0], out.stdout, int(out.stdout.split()[-1])
+    assert status == "unsafe" and "ND202" in codes and peak_mib < 512, out.stdout + out.stderr
+
+
+def test_real_hf_training_args_is_safe_and_triage_reads_its_fields():
+    path = pickle_corpus.DATA / "training_args.bin"
+    from nandoctor.ckpt.readers import read_any
+    from nandoctor.triage import _scalar_training_args
+
+    loaded = read_any(path)
+    assert loaded.verdict.status == "safe" and "transformers.training_args.TrainingArguments" in loaded.globals
+    assert _scalar_training_args(path)["learning_rate"] == 3e-05
+
+
+def test_payload_never_runs_under_the_cli(corpus):
+    for name in ("logging.FileHandler", "numpy.savetxt", "codecs.open", "torch.save"):
+        path = corpus["malicious"][name]
+        for command in ("inspect-ckpt", "check-data"):
+            r = run_cli(command, path, "--format", "json")
+            assert r.code == 1 and "Traceback" not in r.stderr, (name, command, r.stderr)
+            assert json.loads(r.stdout)["findings"][0]["data"]["verdict"] == "unsafe"
+    assert not corpus["canary"].exists()
