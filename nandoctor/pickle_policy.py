@@ -111,7 +111,7 @@ UNSAFE_PREFIXES = (
     "numpy.memmap", "numpy.fromfile", "numpy.tofile", "numpy.loadtxt", "numpy.savetxt", "numpy.genfromtxt",
     "numpy.fromregex", "numpy.ctypeslib", "numpy._core._internal", "numpy.core._internal",
     "pandas.read_", "pandas.eval", "pandas.io", "pandas.core.computation", "pandas.core.frame.DataFrame.to_",
-    "scipy.io", "scipy.weave", "h5py", "keras", "tensorflow", "omegaconf.OmegaConf", "hydra", "fickling",
+    "scipy.io", "scipy.weave", "h5py", "keras", "tensorflow", "hydra", "fickling",
 )
 # Single functions elsewhere known to run code or do I/O (also reached by the rules above; kept for
 # the reason they give in a report).
@@ -174,10 +174,11 @@ class Verdict:
         return next(iter(self.unsafe.items()), ("?", "unsafe pickle"))
 
     def to_dict(self) -> dict:
-        return {"verdict": self.status, "globals": list(self.globals), "unknown_globals": list(self.unknown),
-                "trusted_globals": list(self.trusted),
-                "unsafe_globals": [{"global": g, "why": w} for g, w in self.unsafe.items()],
-                "pickles": list(self.pickles)}
+        cap = 500  # real checkpoints name a few dozen; a crafted one may name millions
+        return {"verdict": self.status, "globals": self.globals[:cap], "unknown_globals": self.unknown[:cap],
+                "trusted_globals": self.trusted[:cap],
+                "unsafe_globals": [{"global": g, "why": w} for g, w in list(self.unsafe.items())[:cap]],
+                "pickles": self.pickles[:cap]}
 
 
 # --- --trust -------------------------------------------------------------------------------------------

@@ -212,3 +212,37 @@ def test_payload_never_runs_under_the_cli(corpus):
             assert r.code == 1 and "Traceback" not in r.stderr, (name, command, r.stderr)
             assert json.loads(r.stdout)["findings"][0]["data"]["verdict"] == "unsafe"
     assert not corpus["canary"].exists()
+
+
+def test_an_allow_listed_class_called_with_non_data_is_unsafe():
+    """argparse.Namespace is data when NEWOBJ-rebuilt (as pickle writes it), not when a pickle calls it on a
+    function of its own choosing."""
+    from nandoctor.ckpt.unpickle import UnsafePickle, restricted_loads
+
+    data = b"\x80\x02cargparse\nNamespace\ncmypkg\nhelper\n\x85R."
+    with pytest.raises(UnsafePickle) as exc:
+        restricted_loads(data)
+    assert exc.value.global_name == "argparse.Namespace" and "not plain data" in exc.value.reason
+    obj, globals_ = restricted_loads(pickle.dumps(__import__("argparse").Namespace(lr=0.1), protocol=2))
+    assert obj.fields == {"lr": 0.1} and globals_ == ["argparse.Namespace"]
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_plain = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+    | st.binary(max_size=8) | st.complex_numbers(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    | st.frozensets(st.integers(), max_size=4) | st.sets(st.text(max_size=3), max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=_plain, protocol=st.integers(0, 5))
+def test_plain_data_is_rebuilt_exactly_and_judged_safe(value, protocol):
+    """Whatever plain data pickle writes, in any protocol, the inert unpickler rebuilds it exactly."""
+    from nandoctor.ckpt.unpickle import judge_pickle, next_pickle
+
+    data = pickle.dumps(value, protocol=protocol)
+    obj, verdict = judge_pickle(next_pickle(io.BytesIO(data)))
+    assert verdict.status == "safe" and obj == value

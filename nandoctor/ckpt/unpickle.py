@@ -32,7 +32,7 @@ from nandoctor import pickle_policy as policy
 from nandoctor.ckpt.tensors import DTYPES, STORAGE_DTYPES, TensorRef, _numel
 from nandoctor.pickle_policy import SAFE, UNSAFE, Verdict
 
-MAX_PICKLE = 256 << 20   # real data.pkl files are a few MB even for 10,000 tensors
+MAX_PICKLE = 64 << 20    # real data.pkl files are a few MB even for 10,000 tensors
 MAX_MEMO = 1 << 22       # memo slots; torch.save of a 10,000-tensor model uses ~60,000
 MAX_ARGS = 1 << 16       # elements checked per argument of a rebuild call
 
@@ -90,7 +90,14 @@ class Stub:
         return obj
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
+        # Only a call (REDUCE) runs __init__; NEWOBJ does not. Real checkpoints call their data classes
+        # with plain values at most (an enum's value, a path's parts, datetime's bytes); anything else
+        # would run the class's constructor on the pickle's own objects.
+        cls = type(self)
+        verdict = cls.__dict__.get("_nd_verdict")
+        if cls.__dict__.get("_nd_safe") and verdict is not None and not all(
+                isinstance(a, (str, bytes, int, float, bool, type(None), Stub)) for a in (*args, *kwargs.values())):
+            verdict.flag(cls._nd_global, "constructed with arguments that are not plain data")
 
     # pickle's APPENDS / SETITEMS on an object go through these.
     def append(self, item: Any) -> None:
@@ -484,7 +491,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             elif full in policy.SAFE_VALUES or (module == "torch" and name.endswith("Storage")):
                 found = _value(full)
             else:
-                found = self._stub(full, None)
+                found = self._stub(full, None, safe=True)
             self._stubs[full] = found
             return found
         else:
@@ -493,9 +500,9 @@ class RestrictedUnpickler(pickle.Unpickler):
                 on_call = policy.FUNCTION_CALLED.format(full)
         return self._stubs.setdefault(full, self._stub(full, on_call))
 
-    def _stub(self, full: str, on_call: str | None) -> type:
+    def _stub(self, full: str, on_call: str | None, safe: bool = False) -> type:
         return type(full.rsplit(".", 1)[-1], (Stub,), {"_nd_global": full, "_nd_on_call": on_call,
-                                                        "_nd_verdict": self.verdict})
+                                                        "_nd_verdict": self.verdict, "_nd_safe": safe})
 
     def _guard(self, full: str, fn: Any) -> Any:
         if isinstance(fn, type):
@@ -524,63 +531,67 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 # --- reading pickles: bounded first, then rebuilt inertly --------------------------------------------------
-class _Bounded:
-    """A file view that never reads past `end` (so a length a pickle claims is never allocated)."""
+def _pickle_end(data: bytes) -> int | None:
+    """Offset just past the STOP of the pickle starting at data[0], or None when data ends first.
 
-    def __init__(self, f: Any, end: int):
-        self.f, self.end = f, end
+    pickletools walks the opcodes without building objects (and reads a claimed length only as far
+    as the data goes); a memo index beyond what any writer produces (each slot needs an object pushed
+    before it) is a memory bomb for the C unpickler, which sizes its memo by the largest index.
+    """
+    import pickletools
 
-    def read(self, n: int = -1) -> bytes:
-        left = max(0, self.end - self.f.tell())
-        return self.f.read(left if n is None or n < 0 else min(n, left))
-
-    def readline(self) -> bytes:
-        return self.f.readline(max(0, min(1 << 20, self.end - self.f.tell())))
-
-    def tell(self) -> int:
-        return self.f.tell()
+    stream = io.BytesIO(data)
+    try:
+        for count, (op, arg, _pos) in enumerate(pickletools.genops(stream), 1):
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not (isinstance(arg, int) and 0 <= arg <= min(MAX_MEMO, count)):
+                raise UnsafePickle("pickle memo", f"a memory bomb (memo index {arg} after {count} opcodes)")
+    except ValueError as exc:
+        if stream.tell() >= len(data):
+            return None  # ran out of data: the caller reads more, or calls it truncated
+        raise
+    return stream.tell() if data else None
 
 
 def next_pickle(f: Any, end: int | None = None) -> bytes:
     """The bytes of the pickle starting at f's position (f is left after its STOP).
 
     Walked opcode by opcode first: lengths the data does not hold, or memo indices beyond what any
-    writer produces, end here as errors before anything is allocated.
+    writer produces, end here as errors before anything is allocated. Read in growing chunks, so the
+    pickles at the head of a multi-GB legacy file cost what they hold, not the file's size.
     """
-    import pickletools
-
     start = f.tell()
     if end is None:
         f.seek(0, 2)
         end = f.tell()
         f.seek(start)
-    if end - start <= 0:
+    limit = min(end - start, MAX_PICKLE)
+    if limit <= 0:
         raise ValueError("no pickle where one was expected (file ends)")
-    bounded = _Bounded(f, min(end, start + MAX_PICKLE))
-    n = -1
-    try:
-        for n, (op, arg, _pos) in enumerate(pickletools.genops(bounded)):
-            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and (not isinstance(arg, int) or arg > min(MAX_MEMO, n)):
-                raise UnsafePickle("pickle memo", f"a memory bomb (memo index {arg} after {n} opcodes)")
-            if op.name == "MEMOIZE" and n > 4 * MAX_MEMO:
-                raise UnsafePickle("pickle memo", "a memory bomb (too many memo entries)")
-    except UnsafePickle:
-        raise
-    except ValueError as exc:
-        # the unpickler runs what it has read before it meets a broken tail: judge that part
-        seen = f.tell()
+    want = min(limit, 1 << 20)
+    while True:
         f.seek(start)
-        verdict = Verdict()
-        policy.scan_opcodes(f.read(seen - start), verdict)
-        if verdict.status == UNSAFE:
-            raise UnsafePickle(verdict) from None
-        if seen >= start + MAX_PICKLE:
-            raise ValueError(f"pickle larger than {MAX_PICKLE >> 20} MiB") from None
-        raise ValueError(f"malformed or truncated pickle ({' '.join(str(exc).split())[:120]})") from None
-    stop = f.tell()
-    f.seek(start)
-    data = f.read(stop - start)
-    return data
+        data = f.read(want)
+        try:
+            stop = _pickle_end(data)
+        except ValueError as exc:
+            _judge_broken(data, exc)
+            raise AssertionError  # not reached
+        if stop is not None:
+            f.seek(start + stop)
+            return data[:stop]
+        if len(data) < want or want >= limit:
+            _judge_broken(data, ValueError("the pickle ends before its STOP opcode"
+                                           + (f" (or is larger than {MAX_PICKLE >> 20} MiB)" if want >= MAX_PICKLE else "")))
+        want = min(limit, want * 4)
+
+
+def _judge_broken(data: bytes, exc: Exception) -> None:
+    """A pickle with a broken tail: the unpickler would run what comes before it, so judge that part."""
+    verdict = Verdict()
+    policy.scan_opcodes(data, verdict)
+    if verdict.status == UNSAFE:
+        raise UnsafePickle(verdict) from None
+    raise ValueError(f"malformed or truncated pickle ({' '.join(str(exc).split())[:160]})") from None
 
 
 def judge_pickle(data: bytes, storage_for: Callable | None = None, label: str = "pickle",
