@@ -126,7 +126,6 @@ def main() -> None:
         rows = []
         for name, script in (("nandoctor inspect-ckpt", INSPECT_CKPT), ("nandoctor check-data (.pt/.pth/.bin)", CHECK_DATA)):
             rows.append((name, *run([sys.executable, "-c", script, files], env=env, cwd=REPO)))
-        ours = rows[0][1]
         fw = Path(args.fw_python)
         for name, script, module in (("picklescan", PICKLESCAN, "picklescan"), ("modelscan", MODELSCAN, "modelscan")):
             if fw.is_file() and subprocess.run([str(fw), "-c", f"import {module}"], capture_output=True).returncode == 0:

@@ -18,7 +18,6 @@ import io
 import os
 import pathlib
 import pickle
-import struct
 import tarfile
 import types
 import zipfile

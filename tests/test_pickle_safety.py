@@ -13,6 +13,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nandoctor.ckpt.engine import inspect_ckpt
 from nandoctor.data.engine import check_data
@@ -227,7 +229,6 @@ def test_an_allow_listed_class_called_with_non_data_is_unsafe():
     assert obj.fields == {"lr": 0.1} and globals_ == ["argparse.Namespace"]
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _plain = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
@@ -246,3 +247,16 @@ def test_plain_data_is_rebuilt_exactly_and_judged_safe(value, protocol):
     data = pickle.dumps(value, protocol=protocol)
     obj, verdict = judge_pickle(next_pickle(io.BytesIO(data)))
     assert verdict.status == "safe" and obj == value
+
+
+def test_triage_never_recommends_an_unknown_checkpoint_unless_trusted(cli, tmp_path):
+    from tests.triage_runs import ultralytics_run
+
+    run = ultralytics_run(tmp_path / "run", epochs=5, nan_epoch=4)
+    torch.save({"epoch": 2, "model": {"w": torch.ones(2)}, "optimizer": {"state": {}, "param_groups": []},
+                "cfg": pickle_corpus.CustomModel()}, run / "weights" / "epoch2.pt")
+    r = cli("triage", run, "--format", "json")
+    assert r.json["summary"]["recommended"] == str(run / "weights" / "epoch1.pt")
+    assert "ND214" in r.codes()
+    r = cli("triage", run, "--trust", "tests.pickle_corpus.CustomModel", "--format", "json")
+    assert r.json["summary"]["recommended"] == str(run / "weights" / "epoch2.pt") and "ND214" not in r.codes()

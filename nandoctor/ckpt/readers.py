@@ -270,7 +270,7 @@ def read_tar(path: Path) -> Loaded:
             f = tar.extractfile(members[name])
             end = members[name].size
 
-            def one(label: str) -> Any:
+            def one(label: str, f: Any = f, end: int = end) -> Any:
                 return judge_pickle(next_pickle(f, end), None, f"tar {label}", verdict)[0]
 
             if name in ("sys_info", "pickle"):
@@ -468,26 +468,6 @@ def _torch_ref(t: Any) -> TensorRef:
     if name not in DTYPES:
         raise ValueError(f"unsupported dtype {t.dtype}")
     return TensorRef.from_array(t.detach().cpu().contiguous().numpy(), name)
-
-
-def _from_torch(obj: Any, depth: int = 0) -> Any:
-    """A torch.load result with TensorRefs in place of tensors (what the walkers expect)."""
-    import torch
-
-    if depth > 200:
-        return None
-    if isinstance(obj, torch.Tensor):
-        try:
-            return _torch_ref(obj)
-        except (ValueError, RuntimeError, TypeError):
-            return Unsupported(str(obj.dtype))
-    if isinstance(obj, dict):
-        return {k: _from_torch(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_from_torch(v, depth + 1) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_from_torch(v, depth + 1) for v in obj)
-    return obj
 
 
 def _torch_name(dtype: Any) -> str | None:

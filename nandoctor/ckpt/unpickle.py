@@ -545,7 +545,7 @@ def _pickle_end(data: bytes) -> int | None:
         for count, (op, arg, _pos) in enumerate(pickletools.genops(stream), 1):
             if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not (isinstance(arg, int) and 0 <= arg <= min(MAX_MEMO, count)):
                 raise UnsafePickle("pickle memo", f"a memory bomb (memo index {arg} after {count} opcodes)")
-    except ValueError as exc:
+    except ValueError:
         if stream.tell() >= len(data):
             return None  # ran out of data: the caller reads more, or calls it truncated
         raise
@@ -574,24 +574,24 @@ def next_pickle(f: Any, end: int | None = None) -> bytes:
         try:
             stop = _pickle_end(data)
         except ValueError as exc:
-            _judge_broken(data, exc)
-            raise AssertionError  # not reached
+            raise _judge_broken(data, exc) from None
         if stop is not None:
             f.seek(start + stop)
             return data[:stop]
         if len(data) < want or want >= limit:
-            _judge_broken(data, ValueError("the pickle ends before its STOP opcode"
+            raise _judge_broken(data, ValueError("the pickle ends before its STOP opcode"
                                            + (f" (or is larger than {MAX_PICKLE >> 20} MiB)" if want >= MAX_PICKLE else "")))
         want = min(limit, want * 4)
 
 
-def _judge_broken(data: bytes, exc: Exception) -> None:
-    """A pickle with a broken tail: the unpickler would run what comes before it, so judge that part."""
+def _judge_broken(data: bytes, exc: Exception) -> Exception:
+    """The error for a pickle with a broken tail. The unpickler would run what comes before the break,
+    so that part is judged: unsafe if it names a global that can run code, else unreadable."""
     verdict = Verdict()
     policy.scan_opcodes(data, verdict)
     if verdict.status == UNSAFE:
-        raise UnsafePickle(verdict) from None
-    raise ValueError(f"malformed or truncated pickle ({' '.join(str(exc).split())[:160]})") from None
+        return UnsafePickle(verdict)
+    return ValueError(f"malformed or truncated pickle ({' '.join(str(exc).split())[:160]})")
 
 
 def judge_pickle(data: bytes, storage_for: Callable | None = None, label: str = "pickle",

@@ -44,6 +44,14 @@ def judge(path: Path, report: Report) -> Any:
     return loaded
 
 
+def torch_may_load(loaded: Any) -> bool:
+    """torch.load(weights_only=True) only on what nandoctor judged safe and torch reads as data: not a
+    TorchScript archive (torch.load would hand it to torch.jit.load, which compiles its code)."""
+    v = loaded.verdict
+    return (v is not None and v.status == "safe" and loaded.format in ("torch-zip", "torch-legacy")
+            and not any(p.endswith("constants.pkl") for p in v.pickles))
+
+
 def tensors_of(loaded: Any, path: Path, report: Report) -> Iterator[tuple[str, Any]]:
     """(name, numpy array) for every tensor nandoctor's reader found, without torch; named by their
     path in the pickled object (`model.w`), as check-data names tensors torch loaded."""

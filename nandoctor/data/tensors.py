@@ -50,12 +50,12 @@ def _torch(path: Path, report: Report):
 
     import torch
 
-    from nandoctor.data.pickles import judge, tensors_of
+    from nandoctor.data.pickles import judge, tensors_of, torch_may_load
 
     loaded = judge(path, report)  # the same pickle policy as inspect-ckpt: unsafe files stop here
     if loaded is None:
         return
-    if loaded.verdict is not None and loaded.verdict.status != "safe":  # unknown: read through nandoctor only
+    if not torch_may_load(loaded):  # unknown, TorchScript, .tar, bare pickles: read through nandoctor only
         yield from tensors_of(loaded, path, report)
         return
     try:
