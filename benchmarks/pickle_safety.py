@@ -5,7 +5,9 @@ canary; benign real ones) judged by nandoctor's inspect-ckpt and check-data and,
 Per tool: malicious flagged (nandoctor: unsafe or unknown; scanners: an issue raised), malicious called
 clean (nandoctor: status clean; scanners: no issue and no error), benign flagged, wall time and peak
 RSS for the whole corpus (one fresh process per tool). The canary must never appear.
-Usage: python benchmarks/pickle_safety.py [--fw-python /work/fwvenv/bin/python]"""
+--run-payloads also loads each malicious file the unsafe way, in a child process, to count which
+payloads really run.
+Usage: python benchmarks/pickle_safety.py [--fw-python /work/fwvenv/bin/python] [--run-payloads]"""
 
 from __future__ import annotations
 
@@ -88,6 +90,36 @@ print(json.dumps(out))
 """
 
 
+LOAD_UNSAFELY = """
+import sys, warnings
+warnings.simplefilter("ignore")
+path = sys.argv[1]
+if path.endswith(".npz"):
+    import numpy as np
+    archive = np.load(path, allow_pickle=True)
+    [archive[k] for k in archive.files]
+else:
+    import torch
+    torch.load(path, map_location="cpu", weights_only=False)  # what Ultralytics' resume does
+"""
+
+
+def payloads_that_run(mal: dict, canary: Path, cwd: str) -> list[str]:
+    """Which malicious files create the canary when loaded the unsafe way (each in its own process)."""
+    ran = []
+    for name, path in mal.items():
+        canary.unlink(missing_ok=True)
+        try:
+            subprocess.run([sys.executable, "-c", LOAD_UNSAFELY, path], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, cwd=cwd)
+        except subprocess.TimeoutExpired:
+            pass
+        if canary.exists():
+            ran.append(name)
+    canary.unlink(missing_ok=True)
+    return ran
+
+
 def run(cmd: list[str], **kw) -> tuple[dict, float, float]:
     """(parsed stdout, wall s, peak RSS MiB) of a fresh process."""
     t0 = time.perf_counter()
@@ -112,6 +144,9 @@ def tally(verdicts: dict, malicious: list[str], benign: list[str]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fw-python", default="/work/fwvenv/bin/python")
+    ap.add_argument("--run-payloads", action="store_true",
+                    help="also load each malicious file with torch.load(weights_only=False) in a child process and "
+                         "count the payloads that really create the canary (they only touch a file in a temp dir)")
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     # the corpus is built in a child, so this process stays small: a child's peak RSS counts the
@@ -144,7 +179,12 @@ def main() -> None:
             wrong = [n for n, p in ben.items() if verdicts.get(p) == "flagged"]
             if missed or wrong:
                 print(f"{name}: missed {', '.join(missed) or '-'}; benign flagged {', '.join(wrong) or '-'}")
-        print("canary created:", canary.exists())
+        print("canary created by any scan:", canary.exists())
+        if args.run_payloads:
+            ran = payloads_that_run(mal, canary, tmp)
+            print(f"payloads that create the canary under torch.load(weights_only=False): {len(ran)}/{len(mal)}")
+            print("  did not (they call the callable with harmless or failing arguments, or only load it):",
+                  ", ".join(n for n in mal if n not in ran))
 
 
 if __name__ == "__main__":

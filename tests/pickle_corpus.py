@@ -36,6 +36,9 @@ class Reduce:
     def __reduce__(self):
         return (self.func, self.args)
 
+    def __call__(self, *args):  # pickle wants a callable first element; nested payloads chain calls
+        raise RuntimeError("a payload stand-in")
+
 
 class CustomModel:
     """A user's own class: outside every allow-list, harmless."""
@@ -83,9 +86,22 @@ def malicious(root: Path, canary: Path) -> dict[str, Path]:
     torch.save(Reduce(os.system, touch), inner)  # what _load_from_bytes / torch.load would unpickle
     inner_file = root / "inner_payload.bin"
     inner_file.write_bytes(inner.getvalue())
+    plain_inner = root / "inner_payload.pkl"
+    plain_inner.write_bytes(pickle.dumps(Reduce(os.system, touch)))
 
+    import copyreg
+    import cProfile
     import doctest
     import ensurepip
+    import functools
+    import pydoc
+    import shutil
+    import timeit
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import mailcap
     import imaplib
     import importlib
     import logging
@@ -113,23 +129,41 @@ def malicious(root: Path, canary: Path) -> dict[str, Path]:
         "doctest.debug_script": Reduce(doctest.debug_script, py),
         "uuid._get_command_stdout": Reduce(uuid._get_command_stdout, "touch", str(canary)),
         "imaplib.IMAP4_stream": Reduce(imaplib.IMAP4_stream, touch),
-        "ensurepip._run_pip": Reduce(ensurepip._run_pip, ["--version"]),
+        "ensurepip._run_pip": Reduce(ensurepip._run_pip, ["--version", "--log", str(canary)]),
         "logging.config.dictConfig": Reduce(logging.config.dictConfig, {
             "version": 1, "handlers": {"h": {"class": "logging.FileHandler", "filename": str(canary)}},
             "root": {"handlers": ["h"]}}),
         "_osx_support._read_output": Reduce(_osx_support._read_output, touch),
         "sympy.sympify": Reduce(sympy.sympify, f"__import__('os').system({touch!r})"),
         "numpy runstring": Reduce(np_utils.runstring, py, {}),
-        "pandas.read_pickle": Reduce(pandas.read_pickle, str(inner_file)),
+        "pandas.read_pickle": Reduce(pandas.read_pickle, str(plain_inner)),
         "logging.FileHandler": Reduce(logging.FileHandler, str(canary)),
         "numpy.savetxt": Reduce(np.savetxt, str(canary), [1.0]),
         "torch.save": Reduce(torch.save, {}, str(canary)),
         "codecs.open": Reduce(codecs.open, str(canary), "w"),
+        "timeit.timeit": Reduce(timeit.timeit, py, "pass", timeit.default_timer, 1),
+        "cProfile.run": Reduce(cProfile.run, py),
+        "pydoc.pipepager": Reduce(pydoc.pipepager, "x", touch),
+        "shutil.copyfile": Reduce(shutil.copyfile, __file__, str(canary)),
+        "zipfile.ZipFile": Reduce(zipfile.ZipFile, str(canary), "w"),
+        "pickle.loads": Reduce(pickle.loads, pickle.dumps(Reduce(os.system, touch))),
+        "subprocess.run": Reduce(subprocess.run, ["touch", str(canary)]),
+        "functools.partial": Reduce(functools.partial(os.system, touch)),
+        "copyreg._reconstructor(Popen)": Reduce(copyreg._reconstructor, subprocess.Popen, subprocess.Popen,
+                                                ["touch", str(canary)]),
+        "pathlib.Path.touch (method)": Reduce(pathlib.Path.touch, pathlib.Path(canary)),
+        "mailcap.findmatch": Reduce(mailcap.findmatch, {"text/plain": [{"view": "true", "test": touch}]},
+                                    "text/plain"),
+        # safe names used the way no checkpoint uses them
+        "_rebuild_from_type_v2 func=OrderedDict": Reduce(torch._tensor._rebuild_from_type_v2,
+                                                         collections.OrderedDict, torch.Tensor, (), None),
+        "bytearray size bomb": Reduce(bytearray, 1 << 40),
         # published picklescan / modelscan bypasses
-        "importlib.import_module": Reduce(importlib.import_module, "os"),
-        "marshal.loads": Reduce(marshal.loads, marshal.dumps(compile(py, "<p>", "exec"))),
-        "pkgutil.resolve_name": Reduce(pkgutil.resolve_name, "os:system"),
-        "builtins.getattr chain": Reduce(builtins.getattr, Reduce(builtins.__import__, "os"), "system"),
+        "importlib.import_module": Reduce(Reduce(builtins.getattr, Reduce(importlib.import_module, "os"), "system"),
+                                          touch),
+        "marshal.loads": Reduce(builtins.exec, Reduce(marshal.loads, marshal.dumps(compile(py, "<p>", "exec")))),
+        "pkgutil.resolve_name": Reduce(Reduce(pkgutil.resolve_name, "os:system"), touch),
+        "builtins.getattr chain": Reduce(Reduce(builtins.getattr, Reduce(builtins.__import__, "os"), "system"), touch),
         # torch's weights-only loader: _rebuild_from_type_v2 calls func(*args) whatever func is
         "_rebuild_from_type_v2 func=os.system": Reduce(torch._tensor._rebuild_from_type_v2, os.system,
                                                        torch.Tensor, (touch,), None),
@@ -148,6 +182,10 @@ def malicious(root: Path, canary: Path) -> dict[str, Path]:
     # protocol-4 dotted names: the module is torch, the attribute chain reaches os.system
     out["GLOBAL 'torch' 'os.system'"] = root / "dotted.pt"
     out["GLOBAL 'torch' 'os.system'"].write_bytes(_call_bytes("torch", "os.system", touch))
+    for label, module, name in (("GLOBAL 'pathlib' 'Path.touch'", "pathlib", "Path.touch"),
+                                ("GLOBAL 'argparse' '_os.system'", "argparse", "_os.system")):
+        out[label] = root / f"dotted_{len(out)}.pt"
+        out[label].write_bytes(_call_bytes(module, name, str(canary) if module == "pathlib" else touch))
     out["numpy prod BUILD trick"] = root / "prod.pkl"
     out["numpy prod BUILD trick"].write_bytes(  # modelscan #85: BUILD plants strings on a global
         b"\x80\x05cnumpy\nprod\nN(Va\nVos\nd\x86bN(Vb\nVsystem\nd\x86b0cnumpy\nprod.a\np0\n"
