@@ -174,6 +174,10 @@ def main() -> None:
         for name, verdicts, w, p in rows:
             a, b, c = tally(verdicts, malicious, benign).split(" | ")
             print(f"| {name} | {a} | {b} | {c} | {w:.1f} | {p:.0f} |")
+        base = next((r for r in rows if r[0] == "picklescan"), None)
+        if base:
+            print(f"time ratio vs picklescan: inspect-ckpt {rows[0][2] / base[2]:.2f}x, check-data "
+                  f"{rows[1][2] / base[2]:.2f}x (check-data also scans every tensor's values with torch)")
         for name, verdicts, _, _ in rows:
             missed = [n for n, p in mal.items() if verdicts.get(p) not in (None, "flagged")]
             wrong = [n for n, p in ben.items() if verdicts.get(p) == "flagged"]

@@ -261,3 +261,19 @@ def test_triage_never_recommends_an_unknown_checkpoint_unless_trusted(cli, tmp_p
     assert "ND214" in r.codes()
     r = cli("triage", run, "--trust", "tests.pickle_corpus.CustomModel", "--format", "json")
     assert r.json["summary"]["recommended"] == str(run / "weights" / "epoch2.pt") and "ND214" not in r.codes()
+
+
+def test_an_unknown_function_called_is_unsafe_unless_trusted():
+    from nandoctor.ckpt.unpickle import UnsafePickle, restricted_loads
+
+    data = b"\x80\x02cmypkg.models\nmake\nK\x01\x85R."  # mypkg.models.make(1)
+    with pytest.raises(UnsafePickle) as exc:
+        restricted_loads(data)
+    assert exc.value.global_name == "mypkg.models.make" and "calls" in exc.value.reason
+    referenced = b"\x80\x02}X\x02\x00\x00\x00fncmypkg.models\nmake\ns."  # {"fn": mypkg.models.make}, not called
+    from nandoctor.ckpt.unpickle import judge_pickle, next_pickle
+
+    assert judge_pickle(next_pickle(io.BytesIO(referenced)))[1].status == "unknown"
+    with trusting(["mypkg"]):
+        _, verdict = judge_pickle(next_pickle(io.BytesIO(data)))
+    assert verdict.status == "safe" and verdict.trusted == ["mypkg.models.make"]

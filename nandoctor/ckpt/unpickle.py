@@ -496,7 +496,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             return found
         else:
             self.verdict.outside(full)
-            if not policy.is_class_name(name):
+            if not policy.is_class_name(name) and not policy.is_trusted(full):
                 on_call = policy.FUNCTION_CALLED.format(full)
         return self._stubs.setdefault(full, self._stub(full, on_call))
 
