@@ -302,9 +302,10 @@ def benign(root: Path) -> dict[str, Path]:
     ts = root / "scripted.pt"
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), ts)
     out["TorchScript"] = ts
-    for name in ("lightning.ckpt", "training_args.bin"):
+    for name, label in (("lightning.ckpt", "real Lightning hparams (omegaconf, AttributeDict)"),
+                        ("lightning_trainer.ckpt", "real Lightning Trainer.fit checkpoint"),
+                        ("training_args.bin", "real HF training_args.bin")):
         if (DATA / name).is_file():
-            label = {"lightning.ckpt": "real Lightning (omegaconf, AttributeDict)", "training_args.bin": "real HF training_args.bin"}[name]
             out[label] = DATA / name
     return out
 
