@@ -312,3 +312,25 @@ def test_an_unknown_function_called_is_unsafe_unless_trusted():
     with trusting(["mypkg"]):
         _, verdict = judge_pickle(next_pickle(io.BytesIO(data)))
     assert verdict.status == "safe" and verdict.trusted == ["mypkg.models.make"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(max_size=200), proto=st.sampled_from([b"", b"\x80\x02", b"\x80\x04", b"\x80\x05"]))
+def test_arbitrary_pickle_bytes_end_in_a_verdict_or_a_one_line_error(body, proto):
+    """Random opcodes never escape as anything but unreadable (ValueError) or unsafe (UnsafePickle)."""
+    from nandoctor.ckpt.unpickle import UnsafePickle, judge_pickle, next_pickle
+
+    try:
+        judge_pickle(next_pickle(io.BytesIO(proto + body)))
+    except UnsafePickle as exc:
+        assert exc.verdict.status == "unsafe" and exc.global_name
+    except ValueError as exc:
+        assert "\n" not in str(exc) and str(exc)
+
+
+def test_a_zip_of_decoy_pickles_is_not_read_forever(tmp_path):
+    members = _members({"model": {"w": torch.ones(2)}})
+    decoys = [(f"archive/d{i}.pkl", pickle.dumps(i)) for i in range(1100)]
+    r = inspect_ckpt(_zip_with(members + decoys, tmp_path / "decoys.pt"))
+    assert r.summary["checkpoints"][0]["status"] == "unreadable" and r.summary["recommended"] is None
+    assert "100 beyond the first 1,000 were not judged" in r.findings[0].message

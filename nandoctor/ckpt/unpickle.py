@@ -35,6 +35,7 @@ from nandoctor.pickle_policy import SAFE, UNSAFE, Verdict
 MAX_PICKLE = 64 << 20    # real data.pkl files are a few MB even for 10,000 tensors
 MAX_MEMO = 1 << 22       # memo slots; torch.save of a 10,000-tensor model uses ~60,000
 MAX_ARGS = 1 << 16       # elements checked per argument of a rebuild call
+MAX_MEMBERS = 1000       # .pkl members judged per zip; torch writes one or two
 
 
 class UnsafePickle(Exception):
@@ -668,6 +669,11 @@ def load_torch_zip(path: Path, zf: zipfile.ZipFile | None = None) -> TorchZip:
 
         verdict = Verdict()
         obj = None
+        # what torch reads first (data.pkl, TorchScript's constants.pkl), then every decoy
+        pickles.sort(key=lambda i: (i is not main and i.filename != f"{prefix}constants.pkl"))
+        unjudged = len(pickles) - MAX_MEMBERS
+        if unjudged > 0:
+            del pickles[MAX_MEMBERS:]
         for info in pickles:
             if info.file_size > MAX_PICKLE:
                 raise ValueError(f"{info.filename} claims {info.file_size:,} bytes")
@@ -678,6 +684,9 @@ def load_torch_zip(path: Path, zf: zipfile.ZipFile | None = None) -> TorchZip:
                 obj = value
         if verdict.status == UNSAFE:
             raise UnsafePickle(verdict)
+        if unjudged > 0:  # no checkpoint holds that many; the rest cannot be vouched for
+            raise ValueError(f"the zip holds {MAX_MEMBERS + unjudged:,} pickles; {unjudged:,} beyond the first "
+                             f"{MAX_MEMBERS:,} were not judged")
         if main is None:
             raise ValueError(f"zip has no {prefix or '<prefix>/'}data.pkl: not a torch checkpoint")
         return TorchZip(obj, verdict.globals, byteorder, verdict)
