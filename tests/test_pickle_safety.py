@@ -333,4 +333,4 @@ def test_a_zip_of_decoy_pickles_is_not_read_forever(tmp_path):
     decoys = [(f"archive/d{i}.pkl", pickle.dumps(i)) for i in range(1100)]
     r = inspect_ckpt(_zip_with(members + decoys, tmp_path / "decoys.pt"))
     assert r.summary["checkpoints"][0]["status"] == "unreadable" and r.summary["recommended"] is None
-    assert "100 beyond the first 1,000 were not judged" in r.findings[0].message
+    assert "1,101 pickles; 101 beyond the first 1,000 were not judged" in r.findings[0].message
