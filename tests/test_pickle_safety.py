@@ -228,8 +228,9 @@ def test_memo_bomb_is_refused_before_allocating():
         "print(r.summary['checkpoints'][0]['status'], [f.code for f in r.findings],\n"
         "      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    status, codes, peak_mib = out.stdout.rsplit(" ", 1)[0].split(" ", 1)[0], out.stdout, int(out.stdout.split()[-1])
-    assert status == "unsafe" and "ND202" in codes and peak_mib < 512, out.stdout + out.stderr
+    words = out.stdout.split()
+    assert words and words[0] == "unsafe" and "'ND202'" in out.stdout, out.stdout + out.stderr
+    assert int(words[-1]) < 512, f"peak {words[-1]} MiB"
 
 
 def test_real_hf_training_args_is_safe_and_triage_reads_its_fields():
@@ -268,9 +269,10 @@ def test_an_allow_listed_class_called_with_non_data_is_unsafe():
 
 _plain = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
-    | st.binary(max_size=8) | st.complex_numbers(allow_nan=False, allow_infinity=False),
-    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    | st.binary(max_size=8) | st.complex_numbers(allow_nan=False, allow_infinity=False)
     | st.frozensets(st.integers(), max_size=4) | st.sets(st.text(max_size=3), max_size=4),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=4),
     max_leaves=20)
 
 

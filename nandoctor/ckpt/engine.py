@@ -124,7 +124,9 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
     except UnsafePickle as exc:
         entry["status"] = "unsafe"
         more = len(exc.verdict.unsafe) - 1
-        report.add("ND202", "error", f"the pickle names {exc.global_name} ({exc.reason})"
+        what = (f"the pickle is {exc.reason}" if exc.global_name == "pickle memo"
+                else f"the pickle names {exc.global_name} ({exc.reason})")
+        report.add("ND202", "error", what
                    + (f" and {more} more global(s) that can run code" if more > 0 else "")
                    + "; it was not run and nothing else was read from this file", path=shown, where=exc.global_name,
                    data={"global": exc.global_name, **exc.verdict.to_dict()})
