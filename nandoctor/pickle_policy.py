@@ -59,6 +59,9 @@ SAFE_VALUES = ({f"torch.{n}" for n in TORCH_DTYPES | TORCH_QSCHEMES | TORCH_LAYO
                | {"typing.Any", "torch.Tensor", "torch.nn.parameter.Parameter", "torch.nn.parameter.Buffer",
                   "torch.storage.UntypedStorage", "torch.storage.TypedStorage", "numpy.ndarray",
                   "torch.contiguous_format", "torch.channels_last", "torch.channels_last_3d", "torch.preserve_format"})
+# torch.FloatTensor & co.: tensor types old formats record beside each tensor.
+LEGACY_TENSOR_TYPES = {f"{t}Tensor" for t in ("Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char",
+                                              "Byte", "Bool", "ComplexFloat", "ComplexDouble")}
 # Classes rebuilt as inert stand-ins from class name and pickled state (never constructed).
 SAFE_CLASSES = {
     "argparse.Namespace", "types.SimpleNamespace", "datetime.datetime", "datetime.date", "datetime.time",
@@ -233,6 +236,8 @@ def classify(module: str, name: str) -> tuple[str, str]:
         return SAFE, "on the allow-list"
     if module == "torch" and name.endswith("Storage") and name.isidentifier() and "." not in name:
         return SAFE, "a torch storage class"
+    if module in ("torch", "torch.cuda") and name in LEGACY_TENSOR_TYPES:
+        return SAFE, "a torch tensor type"
     root = parts[0]
     chain = name.split(".")
     if len(chain) == 1 and _CLASSLIKE.match(name) and full.startswith(SAFE_CLASS_MODULES):

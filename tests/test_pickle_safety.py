@@ -336,3 +336,38 @@ def test_a_zip_of_decoy_pickles_is_not_read_forever(tmp_path):
     r = inspect_ckpt(_zip_with(members + decoys, tmp_path / "decoys.pt"))
     assert r.summary["checkpoints"][0]["status"] == "unreadable" and r.summary["recommended"] is None
     assert "1,101 pickles; 101 beyond the first 1,000 were not judged" in r.findings[0].message
+
+
+def test_tar_format_records_are_walked_and_every_pickle_judged(tmp_path):
+    """torch's oldest format, laid out as its legacy_load reads it: the storage and tensor records
+    between the pickles are skipped by their sizes, so a pickle after them is still judged."""
+    import struct
+    import tarfile
+
+    class WithStorage(pickle.Pickler):
+        def persistent_id(self, obj):
+            return "k0" if obj == "STORAGE" else None
+
+    def dumps_with_pid(obj) -> bytes:
+        buf = io.BytesIO()
+        WithStorage(buf, protocol=2).dump(obj)
+        return buf.getvalue()
+
+    storages = (pickle.dumps(1, protocol=2) + pickle.dumps(("k0", "cpu", torch.FloatStorage), protocol=2)
+                + struct.pack("<q", 3) + struct.pack("<3f", 1, 2, 3) + pickle.dumps([], protocol=2))
+    tensors = (pickle.dumps(1, protocol=2) + pickle.dumps(("t0", "k0", torch.FloatTensor), protocol=2)
+               + struct.pack("<ii", 1, 0) + struct.pack("<qq", 3, 1) + struct.pack("<q", 0))
+    for name, main in (("ok", {"w": "STORAGE", "epoch": 1}), ("evil", {"w": pickle_corpus.Reduce(print, "x")})):
+        path = tmp_path / f"{name}.pt"
+        with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+            for member, data in (("sys_info", pickle.dumps({"little_endian": True}, protocol=2)),
+                                 ("storages", storages), ("tensors", tensors), ("pickle", dumps_with_pid(main))):
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        entry = _ckpt(path)
+        if name == "ok":
+            assert entry["format"] == "torch-tar" and entry["pickle"] == "safe"
+            assert {"torch.FloatStorage", "torch.FloatTensor"} <= set(entry["globals"])
+        else:
+            assert entry["status"] == "unsafe" and entry["unsafe_global"] == "builtins.print"

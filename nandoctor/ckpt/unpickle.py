@@ -491,6 +491,8 @@ class RestrictedUnpickler(pickle.Unpickler):
                 found = self._guard(full, self._table[full])
             elif full in policy.SAFE_VALUES or (module == "torch" and name.endswith("Storage")):
                 found = _value(full)
+            elif name in policy.LEGACY_TENSOR_TYPES:
+                found = type(name, (_TensorType,), {"_nd_global": full})
             else:
                 found = self._stub(full, None, safe=True)
             self._stubs[full] = found
