@@ -84,6 +84,17 @@ KNOWN_PARSE_ERRORS = {
     "RecursionError": "nested too deeply to read",
     "MemoryError": "too large to read in the memory available",
 }
+TRUST = typer.Option(None, "--trust", help="A pickled class or module you trust (e.g. mypkg.Model); repeatable.")
+
+
+def trusting(names: Optional[list[str]], engine: Callable[[], Report]) -> Callable[[], Report]:
+    """The engine run with those pickle globals counted as safe (never those that can run code)."""
+    def call() -> Report:
+        from nandoctor.pickle_policy import trusting as policy_trusting
+
+        with policy_trusting(names):
+            return engine()
+    return call
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -316,6 +327,7 @@ def check_data_cmd(
     ignore_index: Optional[List[int]] = typer.Option(
         None, "--ignore-index", help="Allowed ignore label, e.g. -100 (repeatable)."),
     vocab_size: Optional[int] = typer.Option(None, "--vocab-size", help="Integer tensors: ids must stay below this."),
+    trust: Optional[list[str]] = TRUST,
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
     color: Color = COLOR,
@@ -330,7 +342,8 @@ def check_data_cmd(
         return check_data(p, num_classes=num_classes, config=config, dataset=dataset, task=task, images=images,
                           label_key=label_key, ignore_index=ignore_index, vocab_size=vocab_size)
 
-    _run_many("check-data", paths, one, fmt, fail_on, debug, color, statistics, quiet, check=_wrong_kind_of_data)
+    _run_many("check-data", paths, lambda p: trusting(trust, lambda: one(p))(), fmt, fail_on, debug, color,
+              statistics, quiet, check=_wrong_kind_of_data)
 
 
 def _run_many(command: str, paths: Sequence[Path], one: Callable[[Path], Report], fmt, fail_on, debug, color,
@@ -371,6 +384,7 @@ def inspect_ckpt_cmd(
     paths: List[Path] = typer.Argument(
         ..., metavar="PATH...", help="Checkpoint files, sharded/DCP model folders, or folders of checkpoints (globs allowed)."),
     stats: bool = typer.Option(False, "--stats", help="Add a per-tensor table (dtype, shape, min, max, mean, std, ...)."),
+    trust: Optional[list[str]] = TRUST,
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
     color: Color = COLOR,
@@ -381,8 +395,8 @@ def inspect_ckpt_cmd(
     """Which checkpoint is still clean, and what exactly is broken in the others (never runs pickled code)."""
     from nandoctor.ckpt.engine import inspect_ckpt
 
-    _run_many("inspect-ckpt", paths, lambda p: inspect_ckpt(p, stats=stats), fmt, fail_on, debug, color, statistics,
-              quiet, check=_wrong_kind_of_checkpoint)
+    _run_many("inspect-ckpt", paths, lambda p: trusting(trust, lambda: inspect_ckpt(p, stats=stats))(), fmt, fail_on,
+              debug, color, statistics, quiet, check=_wrong_kind_of_checkpoint)
 
 
 # analyze-log
@@ -492,6 +506,7 @@ def triage(
     run_dir: Path = typer.Argument(..., help="A training run folder (Ultralytics, HF Trainer, Lightning or generic)."),
     no_data: bool = typer.Option(False, "--no-data", help="Do not scan the dataset named by the run's config."),
     force: bool = typer.Option(False, "--force", help="Replace an existing <config>_fixed.yaml."),
+    trust: Optional[list[str]] = TRUST,
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
     color: Color = COLOR,
@@ -502,8 +517,8 @@ def triage(
     """Run every check on a run folder and link them: when it broke, which checkpoint to trust, the fixed config."""
     from nandoctor.triage import triage as triage_run
 
-    run(lambda: triage_run(existing(run_dir), no_data=no_data, force=force, strict=debug), fmt, fail_on, debug,
-        color=color, statistics=statistics, quiet=quiet)
+    run(trusting(trust, lambda: triage_run(existing(run_dir), no_data=no_data, force=force, strict=debug)), fmt,
+        fail_on, debug, color=color, statistics=statistics, quiet=quiet)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -310,11 +310,12 @@ def _repair_config(engines: _Engines, layout: RunLayout, force: bool, *,
 
 
 def _scalar_training_args(path: Path) -> dict[str, Any]:
-    """TrainingArguments' plain fields from training_args.bin, through inspect-ckpt's restricted
-    unpickler (imports nothing, runs nothing); raises when the pickle is unsafe or unreadable."""
-    from nandoctor.ckpt.unpickle import Stub, load_torch_zip
+    """TrainingArguments' plain fields from training_args.bin, read and judged by inspect-ckpt's reader
+    (the one pickle policy: imports nothing, runs nothing); raises when it is unsafe or unreadable."""
+    from nandoctor.ckpt.readers import read_any
+    from nandoctor.ckpt.unpickle import Stub
 
-    obj = load_torch_zip(path).obj
+    obj = read_any(path).obj
     fields = obj.fields if isinstance(obj, Stub) else obj if isinstance(obj, dict) else {}
     return {str(k): v for k, v in fields.items()
             if isinstance(k, str) and not k.startswith("_") and k not in _NOT_ARGUMENTS

@@ -18,7 +18,7 @@ from nandoctor.triage_discover import RunLayout
 
 BAD = {"poisoned", "unsafe", "unreadable"}
 DIVERGING = {"exponential_growth", "oscillating_divergence", "sudden_spike"}  # analyze-log patterns with an onset
-_RANK = {"clean": 0, "suspect": 1, "poisoned": 2, "unsafe": 3, "unreadable": 4}
+_RANK = {"clean": 0, "suspect": 1, "unknown": 1, "poisoned": 2, "unsafe": 3, "unreadable": 4}
 _EPOCH_IN_NAME = re.compile(r"epoch[=_-]?(\d+)", re.I)
 _STEP_IN_NAME = re.compile(r"(?:step[=_-]?|checkpoint-)(\d+)", re.I)
 

@@ -127,6 +127,8 @@ def inspect_ckpt(path: Path, *, stats: bool = False) -> Report:
                 sub.add(issue.code, issue.severity, issue.message, path=entry["path"], where=issue.where,
                         data=issue.data)
             entry["status"] = verdict.status
+            if entry.get("pickle") == "unknown" and verdict.status == "clean":
+                entry["status"] = "unknown"  # clean tensors in a pickle nandoctor cannot vouch for: never recommended
             if verdict.exploded:
                 entry["reason"] = "exploded"
             if verdict.role != "model" and entry["status"] == "clean":
@@ -180,6 +182,7 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
             if _is_ref(n.ref):
                 tensor_stats[n.name] = scan.scan(n.ref, stats=want_stats)
                 advance(n.ref.nbytes)
+        _judge_pickle(loaded.verdict, entry, report, shown)
         if not named:  # training_args.bin, a dataset cache .pkl, torch.save({'epoch': 1}): not checkpoints
             entry["not_checkpoint"] = True
             if loaded.format == "pickle":
@@ -203,10 +206,16 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
         order = select.order_epoch(epoch, facts, unit.name)
     except UnsafePickle as exc:
         entry["status"] = "unsafe"
-        report.add("ND202", "error", f"the pickle names {exc.global_name} ({exc.reason}); it was not run and "
-                   "nothing else was read from this file", path=shown, where=exc.global_name,
-                   data={"global": exc.global_name})
+        more = len(exc.verdict.unsafe) - 1
+        what = (f"the pickle is {exc.reason}" if exc.global_name == "pickle memo"
+                else f"the pickle names {exc.global_name} ({exc.reason})")
+        report.add("ND202", "error", what
+                   + (f" and {more} more global(s) that can run code" if more > 0 else "")
+                   + "; it was not run and nothing else was read from this file", path=shown, where=exc.global_name,
+                   data={"global": exc.global_name, **exc.verdict.to_dict()})
         entry["unsafe_global"] = exc.global_name
+        entry["globals"] = exc.verdict.globals
+        entry["pickle"] = exc.verdict.status
         return entry
     except walk.PickleBomb as exc:
         entry["status"] = "unsafe"
@@ -234,7 +243,7 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
         "tensors": len(named),
         "nonfinite_tensors": verdict.nonfinite,
         "order_epoch": order,
-        "globals": [g for g in loaded.globals if not g.startswith(("torch.", "collections."))],
+        "globals": list(loaded.globals),  # every global, torch's included
         "_verdict": verdict,
     })
     if loaded.shards:
@@ -242,6 +251,19 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
     if want_stats:
         entry["stats"] = [{"name": n.name, **tensor_stats[n.name].to_dict()} for n in named if n.name in tensor_stats]
     return entry
+
+
+def _judge_pickle(policy, entry: dict[str, Any], report: Report, shown: str) -> None:
+    """Every global in the JSON (torch's included); an `unknown` pickle is reported, its tensors still read."""
+    entry["pickle"] = policy.status if policy is not None else None
+    if policy is None or policy.status != "unknown":
+        return
+    entry["unknown_globals"] = list(policy.unknown)
+    listed = ", ".join(policy.unknown[:5]) + (f" and {len(policy.unknown) - 5} more" if len(policy.unknown) > 5 else "")
+    report.add("ND217", "warning", f"the pickle names {listed}, outside nandoctor's allow-list; nothing was run "
+               "and the tensors were scanned, but loading it with weights_only=False would import and call "
+               f"them; not recommended (pass --trust {policy.unknown[0]} if you trust its code)",
+               path=shown, where=policy.unknown[0], data=policy.to_dict())
 
 
 def _from_unpickling(exc: BaseException) -> bool:
@@ -343,7 +365,7 @@ def _conclude(report: Report, entries: list[dict[str, Any]], root: Path,
         "recommended": best["path"] if best else None,
         "recommended_reason": why,
         "counts": {s: sum(e["status"] == s for e in entries)
-                   for s in ("clean", "poisoned", "suspect", "unsafe", "unreadable", "no-weights")},
+                   for s in ("clean", "poisoned", "suspect", "unknown", "unsafe", "unreadable", "no-weights")},
     }
     if others:  # rng_state.pth, scheduler.pt, training_args.bin: read for safety, never resumed from
         report.summary["other_files"] = others

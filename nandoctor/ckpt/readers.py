@@ -18,9 +18,13 @@ from typing import Any
 
 from nandoctor.ckpt.tensors import (DTYPES, MAX_INFLATE, SAFETENSORS_DTYPES, TensorRef, _charge, _contiguous_strides,
                                     _numel, zip_member_offset)
-from nandoctor.ckpt.unpickle import RestrictedUnpickler, UnsafePickle, load_torch_zip, restricted_loads
+from nandoctor.ckpt.unpickle import (StorageType, Unsupported, UnsafePickle, judge_pickle, load_torch_zip,
+                                     next_pickle, restricted_loads)
+from nandoctor.pickle_policy import UNSAFE, Verdict
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+# Opcodes a pickle can start with (PROTO, or a protocol 0/1 opcode): such a file is judged as a pickle.
+PICKLE_FIRST = {bytes([b]) for b in b"\x80(}])cILFSVNKJMGTUXi\x88\x89\x8a\x8c"}
 MAX_HEADER = 100 << 20  # safetensors caps its own header at 100 MB
 # What torch's own DCP .metadata pickle names; anything else is refused before torch unpickles it
 # (dangerous globals never get this far: the restricted unpickler has already refused them).
@@ -37,6 +41,7 @@ class Loaded:
     shards: dict[str, str] = field(default_factory=dict)   # tensor name -> shard file (sharded models)
     metadata: dict = field(default_factory=dict)           # safetensors __metadata__, DCP non-tensor keys
     files: list[Path] = field(default_factory=list)        # every file read
+    verdict: Verdict | None = None                         # the pickle policy's judgement (None: no pickle)
 
 
 def read_any(path: Path) -> Loaded:
@@ -61,18 +66,21 @@ def read_any(path: Path) -> Loaded:
     if head[:4] == b"PK\x03\x04":
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-            if any(n.endswith("data.pkl") for n in names):
-                prefix = next(n for n in names if n.endswith("data.pkl"))[: -len("data.pkl")]
-                if not {prefix + "version", prefix + ".data/version"} & set(names):
+            if any(n.endswith(".pkl") for n in names):  # every pickle judged, decoys included
+                tz = load_torch_zip(path, zf)  # judged first: a payload is unsafe, not unreadable
+                data = [n for n in names if n.endswith("data.pkl")]
+                prefix = data[0][: -len("data.pkl")] if data else ""
+                if data and not {prefix + "version", prefix + ".data/version"} & set(names):
                     raise ValueError("torch zip without a version record: torch.load refuses it")
-                tz = load_torch_zip(path, zf)
-                return Loaded("torch-zip", tz.obj, tz.globals, files=[path])
+                return Loaded("torch-zip", tz.obj, tz.globals, files=[path], verdict=tz.verdict)
             if names and all(n.endswith(".npy") for n in names):
                 return read_npz(path, zf)
         raise ValueError("zip archive without data.pkl or .npy members: not a checkpoint")
     if len(head) >= 9 and head[8:9] == b"{":
         return read_safetensors(path)
-    if head[:1] == b"\x80" or head[:1] in (b"(", b"}", b"]", b"c"):
+    if _is_tar(path):
+        return read_tar(path)
+    if head[:1] in PICKLE_FIRST:
         return read_pickle(path)
     raise ValueError("not a torch, safetensors or npz checkpoint (unrecognised first bytes)")
 
@@ -151,7 +159,7 @@ def read_npz(path: Path, zf: zipfile.ZipFile) -> Loaded:
     from numpy.lib import format as npf
 
     tensors: dict[str, Any] = {}
-    globs: list[str] = []
+    verdict = Verdict()
     for info in zf.infolist():
         name = info.filename[: -len(".npy")]
         with zf.open(info) as member:
@@ -162,10 +170,11 @@ def read_npz(path: Path, zf: zipfile.ZipFile) -> Loaded:
             shape, fortran, dtype = reader(member, max_header_size=10000)
             header_len = member.tell()
             if dtype.hasobject:
-                # An object array is a pickle: check it for dangerous globals, never load it.
-                up = RestrictedUnpickler(member)
-                up.load()
-                globs += up.globals
+                # An object array is a pickle: judged by the same policy, never loaded.
+                if info.file_size > 256 << 20:
+                    raise ValueError(f"{info.filename}: object array of {info.file_size:,} bytes")
+                blob = io.BytesIO(member.read())
+                judge_pickle(next_pickle(blob), None, info.filename, verdict)
                 continue
         code = _torch_name(dtype)
         if code is None:
@@ -186,34 +195,142 @@ def read_npz(path: Path, zf: zipfile.ZipFile) -> Loaded:
             _charge(str(path), info.file_size, info.filename)
             tensors[name] = TensorRef(dtype=code, numel_storage=numel, file=str(path), byteorder=order,
                                       member=info.filename, base=header_len, shape=tuple(shape), stride=stride)
-    return Loaded("npz", tensors, globs, files=[path])
+    if verdict.status == UNSAFE:
+        raise UnsafePickle(verdict)
+    return Loaded("npz", tensors, verdict.globals, files=[path], verdict=verdict if verdict.pickles else None)
 
 
 def read_pickle(path: Path) -> Loaded:
     """Legacy (pre-1.6, non-zip) torch files and bare pickles.
 
-    Every pickle in the file is first read with the restricted unpickler (dangerous globals ->
-    UnsafePickle); only then is a legacy torch file handed to `torch.load(weights_only=True)`.
+    The legacy format is five pickles (magic number, protocol, sys info, the object, the storage keys)
+    followed by each storage as an 8-byte count and raw bytes. All five are judged; tensors are then
+    read in place from those offsets (torch's loader is never run on the file).
     """
-    globs: list[str] = []
+    size = path.stat().st_size
+    verdict = Verdict()
     with open(path, "rb") as f:
-        up = RestrictedUnpickler(f, storage_for=None)
-        first = up.load()
-        globs += up.globals
-        if first != LEGACY_MAGIC:
-            return Loaded("pickle", first, globs, files=[path])
-        for _ in range(3):  # protocol version, sys info, the object itself
-            up = RestrictedUnpickler(f, storage_for=None)
-            up.load()
-            globs += up.globals
-    import torch
+        magic, _ = judge_pickle(next_pickle(f, size), None, "pickle", verdict)
+        if magic != LEGACY_MAGIC:
+            _raise_if_unsafe(verdict)
+            return Loaded("pickle", magic, verdict.globals, files=[path], verdict=verdict)
+        verdict.pickles[-1] = "legacy magic number"
+        blobs = [next_pickle(f, size) for _ in range(4)]
+        data_start = f.tell()
+    judge_pickle(blobs[0], None, "legacy protocol", verdict)
+    info, _ = judge_pickle(blobs[1], None, "legacy sys_info", verdict)
+    named: dict[str, tuple[str, int]] = {}
 
+    def record(key: str, dtype: str, numel: int) -> Any:
+        named.setdefault(key, (dtype, numel))
+        return Unsupported("legacy storage")
+
+    judge_pickle(blobs[2], record, "legacy object", verdict)
+    keys, _ = judge_pickle(blobs[3], None, "legacy storage keys", verdict)
+    _raise_if_unsafe(verdict)
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ValueError("legacy torch file: the storage-key pickle is not a list of names")
+    byteorder = "big" if isinstance(info, dict) and info.get("little_endian") is False else "little"
+    offsets: dict[str, tuple[int, int]] = {}
+    pos = data_start
+    with open(path, "rb") as f:
+        for key in keys:
+            f.seek(pos)
+            raw = f.read(8)
+            if len(raw) != 8:
+                raise ValueError(f"legacy torch file ends before storage {key!r}")
+            count = int.from_bytes(raw, "little", signed=True)
+            dtype = named.get(key, ("uint8", 0))[0]
+            itemsize = _itemsize(dtype)
+            if count < 0 or pos + 8 + count * itemsize > size:
+                raise ValueError(f"legacy storage {key!r} claims {count:,} elements past the end of the file")
+            offsets[key] = (pos + 8, count)
+            pos += 8 + count * itemsize
+
+    def storage_for(key: str, dtype: str, numel: int) -> TensorRef:
+        if key not in offsets or numel > offsets[key][1]:
+            raise ValueError(f"legacy storage {key!r} is missing or shorter than the pickle claims")
+        return TensorRef(dtype=dtype, numel_storage=numel, file=str(path), base=offsets[key][0], byteorder=byteorder,
+                         shape=(numel,), stride=(1,))
+
+    obj, _ = judge_pickle(blobs[2], storage_for, "legacy object", Verdict())
+    return Loaded("torch-legacy", obj, verdict.globals, files=[path], verdict=verdict)
+
+
+def _itemsize(dtype: str) -> int:
+    import numpy as np
+
+    return np.dtype(DTYPES[dtype][0]).itemsize if dtype in DTYPES else 1
+
+
+def _raise_if_unsafe(verdict: Verdict) -> None:
+    if verdict.status == UNSAFE:
+        raise UnsafePickle(verdict)
+
+
+def _is_tar(path: Path) -> bool:
+    with open(path, "rb") as f:
+        block = f.read(512)
+    return len(block) == 512 and block[257:262] == b"ustar"
+
+
+def read_tar(path: Path) -> Loaded:
+    """torch's oldest format (a tar of `sys_info`, `storages`, `tensors`, `pickle`): every pickle in
+    every member is judged, walking the binary records between them as torch's legacy_load does.
+    Tensor values are not read (no torch since 0.4 writes this format): they are reported unscanned."""
+    import tarfile
+
+    verdict = Verdict()
+    obj: Any = None
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch's weights-only refusal of custom classes, truncation, ...
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"legacy (non-zip) torch file that torch's weights-only loader refuses: {reason}") from None
-    return Loaded("torch-legacy", _from_torch(obj), globs, files=[path])
+        tar = tarfile.open(path, mode="r:")
+    except tarfile.TarError as exc:
+        raise ValueError(f"not a readable tar archive ({exc})") from None
+    with tar:
+        members = {}
+        for m in tar:
+            if len(members) > 64:
+                break
+            if m.isfile():
+                members[m.name] = m
+        if "pickle" not in members:
+            raise ValueError("tar archive without a `pickle` member: not a torch checkpoint")
+        for name in ("sys_info", "storages", "tensors", "pickle"):
+            if name not in members:
+                continue
+            f = tar.extractfile(members[name])
+            end = members[name].size
+
+            def one(label: str, f: Any = f, end: int = end) -> Any:
+                return judge_pickle(next_pickle(f, end), None, f"tar {label}", verdict)[0]
+
+            if name in ("sys_info", "pickle"):
+                value = one(name)
+                obj = value if name == "pickle" else obj
+                continue
+            count = one(f"{name} count")
+            if not isinstance(count, int) or not 0 <= count <= 1_000_000:
+                raise ValueError(f"tar member {name}: record count is not a number")
+            for _ in range(count):
+                args = one(name)
+                if name == "storages":
+                    stype = args[2] if isinstance(args, tuple) and len(args) == 3 else None
+                    raw = f.read(8)
+                    if not isinstance(stype, StorageType) or len(raw) != 8:
+                        raise ValueError("tar member storages: malformed storage record")
+                    f.seek(f.tell() + int.from_bytes(raw, "little", signed=True) * _itemsize(stype.dtype))
+                else:
+                    raw = f.read(8)
+                    if len(raw) != 8:
+                        raise ValueError("tar member tensors: malformed tensor record")
+                    ndim = int.from_bytes(raw[:4], "little", signed=True)
+                    if not 0 <= ndim <= 64:
+                        raise ValueError("tar member tensors: malformed tensor record")
+                    f.seek(f.tell() + 16 * ndim + 8)
+            if name == "storages":
+                one("storage views")
+    _raise_if_unsafe(verdict)
+    return Loaded("torch-tar", obj, verdict.globals, files=[path], verdict=verdict)
 
 
 def read_sharded(index: Path) -> Loaded:
@@ -229,6 +346,7 @@ def read_sharded(index: Path) -> Loaded:
     tensors: dict[str, Any] = {}
     shards: dict[str, str] = {}
     globs: list[str] = []
+    verdict: Verdict | None = None
     files = [index]
     fmt = "safetensors-sharded" if index.name.startswith("model.safetensors") else "torch-sharded"
     for shard in sorted(set(map(str, weight_map.values()))):
@@ -239,6 +357,7 @@ def read_sharded(index: Path) -> Loaded:
             raise ValueError(f"shard {shard} named in {index.name} is missing")
         part = read_any(shard_path)
         globs += part.globals
+        verdict = _merged(verdict, part.verdict)
         files.append(shard_path)
         from nandoctor.ckpt.walk import flatten
 
@@ -248,7 +367,15 @@ def read_sharded(index: Path) -> Loaded:
     missing = sorted(set(weight_map) - set(tensors))
     if missing:
         raise ValueError(f"{len(missing)} tensors named in {index.name} are in no shard, e.g. {missing[0]}")
-    return Loaded(fmt, tensors, globs, shards=shards, files=files)
+    return Loaded(fmt, tensors, globs, shards=shards, files=files, verdict=verdict)
+
+
+def _merged(into: Verdict | None, part: Verdict | None) -> Verdict | None:
+    if part is None:
+        return into
+    into = into or Verdict()
+    into.merge(part)
+    return into
 
 
 HF_WEIGHTS = ("model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors",
@@ -271,6 +398,7 @@ def read_hf_trainer(folder: Path) -> Loaded:
              "log_history": state.get("log_history")}
     obj: dict[str, Any] = {}
     globs: list[str] = []
+    verdict: Verdict | None = None
     shards: dict[str, str] = {}
     files = [folder / "trainer_state.json"]
     if weights is None and folder.name.startswith("checkpoint-"):
@@ -282,6 +410,7 @@ def read_hf_trainer(folder: Path) -> Loaded:
 
         obj["model"] = {n.name: n.ref for n in flatten(part.obj)}
         globs += part.globals
+        verdict = _merged(verdict, part.verdict)
         shards = part.shards
         files += part.files
     for name, key in (("optimizer.pt", "optimizer"), ("scaler.pt", "scaler")):
@@ -289,8 +418,9 @@ def read_hf_trainer(folder: Path) -> Loaded:
             part = read_any(folder / name)
             obj[key] = part.obj
             globs += part.globals
+            verdict = _merged(verdict, part.verdict)
             files.append(folder / name)
-    return Loaded("hf-trainer", obj, globs, shards=shards, metadata=facts, files=files)
+    return Loaded("hf-trainer", obj, globs, shards=shards, metadata=facts, files=files, verdict=verdict)
 
 
 def read_dcp(folder: Path) -> Loaded:
@@ -299,9 +429,9 @@ def read_dcp(folder: Path) -> Loaded:
     Tensors are loaded through torch's own reader in groups of at most ~256 MiB each.
     """
     with open(folder / ".metadata", "rb") as f:
-        up = RestrictedUnpickler(f)
-        up.load()
-    globs = up.globals
+        _, verdict = judge_pickle(next_pickle(f), None, ".metadata")
+    _raise_if_unsafe(verdict)
+    globs = verdict.globals
     odd = [g for g in globs if not (g.startswith(DCP_PREFIXES) or g in DCP_TORCH)]
     if odd:
         raise UnsafePickle(odd[0], "DCP metadata names a non-torch global")
@@ -335,7 +465,7 @@ def read_dcp(folder: Path) -> Loaded:
             flush()
     flush()
     extras = _dcp_scalars(folder, meta, [k for k in meta.state_dict_metadata if k not in entries])
-    return Loaded("dcp", tensors, globs, metadata=extras, files=[folder / ".metadata", *sorted(folder.glob("*.distcp"))])
+    return Loaded("dcp", tensors, globs, metadata=extras, verdict=verdict, files=[folder / ".metadata", *sorted(folder.glob("*.distcp"))])
 
 
 def _dcp_scalars(folder: Path, meta: Any, keys: list[str]) -> dict[str, Any]:
@@ -376,28 +506,6 @@ def _torch_ref(t: Any) -> TensorRef:
     if name not in DTYPES:
         raise ValueError(f"unsupported dtype {t.dtype}")
     return TensorRef.from_array(t.detach().cpu().contiguous().numpy(), name)
-
-
-def _from_torch(obj: Any, depth: int = 0) -> Any:
-    """A torch.load result with TensorRefs in place of tensors (what the walkers expect)."""
-    import torch
-
-    if depth > 200:
-        return None
-    if isinstance(obj, torch.Tensor):
-        try:
-            return _torch_ref(obj)
-        except (ValueError, RuntimeError, TypeError):
-            from nandoctor.ckpt.unpickle import Unsupported
-
-            return Unsupported(str(obj.dtype))
-    if isinstance(obj, dict):
-        return {k: _from_torch(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_from_torch(v, depth + 1) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_from_torch(v, depth + 1) for v in obj)
-    return obj
 
 
 def _torch_name(dtype: Any) -> str | None:

@@ -36,7 +36,8 @@ def order_epoch(epoch: Any, top: dict, filename: str) -> int | None:
 def recommend(entries: list[dict[str, Any]]) -> tuple[dict | None, str]:
     """(entry, why): newest clean resumable, else newest clean (saying it has no optimizer state).
     Only model checkpoints qualify: rng_state.pth or a lone optimizer.pt holds nothing to resume."""
-    clean = sorted((e for e in entries if e["status"] == "clean" and e["tensors"] and e.get("role") == "model"),
+    clean = sorted((e for e in entries if e["status"] == "clean" and e["tensors"] and e.get("role") == "model"
+                    and e.get("pickle") != "unknown"),
                    key=progress_key, reverse=True)
     resumable = [e for e in clean if e["resumable"]]
     if resumable:

@@ -1,79 +1,100 @@
-"""Name the globals a pickle would import, by reading its opcodes (pickletools never executes them).
+"""check-data's side of the pickle policy: the verdict inspect-ckpt gives, as ND128 findings.
 
-torch.load(weights_only=True) is the barrier that keeps payloads from running; this scan exists
-so the finding can say *which* callable the file reaches for (os.system, builtins.eval, ...).
+A .pt/.pth/.bin is read by inspect-ckpt's reader (`nandoctor.ckpt.readers.read_any`, which judges
+every pickle in the file by `nandoctor.pickle_policy`), so both commands give one file one verdict.
 """
 
 from __future__ import annotations
 
-import re
+from pathlib import Path
+from typing import Any, Iterator
 
-_SAFE = re.compile(
-    r"^(torch\._utils\._rebuild_\w+|torch\.\w*Storage|torch\.storage\.(Untyped|Typed)Storage|torch\.Size|torch\.device"
-    r"|torch\.(u?int\d+|float\d+|bfloat16|half|double|bool|complex\d+|long|short|float|int)"
-    r"|torch\._tensor\._rebuild_from_type_v2|torch\.Tensor|torch\.nn\.parameter\.Parameter"
-    r"|collections\.OrderedDict|builtins\.(set|frozenset|bytearray|slice|complex))$")
-_STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
-MAX_OPS = 5_000_000  # bounded time on a pickle bomb
+from nandoctor.findings import Report
+
+MAX_VALUES = 1 << 28  # elements materialised per tensor (check-data checks values in memory)
 
 
-def unsafe_globals(data: bytes) -> list[str]:
-    """Globals outside tensors and containers, in order of first use ('?' when obfuscated)."""
-    import pickletools
-
-    found: list[str] = []
-    strings: list[str] = []
-    memo: dict = {}
-    last = None
-    try:
-        for n, (op, arg, _) in enumerate(pickletools.genops(data)):
-            if n > MAX_OPS:
-                break
-            name = op.name
-            if name in ("GLOBAL", "INST"):
-                found.append(str(arg).replace(" ", "."))
-            elif name == "STACK_GLOBAL":
-                found.append(f"{strings[-2]}.{strings[-1]}" if len(strings) >= 2 else "?")
-            elif name in _STRINGS:
-                strings.append(str(arg))
-            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                memo[arg] = last
-            elif name == "MEMOIZE":
-                memo[len(memo)] = last
-            elif name in ("GET", "BINGET", "LONG_BINGET") and isinstance(memo.get(arg), str):
-                strings.append(memo[arg])
-            last = str(arg) if name in _STRINGS else None
-    except Exception:  # truncated or garbage opcodes: report what was seen so far
-        pass
-    out = []
-    for g in map(_py3_name, found):
-        if not _SAFE.match(g) and g not in out:
-            out.append(g)
-    return out
-
-
-def _py3_name(dotted: str) -> str:
-    """torch.save writes protocol 2, which stores Python 2 names (__builtin__.eval, commands.Popen)."""
-    import _compat_pickle
-
-    module, _, name = dotted.rpartition(".")
-    if (module, name) in _compat_pickle.NAME_MAPPING:
-        module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-    else:
-        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
-    module = {"posix": "os", "nt": "os"}.get(module, module)  # os.system pickles as posix.system
-    return f"{module}.{name}" if module else name
-
-
-def pickle_streams(path) -> list[bytes]:
-    """The pickle(s) inside a .pt: `*/data.pkl` of a torch zip, or the raw legacy file."""
-    import zipfile
+def judge(path: Path, report: Report) -> Any:
+    """The file read inertly (a `Loaded`), or None after a finding: unsafe (error) or unreadable."""
+    from nandoctor.ckpt.readers import read_any
+    from nandoctor.ckpt.unpickle import UnsafePickle
 
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as z:
-                return [z.read(i) for i in z.infolist() if i.filename.endswith(".pkl") and i.file_size < 1 << 30]
-        with open(path, "rb") as f:
-            return [f.read(256 << 20)]
-    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, EOFError, NotImplementedError):
-        return []
+        loaded = read_any(path)
+    except UnsafePickle as exc:
+        v = exc.verdict
+        names = list(v.unsafe)
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        report.add("ND128", "error", f"the pickle references {shown} ({exc.reason}); not loaded (it would run "
+                   "code under weights_only=False)", path=str(path), where=exc.global_name,
+                   data={"globals": v.globals[:200], **v.to_dict()})
+        return None
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:  # corrupt, truncated, not a checkpoint: one line
+        text = " ".join(str(exc).split())[:200] or type(exc).__name__
+        report.add("ND100", "error", f"cannot read this tensor file: {text}", path=str(path))
+        return None
+    v = loaded.verdict
+    if v is not None and v.status == "unknown":
+        report.add("ND128", "warning", f"the pickle names {', '.join(v.unknown[:5])}, outside nandoctor's "
+                   "allow-list; nothing was run and the tensors were read without it (pass --trust "
+                   f"{v.unknown[0]} if you trust that code)", path=str(path), where=v.unknown[0],
+                   data={"globals": v.globals[:200], **v.to_dict()})
+    return loaded
+
+
+def torch_may_load(loaded: Any) -> bool:
+    """torch.load(weights_only=True) only on what nandoctor judged safe and torch reads as data: not a
+    TorchScript archive (torch.load would hand it to torch.jit.load, which compiles its code)."""
+    v = loaded.verdict
+    return (v is not None and v.status == "safe" and loaded.format in ("torch-zip", "torch-legacy")
+            and not any(p.endswith("constants.pkl") for p in v.pickles))
+
+
+def tensors_of(loaded: Any, path: Path, report: Report) -> Iterator[tuple[str, Any]]:
+    """(name, numpy array) for every tensor nandoctor's reader found, without torch; named by their
+    path in the pickled object (`model.w`), as check-data names tensors torch loaded."""
+    from nandoctor.ckpt.tensors import TensorRef
+    from nandoctor.ckpt.unpickle import Unsupported
+
+    found = False
+    for name, ref in _walk(loaded.obj):
+        found = True
+        if isinstance(ref, Unsupported):
+            report.add("ND100", "error", f"{name}: cannot read values ({ref.kind} tensor)", path=str(path), where=name)
+        elif ref.numel > MAX_VALUES:
+            report.add("ND100", "error", f"{name}: {ref.numel:,} values, too many to check in memory",
+                       path=str(path), where=name)
+        elif isinstance(ref, TensorRef):
+            yield name or "tensor", ref.array()
+    if not found:
+        report.add("ND100", "error", "no tensors inside (expected a tensor, dict, list or tuple of tensors)",
+                   path=str(path))
+
+
+def _walk(obj: Any, budget: int = 2_000_000) -> Iterator[tuple[str, Any]]:
+    """Iterative, with a visited set and a node budget: a memo bomb ends the walk, not the process."""
+    from nandoctor.ckpt.tensors import TensorRef
+    from nandoctor.ckpt.unpickle import Stub, Unsupported
+
+    stack: list[tuple[Any, str, int]] = [(obj, "", 0)]
+    seen: set[int] = set()
+    while stack and budget > 0:
+        node, name, depth = stack.pop()
+        budget -= 1
+        if isinstance(node, (TensorRef, Unsupported)):
+            yield name, node
+            continue
+        if id(node) in seen or depth > 50:
+            continue
+        seen.add(id(node))
+        if isinstance(node, Stub):
+            node = node.fields
+        if isinstance(node, dict):
+            items = list(node.items())
+        elif isinstance(node, (list, tuple)):
+            items = list(enumerate(node))
+        else:
+            continue
+        stack.extend((v, f"{name}.{k}" if name else str(k), depth + 1) for k, v in reversed(items))

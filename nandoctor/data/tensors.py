@@ -1,8 +1,8 @@
 """Tensor files (.pt/.pth/.bin, .npy, .npz, .safetensors): non-finite values and numeric hazards per named tensor.
 
-Pickles are never executed: .pt goes through torch.load(weights_only=True), whose restricted
-unpickler refuses any global outside tensors and containers; .npy/.npz are read by their own
-headers and never unpickled.
+Pickles are never executed: a .pt is first judged by nandoctor's pickle policy (the same verdict as
+inspect-ckpt); only a file judged safe reaches torch.load(weights_only=True), others are read through
+nandoctor's inert unpickler. .npy/.npz load with allow_pickle=False.
 
 Memory is bounded by design, not by what a file claims: values are checked in blocks of CHUNK
 (views are read through their strides, never copied whole), .npy and .npz members are streamed
@@ -13,7 +13,6 @@ file and MAX_INFLATE_RUN per run (declared sizes, summed over members, refused b
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,6 @@ MAX_INFLATE_FILE = 2 << 30   # bytes the members of one .npz may inflate to (str
 MAX_INFLATE_RUN = 8 << 30    # ... and of every zip in one run together
 MAX_PT_INFLATE = 256 << 20   # compressed members of a .pt, which torch.load holds in memory (torch.save never
                              # compresses them)
-_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
 class Unreadable(Exception):
@@ -121,25 +119,19 @@ def _torch(path: Path, report: Report, budget: Budget):
 
     import torch
 
-    from nandoctor.data.pickles import pickle_streams, unsafe_globals
+    from nandoctor.data.pickles import judge, tensors_of, torch_may_load
 
-    _pt_inflate_cap(path, budget)
-
-    bad = [g for data in pickle_streams(path) for g in unsafe_globals(data)]
-    if bad:
-        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        hint = ("; a model checkpoint: use `nandoctor inspect-ckpt`" if all(g.startswith(("ultralytics.", "torch."))
-                for g in bad) else "")
-        report.add("ND128", "error", f"the pickle references {shown}; not loaded (it would run code under "
-                   f"weights_only=False){hint}", path=str(path), data={"globals": bad[:50]})
+    _pt_inflate_cap(path, budget)  # before the pickle scan, so a zip bomb is never inflated
+    loaded = judge(path, report)  # the same pickle policy as inspect-ckpt: unsafe files stop here
+    if loaded is None:
+        return
+    if not torch_may_load(loaded):  # unknown, TorchScript, .tar, bare pickles: read through nandoctor only
+        yield from _arrays(tensors_of(loaded, path, report))
         return
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
-    except pickle.UnpicklingError as exc:
-        m = _GLOBAL.search(str(exc))
-        report.add("ND128", "error", "torch.load(weights_only=True) refused it"
-                   + (f" (it references {m.group(1)})" if m else f": {_first_line(str(exc))}"), path=str(path),
-                   data={"globals": [m.group(1)] if m else []})
+    except pickle.UnpicklingError:  # safe by nandoctor's list (Namespace, DictConfig, ...) but not torch's
+        yield from _arrays(tensors_of(loaded, path, report))
         return
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError,
             TypeError, IndexError, RecursionError, OverflowError, UnicodeDecodeError) as exc:
@@ -159,6 +151,14 @@ def _torch(path: Path, report: Report, budget: Budget):
     if not found:
         report.add("ND100", "error", "no tensors inside (expected a tensor, dict, list or tuple of tensors)",
                    path=str(path))
+
+
+def _arrays(named):
+    """(name, numpy array) from nandoctor's own reader -> (name, Values), checked in blocks like the rest."""
+    for name, arr in named:
+        shape = tuple(arr.shape)
+        yield name, Values(shape, str(arr.dtype), lambda a=arr: _blocks(a, lambda b: b),
+                           lambda k, s=shape: _unravel(k, s))
 
 
 def _pt_inflate_cap(path: Path, budget: Budget) -> None:

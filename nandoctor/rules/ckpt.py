@@ -161,4 +161,14 @@ RULES = [
         bad="callbacks.ModelCheckpoint{...}.kth_value = inf (reported as info)",
         good="the same checkpoint judged clean on its state_dict",
     ),
+    Rule(
+        code="ND217",
+        title="pickle names globals outside the allow-list",
+        why="A class or function that real checkpoints do not contain would be imported and called by "
+        "torch.load(weights_only=False); nandoctor cannot tell what it does, so the file is not trusted.",
+        fix="Pass --trust MODULE.NAME for code you trust (your own model class), or re-export the weights "
+        "as safetensors.",
+        bad="a best.pt whose pickle names mypkg.models.CustomNet",
+        good="a checkpoint holding only tensors, containers and framework data classes",
+    ),
 ]
