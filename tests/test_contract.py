@@ -210,7 +210,7 @@ def test_watch_codes_follow_the_table(tmp_path):
 
     table = readme_exit_codes()
     log = tmp_path / "h.csv"
-    log.write_text("epoch,train_loss\n1,2.0\n2,1.9\n")
+    log.write_text("epoch,train_loss\n1,2.0\n2,1.9\n3,1.8\n")  # enough points to judge: no alarm
     assert run_cli("analyze-log", log, "--watch", "--interval", "0.1", "--timeout", "0.3").code == table["watch timeout"]
     bad = tmp_path / "bad.csv"
     bad.write_text("epoch,train_loss\n1,2.0\n2,nan\n")

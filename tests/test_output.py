@@ -162,10 +162,13 @@ def test_piped_text_is_not_wrapped_at_80_columns(demo_run, tmp_path):
     run = shutil.copytree(demo_run, tmp_path / "run")  # triage writes args_fixed.yaml beside args.yaml
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     r = run_cli("triage", run, "--no-data", env=env)
-    longest = max(len(line) for line in r.stdout.splitlines())
-    assert longest > 120  # the yolo command line, whole
-    assert any(line.strip().startswith("yolo train") and line.rstrip().endswith("epoch2.pt")
-               for line in r.stdout.splitlines())
+    from shlex import quote
+
+    lines = [line.strip() for line in r.stdout.splitlines()]
+    assert max(len(line) for line in lines) > 120  # prose runs on: a pipe has no edge to wrap at
+    backup = [line for line in lines if line.startswith("mkdir -p ")]  # save the scene, the broken files named
+    assert len(backup) == 1 and len(backup[0]) > 120 and backup[0].endswith(f"{quote(str(run / 'nan_backup'))}/")
+    assert f"yolo train cfg={quote(str(run / 'args_fixed.yaml'))}" in lines
 
 
 @pytest.mark.parametrize("color,expect", [("always", True), ("never", False), ("auto", False)])
@@ -243,7 +246,8 @@ def test_wrap_never_breaks_a_path_or_a_backticked_command():
 @pytest.mark.parametrize("width", [80, 200])
 def test_every_view_fits_and_cuts_nothing(demo_run, tmp_path, width):
     """Each command's text view at 80 and 200 columns: no cell cut to `…`, and the only lines past
-    the edge are those holding a path or a command (printed whole on purpose)."""
+    the edge are those holding a path or a command, or a line of the repaired file's diff (printed
+    whole on purpose, each on a line of its own)."""
     import shutil
 
     from nandoctor.ckpt.engine import inspect_ckpt
@@ -263,5 +267,9 @@ def test_every_view_fits_and_cuts_nothing(demo_run, tmp_path, width):
             render_text(report, console)
         out = cap.get()
         assert "…" not in out, report.command
-        long = [line for line in out.splitlines() if len(line) > width and "/" not in line and "=" not in line]
+        diff = [line for line in (report.summary.get("diff") or "").splitlines() if line.strip()]
+        printed = out.splitlines()
+        assert all(line in printed for line in diff), report.command  # whole and alone on its line
+        long = [line for line in printed
+                if len(line) > width and "/" not in line and "=" not in line and line not in diff]
         assert not long, (report.command, long[:3])

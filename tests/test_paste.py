@@ -113,13 +113,22 @@ def test_every_command_path_and_diff_line_survives_copy_paste(run_copy, command)
 
 @pytest.mark.parametrize("cols", [80, 120])
 def test_next_step_commands_sit_alone_on_their_lines(run_copy, cols):
-    """`yolo train cfg=... model=...` is one line by itself, so pasting the line runs all of it."""
+    """`yolo train cfg=...` is one line by itself, so pasting the line runs all of it; the repaired
+    config it names loads the clean weights and trains into a new folder (Ultralytics takes `model`
+    from the cfg file when the command line gives none)."""
     from shlex import quote
+
+    import yaml
 
     _, lines = in_pty(["triage", run_copy, "--force"], cols)
     yolo = [line.strip() for line in lines if line.strip().startswith("yolo train")]
-    assert yolo[0] == f"yolo train cfg={quote(str(run_copy / 'args_fixed.yaml'))} " \
-                      f"model={quote(str(run_copy / 'weights' / 'epoch2.pt'))}"
+    fixed = run_copy / "args_fixed.yaml"
+    assert yolo == [f"yolo train cfg={quote(str(fixed))}"]
+    cfg = yaml.safe_load(fixed.read_text())
+    weights = str(run_copy / "weights" / "epoch2.pt")
+    assert cfg["model"] == weights and cfg["pretrained"] == weights
+    assert Path(cfg["project"]) / cfg["name"] == run_copy.parent / "run_nandoctor" and cfg["exist_ok"] is False
+    assert not (run_copy.parent / "run_nandoctor").exists() and cfg["resume"] is False and "save_dir" not in cfg
     prose = [line for line in lines if line.startswith("     ") and "/" not in line]
     assert prose and all(len(line) <= cols for line in prose)  # prose wraps (only a path may run past the edge)
     assert not [line for line in lines if line.startswith(("fp16", "warmup", "lr0"))]  # no wrapped line at column 0

@@ -108,7 +108,7 @@ def test_a_log_that_never_appears_is_exit_2_material(tmp_path):
 def test_plot_is_refreshed_with_each_new_point(tmp_path):
     pytest.importorskip("matplotlib")
     log = tmp_path / "training_history.csv"
-    log.write_text(HEADER + rows([2.0, 1.9]))
+    log.write_text(HEADER + rows([2.0, 1.9, 1.8]))  # three points: enough for a verdict, so a plot
     png = tmp_path / "loss.png"
     drawn = []
 
@@ -118,9 +118,9 @@ def test_plot_is_refreshed_with_each_new_point(tmp_path):
             log.open("a").write(rows([value], start=start))
         return change
 
-    report, lines = _watch(log, Script(grow(1.8, 3), grow("nan", 4)), plot=png)
+    report, lines = _watch(log, Script(grow(1.7, 4), grow("nan", 5)), plot=png)
     assert lines.count(f"wrote the plot to {png} (redrawn with each new point)") == 1
     drawn.append(png.read_bytes())
-    assert len(set(drawn)) == 3  # written at the start, after epoch 3, after the NaN
+    assert len(set(drawn)) == 3  # written at the start, after epoch 4, after the NaN
     assert report.summary["plot"] == str(png) and png.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "training_history.csv"]

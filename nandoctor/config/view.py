@@ -12,8 +12,8 @@ from nandoctor.findings import Report
 def summary_view(report: Report, console=None) -> list:
     from rich.text import Text
 
-    from nandoctor.layout import fitted_table
-    from nandoctor.render import diff_lines, stdout_console
+    from nandoctor.layout import fitted_table, wrap
+    from nandoctor.render import diff_lines, stdout_console, wrap_width
 
     console = console or stdout_console()
     s = report.summary
@@ -26,10 +26,11 @@ def summary_view(report: Report, console=None) -> list:
     diff = s.get("diff") or ""
     if diff:
         out += diff_lines(diff)
-    if s.get("validation"):
+    if s.get("validation"):  # prose: wrapped at the width (only at spaces, so a path in a reason stays whole)
         v = s["validation"]
-        out.append(Text(f"framework check: {v['status']} ({v['message']})",
-                        style="red" if v["status"] == "rejected" else "green" if v["status"] == "accepted" else ""))
+        style = "red" if v["status"] == "rejected" else "green" if v["status"] == "accepted" else ""
+        out += [Text(line, style=style)
+                for line in wrap(f"framework check: {v['status']} ({v['message']})", wrap_width(console), hang="  ")]
     if s.get("output"):
         out.append(Text(f"wrote {s['output']}", style="green"))
     elif s.get("existing_output"):

@@ -411,7 +411,9 @@ def _evil_run(root: Path) -> Path:
     torch.save({"model": {f"{EVIL}.weight": torch.tensor([float("nan"), 1.0])}, "epoch": 1},
                run / "weights" / f"epoch1{safe}.pt")
     (run / "results.csv").write_text(f"epoch,train/box_loss,{EVIL}\n1,1.0,0.5\n2,nan,0.5\n")
-    (root / "history.csv").write_text(f"epoch,{EVIL}\n1,2.0\n2,1.9\n3,nan\n")  # the broken column is EVIL
+    # the broken loss column is named EVIL (its "loss" suffix makes it the loss series)
+    (root / "history.csv").write_text(f"epoch,{EVIL}loss\n1,2.0\n2,1.9\n3,nan\n")
+    (root / "no_loss.csv").write_text(f"epoch,{EVIL}\n1,2.0\n2,1.9\n3,nan\n")  # no loss series at all
     (run / "args.yaml").write_text(yaml.safe_dump({"lr0": 0.01, "amp": True, "imgsz": 1280, EVIL: 1}))
     labels = run / "dataset" / "labels" / "train"
     labels.mkdir(parents=True)
@@ -436,3 +438,9 @@ def test_no_markup_or_escape_sequence_from_an_input_reaches_the_terminal(tmp_pat
         assert "\x1b" not in r.stderr, call
         if call[0] == "inspect-ckpt" or call[1].name == "history.csv":  # shown escaped, not dropped
             assert r"\x1b]52;c;ZXZpbA==\x07" in ours.replace("\\\\", "\\"), (call, fmt)
+    # the one-line error for a log without a loss series lists its columns, escaped too
+    r = run_cli("analyze-log", tmp_path / "no_loss.csv", "--format", fmt, "--color", "always",
+                env={"PYTHONIOENCODING": "utf-8"})
+    assert r.code == 2 and "could not find a loss series" in r.stderr, (r.code, r.stderr)
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr and "\u202e" not in r.stderr
+    assert r"\x1b]52;c;ZXZpbA==\x07" in r.stderr.replace("\\\\", "\\"), r.stderr
