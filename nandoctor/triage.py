@@ -158,7 +158,7 @@ def _read_log(engines: _Engines, layout: RunLayout) -> dict[str, Any]:
         return {}
     sub = engines.call("analyze-log", layout.log)
     if sub is None:
-        return {}
+        return _rows_of_a_short_log(layout) or {}
     whole = s = sub.summary
     segment = _latest_segment(engines, layout, sub)
     if segment is not None:  # checkpoints are judged on the latest segment; the report keeps the file's verdict
@@ -185,6 +185,30 @@ def _read_log(engines: _Engines, layout: RunLayout) -> dict[str, Any]:
                                             or timeline.get("diverged_at") is not None):
         lightning_epochs(timeline, layout.log)
     return timeline
+
+
+def _rows_of_a_short_log(layout: RunLayout) -> dict[str, Any] | None:
+    """analyze-log gives no verdict on a curve under 3 points, yet an Ultralytics run that stopped
+    after 2 rows still tells triage how far it got (its ND507 ending). Only a log that reads and
+    holds no non-finite cell counts: then 'nothing non-finite was logged' is known, not guessed."""
+    if layout.framework != "ultralytics" or layout.log is None:
+        return None
+    from nandoctor.logs import evidence
+    from nandoctor.logs.readers import read_log
+
+    try:
+        if layout.log.stat().st_size > _MAX_SEGMENT_LOG:
+            return None
+        table = read_log(layout.log, None)
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception:  # unreadable as a log: triage knows nothing about the run's progress
+        return None
+    if table.total_rows < 1 or evidence.nonfinite_columns(table) or evidence.missing_cells(table):
+        return None
+    return {"rows": int(table.total_rows), "format": table.format, "index_name": table.index_name,
+            "axis": table.index_name or "epoch", "base": 1 if (b := first_logged_epoch(layout.log)) is None
+            else min(max(b, 0), 1)}
 
 
 _MAX_SEGMENT_LOG = 64 * 1024 * 1024  # results.csv is a few KB; a resume split of a huge file is not attempted
@@ -251,12 +275,15 @@ def _latest_segment(engines: _Engines, layout: RunLayout, sub: Report) -> Report
 
 def _place_checkpoints(engines: _Engines, layout: RunLayout, timeline: dict[str, Any]) -> list[Checkpoint]:
     entries: list[dict[str, Any]] = []
+    optimizers: list[Path] = []
     for path in layout.checkpoints:
         sub = engines.call("inspect-ckpt", path)
         if sub is not None:
             entries += [e for e in sub.summary.get("checkpoints") or [] if isinstance(e, dict)]
+            optimizers += [Path(str(o["path"])) for o in sub.summary.get("other_files") or []
+                           if isinstance(o, dict) and o.get("role") == "optimizer" and o.get("path")]
             timeline.setdefault("ckpt_recommended", []).append(sub.summary.get("recommended"))
-    units = group_units(entries, layout.units)
+    units = group_units(entries, layout.units, optimizers)
     final_step = _final_model_step(layout)
     for c in units:
         if final_step is not None and c.step is None and Path(c.path).parent == layout.root:

@@ -113,7 +113,10 @@ def _unit_of(path: Path, roots: tuple[Path, ...] = ()) -> Path:
     return path
 
 
-def group_units(entries: list[dict[str, Any]], roots: list[Path] | tuple[Path, ...] = ()) -> list[Checkpoint]:
+def group_units(entries: list[dict[str, Any]], roots: list[Path] | tuple[Path, ...] = (),
+                optimizers: list[Path] | tuple[Path, ...] = ()) -> list[Checkpoint]:
+    """`optimizers`: optimizer files inspect-ckpt listed beside the weights rather than as checkpoints
+    (an HF folder without trainer_state.json); they make their unit resumable."""
     groups: dict[Path, list[dict[str, Any]]] = {}
     for e in entries:
         if isinstance(e, dict) and e.get("path"):
@@ -136,7 +139,8 @@ def group_units(entries: list[dict[str, Any]], roots: list[Path] | tuple[Path, .
             step = int(m.group(1))
         # an HF folder resumes with its optimizer.pt; a file stands alone as inspect-ckpt judged it
         resumable = any(bool(m.get("resumable", True)) for m in members) or (
-            len(members) > 1 and "optimizer.pt" in names)
+            len(members) > 1 and "optimizer.pt" in names) or any(
+            _unit_of(o, tuple(roots)) == path for o in optimizers)
         units.append(Checkpoint(str(path), status, epoch, step, resumable, None))
     return units
 

@@ -15,16 +15,11 @@ from tests.triage_runs import tree_hash
 
 RUNS = Path(__file__).parent / "data" / "runs"
 SHARED_RUNS = Path(__file__).resolve().parents[1].parent / "shared" / "runs"
-# verdicts that need inspect-ckpt to tell bookkeeping and construction from poison: Lightning's
-# ModelCheckpoint stores kth_value = inf in its callback state, BERT's padding row is zeros by design
-NEEDS_CKPT_SEMANTICS = pytest.mark.xfail(reason="inspect-ckpt still judges Lightning callback state and "
-                                                "padding rows as weights", strict=False)
 RUN_DIRS = {"yolo_healthy": "train", "yolo_nan_recovered": "train", "yolo_nan_persisted": "train",
             "yolo_resumed": "train", "hf_healthy": "out", "hf_nan_step15": "out", "hf_lr10_diverge": "out",
             "hf_state_only_nan_step25": "out",
             "lightning_healthy": "", "lightning_nan_epoch3": "", "lightning_weights_only": "",
             "plain_scaler_nan_epoch4": ""}
-PENDING = {"hf_healthy", "hf_nan_step15", "hf_state_only_nan_step25", "lightning_healthy", "lightning_nan_epoch3"}
 
 
 def _copy(name: str, tmp_path: Path) -> tuple[Path, Path, dict]:
@@ -40,8 +35,9 @@ def _verdicts(summary: dict, root: Path) -> dict[str, str]:
     return {str(Path(c["path"]).relative_to(root)): c["verdict"] for c in summary["checkpoints"]}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=NEEDS_CKPT_SEMANTICS) if n in PENDING else n
-                                  for n in RUN_DIRS])
+# inspect-ckpt tells bookkeeping and construction from poison: Lightning's ModelCheckpoint stores
+# kth_value = inf in its callback state, BERT's padding row is zeros by design
+@pytest.mark.parametrize("name", list(RUN_DIRS))
 def test_recommendation_matches_the_truth(tmp_path, name):
     root, run, truth = _copy(name, tmp_path)
     before = tree_hash(root, skip=("truth.json",))
@@ -61,9 +57,8 @@ def test_recommendation_matches_the_truth(tmp_path, name):
     assert {k: v for k, v in after.items() if not k.endswith("_fixed.yaml")} == before
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=NEEDS_CKPT_SEMANTICS) if n == "lightning_healthy" else n
-                                  for n in ("yolo_healthy", "yolo_nan_recovered", "yolo_resumed", "hf_healthy",
-                                            "lightning_healthy", "lightning_weights_only")])
+@pytest.mark.parametrize("name", ["yolo_healthy", "yolo_nan_recovered", "yolo_resumed", "hf_healthy",
+                                  "lightning_healthy", "lightning_weights_only"])
 def test_healthy_real_runs_get_no_error(tmp_path, name):
     """Healthy, or recovered by the trainer itself (8.4's NaN recovery, a resume after it)."""
     _, run, _ = _copy(name, tmp_path)
@@ -118,15 +113,13 @@ SHARED = {  # run -> (folder to triage, the newest checkpoint with finite weight
     "l2_diverge": ("run", None),  # the loss diverges from step 3: every checkpoint comes after
     "x2_lightning_defaults": ("", "lightning_logs/version_0/checkpoints/epoch=1-step=8.ckpt"),
 }
-SHARED_PENDING = {"h3_nan_end30", "h1_healthy", "l1_healthy", "x2_lightning_defaults"}
 
 
 def _shared_truth(run: str) -> list[dict]:
     return [json.loads(line) for line in (SHARED_RUNS / run / "ckpt_truth.jsonl").read_text().splitlines() if line]
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=NEEDS_CKPT_SEMANTICS) if n in SHARED_PENDING else n
-                                  for n in SHARED])
+@pytest.mark.parametrize("name", list(SHARED))
 def test_shared_real_runs(tmp_path, name):
     if not SHARED_RUNS.is_dir():
         pytest.skip("../shared/runs is not beside the checkout")

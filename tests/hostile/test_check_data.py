@@ -55,7 +55,9 @@ EMPTY = {
     ".yaml": (2, "no YOLO label files (.txt) found"),
 }
 RANDOM = {
-    ".txt": (1, [("ND120", "info", "no class count"), ("ND100", "error", "binary content (NUL bytes) in a label file")]),
+    # one binary file given alone is the wrong kind of file (exit 2); inside a dataset it stays an ND100
+    # finding about that file (test_ND100_binary_label_named_txt_via_subprocess)
+    ".txt": (2, "junk.txt: binary content (NUL bytes) in a label file: not a label, JSONL/CSV or tensor file"),
     ".npy": (1, [("ND100", "error", "not an .npy file (no \\x93NUMPY magic")]),
     ".npz": (1, [("ND100", "error", "cannot open .npz: File is not a zip file")]),
     ".safetensors": (1, [("ND100", "error", "cannot open safetensors: Error while deserializing header")]),
