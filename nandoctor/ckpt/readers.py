@@ -25,6 +25,9 @@ from nandoctor.pickle_policy import UNSAFE, Verdict
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 # Opcodes a pickle can start with (PROTO, or a protocol 0/1 opcode): such a file is judged as a pickle.
 PICKLE_FIRST = {bytes([b]) for b in b"\x80(}])cILFSVNKJMGTUXi\x88\x89\x8a\x8c"}
+# Image signatures that happen to start with a pickle opcode (PNG's \x89 is NEWFALSE): an unknown opcode
+# follows within a few bytes, before any GLOBAL, so no loader can run code from them. Not checkpoints.
+NOT_PICKLES = (b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
 MAX_HEADER = 100 << 20  # safetensors caps its own header at 100 MB
 # What torch's own DCP .metadata pickle names; anything else is refused before torch unpickles it
 # (dangerous globals never get this far: the restricted unpickler has already refused them).
@@ -80,7 +83,7 @@ def read_any(path: Path) -> Loaded:
         return read_safetensors(path)
     if _is_tar(path):
         return read_tar(path)
-    if head[:1] in PICKLE_FIRST:
+    if head[:1] in PICKLE_FIRST and not head.startswith(NOT_PICKLES):
         return read_pickle(path)
     raise ValueError("not a torch, safetensors or npz checkpoint (unrecognised first bytes)")
 
