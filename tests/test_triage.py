@@ -299,6 +299,9 @@ def test_one_log_verdict_validation_inf_with_a_finite_loss(cli, tmp_path):
     assert s["first_nonfinite"] == log["summary"]["first_nonfinite"]
     text = " ".join(cli("triage", run, "--no-data").stdout.split())
     assert "no non-finite value" not in text and "val/box_loss went non-finite" in text
+    cfg = cli("diagnose-config", run / "args.yaml", "--log", run / "results.csv", "--dry-run", "--format", "json")
+    nd417 = [f["message"] for f in cfg.json["findings"] if f["code"] == "ND417"]
+    assert len(nd417) == 1 and "val/box_loss" in nd417[0] and "training loss stays finite" in nd417[0]
 
 
 def _resumed_after_nan(tmp_path, *, old_epochs: int, new_epochs: int) -> Path:

@@ -155,9 +155,12 @@ def _evidence(log: Path, report: Report, s: dict | None = None, found: bool = Fa
                              "suggested_lr": ev.suggested_lr, "lr_ran": ev.lr_ran, "found_beside_config": found}
     at = first.get("index", first) if isinstance(first, dict) else first
     where = f"the run's own log {log} (found beside the config; --no-log ignores it)" if found else str(log)
+    other = list(s.get("nonfinite_columns") or [])  # analyze-log's verdict, not judged again here
     msg = (f"{where} went non-finite at {s.get('index_name') or 'step'} {at} "
            f"(pattern: {pattern or 'unknown'}); repair values follow that diagnosis" if ev.nonfinite
-           else f"{where} stays finite; repair values follow the usual defaults")
+           else f"{where}: the training loss stays finite"
+           + (f" (non-finite elsewhere: {', '.join(map(str, other[:3]))}; see analyze-log)" if other else "")
+           + "; repair values follow the usual defaults")
     report.add("ND417", "info", msg, path=str(log))
     return ev
 
