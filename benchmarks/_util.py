@@ -4,7 +4,6 @@ are measured the same way, in the same run)."""
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import time

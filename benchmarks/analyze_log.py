@@ -32,7 +32,7 @@ def build(path: Path, n: int) -> None:
         chunk = 100_000
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
-            lines = [f"{s},{x:.6g},{g:.6g},{r:.6g}" for s, x, g, r in zip(t[a:b], loss[a:b], grad[a:b], lr[a:b])]
+            lines = [f"{s},{x:.6g},{g:.6g},{r:.6g}" for s, x, g, r in zip(t[a:b], loss[a:b], grad[a:b], lr[a:b], strict=True)]
             fh.write("\n".join(lines) + "\n")  # f"{nan:.6g}" writes the `nan` literal
 
 

@@ -178,7 +178,7 @@ def run(engine: Callable[[], Report] | Sequence[tuple[str, Callable[[], Report]]
         raise
     except KeyboardInterrupt:
         sys.stderr.write("nandoctor: interrupted\n")
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # never a traceback for the user; --debug shows it
         _map_error(exc, label, debug)
     raise typer.Exit(code)
@@ -294,7 +294,7 @@ def demo(
         steps = write_demo(directory, force=force)
     except KeyboardInterrupt:
         sys.stderr.write("nandoctor: interrupted\n")
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:
         _map_error(exc, str(directory), debug)
     try:

@@ -42,7 +42,7 @@ def _results() -> dict[str, list[float]]:
         values = [float(e), 40.0 * e, *([math.nan] * 3 if bad else losses),
                   *([0.0] * 4 if bad else metrics), *([math.nan] * 3 if bad else [x + 0.05 for x in losses]),
                   *[0.00066 * e] * 3]
-        for c, v in zip(RESULTS_COLUMNS, values):
+        for c, v in zip(RESULTS_COLUMNS, values, strict=True):
             rows[c].append(round(v, 6))
     return rows
 

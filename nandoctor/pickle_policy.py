@@ -95,7 +95,7 @@ UNSAFE_MODULES = {
     "cloudpickle", "timeit", "cProfile", "profile", "pdb", "bdb", "trace", "gc", "_posixsubprocess",
     "zipimport", "pkgutil", "distutils", "setuptools", "pip", "ensurepip", "venv", "site", "sysconfig",
     "linecache", "fcntl", "mmap", "io", "_io", "codecs", "_codecs", "doctest", "unittest", "logging",
-    "_osx_support", "_aix_support", "mailcap", "uuid", "platform", "ctypes", "cgi", "cgitb", "xmlrpc",
+    "_osx_support", "_aix_support", "mailcap", "uuid", "platform", "cgi", "cgitb", "xmlrpc",
     "wsgiref", "idlelib", "tkinter", "turtle", "lib2to3", "zipfile", "tarfile", "shelve", "dbm", "sqlite3",
     "fileinput", "filecmp", "netrc", "mailbox", "smtpd", "socketserver", "selectors", "select", "ssl",
     "readline", "rlcompleter", "atexit", "weakref", "_weakref", "ast", "compileall", "py_compile",

@@ -15,8 +15,18 @@ from typing import Any, Callable
 
 from nandoctor.findings import NandoctorError, Report
 from nandoctor.triage_discover import RunLayout, discover
-from nandoctor.triage_link import (BAD, DIVERGING, Checkpoint, choose, first_logged_epoch, group_units,
-                                   index_of, lightning_epochs, place, ultralytics_ending)
+from nandoctor.triage_link import (
+    BAD,
+    DIVERGING,
+    Checkpoint,
+    choose,
+    first_logged_epoch,
+    group_units,
+    index_of,
+    lightning_epochs,
+    place,
+    ultralytics_ending,
+)
 
 ENGINES = {  # command name -> (module, function)
     "analyze-log": ("nandoctor.logs.engine", "analyze_log"),

@@ -52,7 +52,7 @@ def first_logged_epoch(path: Path) -> int | None:
     """The epoch value of results.csv's first row: 1 for current Ultralytics, 0 for YOLOv5/8.0."""
     try:
         with path.open(newline="", encoding="utf-8", errors="replace") as fh:
-            rows = csv.reader(line for _, line in zip(range(2), fh))
+            rows = csv.reader(line for _, line in zip(range(2), fh, strict=False))
             header, first = next(rows), next(rows)
         column = [h.strip() for h in header].index("epoch")
         return int(float(first[column]))
@@ -128,7 +128,7 @@ def group_units(entries: list[dict[str, Any]], roots: list[Path] | tuple[Path, .
             units.append(Checkpoint(str(path), "not-a-model", None, None, False, None))
             continue
         # RNG, scheduler and arguments are bookkeeping, not state: they cannot make a folder poisoned
-        judged = [m for m, n in zip(members, names) if not _NOT_JUDGED.fullmatch(n)] or members
+        judged = [m for m, n in zip(members, names, strict=True) if not _NOT_JUDGED.fullmatch(n)] or members
         status = max((str(m.get("status", "unreadable")) for m in judged), key=lambda s: _RANK.get(s, 4))
         epoch = next((_as_int(m.get("epoch")) for m in members if _as_int(m.get("epoch")) is not None), None)
         step = next((_as_int(m.get("step")) for m in members if _as_int(m.get("step")) is not None), None)

@@ -88,7 +88,7 @@ def write_csv(path: Path, columns: dict[str, list]) -> Path:
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(names)
-        for row in zip(*columns.values()):
+        for row in zip(*columns.values(), strict=True):
             w.writerow(["%.6g" % v if isinstance(v, float) else v for v in row])
     return path
 

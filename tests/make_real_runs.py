@@ -270,8 +270,7 @@ def hf_toy_dataset(n: int, seed: int):
 def _hf_run(name: str, *, lr: float, inject_step: int | None, max_steps: int = 40, save_steps: int = 10,
             save_model: bool = True):
     import torch
-    from transformers import (BertConfig, BertForSequenceClassification, Trainer, TrainerCallback,
-                              TrainingArguments)
+    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainerCallback, TrainingArguments
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

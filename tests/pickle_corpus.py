@@ -102,6 +102,7 @@ def malicious(root: Path, canary: Path) -> dict[str, Path]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import mailcap
+    import _osx_support
     import imaplib
     import importlib
     import logging
@@ -111,7 +112,6 @@ def malicious(root: Path, canary: Path) -> dict[str, Path]:
     import subprocess
     import uuid
 
-    import _osx_support
     import numpy.testing._private.utils as np_utils
     import pandas
     import sympy

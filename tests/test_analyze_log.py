@@ -13,8 +13,16 @@ import pytest
 from nandoctor.logs.classify import PATTERNS, classify
 from nandoctor.logs.engine import analyze_log
 from tests.analyze_log_fixtures import (
-    NAN, PLAYBOOK, healthy_variant, noisy_curve, with_recovered_spike, write_csv, write_lightning_metrics,
-    write_trainer_state, write_training_history, write_ultralytics_results,
+    NAN,
+    PLAYBOOK,
+    healthy_variant,
+    noisy_curve,
+    with_recovered_spike,
+    write_csv,
+    write_lightning_metrics,
+    write_trainer_state,
+    write_training_history,
+    write_ultralytics_results,
 )
 from tests.conftest import run_cli
 

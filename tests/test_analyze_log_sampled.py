@@ -13,7 +13,11 @@ import nandoctor.logs.readers._csv as csv_reader
 import nandoctor.logs.sample as sample
 from nandoctor.logs.engine import analyze_log
 from tests.analyze_log_fixtures import (
-    noisy_curve, with_recovered_spike, write_csv, write_lightning_metrics, write_training_history,
+    noisy_curve,
+    with_recovered_spike,
+    write_csv,
+    write_lightning_metrics,
+    write_training_history,
     write_ultralytics_results,
 )
 from tests.conftest import run_cli

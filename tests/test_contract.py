@@ -140,10 +140,10 @@ def readme_exit_codes() -> dict[str, int]:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory, demo_run) -> dict[str, dict[str, list]]:
     """{class: {command: argv}} built with the real writers."""
+    import shutil
+
     import torch
     from PIL import Image
-
-    import shutil
 
     d = tmp_path_factory.mktemp("contract")
     demo_run = shutil.copytree(demo_run, d / "run")  # triage writes args_fixed.yaml: never into the shared demo
@@ -195,7 +195,7 @@ def test_every_command_on_each_class_of_input_exits_as_the_readme_says(inputs, c
 def test_a_closed_stdout_is_not_an_error(inputs, command):
     """`nandoctor ... | head -1`: the reader goes away; the exit code is still the verdict's."""
     table = readme_exit_codes()
-    for cls, extra in zip(PIPED, ([], ["--fail-on", "never"])):
+    for cls, extra in zip(PIPED, ([], ["--fail-on", "never"]), strict=True):
         args = [sys.executable, "-m", "nandoctor", command, *map(str, inputs["broken"][command]), *extra]
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
         p.stdout.readline()

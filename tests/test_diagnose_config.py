@@ -153,7 +153,7 @@ def test_untouched_lines_of_a_real_args_yaml_are_byte_identical(shared_formats, 
     old, new = src.read_text().splitlines(), (tmp_path / "default_fixed.yaml").read_text().splitlines()
     changed = {c["key"] for c in report.summary["changes"]}
     assert len(old) == len(new)
-    for a, b in zip(old, new):
+    for a, b in zip(old, new, strict=True):
         if a != b:
             key = a.split(":")[0]
             assert key in changed and b.startswith(f"{key}: ") and "# nandoctor: " in b

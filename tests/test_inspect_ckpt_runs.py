@@ -16,7 +16,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from nandoctor.ckpt.engine import inspect_ckpt
+from nandoctor.ckpt.engine import inspect_ckpt  # noqa: E402  (after the skip: no torch, no module)
 
 DATA = Path(__file__).resolve().parent / "data" / "ckpt"
 RUNS = Path(__file__).resolve().parents[1].parent / "shared" / "runs"

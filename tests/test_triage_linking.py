@@ -7,8 +7,8 @@ from pathlib import Path
 
 from nandoctor.findings import Report
 from nandoctor.triage import _place_checkpoints
-from nandoctor.triage_link import choose, first_logged_epoch, group_units, place
 from nandoctor.triage_discover import RunLayout, discover
+from nandoctor.triage_link import choose, first_logged_epoch, group_units, place
 from tests.triage_runs import results_rows, write_results_csv
 
 

@@ -108,8 +108,8 @@ def test_printed_load_from_checkpoint_snippet_runs_in_lightning(tmp_path):
 
     import lightning as L
 
-    from nandoctor.triage_steps import _lightning_new_run
     from nandoctor.triage_discover import discover
+    from nandoctor.triage_steps import _lightning_new_run
     from tests.make_real_runs import lightning_regressor, regression_loader
 
     shutil.copytree(RUNS / "lightning_weights_only", tmp_path / "run")

@@ -18,7 +18,7 @@ from nandoctor.ultralytics_shapes import RESULTS_COLUMNS, save_ultralytics_check
 def tree_hash(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
     """sha256 of every file under root (symlinks not followed), to prove nothing was modified."""
     out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _dirnames, filenames in os.walk(root):
         for name in filenames:
             p = Path(dirpath) / name
             rel = str(p.relative_to(root))
@@ -41,7 +41,7 @@ def results_rows(epochs: int, nan_epoch: int | None, first: int = 1) -> dict[str
         losses = [1.9 - 0.05 * i, 2.6 - 0.1 * i, 1.8 - 0.03 * i]
         vals = [e, 40.0 * (i + 1), *([math.nan] * 3 if bad else losses), *([0.0] * 4 if bad else [0.3, 0.4, 0.3, 0.1]),
                 *([math.nan] * 3 if bad else losses), 0.001, 0.001, 0.001]
-        for c, v in zip(RESULTS_COLUMNS, vals):
+        for c, v in zip(RESULTS_COLUMNS, vals, strict=True):
             rows[c].append(v)
     return rows
 

@@ -105,10 +105,11 @@ def inspect_ckpt(path: Path, *, stats: bool = False) -> Report:
     scanned: list[tuple[dict[str, Any], Report]] = []
     sizes = [_size(u) for u in units]
     with inflate_budget(), progress("Scanning checkpoints (MiB)", max(1, sum(sizes) >> 20)) as bar:
-        for unit, size in zip(units, sizes):
+        for unit, size in zip(units, sizes, strict=True):
             done = [0]
 
-            def advance(nbytes: int) -> None:  # progress by bytes scanned: one huge file still moves
+            # progress by bytes scanned: one huge file still moves (`done` bound now, per unit)
+            def advance(nbytes: int, done: list[int] = done) -> None:
                 done[0] += nbytes
                 bar.advance(nbytes / (1 << 20))
 

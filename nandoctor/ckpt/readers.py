@@ -9,17 +9,32 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import warnings
 import struct
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nandoctor.ckpt.tensors import (DTYPES, MAX_INFLATE, SAFETENSORS_DTYPES, TensorRef, _charge, _contiguous_strides,
-                                    _numel, zip_member_offset)
-from nandoctor.ckpt.unpickle import (StorageType, Unsupported, UnsafePickle, judge_pickle, load_torch_zip,
-                                     next_pickle, restricted_loads)
+from nandoctor.ckpt.tensors import (
+    DTYPES,
+    MAX_INFLATE,
+    SAFETENSORS_DTYPES,
+    TensorRef,
+    _charge,
+    _contiguous_strides,
+    _numel,
+    zip_member_offset,
+)
+from nandoctor.ckpt.unpickle import (
+    StorageType,
+    UnsafePickle,
+    Unsupported,
+    judge_pickle,
+    load_torch_zip,
+    next_pickle,
+    restricted_loads,
+)
 from nandoctor.pickle_policy import UNSAFE, Verdict
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C

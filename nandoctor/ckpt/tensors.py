@@ -147,7 +147,7 @@ class TensorRef:
         if len(shape) != len(stride) or any(s < 0 for s in shape) or any(s < 0 for s in stride):
             raise ValueError("invalid tensor shape or stride")
         if _numel(shape):
-            last = offset + sum((n - 1) * s for n, s in zip(shape, stride))
+            last = offset + sum((n - 1) * s for n, s in zip(shape, stride, strict=True))
             if offset < 0 or last >= self.numel_storage:
                 raise ValueError(f"tensor view [{offset}..{last}] lies outside its storage of "
                                  f"{self.numel_storage} elements")
@@ -172,7 +172,7 @@ class TensorRef:
 
     def is_contiguous(self) -> bool:
         expected = _contiguous_strides(self.shape)
-        return all(n == 1 or s == e for n, s, e in zip(self.shape, self.stride, expected))
+        return all(n == 1 or s == e for n, s, e in zip(self.shape, self.stride, expected, strict=True))
 
     # --- reading ---------------------------------------------------------------------------------------
     def chunks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:
@@ -224,7 +224,7 @@ class TensorRef:
 
         dt = self.np_dtype
         rest = _numel(shape[1:])
-        inner = 1 + sum((k - 1) * s for k, s in zip(shape[1:], stride[1:]))
+        inner = 1 + sum((k - 1) * s for k, s in zip(shape[1:], stride[1:], strict=True))
         if len(shape) > 1 and (inner > step or rest > step):
             for i in range(shape[0]):
                 yield from self._strided(offset + i * stride[0], shape[1:], stride[1:], step)
@@ -321,7 +321,7 @@ def _covering(offset: int, shape: tuple, stride: tuple) -> tuple[int, Any, Any]:
     Returns (offset, None, count) when that is the contiguous block [offset, offset + count) (each
     element once: a transpose or an expand), else (offset, shape, stride) to read through strides; an
     overlapping view (more elements than the span it covers) is judged on that span."""
-    dims = sorted(((int(n), int(s)) for n, s in zip(shape, stride) if n > 1 and s != 0), key=lambda d: -d[1])
+    dims = sorted(((int(n), int(s)) for n, s in zip(shape, stride, strict=True) if n > 1 and s != 0), key=lambda d: -d[1])
     acc = 1
     for n, s in reversed(dims):
         if s != acc:

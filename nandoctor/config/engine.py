@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from nandoctor.config.detect import detect
-from nandoctor.config.frameworks import check
 from nandoctor.config.evidence import lr_ran, run_log
+from nandoctor.config.frameworks import check
 from nandoctor.config.issues import KEEP, Context, Issue, LogEvidence, nonfinite_values, number
 from nandoctor.config.load import Doc, dotted, load
 from nandoctor.config.validate import validate

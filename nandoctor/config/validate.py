@@ -175,7 +175,6 @@ def _cuda() -> bool:
 
 def _accelerate(data: dict, text, suffix, touched) -> None:
     import yaml
-
     from accelerate.commands.config.config_args import load_config_from_file
 
     fd, tmp = tempfile.mkstemp(suffix=suffix if suffix in {".json", ".yaml", ".yml"} else ".yaml")

@@ -36,7 +36,7 @@ def check_classification(path: Path, report: Report, num_classes: int | None, la
     used = labels[~ignored]
     ids, counts = np.unique(used, return_counts=True)
     summary = {"format": "classification", "files_scanned": 1, "rows": int(len(labels)),
-               "num_classes": num_classes, "class_histogram": dict(zip(ids.tolist(), counts.tolist())),
+               "num_classes": num_classes, "class_histogram": dict(zip(ids.tolist(), counts.tolist(), strict=True)),
                "min_label": int(used.min()) if len(used) else None,
                "max_label": int(used.max()) if len(used) else None, "unique_labels": int(len(ids)),
                "ignored": int(ignored.sum())}
@@ -90,7 +90,7 @@ def _jsonl(path: Path, report: Report, key: str) -> tuple[list[int], list[int]]:
     try:
         f = open(path, "rb")
     except OSError as exc:
-        raise NandoctorError(f"{path}: cannot read: {exc.strerror or exc}")
+        raise NandoctorError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     with f:
         n = 0
         while raw := f.readline(MAX_LINE + 1):
@@ -135,10 +135,10 @@ def _csv(path: Path, report: Report, key: str) -> tuple[list[int], list[int]]:
                          encoding_errors="replace")
     except ValueError as exc:
         if "usecols" in str(exc) or "not in list" in str(exc) or "do not match" in str(exc):
-            raise NandoctorError(f"{path}: no {key!r} column (use --label-key)")
-        raise NandoctorError(f"{path}: cannot parse CSV: {str(exc).splitlines()[0]}")
+            raise NandoctorError(f"{path}: no {key!r} column (use --label-key)") from exc
+        raise NandoctorError(f"{path}: cannot parse CSV: {str(exc).splitlines()[0]}") from exc
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise NandoctorError(f"{path}: cannot parse CSV: {str(exc).splitlines()[0] if str(exc) else exc}")
+        raise NandoctorError(f"{path}: cannot parse CSV: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
     raw = df[key].str.strip()
     num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     lines = np.arange(len(df)) + 2

@@ -61,7 +61,7 @@ def num_classes_from_config(config: Path, dataset: str) -> int:
         data = yaml.safe_load(config.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError) as exc:  # ValueError: an
         # integer over Python's 4300-digit limit
-        raise NandoctorError(f"{config}: cannot read config: {str(exc).splitlines()[0] if str(exc) else exc}")
+        raise NandoctorError(f"{config}: cannot read config: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
     configs = ((data or {}).get("datasets") or {}).get("dataset_configs") if isinstance(data, dict) else None
     if not isinstance(configs, dict):
         raise NandoctorError(f"{config}: no datasets.dataset_configs mapping")

@@ -123,7 +123,7 @@ def _image_list(p: Path, hits: list) -> list[str]:
     """A train.txt of image paths; `./x` is relative to the list's folder (Ultralytics' rule)."""
     try:
         if p.stat().st_size > 256 << 20:
-            raise OSError(f"larger than 256 MiB")
+            raise OSError("larger than 256 MiB")
         lines = p.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
         hits.append(("ND100", "error", f"cannot read image list: {exc}", str(p), None, {}))

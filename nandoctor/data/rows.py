@@ -121,7 +121,7 @@ def _check_class(ctx, sel, cls, live) -> None:
                 cls=float(cls[i]))
     valid = live & ~neg & ~high & ~frac
     ids, counts = np.unique(cls[valid].astype(np.int64), return_counts=True)
-    for c, n in zip(ids.tolist(), counts.tolist()):
+    for c, n in zip(ids.tolist(), counts.tolist(), strict=True):
         ctx.scan.classes[c] = ctx.scan.classes.get(c, 0) + n
 
 
@@ -238,6 +238,6 @@ def _check_duplicates(ctx, sel, m) -> None:
     cand = np.flatnonzero(~run_start)
     rows, firsts = order[cand], leader[cand]
     same = (bits[rows] == bits[firsts]).all(1) & (ctx.unit_of_line[sel[rows]] == ctx.unit_of_line[sel[firsts]])
-    for i, f in zip(rows[same], firsts[same]):
+    for i, f in zip(rows[same], firsts[same], strict=True):
         first = int(ctx.line_no[sel[f]])
         ctx.hit(sel[i], "ND112", "info", f"duplicate of line {first}", first_line=first)

@@ -189,7 +189,7 @@ def _torch_values(t) -> Values:
         raise TypeError(f"{t.layout} {t.dtype} tensor on {t.device.type}: values not readable here")
     shape, n = tuple(t.shape), t.numel()
     dtype = str(_to_numpy(torch.empty(0, dtype=t.dtype)).dtype)
-    span = 1 + sum((s - 1) * st for s, st in zip(t.shape, t.stride())) if n else 0
+    span = 1 + sum((s - 1) * st for s, st in zip(t.shape, t.stride(), strict=True)) if n else 0
     if n <= span:
         return Values(shape, dtype, lambda: _blocks(t, _to_numpy), lambda k: _unravel(k, shape))
     stored = torch.empty(0, dtype=t.dtype).set_(t.untyped_storage(), t.storage_offset(), (span,), (1,))
@@ -293,7 +293,7 @@ def _npz(path: Path, report: Report, budget: Budget):
     try:
         z = zipfile.ZipFile(path)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise Unreadable(f"cannot open .npz: {_reason(exc)}")
+        raise Unreadable(f"cannot open .npz: {_reason(exc)}") from exc
     with z:
         members = z.infolist()
         budget.take(sum(i.file_size for i in members), f"its {len(members)} members")

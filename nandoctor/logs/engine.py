@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nandoctor.findings import NandoctorError, Report
 from nandoctor.logs import advice, evidence, series
-from nandoctor.logs.classify import fmt_value, classify
+from nandoctor.logs.classify import classify, fmt_value
 from nandoctor.logs.table import LogTable
 
 PATTERN_CODES = {"nonfinite_from_start": "ND303", "sudden_spike": "ND304", "exponential_growth": "ND305",
@@ -507,7 +507,7 @@ def _curve(values):
         return v.tolist()
     edges = np.linspace(0, n, CURVE_POINTS + 1).astype(int)
     out = []
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
         block = v[a:max(b, a + 1)]
         fin = block[np.isfinite(block)]
         out.append(float("nan") if len(fin) < len(block) else float(fin.max()))

@@ -73,7 +73,7 @@ def _outcome(r, expected) -> None:
         assert r.stderr.strip().endswith(what), r.stderr
     else:
         got = [(f["code"], f["severity"], f["message"]) for f in r.json["findings"]]
-        assert len(got) == len(what) and all(g[:2] == w[:2] and g[2].startswith(w[2]) for g, w in zip(got, what)), got
+        assert len(got) == len(what) and all(g[:2] == w[:2] and g[2].startswith(w[2]) for g, w in zip(got, what, strict=True)), got
 
 
 @pytest.mark.parametrize("ext", EXTS)

@@ -80,7 +80,7 @@ def build_corpus(root: Path, canary: Path) -> None:
     (root / "list.yaml").write_text("- lr0\n- 0.01\n")
     (root / "alias_bomb.yaml").write_text(
         'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
-        + "".join(f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")))
+        + "".join(f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)))
     labels = root / "labels"
     labels.mkdir()
     (labels / "bom.txt").write_bytes(b"\xef\xbb\xbf0 0.5 0.5 0.2 0.2\n")
@@ -329,7 +329,10 @@ def unprivileged():
 
 
 def test_permission_denied_files_and_folders(cli):
-    import nandoctor.ckpt.engine, nandoctor.config.engine, nandoctor.data.engine, nandoctor.logs.engine  # noqa: E401,F401
+    import nandoctor.ckpt.engine
+    import nandoctor.config.engine
+    import nandoctor.data.engine
+    import nandoctor.logs.engine
     import nandoctor.triage  # noqa: F401
 
     base = Path(tempfile.mkdtemp(prefix="nd-perm-"))  # under /tmp, traversable by nobody

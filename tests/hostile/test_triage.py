@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from nandoctor.triage_link import epoch_at_step, first_logged_epoch
 from nandoctor.triage_discover import _read_args, discover
+from nandoctor.triage_link import epoch_at_step, first_logged_epoch
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 csvish = st.one_of(st.binary(max_size=400),
@@ -53,7 +53,7 @@ def _epoch_at_step_oracle(data: bytes, step: int) -> int | None:
         return None
     header = rows[0]
     for r in rows[1:]:
-        cells = dict(zip(header, r))
+        cells = dict(zip(header, r, strict=False))
         if _number(cells.get("step") or "nan") == step and cells.get("epoch"):
             epoch = _number(cells["epoch"])
             if epoch is not None:
@@ -96,7 +96,7 @@ def test_property_read_args(tmp_path, data):
 
 def test_args_yaml_alias_bomb_and_huge_file_are_not_expanded(tmp_path):
     bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
-        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
     (tmp_path / "args.yaml").write_text(bomb + "data: nowhere.yaml\n")
     layout = discover(tmp_path)  # reads `data:` only; the aliases are shared, never walked
     assert layout.dataset is None and any("nowhere.yaml" in m for m, _ in layout.notes)

@@ -7,8 +7,18 @@ such scripts read their optimisation settings.
 
 from __future__ import annotations
 
-from nandoctor.config.issues import (FP16_MIN_SUBNORMAL, KEEP, Context, Issue, clip_reason, clip_value, lower_lr,
-                                     number, string_numbers, truthy)
+from nandoctor.config.issues import (
+    FP16_MIN_SUBNORMAL,
+    KEEP,
+    Context,
+    Issue,
+    clip_reason,
+    clip_value,
+    lower_lr,
+    number,
+    string_numbers,
+    truthy,
+)
 from nandoctor.config.precision import IF_AMPERE
 
 LR_KEYS = {"lr", "learning_rate", "base_lr", "max_lr", "init_lr"}

@@ -206,7 +206,7 @@ def yolo_row(text: str, names: list[str]) -> Rec | None:
     if len(tokens) != len(names):
         return None
     fmt = "ultralytics-console" if any(n.endswith("_loss") for n in names) else "yolo-console"
-    rec = Rec(fmt, values={n: value(t) for n, t in zip(names, tokens)}, epoch=float(m.group(1)))
+    rec = Rec(fmt, values={n: value(t) for n, t in zip(names, tokens, strict=True)}, epoch=float(m.group(1)))
     bar = _TQDM_COUNT.search(text, m.end())  # the batch counter of the epoch's progress bar
     if bar:
         rec.batch, rec.batches = int(bar.group(1)), int(bar.group(2))
@@ -230,7 +230,7 @@ def yolo_val(text: str, epoch: float | None) -> Rec | None:
     if not m:
         return None
     names = ("metrics/precision", "metrics/recall", "metrics/mAP50", "metrics/mAP50-95")
-    return Rec("yolo-val", values={n: value(v) for n, v in zip(names, m.groups()[2:])}, epoch=epoch)
+    return Rec("yolo-val", values={n: value(v) for n, v in zip(names, m.groups()[2:], strict=True)}, epoch=epoch)
 
 
 def yolo_recovery(text: str) -> bool:

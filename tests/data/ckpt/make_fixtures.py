@@ -81,7 +81,7 @@ def hf_run() -> None:
     ids = torch.randint(1, 40, (32, 8), generator=g)
     ids[:, -2:] = 0  # padded tail
     labels = (ids[:, 0] > 20).long()
-    rows = [{"input_ids": i, "attention_mask": (i != 0).long(), "labels": lab} for i, lab in zip(ids, labels)]
+    rows = [{"input_ids": i, "attention_mask": (i != 0).long(), "labels": lab} for i, lab in zip(ids, labels, strict=True)]
     out = HERE / "hf" / "out"
     shutil.rmtree(out.parent, ignore_errors=True)
     args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=8, num_train_epochs=2,
