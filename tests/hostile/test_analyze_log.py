@@ -214,7 +214,6 @@ def test_device_file_is_refused(tmp_path):
 def test_console_log_with_a_huge_line_stays_in_bounded_memory(tmp_path):
     """A console log whose middle is 200 MB without a newline is read in pieces (peak RSS measured in
     the child), and the records around it are still read."""
-    import resource
     import subprocess
     import sys as _sys
 
@@ -224,9 +223,16 @@ def test_console_log_with_a_huge_line_stays_in_bounded_memory(tmp_path):
         for _ in range(20):
             fh.write("x" * 10_000_000)
         fh.write("\nepoch 2 loss=0.4\nepoch 3 loss=nan\n")
-    proc = subprocess.Popen([_sys.executable, "-m", "nandoctor", "analyze-log", str(f), "--format", "json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, _ = proc.communicate(timeout=120)
+    # A fresh go-between whose only child is the CLI: RUSAGE_CHILDREN here would be the largest child of
+    # the whole test session, and a child's ru_maxrss starts at its parent's peak (it survives exec).
+    between = ("import resource, subprocess, sys\n"
+               "p = subprocess.run(sys.argv[1:], capture_output=True)\n"
+               "sys.stderr.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+               "sys.stdout.buffer.write(p.stdout)\n"
+               "sys.exit(p.returncode)\n")
+    proc = subprocess.Popen([_sys.executable, "-c", between, _sys.executable, "-m", "nandoctor", "analyze-log", str(f),
+                             "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1 and b'"lines": 4' in out and b'"lines_read": 3' in out
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far
+    peak_mib = int(err.decode().strip().splitlines()[-1]) / 1024
     assert peak_mib < 512, peak_mib
