@@ -52,7 +52,7 @@ def first_logged_epoch(path: Path) -> int | None:
     """The epoch value of results.csv's first row: 1 for current Ultralytics, 0 for YOLOv5/8.0."""
     try:
         with path.open(newline="", encoding="utf-8", errors="replace") as fh:
-            rows = csv.reader(line for _, line in zip(range(2), fh, strict=False))
+            rows = csv.reader(fh)  # stops after two records; a quoted newline stays inside its cell
             header, first = next(rows), next(rows)
         column = [h.strip() for h in header].index("epoch")
         return int(float(first[column]))

@@ -65,6 +65,7 @@ def _epoch_at_step_oracle(data: bytes, step: int) -> int | None:
 @given(data=csvish)
 @example(data=b"epoch\n1e400")  # an infinite epoch once raised OverflowError
 @example(data=b"step,epoch\n3,2")
+@example(data=b"\"\n\",step,step,epoch\nepoch,epoch,epoch,1")  # a quoted newline in the header
 def test_property_first_logged_epoch(tmp_path, data):
     p = tmp_path / "results.csv"
     p.write_bytes(data)
