@@ -295,7 +295,7 @@ def is_metric(key: str) -> bool:
 # The shape is taken on the UTF-8 bytes (bytes.translate is many times faster than str.translate).
 _SHAPE = bytes.maketrans(b"0123456789", b"1111111111")
 _SHAPE_KEEP_0 = bytes.maketrans(b"123456789", b"111111111")
-_SPANS: dict[bytes, tuple] = {}
+_SPANS: dict[bytes, tuple] = {}  # shape -> (spans, plan)
 _MAX_SHAPES = 4096
 _KEYS: dict[str, str | None] = {}  # a raw key -> its name, None for a counter (`global_step`); bounded too
 
@@ -321,28 +321,76 @@ def _spans(text: str) -> tuple:
     return False, pairs, counter
 
 
+def _plan(text: str, found: tuple) -> tuple | None:
+    """When no key holds a digit, every line of this shape has the same keys, and so the same verdict
+    on being a record: (names with their value spans, counter word, counter spans, record?)."""
+    config, spans, counter = found
+    if config or not spans or any(_DIGIT.search(text[ks:ke]) for ks, ke, _, _ in spans):
+        return None
+    named = tuple((k, vs, ve) for k, vs, ve in ((_key(text[ks:ke]), vs, ve) for ks, ke, vs, ve in spans)
+                  if k is not None)
+    kind = text[counter[0]:counter[1]].lower() if counter else None
+    return named, kind, counter, generic_slow(text, found) is not None
+
+
+def _fixed(text: str, plan: tuple) -> Rec | None:
+    named, kind, counter, record = plan
+    if not record:
+        return None
+    pairs = {}
+    for k, vs, ve in named:
+        v = text[vs:ve]
+        try:
+            pairs[k] = float(v)  # what value() tries first
+        except ValueError:
+            pairs[k] = value(v)
+    rec = Rec("text-log", values=pairs)
+    if kind == "epoch":
+        rec.epoch = float(text[counter[2]:counter[3]])
+    elif kind is not None:
+        rec.step = float(text[counter[2]:counter[3]])
+    return rec
+
+
+_DIGIT = re.compile(r"[0-9]")
+
+
+def _key(raw: str) -> str | None:
+    """A raw key's name; None for a counter (`global_step`, `NaN at iteration=199`), not a value."""
+    try:
+        return _KEYS[raw]
+    except KeyError:
+        k = name(raw)
+        if k.rsplit("_", 1)[-1] in ("epoch", "step", "iter", "iteration"):
+            k = None
+        if len(_KEYS) >= _MAX_SHAPES:
+            _KEYS.clear()
+        _KEYS[raw] = k
+        return k
+
+
 def generic(text: str) -> Rec | None:
     shape = _shape(text)
-    found = _SPANS.get(shape)
-    if found is None:
+    cached = _SPANS.get(shape)
+    if cached is None:
         if len(_SPANS) >= _MAX_SHAPES:
             _SPANS.clear()
-        found = _SPANS[shape] = _spans(text)
+        found = _spans(text)
+        cached = _SPANS[shape] = (found, _plan(text, found))
+    found, plan = cached
+    if plan is not None:  # every key digit-free: only the values differ from line to line
+        return _fixed(text, plan)
+    return generic_slow(text, found)
+
+
+def generic_slow(text: str, found: tuple) -> Rec | None:
+    """generic() read through the spans its regexes found, each key named on its own."""
     config, spans, counter = found
     if config or not spans:
         return None
     pairs = {}
     for ks, ke, vs, ve in spans:
-        raw = text[ks:ke]
-        try:
-            k = _KEYS[raw]
-        except KeyError:
-            k = name(raw)
-            if k.rsplit("_", 1)[-1] in ("epoch", "step", "iter", "iteration"):
-                k = None  # a counter (`global_step`, `NaN at iteration=199`), not a value
-            if len(_KEYS) >= _MAX_SHAPES:
-                _KEYS.clear()
-            _KEYS[raw] = k
+        k = _key(text[ks:ke])
         if k is not None:
             v = text[vs:ve]
             try:
