@@ -448,3 +448,22 @@ def test_pandas_rows_with_only_the_epoch_left_are_the_break(tmp_path):
 def test_folder_holding_only_a_console_log(tmp_path):
     (tmp_path / "train.log").write_text(CASES["darknet"]["text"])
     assert analyze_log(tmp_path).summary["reader"] == "darknet"
+
+
+def test_console_lines_alike_but_for_digits_keep_their_own_keys_and_values(tmp_path):
+    """Lines that differ only in digits share one regex pass, yet each keeps its own keys (`top1` vs
+    `top5`) and values, and `nan.0` (a value) is still told from `nan.5` (not one)."""
+    from nandoctor.logs.readers.text import read_text
+
+    f = tmp_path / "train.log"
+    f.write_text("step 1 top1=0.50 loss=1.5\nstep 2 top5=0.25 loss=1.25\nstep 3 top1=0.75 loss=nan.0\n"
+                 "step 4 top1=0.5 loss=nan.5\nstep 5 top1=0.5 loss=inf.0\n")
+    table = read_text(f)
+    frame = table.frame
+    assert list(frame["step"]) == [1, 2, 3, 4, 5]
+    assert frame["top1"].tolist()[0] == 0.5 and math.isnan(frame["top1"].tolist()[1])
+    assert frame["top5"].tolist()[1] == 0.25 and frame["top5"].isna().sum() == 4
+    loss = frame["loss"].tolist()
+    assert loss[:2] == [1.5, 1.25] and math.isnan(loss[2]) and math.isinf(loss[4])
+    assert list(table.written_nan["loss"]) == [False, False, True, False, False]  # step 4 logged no loss
+    assert (table.lines_total, table.lines_read) == (5, 5)

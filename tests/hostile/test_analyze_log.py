@@ -236,3 +236,50 @@ def test_console_log_with_a_huge_line_stays_in_bounded_memory(tmp_path):
     assert proc.returncode == 1 and b'"lines": 4' in out and b'"lines_read": 3' in out
     peak_mib = int(err.decode().strip().splitlines()[-1]) / 1024
     assert peak_mib < 512, peak_mib
+
+
+_RUSAGE_OF_CHILD = (  # a small go-between, so the child's peak RSS is its own and not pytest's
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE)\n"
+    "out = p.stdout.read()\n"
+    "_, status, ru = os.wait4(p.pid, 0)\n"
+    "sys.stdout.buffer.write(b'%d %.2f %d\\n' % (os.waitstatus_to_exitcode(status), ru.ru_utime + ru.ru_stime,"
+    " ru.ru_maxrss) + out)\n")
+
+
+def test_large_console_log_is_read_in_bounded_time_and_memory(tmp_path):
+    """A 150 MB Python-logging console whose loss turns NaN at step 1,700,001 is read whole: the NaN is
+    found at its step and line, peak RSS stays under 512 MiB and CPU time under 80 s per 600 MB (measured
+    36-47 s per 600 MB here; the README's bound for console logs)."""
+    import subprocess
+    import sys as _sys
+
+    f = tmp_path / "train.log"
+    losses = [f"{0.5 + (i * 7919 % 1000) / 2000:.4f}" for i in range(1000)]
+    step, size, nan_at = 0, 0, 1_700_001
+    with open(f, "w") as fh:
+        while size < 150_000_000:
+            lines = []
+            for i in range(1000):
+                step += 1
+                loss = "nan" if step >= nan_at else losses[i]
+                lines.append(f"2024-05-01 12:{i % 60:02d}:00,123 - INFO - step {step} loss={loss} "
+                             f"grad_norm={losses[-i]} lr=5e-05\n")
+            lines.append("2024-05-01 12:00:00,000 - WARNING - gradient overflow, skipping step\n")
+            block = "".join(lines)
+            fh.write(block)
+            size += len(block)
+    assert step > nan_at + 1000
+    cmd = [_sys.executable, "-c", _RUSAGE_OF_CHILD, _sys.executable, "-m", "nandoctor", "analyze-log", str(f),
+           "--format", "json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    head, _, body = out.stdout.partition("\n")
+    code, cpu_s, peak_kib = head.split()
+    report = json.loads(body)
+    assert int(code) == 1, out.stderr
+    finding = next(x for x in report["findings"] if x["code"] == "ND301")
+    assert finding["where"] == f"loss @ step {nan_at:,}".replace(",", "") and finding["data"]["first_nonfinite"][
+        "index"] == nan_at, finding
+    assert finding["line"] == nan_at + (nan_at - 1) // 1000  # one warning line after each 1000 steps
+    assert int(peak_kib) / 1024 < 512, f"peak {int(peak_kib) / 1024:.0f} MiB"
+    assert float(cpu_s) < 80 * size / 600e6, f"{cpu_s} s of CPU for {size / 1e6:.0f} MB"

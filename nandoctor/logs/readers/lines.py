@@ -288,26 +288,123 @@ def is_metric(key: str) -> bool:
     return bool(_METRIC.search(key))
 
 
-def generic(text: str) -> Rec | None:
-    body = _STAMP.sub("", text, count=1)
+# Lines of one console mostly differ only in their digits (`step 12 loss=0.5132` then `step 13 loss=0.4871`),
+# and none of the regexes below tells one digit from another, except `0` after `nan.` or `inf.` (tqdm's
+# `nan.0`): two lines alike once their digits are all read as `1` give the same matches at the same places.
+# So the regexes run once per such shape, and each line reads its own keys and values from the spans found.
+# The shape is taken on the UTF-8 bytes (bytes.translate is many times faster than str.translate).
+_SHAPE = bytes.maketrans(b"0123456789", b"1111111111")
+_SHAPE_KEEP_0 = bytes.maketrans(b"123456789", b"111111111")
+_SPANS: dict[bytes, tuple] = {}  # shape -> (spans, plan)
+_MAX_SHAPES = 4096
+_KEYS: dict[str, str | None] = {}  # a raw key -> its name, None for a counter (`global_step`); bounded too
+
+
+def _shape(text: str) -> bytes:
+    raw = text.encode("utf-8", "surrogatepass")
+    low = raw.lower()  # non-ASCII text keeps its 0s too: `re.I` folds some other letters onto n, a, i, f
+    return raw.translate(_SHAPE_KEEP_0 if b"nan." in low or b"inf." in low or not raw.isascii() else _SHAPE)
+
+
+def _spans(text: str) -> tuple:
+    """Where generic()'s regexes match in `text`: (config line?, pair spans, counter spans)."""
+    m = _STAMP.match(text)  # `_STAMP` is anchored: removing its first match is removing this one
+    start = m.end() if m else 0
+    body = text[start:]
     if (body.count("=") >= 5 or "Namespace(" in body) and _CONFIG_LINE.search(body) and (
             "loss" not in body.lower() or body.count("=") >= 12):
-        return None  # an argparse Namespace(...) or `hyperparameters: lr0=0.01, ...` line is a config
+        return True, (), None  # an argparse Namespace(...) or `hyperparameters: lr0=0.01, ...` line is a config
+    pairs = tuple((p.start(1) + start, p.end(1) + start, p.start(2) + start, p.end(2) + start)
+                  for p in _PAIR.finditer(body))
+    c = _COUNTER.search(body)
+    counter = (c.start(1) + start, c.end(1) + start, c.start(2) + start, c.end(2) + start) if c else None
+    return False, pairs, counter
+
+
+def _plan(text: str, found: tuple) -> tuple | None:
+    """When no key holds a digit, every line of this shape has the same keys, and so the same verdict
+    on being a record: (names with their value spans, counter word, counter spans, record?)."""
+    config, spans, counter = found
+    if config or not spans or any(_DIGIT.search(text[ks:ke]) for ks, ke, _, _ in spans):
+        return None
+    named = tuple((k, vs, ve) for k, vs, ve in ((_key(text[ks:ke]), vs, ve) for ks, ke, vs, ve in spans)
+                  if k is not None)
+    kind = text[counter[0]:counter[1]].lower() if counter else None
+    return named, kind, counter, generic_slow(text, found) is not None
+
+
+def _fixed(text: str, plan: tuple) -> Rec | None:
+    named, kind, counter, record = plan
+    if not record:
+        return None
     pairs = {}
-    for key, v in _PAIR.findall(body):
-        k = name(key)
+    for k, vs, ve in named:
+        v = text[vs:ve]
+        try:
+            pairs[k] = float(v)  # what value() tries first
+        except ValueError:
+            pairs[k] = value(v)
+    rec = Rec("text-log", values=pairs)
+    if kind == "epoch":
+        rec.epoch = float(text[counter[2]:counter[3]])
+    elif kind is not None:
+        rec.step = float(text[counter[2]:counter[3]])
+    return rec
+
+
+_DIGIT = re.compile(r"[0-9]")
+
+
+def _key(raw: str) -> str | None:
+    """A raw key's name; None for a counter (`global_step`, `NaN at iteration=199`), not a value."""
+    try:
+        return _KEYS[raw]
+    except KeyError:
+        k = name(raw)
         if k.rsplit("_", 1)[-1] in ("epoch", "step", "iter", "iteration"):
-            continue  # a counter (`global_step`, `NaN at iteration=199`), not a value
-        pairs[k] = value(v)
+            k = None
+        if len(_KEYS) >= _MAX_SHAPES:
+            _KEYS.clear()
+        _KEYS[raw] = k
+        return k
+
+
+def generic(text: str) -> Rec | None:
+    shape = _shape(text)
+    cached = _SPANS.get(shape)
+    if cached is None:
+        if len(_SPANS) >= _MAX_SHAPES:
+            _SPANS.clear()
+        found = _spans(text)
+        cached = _SPANS[shape] = (found, _plan(text, found))
+    found, plan = cached
+    if plan is not None:  # every key digit-free: only the values differ from line to line
+        return _fixed(text, plan)
+    return generic_slow(text, found)
+
+
+def generic_slow(text: str, found: tuple) -> Rec | None:
+    """generic() read through the spans its regexes found, each key named on its own."""
+    config, spans, counter = found
+    if config or not spans:
+        return None
+    pairs = {}
+    for ks, ke, vs, ve in spans:
+        k = _key(text[ks:ke])
+        if k is not None:
+            v = text[vs:ve]
+            try:
+                pairs[k] = float(v)  # what value() tries first
+            except ValueError:
+                pairs[k] = value(v)
     if not pairs:
         return None
     rec = Rec("text-log")
-    c = _COUNTER.search(body)
-    if c:
-        if c.group(1).lower() == "epoch":
-            rec.epoch = float(c.group(2))
+    if counter:
+        if text[counter[0]:counter[1]].lower() == "epoch":
+            rec.epoch = float(text[counter[2]:counter[3]])
         else:
-            rec.step = float(c.group(2))
+            rec.step = float(text[counter[2]:counter[3]])
     if rec.epoch is None and rec.step is None and not any(is_metric(k) for k in pairs):
         return None  # `Total Sequences: 4067` in prose is not a log record
     if len(pairs) == 1 and rec.epoch is None and rec.step is None and not any("loss" in k for k in pairs):
@@ -342,15 +439,18 @@ class LineParser:
         return rec
 
     def _parse(self, text: str) -> Rec | None:
-        k = _KERAS_EPOCH.match(text)
+        # each `in` test below is a substring the regex after it cannot match without: a cheap skip
+        epoch = "Epoch" in text
+        k = epoch and _KERAS_EPOCH.match(text)
         if k:
             self.keras_epoch = (int(k.group(1)), int(k.group(2)))
             return Rec("keras-console", epoch=float(k.group(1)))  # a header: counted as read, no values
-        names = yolo_header(text)
+        names = epoch and yolo_header(text)
         if names:
             self.yolo_names = names
             return Rec("yolo-header")
-        rec = yolo_row(text, self.yolo_names or _ULTRALYTICS_DEFAULT)
+        slash = "/" in text
+        rec = slash and yolo_row(text, self.yolo_names or _ULTRALYTICS_DEFAULT)
         if rec:
             return rec
         if "all" in text and self.last_epoch is not None:
@@ -368,7 +468,7 @@ class LineParser:
                 rec = parse(text)
                 if rec:
                     return rec
-        kl = keras_line(text)
+        kl = slash and keras_line(text)
         if kl:
             batch, batches, pairs = kl
             epoch = float(self.keras_epoch[0]) if self.keras_epoch else None

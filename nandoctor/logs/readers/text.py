@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter
+from math import isfinite
 from pathlib import Path
 
 from nandoctor.findings import NandoctorError
@@ -29,26 +30,53 @@ _CONTINUATION = re.compile(r"^\s{20,}\S")
 _KERAS_UPDATE = re.compile(r"(?:(?<=e[+-]\d\d)|(?<=\.\d{4})|(?<=\s))(?=\d+/\d+ [━─\u2501])")
 
 
+_BLOCK = 1 << 20  # characters read at a time: one read and one split per megabyte, not a readline per line
+
+
 def _bounded_lines(fh, limit: int = _MAX_LINE * 4):
-    """The file's lines, each cut at `limit` characters; the rest of an overlong line is read in
-    pieces and dropped, so a gigabyte without a newline never sits in memory."""
+    """The file's lines (split at `\\n` only), each cut at `limit` characters; the rest of an overlong
+    line is read in blocks and dropped, so a gigabyte without a newline never sits in memory."""
+    carry, skipping = "", False
     while True:
-        line = fh.readline(limit)
-        if not line:
-            return
-        if len(line) >= limit and not line.endswith(("\n", "\r")):
-            while True:
-                rest = fh.readline(limit)
-                if not rest or rest.endswith(("\n", "\r")):
-                    break
-        yield line
+        block = fh.read(_BLOCK)
+        if not block:
+            break
+        lines = block.split("\n")
+        if len(lines) == 1:  # no newline in the block: the current line goes on
+            if not skipping:
+                carry += block
+                if len(carry) >= limit:
+                    yield carry[:limit]
+                    carry, skipping = "", True
+            continue
+        first = lines[0]
+        if skipping:
+            skipping = False
+        else:
+            first = carry + first + "\n"
+            yield first[:limit] if len(first) > limit else first
+        carry = lines.pop()
+        for i in range(1, len(lines)):
+            line = lines[i]
+            yield line[:limit] if len(line) >= limit else line + "\n"
+        if len(carry) >= limit:
+            yield carry[:limit]
+            carry, skipping = "", True
+    if carry and not skipping:
+        yield carry
 
 
 def _pieces(fh):
     """(1-based line number, text) per line and per `\\r`-separated piece, ANSI codes removed."""
     for lineno, line in enumerate(_bounded_lines(fh), 1):
+        if "\r" not in line and "\x1b" not in line and "━" not in line:  # the common line: no work
+            piece = line[:-1] if line.endswith("\n") else line
+            yield lineno, piece[:_MAX_LINE]
+            continue
         for piece in line.replace("\r\n", "\n").split("\r"):
-            piece = _ANSI.sub("", piece.rstrip("\n"))
+            piece = piece.rstrip("\n")
+            if "\x1b" in piece:
+                piece = _ANSI.sub("", piece)
             if "━" in piece:
                 for update in _KERAS_UPDATE.split(piece):
                     yield lineno, update[:_MAX_LINE]
@@ -67,7 +95,7 @@ def _joined(fh):
                 continue
             yield pending
             pending = None
-        if _RICH_START.match(text):
+        if "Epoch" in text and _RICH_START.match(text):
             pending = (lineno, text)
             continue
         yield lineno, text
@@ -96,13 +124,51 @@ class _Columns:
         self.seen = 0       # rows met in the log
         self.stride = 1
         self.kept_bad = 0
+        # rows that log every column in the columns' order are held row-major first (one extend a row)
+        # and moved into the columns by _flush(): the common console logs the same keys on every line
+        self._run_keys: tuple | None = None
+        self._run = array("d")
 
     def add(self, row: dict[str, float], lineno: int) -> None:
         rid, self.seen = self.seen, self.seen + 1
-        bad = any(v != v or v in (_INF, -_INF) for v in row.values())
+        # a sum is finite only if every value is: the exact test runs on the few rows whose sum is not
+        try:
+            bad = not isfinite(sum(row.values())) and any(v != v or v in (_INF, -_INF) for v in row.values())
+        except TypeError:  # not a float: tested one by one as before
+            bad = any(v != v or v in (_INF, -_INF) for v in row.values())
         if rid % self.stride and not (bad and self.kept_bad < KEEP_BAD):
             return
         self.kept_bad += bad
+        keys = tuple(row)
+        if keys == self._run_keys:
+            self._run.extend(row.values())
+            self.n += 1
+            if len(self._run) >= 1 << 16:
+                self.flush()
+        else:
+            self.flush()
+            self._run_keys = None
+            self._add_padded(row)
+            if keys == tuple(self.values):  # this row's keys are the columns: the next like it can run
+                self._run_keys = keys
+        self.lines.append(lineno)
+        self.row_ids.append(rid)
+        self.bad.append(bad)
+        if self.n - self.kept_bad >= KEEP_ROWS:  # thinning keeps every non-finite row held
+            self._thin()
+
+    def flush(self) -> None:
+        """Move the held row-major rows into their columns."""
+        if not self._run:
+            return
+        k = len(self._run_keys)
+        rows = len(self._run) // k
+        for j, key in enumerate(self._run_keys):
+            self.values[key].extend(self._run[j::k])
+            self.present[key].extend(b"\x01" * rows)
+        self._run = array("d")
+
+    def _add_padded(self, row: dict[str, float]) -> None:
         for key, v in row.items():
             col = self.values.get(key)
             if col is None:
@@ -117,15 +183,11 @@ class _Columns:
             if len(col) < self.n:
                 col.append(float("nan"))
                 self.present[key].append(0)
-        self.lines.append(lineno)
-        self.row_ids.append(rid)
-        self.bad.append(bad)
-        if self.n - self.kept_bad >= KEEP_ROWS:  # thinning keeps every non-finite row held
-            self._thin()
 
     def _thin(self) -> None:
         import numpy as np
 
+        self.flush()
         self.stride *= 2
         ids = np.frombuffer(self.row_ids, dtype=np.int64)
         keep = np.flatnonzero((ids % self.stride == 0) | np.frombuffer(bytes(self.bad), dtype=np.uint8).astype(bool))
@@ -177,6 +239,7 @@ def read_text(path: Path, source=None) -> LogTable:
     finally:
         if source is None:
             fh.close()
+    cols.flush()
     if cols.n == 0:
         raise NandoctorError(f"could not find a loss series in {path} (read {lines_read:,} of {total:,} lines; "
                              "no known console format matched)")
