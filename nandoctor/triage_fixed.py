@@ -11,11 +11,10 @@ old ones. Only triage knows the recommended checkpoint, so triage makes these ed
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from nandoctor.safe_write import write_atomic
 from nandoctor.triage_discover import RunLayout
 
 _KEY = re.compile(r"^([A-Za-z_][\w.-]*):(.*)$")
@@ -58,17 +57,6 @@ def _edit(text: str, set_keys: dict[str, object], drop: set[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _replace(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def make_safe_to_paste(path: Path, layout: RunLayout, weights: str | None) -> None:
     """Edit triage's freshly written repaired config (never a user's file, never a kept one)."""
     if path.suffix not in (".yaml", ".yml") or not path.is_file():
@@ -96,7 +84,7 @@ def make_safe_to_paste(path: Path, layout: RunLayout, weights: str | None) -> No
         text = _edit(text, keys, drop={"logging_dir"})
     else:
         return
-    _replace(path, text)
+    write_atomic(path, text, force=True, what="repaired config")  # the shared atomic writer
 
 
 def safe_to_paste(path: Path, weights: str | None) -> bool:
