@@ -189,12 +189,17 @@ def _read_log(engines: _Engines, layout: RunLayout) -> dict[str, Any]:
     timeline["nonfinite_columns"] = [str(c) for c in s.get("nonfinite_columns") or []]
     if s.get("pattern") in DIVERGING:
         timeline["diverged_at"] = index_of(s.get("onset"))
-    base = first_logged_epoch(layout.log) if layout.framework == "ultralytics" else None
-    timeline["base"] = 1 if base is None else min(max(base, 0), 1)
+    timeline["base"] = _epoch_base(layout)
     if layout.framework == "lightning" and (timeline["nan_at"] is not None
                                             or timeline.get("diverged_at") is not None):
         lightning_epochs(timeline, layout.log)
     return timeline
+
+
+def _epoch_base(layout: RunLayout) -> int:
+    """The epoch results.csv counts from (0 for YOLOv5/8.0, else 1); 1 for every other framework."""
+    base = first_logged_epoch(layout.log) if layout.framework == "ultralytics" and layout.log else None
+    return 1 if base is None else min(max(base, 0), 1)
 
 
 def _rows_of_a_short_log(layout: RunLayout) -> dict[str, Any] | None:
@@ -217,8 +222,7 @@ def _rows_of_a_short_log(layout: RunLayout) -> dict[str, Any] | None:
     if table.total_rows < 1 or evidence.nonfinite_columns(table) or evidence.missing_cells(table):
         return None
     return {"rows": int(table.total_rows), "format": table.format, "index_name": table.index_name,
-            "axis": table.index_name or "epoch", "base": 1 if (b := first_logged_epoch(layout.log)) is None
-            else min(max(b, 0), 1)}
+            "axis": table.index_name or "epoch", "base": _epoch_base(layout)}
 
 
 _MAX_SEGMENT_LOG = 64 * 1024 * 1024  # results.csv is a few KB; a resume split of a huge file is not attempted
