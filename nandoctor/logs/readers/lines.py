@@ -54,7 +54,6 @@ class Rec:
 # --- Hugging Face Trainer console: {'loss': 0.0, 'grad_norm': nan, 'learning_rate': 5e-05, 'epoch': 0.54}
 _HF_DICT = re.compile(r"\{\s*'(?:loss|eval_\w+|train_runtime|grad_norm|learning_rate|epoch|train_loss)'[^{}]{0,2000}\}")
 _HF_PAIR = re.compile(r"'([A-Za-z_][\w/.-]{0,80})'\s*:\s*(?:'([^']{0,60})'|\w+\.\w+\(\s*([^()]{1,60})\)|([^,}\s]{1,60}))")
-_HF_SUMMARY = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss")
 
 
 def hf_dict(text: str) -> Rec | None:
