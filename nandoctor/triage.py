@@ -252,7 +252,8 @@ def _latest_segment(engines: _Engines, layout: RunLayout, sub: Report) -> Report
         return None
     header, data = rows[0] if rows else [], rows[1:]
     start = resume["row"]
-    column = [h.strip() for h in header].index("epoch") if "epoch" in [h.strip() for h in header] else None
+    names = [h.strip() for h in header]
+    column = names.index("epoch") if "epoch" in names else None
     try:  # the row ids must be data rows of this file, or nothing is split
         if column is None or int(float(data[start][column])) != index_of(resume.get("index")):
             return None
