@@ -78,7 +78,7 @@ def read_any(path: Path) -> Loaded:
     if path.name.endswith(".index.json"):
         return read_sharded(path)
     with open(path, "rb") as f:
-        head = f.read(9)
+        head = f.read(512)  # enough for every magic below, the tar header's included
     if not head:
         raise ValueError("empty file")
     if head[:4] == b"PK\x03\x04":
@@ -96,7 +96,7 @@ def read_any(path: Path) -> Loaded:
         raise ValueError("zip archive without data.pkl or .npy members: not a checkpoint")
     if len(head) >= 9 and head[8:9] == b"{":
         return read_safetensors(path)
-    if _is_tar(path):
+    if _is_tar(head):
         return read_tar(path)
     if head[:1] in PICKLE_FIRST and not head.startswith(NOT_PICKLES):
         return read_pickle(path)
@@ -286,9 +286,8 @@ def _raise_if_unsafe(verdict: Verdict) -> None:
         raise UnsafePickle(verdict)
 
 
-def _is_tar(path: Path) -> bool:
-    with open(path, "rb") as f:
-        block = f.read(512)
+def _is_tar(block: bytes) -> bool:
+    """A file's first 512 bytes hold a POSIX tar header."""
     return len(block) == 512 and block[257:262] == b"ustar"
 
 

@@ -117,19 +117,21 @@ def _torch(path: Path, report: Report, budget: Budget):
     import pickle
     import zipfile
 
-    import torch
-
     from nandoctor.data.pickles import judge, tensors_of, torch_may_load
 
-    _pt_inflate_cap(path, budget)  # before the pickle scan, so a zip bomb is never inflated
+    is_zip = _is_zip(path)
+    if is_zip:
+        _pt_inflate_cap(path, budget)  # before the pickle scan, so a zip bomb is never inflated
     loaded = judge(path, report)  # the same pickle policy as inspect-ckpt: unsafe files stop here
     if loaded is None:
         return
     if not torch_may_load(loaded):  # unknown, TorchScript, .tar, bare pickles: read through nandoctor only
         yield from _arrays(tensors_of(loaded, path, report))
         return
+    import torch
+
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
     except pickle.UnpicklingError:  # safe by nandoctor's list (Namespace, DictConfig, ...) but not torch's
         yield from _arrays(tensors_of(loaded, path, report))
         return
@@ -162,12 +164,10 @@ def _arrays(named):
 
 
 def _pt_inflate_cap(path: Path, budget: Budget) -> None:
-    """torch.save stores members uncompressed (torch.load maps them); compressed ones are inflated
+    """For a zip (.pt) only. torch.save stores members uncompressed (torch.load maps them); compressed ones are inflated
     into memory, so their declared sizes are capped before anything is read."""
     import zipfile
 
-    if not _is_zip(path):
-        return
     try:
         with zipfile.ZipFile(path) as z:
             packed = sum(i.file_size for i in z.infolist() if i.compress_type != zipfile.ZIP_STORED)
