@@ -166,10 +166,6 @@ def _evidence(log: Path, report: Report, s: dict | None = None, found: bool = Fa
 
 
 def _analyze(log: Path) -> dict[str, Any]:
-    try:
-        from nandoctor.logs.engine import analyze_log
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("nandoctor.logs"):
-            raise NandoctorError("--log needs the analyze-log engine, which this build does not include") from None
-        raise
+    from nandoctor.logs.engine import analyze_log  # loaded only when a log is read
+
     return analyze_log(Path(log)).summary
