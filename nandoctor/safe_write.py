@@ -69,8 +69,9 @@ def _umask() -> int:
 
 
 def write_atomic(path: Path | str, data: Data, force: bool = False, inputs: Iterable[Path | str] = (),
-                 what: str = "output") -> Path:
-    """Write `data` to `path` under the rules above; return the path written."""
+                 what: str = "output", mode: int | None = None) -> Path:
+    """Write `data` to `path` under the rules above; return the path written. `mode`: the new file's
+    permission bits instead of the umask's (a repaired config keeps its input's)."""
     inputs = list(inputs)
     path = check_target(path, force, inputs, what)
     parent = path.parent if str(path.parent) else Path(".")
@@ -83,7 +84,7 @@ def write_atomic(path: Path | str, data: Data, force: bool = False, inputs: Iter
                 fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, (0o666 & ~_umask()) if mode is None else mode)
         check_target(path, force, inputs, what)  # nothing appeared there meanwhile
         os.replace(tmp, path)
     finally:

@@ -11,8 +11,9 @@ from nandoctor.config.frameworks import check
 from nandoctor.config.issues import KEEP, Context, Issue, LogEvidence, nonfinite_values, number
 from nandoctor.config.load import Doc, dotted, load
 from nandoctor.config.validate import validate
-from nandoctor.config.write import apply, default_output, verify, write_atomic
+from nandoctor.config.write import apply, default_output, verify
 from nandoctor.findings import NandoctorError, Report
+from nandoctor.safe_write import write_atomic
 
 ABRUPT = ("sudden", "abrupt")  # analyze-log's sudden_spike / abrupt_nonfinite: overflow, not a slow LR blow-up
 
@@ -114,7 +115,9 @@ def _write(report: Report, source: Path, target: Path, text: str, force: bool, k
     if not target.parent.is_dir():
         raise NandoctorError(f"{target.parent}: no such directory for the output")
     try:
-        write_atomic(target, text, source)
+        # existing targets were settled above (kept, refused or --force); safe_write re-checks before the rename
+        write_atomic(target, text, force=True, inputs=[source], what="repaired config",
+                     mode=source.stat().st_mode & 0o777)
     except OSError as exc:
         raise NandoctorError(f"cannot write {target}: {exc.strerror or exc}") from None
     report.summary["output"] = str(target)
@@ -166,10 +169,6 @@ def _evidence(log: Path, report: Report, s: dict | None = None, found: bool = Fa
 
 
 def _analyze(log: Path) -> dict[str, Any]:
-    try:
-        from nandoctor.logs.engine import analyze_log
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("nandoctor.logs"):
-            raise NandoctorError("--log needs the analyze-log engine, which this build does not include") from None
-        raise
+    from nandoctor.logs.engine import analyze_log  # loaded only when a log is read
+
     return analyze_log(Path(log)).summary

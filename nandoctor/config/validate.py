@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nandoctor.config.versions import hf_has_warmup_ratio, version_of
+from nandoctor.config.write import read_back
 
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 NEEDS = {"ultralytics": "ultralytics", "hf-trainer": "transformers", "accelerate": "accelerate",
@@ -120,7 +121,7 @@ class _Data:
 
 def _key_sets(framework: str, module: str, original: Any, repaired: Any, touched) -> Verdict:
     v = version_of(module, _Data(original))
-    added = [p for p in touched if not _has(original, p)]
+    added = [p for p in touched if not read_back(original, p)[0]]
     allowed = set(ADDABLE.get(framework, set()))
     if framework == "hf-trainer" and hf_has_warmup_ratio(v):
         allowed.add("warmup_ratio")  # transformers 4.x
@@ -128,17 +129,6 @@ def _key_sets(framework: str, module: str, original: Any, repaired: Any, touched
     if bad:
         return Verdict("rejected", f"against the key sets of {v}, {', '.join(bad)} is not a key it accepts")
     return Verdict("not checked", f"added keys checked against the key sets of {v}")
-
-
-def _has(data: Any, path: tuple) -> bool:
-    for p in path:
-        if isinstance(data, dict) and p in data:
-            data = data[p]
-        elif isinstance(data, list) and isinstance(p, int) and 0 <= p < len(data):
-            data = data[p]
-        else:
-            return False
-    return True
 
 
 def _ultralytics(data: dict, text, suffix, touched) -> None:

@@ -17,9 +17,7 @@ inherited sibling.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -239,18 +237,3 @@ def default_output(path: Path, is_json: bool) -> Path:
     suffix = ".json" if is_json else (path.suffix if path.suffix.lower() in {".yaml", ".yml"} else ".yaml")
     return path.with_name(f"{path.stem}_fixed{suffix}")
 
-
-def write_atomic(target: Path, text: str, mode_from: Path) -> None:
-    """Temp file in the target's folder + os.replace: a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode_from.stat().st_mode & 0o777)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
