@@ -260,8 +260,8 @@ def explain(
     """Explain a finding code: why it leads to NaN/Inf and how to fix it (no code: list them all)."""
     from dataclasses import asdict
 
+    from nandoctor.catalogue import catalogue, get_rule
     from nandoctor.explain import explain_code, list_codes
-    from nandoctor.rules import catalogue, get_rule
 
     _configure(color=color)
     try:

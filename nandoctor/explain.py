@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from nandoctor.catalogue import catalogue, get_rule
 from nandoctor.render import stdout_console, wrap_width
-from nandoctor.rules import catalogue, get_rule
 
 
 def list_codes() -> None:

@@ -38,7 +38,7 @@ class Finding:
     title: str = ""
 
     def __post_init__(self) -> None:
-        from nandoctor.rules import get_rule
+        from nandoctor.catalogue import get_rule
 
         rule = get_rule(self.code)  # an unknown code is a bug: fail loudly in tests
         self.severity = Severity(self.severity)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from nandoctor.catalogue.recipes import backup_command
 from nandoctor.findings import Report, Severity
-from nandoctor.rules.recipes import backup_command
 from nandoctor.triage_discover import RunLayout
 
 

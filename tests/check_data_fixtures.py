@@ -98,7 +98,7 @@ def rule_rows(which: str = "bad") -> dict[str, list[str]]:
     """code -> the label rows quoted in that rule's `bad` (or `good`) example."""
     import re
 
-    from nandoctor.rules.data import RULES
+    from nandoctor.catalogue.data import RULES
 
     rows = {}
     for rule in RULES:

@@ -68,3 +68,26 @@ def shared_formats() -> Path:
     if not SHARED_FORMATS.is_dir():
         pytest.skip("../shared/formats is not beside the checkout")
     return SHARED_FORMATS
+
+
+def pytest_collection_modifyitems(items):
+    """`pytest -k ND108` selects every test whose code mentions ND108, not only those named after it."""
+    import inspect
+    import re
+
+    pattern = re.compile(r"\bND\d{3}\b")
+    sources: dict[object, str] = {}
+    for item in items:
+        fn = getattr(item, "function", None)
+        if fn is None:
+            continue
+        if fn not in sources:
+            try:
+                sources[fn] = inspect.getsource(fn)
+            except (OSError, TypeError):
+                sources[fn] = ""
+        codes = set(pattern.findall(sources[fn]))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:
+            codes |= set(pattern.findall(" ".join(map(str, callspec.params.values()))))
+        item.extra_keyword_matches.update(codes)

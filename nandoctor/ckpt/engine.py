@@ -380,7 +380,7 @@ def _conclude(report: Report, entries: list[dict[str, Any]], root: Path,
     keep = last or newest_bad
     steps: list[str] = []
     if keep:
-        from nandoctor.rules.recipes import backup_command
+        from nandoctor.catalogue.recipes import backup_command
 
         dest = (root if root.is_dir() else root.parent).parent / "nan_backup"  # outside what is scanned
         steps.append(f"Keep a backup of {keep} as evidence before anything overwrites it; do not resume from it: "

@@ -1,6 +1,6 @@
 """triage rules (ND5xx): conclusions that need more than one engine."""
 
-from nandoctor.rules import Rule
+from nandoctor.catalogue import Rule
 
 RULES = [
     Rule(

@@ -1,6 +1,6 @@
 """inspect-ckpt rules (ND2xx)."""
 
-from nandoctor.rules import Rule
+from nandoctor.catalogue import Rule
 
 RULES = [
     Rule(
@@ -20,6 +20,7 @@ RULES = [
         fix="Do not resume from this checkpoint; resume from the newest clean one with a safer config.",
         bad="model.22.cv3.2.1.conv.weight contains 412 NaN values",
         good="every tensor finite; resume from the newest checkpoint that is",
+        check="nandoctor.ckpt.checks:judge",
     ),
     Rule(
         code="ND202",

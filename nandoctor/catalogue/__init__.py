@@ -1,5 +1,9 @@
 """The rule catalogue: every finding code with its title, why it leads to NaN/Inf, and the fix.
 
+A rule is found from its code in three places, all named by it: its text here, the function that raises
+it (`Rule.check`), and its runnable anti-pattern/best-practice examples in
+`tests/catalogue/examples_<engine>.py` (`pytest -k ND201` runs them and every test that mentions ND201).
+
 Each engine keeps its rules in its own module here (data, ckpt, logs, config, triage) so the
 catalogue grows without merge fights; `nandoctor explain CODE` reads them all. Codes are stable
 once released: ND1xx data, ND2xx checkpoints, ND3xx logs, ND4xx configs, ND5xx triage.
@@ -22,6 +26,7 @@ class Rule:
     fix: str           # what to do about it
     bad: str           # anti-pattern: a concrete example that triggers the rule
     good: str          # best practice: the repaired form
+    check: str = ""    # "module:function" whose source raises this code (tests/test_catalogue.py follows it)
 
 
 @lru_cache(maxsize=1)
@@ -29,9 +34,9 @@ def catalogue() -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for name in _MODULES:
         try:
-            module = importlib.import_module(f"nandoctor.rules.{name}")
+            module = importlib.import_module(f"nandoctor.catalogue.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"nandoctor.rules.{name}":
+            if exc.name != f"nandoctor.catalogue.{name}":
                 raise
             continue
         for rule in module.RULES:

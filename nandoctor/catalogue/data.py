@@ -1,6 +1,6 @@
 """check-data rules (ND1xx)."""
 
-from nandoctor.rules import Rule
+from nandoctor.catalogue import Rule
 
 RULES = [
     Rule(

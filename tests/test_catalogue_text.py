@@ -2,7 +2,7 @@
 
 import pytest
 
-from nandoctor.rules import catalogue
+from nandoctor.catalogue import catalogue
 
 RANGES = {"1": "data", "2": "checkpoints", "3": "logs", "4": "configs", "5": "triage"}
 

@@ -1,6 +1,6 @@
 """diagnose-config rules (ND4xx)."""
 
-from nandoctor.rules import Rule
+from nandoctor.catalogue import Rule
 
 RULES = [
     Rule(

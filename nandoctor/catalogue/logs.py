@@ -1,7 +1,7 @@
 """analyze-log rules (ND3xx). The pattern rules (ND303-ND307) define the curve shapes that
 `nandoctor.logs.classify` names; keep the two in step."""
 
-from nandoctor.rules import Rule
+from nandoctor.catalogue import Rule
 
 RULES = [
     Rule(
