@@ -515,7 +515,7 @@ def triage(
     debug: bool = DEBUG,
 ) -> None:
     """Run every check on a run folder and link them: when it broke, which checkpoint to trust, the fixed config."""
-    from nandoctor.triage import triage as triage_run
+    from nandoctor.triage.engine import triage as triage_run
 
     run(trusting(trust, lambda: triage_run(existing(run_dir), no_data=no_data, force=force, strict=debug)), fmt,
         fail_on, debug, color=color, statistics=statistics, quiet=quiet)

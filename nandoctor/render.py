@@ -36,7 +36,7 @@ SUMMARY_VIEWS = {
     "inspect-ckpt": "nandoctor.ckpt.view",
     "analyze-log": "nandoctor.logs.view",
     "diagnose-config": "nandoctor.config.view",
-    "triage": "nandoctor.triage_view",
+    "triage": "nandoctor.triage.view",
 }
 
 

@@ -255,7 +255,7 @@ def test_every_view_fits_and_cuts_nothing(demo_run, tmp_path, width):
     from nandoctor.data.engine import check_data
     from nandoctor.logs.engine import analyze_log
     from nandoctor.render import render_text, stdout_console
-    from nandoctor.triage import triage
+    from nandoctor.triage.engine import triage
 
     run = tmp_path / "run"
     shutil.copytree(demo_run, run)

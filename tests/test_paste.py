@@ -64,7 +64,7 @@ def pasteables(command: str, args: list) -> set[str]:
     from nandoctor.config.engine import diagnose_config
     from nandoctor.data.engine import check_data
     from nandoctor.logs.engine import analyze_log
-    from nandoctor.triage import triage
+    from nandoctor.triage.engine import triage
 
     target = Path(args[1])
     report = {"check-data": lambda: check_data(target), "inspect-ckpt": lambda: inspect_ckpt(target, stats=True),

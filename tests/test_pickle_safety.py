@@ -238,7 +238,7 @@ def test_memo_bomb_is_refused_before_allocating():
 def test_real_hf_training_args_is_safe_and_triage_reads_its_fields():
     path = pickle_corpus.DATA / "training_args.bin"
     from nandoctor.ckpt.readers import read_any
-    from nandoctor.triage import _scalar_training_args
+    from nandoctor.triage.engine import _scalar_training_args
 
     loaded = read_any(path)
     assert loaded.verdict.status == "safe" and "transformers.training_args.TrainingArguments" in loaded.globals

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from nandoctor.findings import Report
-from nandoctor.triage import _place_checkpoints
-from nandoctor.triage_discover import RunLayout, discover
-from nandoctor.triage_link import choose, first_logged_epoch, group_units, place
+from nandoctor.triage.discover import RunLayout, discover
+from nandoctor.triage.engine import _place_checkpoints
+from nandoctor.triage.link import choose, first_logged_epoch, group_units, place
 from tests.triage_runs import results_rows, write_results_csv
 
 
@@ -107,7 +107,7 @@ def test_discovery_ignores_fixed_outputs_and_finds_ultralytics_pieces(tmp_path):
 
 def test_place_checkpoints_survives_a_missing_engine(tmp_path, monkeypatch):
     """Until every engine is installed, triage reports ND506 instead of crashing."""
-    from nandoctor import triage as t
+    from nandoctor.triage import engine as t
 
     monkeypatch.setitem(t.ENGINES, "inspect-ckpt", ("nandoctor.no_such_engine", "inspect_ckpt"))
     report = Report(command="triage")

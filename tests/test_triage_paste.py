@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nandoctor.triage import triage
+from nandoctor.triage.engine import triage
 from tests.triage_runs import tree_hash
 
 RUNS = Path(__file__).parent / "data" / "runs"
@@ -79,8 +79,8 @@ def test_printed_from_pretrained_snippet_trains_a_new_run(tmp_path):
     import yaml
     from transformers import BertForSequenceClassification, Trainer, TrainingArguments
 
-    from nandoctor.triage_discover import discover
-    from nandoctor.triage_steps import _hf_new_run
+    from nandoctor.triage.discover import discover
+    from nandoctor.triage.steps import _hf_new_run
     from tests.make_real_runs import hf_toy_dataset
 
     shutil.copytree(RUNS / "hf_nan_step15", tmp_path / "run")
@@ -108,8 +108,8 @@ def test_printed_load_from_checkpoint_snippet_runs_in_lightning(tmp_path):
 
     import lightning as L
 
-    from nandoctor.triage_discover import discover
-    from nandoctor.triage_steps import _lightning_new_run
+    from nandoctor.triage.discover import discover
+    from nandoctor.triage.steps import _lightning_new_run
     from tests.make_real_runs import lightning_regressor, regression_loader
 
     shutil.copytree(RUNS / "lightning_weights_only", tmp_path / "run")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nandoctor.findings import Severity
-from nandoctor.triage import triage
+from nandoctor.triage.engine import triage
 from tests.triage_runs import tree_hash
 
 RUNS = Path(__file__).parent / "data" / "runs"

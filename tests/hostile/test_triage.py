@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from nandoctor.triage_discover import _read_args, discover
-from nandoctor.triage_link import epoch_at_step, first_logged_epoch
+from nandoctor.triage.discover import _read_args, discover
+from nandoctor.triage.link import epoch_at_step, first_logged_epoch
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 csvish = st.one_of(st.binary(max_size=400),

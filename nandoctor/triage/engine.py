@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nandoctor.findings import NandoctorError, Report
-from nandoctor.triage_discover import RunLayout, discover
-from nandoctor.triage_link import (
+from nandoctor.triage.discover import RunLayout, discover
+from nandoctor.triage.link import (
     BAD,
     DIVERGING,
     Checkpoint,
@@ -117,7 +117,7 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
                 f.fix = f"Resume from {chosen['recommended']} instead; see `nandoctor explain ND501`."
     fixed = _repair_config(engines, layout, force, log=timeline.get("log_summary"))
     if fixed.get("status") == "written":
-        from nandoctor.triage_fixed import make_safe_to_paste
+        from nandoctor.triage.fixed import make_safe_to_paste
 
         make_safe_to_paste(Path(fixed["path"]), layout, chosen.get("recommended") or chosen.get("restart_weights"))
     if layout.dataset is not None:
@@ -147,7 +147,7 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
         "discovered": layout.to_dict(),
         "engines": engines.runs,
     }
-    from nandoctor.triage_steps import next_steps
+    from nandoctor.triage.steps import next_steps
 
     report.next_steps = next_steps(report, layout)
     report.summary["next_steps"] = list(report.next_steps)
@@ -156,7 +156,7 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
 
 def _child_runs(folder: Path) -> list[Path]:
     """Sub-folders that are runs themselves (runs/detect/ holding train, train2, ...)."""
-    from nandoctor.triage_discover import _entries, _is_dir
+    from nandoctor.triage.discover import _entries, _is_dir
 
     return [Path(e.path) for e in _entries(folder)[:1000] if _is_dir(e) and not discover(Path(e.path)).is_empty()]
 

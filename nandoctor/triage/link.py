@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nandoctor.findings import Report
-from nandoctor.triage_discover import RunLayout
+from nandoctor.triage.discover import RunLayout
 
 BAD = {"poisoned", "unsafe", "unreadable"}
 DIVERGING = {"exponential_growth", "oscillating_divergence", "sudden_spike"}  # analyze-log patterns with an onset

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from nandoctor.safe_write import write_atomic
-from nandoctor.triage_discover import RunLayout
+from nandoctor.triage.discover import RunLayout
 
 _KEY = re.compile(r"^([A-Za-z_][\w.-]*):(.*)$")
 
@@ -90,7 +90,7 @@ def make_safe_to_paste(path: Path, layout: RunLayout, weights: str | None) -> No
 def safe_to_paste(path: Path, weights: str | None) -> bool:
     """Is a repaired Ultralytics config (perhaps one kept from an earlier triage) safe to train with:
     no `save_dir`, no resume, and the weights it loads are the recommended ones?"""
-    from nandoctor.triage_discover import _read_args
+    from nandoctor.triage.discover import _read_args
 
     doc = _read_args(path)
     if not doc or "save_dir" in doc or doc.get("resume") not in (None, False) or doc.get("exist_ok") is not False:

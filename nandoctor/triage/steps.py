@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nandoctor.catalogue.recipes import backup_command
 from nandoctor.findings import Report, Severity
-from nandoctor.triage_discover import RunLayout
+from nandoctor.triage.discover import RunLayout
 
 
 def _q(path: str | Path) -> str:
@@ -66,8 +66,8 @@ def next_steps(report: Report, layout: RunLayout) -> list[str]:
 
 def _yolo_new_run(layout: RunLayout, fixed: str | None, weights: str | None) -> str:
     """A `yolo train` line that writes a new run folder and loads `weights`: the repaired config
-    names them itself (triage_fixed); without one, they are given on the command line."""
-    from nandoctor.triage_fixed import new_run_folder, safe_to_paste
+    names them itself (fixed.py); without one, they are given on the command line."""
+    from nandoctor.triage.fixed import new_run_folder, safe_to_paste
 
     if fixed and safe_to_paste(Path(fixed), weights):
         return f"yolo train cfg={_q(fixed)}"
@@ -120,8 +120,8 @@ def _hf_new_run(fixed: str | None, weights: str) -> str:
 def _lightning_new_run(layout: RunLayout, fixed: str | None, weights: str) -> str:
     """load_from_checkpoint with the repaired hyper-parameters the module takes (those in the run's
     hparams.yaml); clipping goes to the Trainer, which owns it; a new default_root_dir."""
-    from nandoctor.triage_discover import _read_args
-    from nandoctor.triage_fixed import new_run_folder
+    from nandoctor.triage.discover import _read_args
+    from nandoctor.triage.fixed import new_run_folder
 
     repaired = _read_args(Path(fixed)) if fixed else {}
     saved = _read_args(layout.config) if layout.config is not None else {}
