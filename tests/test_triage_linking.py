@@ -1,24 +1,25 @@
 """The linking rules on their own: where a checkpoint sits on the log's axis, which are distrusted,
-which one is recommended. Inputs are the engines' summary shapes (their contract), not file bytes."""
+which one is recommended. Inputs are the engines' typed verdicts (their contract), not file bytes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from nandoctor.ckpt.verdict import CheckpointVerdict
 from nandoctor.findings import Report
 from nandoctor.triage.discover import RunLayout, discover
 from nandoctor.triage.engine import _place_checkpoints
-from nandoctor.triage.link import choose, first_logged_epoch, group_units, place
+from nandoctor.triage.link import Timeline, choose, first_logged_epoch, group_units, place
 from tests.triage_runs import results_rows, write_results_csv
 
 
-def _entry(path: str, status: str = "clean", epoch=None, step=None, resumable=True) -> dict:
-    return {"path": path, "status": status, "epoch": epoch, "step": step, "resumable": resumable}
+def _entry(path: str, status: str = "clean", epoch=None, step=None, resumable=True) -> CheckpointVerdict:
+    return CheckpointVerdict(path, status, epoch, step, resumable)
 
 
 def _link(entries, framework="ultralytics", nan_at=4, healthy_to=3, axis="epoch", base=1):
     layout = RunLayout(root=Path("/run"), framework=framework)
-    timeline = {"axis": axis, "index_name": axis, "nan_at": nan_at, "healthy_to": healthy_to, "base": base}
+    timeline = Timeline(axis=axis, index_name=axis, nan_at=nan_at, healthy_to=healthy_to, base=base)
     units = group_units(entries)
     for u in units:
         u.log_index = place(u, layout, timeline)
@@ -112,5 +113,5 @@ def test_place_checkpoints_survives_a_missing_engine(tmp_path, monkeypatch):
     monkeypatch.setitem(t.ENGINES, "inspect-ckpt", ("nandoctor.no_such_engine", "inspect_ckpt"))
     report = Report(command="triage")
     layout = RunLayout(root=tmp_path, checkpoints=[tmp_path])
-    assert _place_checkpoints(t._Engines(report, strict=False), layout, {}) == []
+    assert _place_checkpoints(t._Engines(report, strict=False), layout, Timeline()) == []
     assert [f.code for f in report.findings] == ["ND506"]

@@ -13,12 +13,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
+from nandoctor.ckpt.verdict import CheckpointScan, CheckpointVerdict
+from nandoctor.config.repair import ConfigRepair
 from nandoctor.findings import NandoctorError, Report
+from nandoctor.logs.verdict import LogVerdict, Point
 from nandoctor.triage.discover import RunLayout, discover
 from nandoctor.triage.link import (
     BAD,
     DIVERGING,
     Checkpoint,
+    Timeline,
     choose,
     first_logged_epoch,
     group_units,
@@ -107,7 +111,7 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
     for message, path in layout.notes:
         report.add("ND503", "info", message, path=str(path) if path else None)
 
-    timeline = _read_log(engines, layout)
+    timeline, log_summary = _read_log(engines, layout)
     checkpoints = _place_checkpoints(engines, layout, timeline)
     finished = ultralytics_ending(report, layout, timeline, checkpoints) if layout.framework == "ultralytics" else None
     chosen = choose(report, checkpoints, timeline)
@@ -115,35 +119,36 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
         for f in report.findings:  # name the way out, as the design's example fix does
             if f.code == "ND501":
                 f.fix = f"Resume from {chosen['recommended']} instead; see `nandoctor explain ND501`."
-    fixed = _repair_config(engines, layout, force, log=timeline.get("log_summary"))
-    if fixed.get("status") == "written":
+    fixed = _repair_config(engines, layout, force, log=log_summary)
+    if fixed is not None and fixed.written and not fixed.kept:
         from nandoctor.triage.fixed import make_safe_to_paste
 
-        make_safe_to_paste(Path(fixed["path"]), layout, chosen.get("recommended") or chosen.get("restart_weights"))
+        make_safe_to_paste(Path(fixed.written), layout, chosen.get("recommended") or chosen.get("restart_weights"))
     if layout.dataset is not None:
         if no_data:
             engines.skip("check-data", layout.dataset, "--no-data")
         else:
             engines.call("check-data", layout.dataset)
 
+    whole = timeline.whole
     report.summary = {
         "run_dir": str(run_dir),
         "framework": layout.framework,
-        "pattern": (timeline.get("reported") or timeline).get("pattern"),
-        "index_name": timeline.get("index_name"),
-        "checkpoint_axis": timeline.get("axis"),
-        "first_nonfinite": (timeline.get("reported") or timeline).get("first_nonfinite"),
-        "latest_segment": timeline.get("latest_segment"),
-        "nonfinite_columns": timeline.get("nonfinite_columns") or [],
-        "diverged_at": timeline.get("diverged_at"),
+        "pattern": whole.pattern if whole else None,
+        "index_name": timeline.index_name,
+        "checkpoint_axis": timeline.axis,
+        "first_nonfinite": _point(whole.first_nonfinite if whole else None),
+        "latest_segment": _segment(timeline),
+        "nonfinite_columns": list(timeline.judged.nonfinite_columns) if timeline.judged else [],
+        "diverged_at": timeline.diverged_at,
         "finished": finished,
-        "last_healthy": (timeline.get("reported") or timeline).get("last_healthy"),
+        "last_healthy": _point(whole.last_healthy if whole else None),
         "recommended": chosen.get("recommended"),
         "restart_weights": chosen.get("restart_weights"),
         "distrusted": [c.path for c in checkpoints if c.verdict in ("after-nonfinite", "after-divergence", *BAD)],
         "checkpoints": [asdict(c) for c in checkpoints],
-        "fixed_config": fixed.get("path"),
-        "fixed_config_status": fixed.get("status"),
+        "fixed_config": fixed.path if fixed else None,
+        "fixed_config_status": fixed.status if fixed else None,
         "discovered": layout.to_dict(),
         "engines": engines.runs,
     }
@@ -152,6 +157,19 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
     report.next_steps = next_steps(report, layout)
     report.summary["next_steps"] = list(report.next_steps)
     return report
+
+
+def _point(p: Point | None) -> dict[str, Any] | None:
+    return p.to_dict() if p is not None else None
+
+
+def _segment(timeline: Timeline) -> dict[str, Any] | None:
+    """The latest segment of a resumed log, as the JSON summary shows it (null when not split)."""
+    s = timeline.judged
+    if timeline.segment_end is None or s is None:
+        return None
+    return {"pattern": s.pattern, "first_nonfinite": _point(s.first_nonfinite),
+            "last_healthy": _point(s.last_healthy), "segment_end": timeline.segment_end}
 
 
 def _child_runs(folder: Path) -> list[Path]:
@@ -163,37 +181,32 @@ def _child_runs(folder: Path) -> list[Path]:
 
 # --- the log: when did it break -----------------------------------------------------------------
 
-def _read_log(engines: _Engines, layout: RunLayout) -> dict[str, Any]:
+def _read_log(engines: _Engines, layout: RunLayout) -> tuple[Timeline, dict[str, Any] | None]:
+    """The log's timeline, and analyze-log's summary of it (diagnose-config reuses it instead of
+    reading the log again); None when there is no log or it could not be analysed."""
     if layout.log is None:
-        return {}
+        return Timeline(), None
     sub = engines.call("analyze-log", layout.log)
     if sub is None:
-        return _rows_of_a_short_log(layout) or {}
-    whole = s = sub.summary
-    segment = _latest_segment(engines, layout, sub)
+        return _rows_of_a_short_log(layout) or Timeline(), None
+    whole = judged = LogVerdict.of(sub)
+    timeline = Timeline(whole=whole)
+    segment = _latest_segment(engines, layout, whole)
     if segment is not None:  # checkpoints are judged on the latest segment; the report keeps the file's verdict
-        s = segment.summary
-    timeline = {k: s.get(k) for k in ("pattern", "first_nonfinite", "last_healthy", "index_name",
-                                      "epochs_to_nonfinite", "suggested_lr", "format", "rows")}
-    timeline["log_summary"] = whole  # diagnose-config reuses it instead of reading the log again
-    timeline["reported"] = {k: whole.get(k) for k in ("pattern", "first_nonfinite", "last_healthy")}
-    if segment is not None:
-        timeline["latest_segment"] = {k: s.get(k) for k in ("pattern", "first_nonfinite", "last_healthy",
-                                                            "segment_end")}
-        timeline["superseded_nan"] = index_of(whole.get("first_nonfinite"))
-    timeline["nan_at"] = index_of(s.get("first_nonfinite"))
-    timeline["healthy_to"] = index_of(s.get("last_healthy"))
-    timeline["axis"] = timeline.get("index_name") or "epoch"
+        judged, timeline.segment_end = segment
+        timeline.superseded_nan = index_of(whole.first_nonfinite)
+    timeline.judged, timeline.index_name, timeline.rows = judged, judged.index_name, judged.rows
+    timeline.nan_at = index_of(judged.first_nonfinite)
+    timeline.healthy_to = index_of(judged.last_healthy)
+    timeline.axis = judged.index_name or "epoch"
     # analyze-log's verdict is the only one: which columns went non-finite, and where a named
     # divergence began (checkpoints after that onset hold weights from diverging training)
-    timeline["nonfinite_columns"] = [str(c) for c in s.get("nonfinite_columns") or []]
-    if s.get("pattern") in DIVERGING:
-        timeline["diverged_at"] = index_of(s.get("onset"))
-    timeline["base"] = _epoch_base(layout)
-    if layout.framework == "lightning" and (timeline["nan_at"] is not None
-                                            or timeline.get("diverged_at") is not None):
+    if judged.pattern in DIVERGING:
+        timeline.diverged_at = index_of(judged.onset)
+    timeline.base = _epoch_base(layout)
+    if layout.framework == "lightning" and (timeline.nan_at is not None or timeline.diverged_at is not None):
         lightning_epochs(timeline, layout.log)
-    return timeline
+    return timeline, sub.summary
 
 
 def _epoch_base(layout: RunLayout) -> int:
@@ -202,7 +215,7 @@ def _epoch_base(layout: RunLayout) -> int:
     return 1 if base is None else min(max(base, 0), 1)
 
 
-def _rows_of_a_short_log(layout: RunLayout) -> dict[str, Any] | None:
+def _rows_of_a_short_log(layout: RunLayout) -> Timeline | None:
     """analyze-log gives no verdict on a curve under 3 points, yet an Ultralytics run that stopped
     after 2 rows still tells triage how far it got (its ND507 ending). Only a log that reads and
     holds no non-finite cell counts: then 'nothing non-finite was logged' is known, not guessed."""
@@ -221,27 +234,27 @@ def _rows_of_a_short_log(layout: RunLayout) -> dict[str, Any] | None:
         return None
     if table.total_rows < 1 or evidence.nonfinite_columns(table) or evidence.missing_cells(table):
         return None
-    return {"rows": int(table.total_rows), "format": table.format, "index_name": table.index_name,
-            "axis": table.index_name or "epoch", "base": _epoch_base(layout)}
+    return Timeline(rows=int(table.total_rows), index_name=table.index_name, axis=table.index_name or "epoch",
+                    base=_epoch_base(layout))
 
 
 _MAX_SEGMENT_LOG = 64 * 1024 * 1024  # results.csv is a few KB; a resume split of a huge file is not attempted
 
 
-def _latest_segment(engines: _Engines, layout: RunLayout, sub: Report) -> Report | None:
+def _latest_segment(engines: _Engines, layout: RunLayout, whole: LogVerdict) -> tuple[LogVerdict, int] | None:
     """A resumed Ultralytics run: results.csv holds the old segment's rows, then the resumed ones
     (analyze-log's ND314 dates where the time column restarted). When the first non-finite row
     lies in a superseded segment, analyze-log judges the latest segment on its own, since it is
-    what the rewritten epochN.pt came from; the whole-log findings stay as analyze-log gave them."""
+    what the rewritten epochN.pt came from; the whole-log findings stay as analyze-log gave them.
+    Returns that segment's verdict and its last epoch."""
     import csv
     import tempfile
 
-    first = sub.summary.get("first_nonfinite")
-    resumes = [f.data for f in sub.findings if f.code == "ND314" and isinstance(f.data, dict)]
-    if layout.framework != "ultralytics" or not isinstance(first, dict) or not resumes:
+    first = whole.first_nonfinite
+    if layout.framework != "ultralytics" or layout.log is None or first is None or not whole.resumes:
         return None
-    resume, nan_row = resumes[-1], first.get("row")
-    if not (isinstance(nan_row, int) and isinstance(resume.get("row"), int) and nan_row < resume["row"]):
+    resume = whole.resumes[-1]
+    if not first.row < resume.row:
         return None
     try:
         if layout.log.stat().st_size > _MAX_SEGMENT_LOG:
@@ -251,11 +264,11 @@ def _latest_segment(engines: _Engines, layout: RunLayout, sub: Report) -> Report
     except (OSError, csv.Error):
         return None
     header, data = rows[0] if rows else [], rows[1:]
-    start = resume["row"]
+    start = resume.row
     names = [h.strip() for h in header]
     column = names.index("epoch") if "epoch" in names else None
     try:  # the row ids must be data rows of this file, or nothing is split
-        if column is None or int(float(data[start][column])) != index_of(resume.get("index")):
+        if column is None or int(float(data[start][column])) != index_of(resume):
             return None
     except (IndexError, ValueError, OverflowError):
         return None
@@ -266,38 +279,36 @@ def _latest_segment(engines: _Engines, layout: RunLayout, sub: Report) -> Report
         with part.open("w", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerows([header, *data[start:]])
         try:
-            latest = analyze_log(part)
+            latest = LogVerdict.of(analyze_log(part))
         except (KeyboardInterrupt, MemoryError):
             raise
         except Exception:  # the latest segment cannot be judged alone (too few rows): keep the whole log
             return None
-    latest.summary["path"] = str(layout.log)
     try:
-        latest.summary["segment_end"] = int(float(data[-1][column]))
+        segment_end = int(float(data[-1][column]))
     except (IndexError, ValueError, OverflowError):
         return None
-    verdict = (f"non-finite at epoch {index_of(latest.summary.get('first_nonfinite'))}"
-               if latest.summary.get("first_nonfinite") else f"pattern {latest.summary.get('pattern')}")
-    engines.report.add("ND508", "info", f"results.csv was resumed at epoch {resume.get('index')} (the time column "
-                       f"restarts): the non-finite epoch {first.get('index')} is in the segment the resume "
+    verdict = (f"non-finite at epoch {index_of(latest.first_nonfinite)}"
+               if latest.first_nonfinite else f"pattern {latest.pattern}")
+    engines.report.add("ND508", "info", f"results.csv was resumed at epoch {resume.index} (the time column "
+                       f"restarts): the non-finite epoch {first.index} is in the segment the resume "
                        f"replaced; checkpoints are judged against the latest segment (analyze-log: {verdict})",
-                       path=str(layout.log), where=f"epoch {resume.get('index')}",
-                       data={"resumed_at": resume, "superseded_nonfinite": first})
-    return latest
+                       path=str(layout.log), where=f"epoch {resume.index}",
+                       data={"resumed_at": resume.to_dict(), "superseded_nonfinite": first.to_dict()})
+    return latest, segment_end
 
 
 # --- the checkpoints: which ones to trust -------------------------------------------------------
 
-def _place_checkpoints(engines: _Engines, layout: RunLayout, timeline: dict[str, Any]) -> list[Checkpoint]:
-    entries: list[dict[str, Any]] = []
+def _place_checkpoints(engines: _Engines, layout: RunLayout, timeline: Timeline) -> list[Checkpoint]:
+    entries: list[CheckpointVerdict] = []
     optimizers: list[Path] = []
     for path in layout.checkpoints:
         sub = engines.call("inspect-ckpt", path)
         if sub is not None:
-            entries += [e for e in sub.summary.get("checkpoints") or [] if isinstance(e, dict)]
-            optimizers += [Path(str(o["path"])) for o in sub.summary.get("other_files") or []
-                           if isinstance(o, dict) and o.get("role") == "optimizer" and o.get("path")]
-            timeline.setdefault("ckpt_recommended", []).append(sub.summary.get("recommended"))
+            scan = CheckpointScan.of(sub)
+            entries += scan.checkpoints
+            optimizers += [Path(o) for o in scan.optimizers]
     units = group_units(entries, layout.units, optimizers)
     final_step = _final_model_step(layout)
     for c in units:
@@ -328,11 +339,12 @@ def _final_model_step(layout: RunLayout) -> int | None:
 # --- the config: repaired with the log's diagnosis ---------------------------------------------
 
 def _repair_config(engines: _Engines, layout: RunLayout, force: bool, *,
-                   log: dict[str, Any] | None) -> dict[str, Any]:
-    """`log`: analyze-log's summary of layout.log, None when there is none or it could not be read."""
+                   log: dict[str, Any] | None) -> ConfigRepair | None:
+    """`log`: analyze-log's summary of layout.log, None when there is none or it could not be read.
+    The first config repaired (written, or kept from an earlier triage) is the one returned."""
     if layout.config is None and layout.training_args is not None:
         return _repair_training_args(engines, layout, force, log=log)
-    result: dict[str, Any] = {}
+    result: ConfigRepair | None = None
     primary = layout.framework == "ultralytics" or "train" in (layout.config.name.lower() if layout.config else "")
     for i, config in enumerate([layout.config, *layout.other_configs] if layout.config else []):
         # the output is named from the path as found, so a symlinked config never leads us to write
@@ -341,13 +353,10 @@ def _repair_config(engines: _Engines, layout: RunLayout, force: bool, *,
         sub = engines.call("diagnose-config", config, primary=primary and i == 0, output=output,
                            log=layout.log if log is not None else None, log_summary=log, force=force,
                            keep_existing=not force)
-        if sub is None or "path" in result:
+        if sub is None or result is not None:
             continue
-        existing, output = sub.summary.get("existing_output"), sub.summary.get("output")
-        if existing:
-            result = {"path": str(existing), "status": "kept"}
-        elif output:
-            result = {"path": str(output), "status": "written"}
+        repair = ConfigRepair.of(sub)
+        result = repair if repair.path else None
     return result
 
 
@@ -371,7 +380,7 @@ _NOT_ARGUMENTS = frozenset({"mixed_precision", "deepspeed_plugin", "fsdp_plugin_
 
 
 def _repair_training_args(engines: _Engines, layout: RunLayout, force: bool, *,
-                          log: dict[str, Any] | None) -> dict[str, Any]:
+                          log: dict[str, Any] | None) -> ConfigRepair | None:
     """An HF run without a YAML config: diagnose the TrainingArguments saved in training_args.bin and
     write the repaired ones as training_args_fixed.yaml (HfArgumentParser.parse_yaml_file reads it)."""
     import tempfile
@@ -385,9 +394,9 @@ def _repair_training_args(engines: _Engines, layout: RunLayout, force: bool, *,
         raise
     except Exception:  # unsafe, truncated or not a torch zip: inspect-ckpt says which, precisely
         engines.call("inspect-ckpt", binary)
-        return {}
+        return None
     if not fields:
-        return {}
+        return None
     with tempfile.TemporaryDirectory(prefix="nandoctor-") as tmp:
         source = Path(tmp) / "training_args.yaml"
         source.write_text(yaml.safe_dump(fields, sort_keys=False))
@@ -399,8 +408,6 @@ def _repair_training_args(engines: _Engines, layout: RunLayout, force: bool, *,
         if f.path == str(source):
             f.path, f.line, f.message = str(binary), None, f.message.replace(str(source), str(binary))
     if sub is None:
-        return {}
-    existing, output = sub.summary.get("existing_output"), sub.summary.get("output")
-    if existing:
-        return {"path": str(existing), "status": "kept"}
-    return {"path": str(output), "status": "written"} if output else {}
+        return None
+    repair = ConfigRepair.of(sub)
+    return repair if repair.path else None

@@ -1,7 +1,7 @@
 """Place checkpoints on the log's timeline and decide which to trust: the rules triage is for.
 
-Pure functions over the engines' summaries (their contract), so every off-by-one here is tested
-directly: Ultralytics epochN.pt counts from 0 while results.csv counts from 1, HF checkpoint-N is
+Pure functions over the engines' typed verdicts (logs.verdict, ckpt.verdict), so every off-by-one
+here is tested directly: Ultralytics epochN.pt counts from 0 while results.csv counts from 1, HF checkpoint-N is
 step N, Lightning's metrics.csv logs global_step - 1 but both count epochs from 0.
 """
 
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from nandoctor.ckpt.verdict import CheckpointVerdict
 from nandoctor.findings import Report
+from nandoctor.logs.verdict import LogVerdict, Point
 from nandoctor.triage.discover import RunLayout
 
 BAD = {"poisoned", "unsafe", "unreadable"}
@@ -36,10 +38,29 @@ class Checkpoint:
     verdict: str = ""      # recommended | trusted | after-nonfinite | poisoned | undated | ...
 
 
-def index_of(value: Any) -> int | None:
-    """An index from the logs engine's summary (a dict with `index`, or the number itself)."""
-    if isinstance(value, dict):
-        value = value.get("index")
+@dataclass
+class Timeline:
+    """The log's answer on the axis checkpoints are placed on. `whole` is analyze-log's verdict on the
+    file (what the report shows); `judged` the one checkpoints are judged on: the latest segment of a
+    resumed Ultralytics log, else `whole`. Mutable: Lightning's links are re-dated on epochs."""
+
+    whole: LogVerdict | None = None
+    judged: LogVerdict | None = None
+    segment_end: int | None = None     # last epoch of the latest segment, when the log was split
+    superseded_nan: int | None = None  # the non-finite epoch in the segment the resume replaced
+    nan_at: int | None = None          # first non-finite index on `axis`
+    healthy_to: int | None = None
+    diverged_at: int | None = None     # onset of a named divergence
+    axis: str | None = None            # "epoch" or "step"; None without a log
+    index_name: str | None = None
+    rows: int | None = None
+    base: int = 1                      # the epoch results.csv counts from
+
+
+def index_of(value: Point | int | float | None) -> int | None:
+    """A point's epoch/step as an int; None when it is missing or not finite."""
+    if isinstance(value, Point):
+        value = value.index
     if isinstance(value, bool) or value is None:
         return None
     try:
@@ -60,16 +81,16 @@ def first_logged_epoch(path: Path) -> int | None:
         return None
 
 
-def lightning_epochs(timeline: dict[str, Any], log: Path) -> None:
+def lightning_epochs(timeline: Timeline, log: Path) -> None:
     """Link Lightning on epochs: metrics.csv's `step` is global_step - 1 on epoch-end rows while the
     checkpoint stores global_step, but both count epochs from 0 and every row carries its epoch."""
-    def epoch(step):
-        return step if timeline.get("index_name") == "epoch" or step is None else epoch_at_step(log, step)
+    def epoch(step: int | None) -> int | None:
+        return step if timeline.index_name == "epoch" or step is None else epoch_at_step(log, step)
 
-    nan_epoch, onset_epoch = epoch(timeline.get("nan_at")), epoch(timeline.get("diverged_at"))
+    nan_epoch, onset_epoch = epoch(timeline.nan_at), epoch(timeline.diverged_at)
     if nan_epoch is not None or onset_epoch is not None:
-        timeline.update(axis="epoch", nan_at=nan_epoch, diverged_at=onset_epoch,
-                        healthy_to=None if nan_epoch is None else nan_epoch - 1)
+        timeline.axis, timeline.nan_at, timeline.diverged_at = "epoch", nan_epoch, onset_epoch
+        timeline.healthy_to = None if nan_epoch is None else nan_epoch - 1
 
 
 def epoch_at_step(path: Path, step: int | None) -> int | None:
@@ -89,7 +110,7 @@ def epoch_at_step(path: Path, step: int | None) -> int | None:
     return None
 
 
-def _as_int(value: Any) -> int | None:
+def _as_int(value: int | float | None) -> int | None:
     """A stored epoch/step as an int; None for -1, fractional HF epochs (0.25) and junk."""
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         return None
@@ -113,65 +134,64 @@ def _unit_of(path: Path, roots: tuple[Path, ...] = ()) -> Path:
     return path
 
 
-def group_units(entries: list[dict[str, Any]], roots: list[Path] | tuple[Path, ...] = (),
-                optimizers: list[Path] | tuple[Path, ...] = ()) -> list[Checkpoint]:
+def group_units(entries: Sequence[CheckpointVerdict], roots: Sequence[Path] = (),
+                optimizers: Sequence[Path] = ()) -> list[Checkpoint]:
     """`optimizers`: optimizer files inspect-ckpt listed beside the weights rather than as checkpoints
     (an HF folder without trainer_state.json); they make their unit resumable."""
-    groups: dict[Path, list[dict[str, Any]]] = {}
+    groups: dict[Path, list[CheckpointVerdict]] = {}
     for e in entries:
-        if isinstance(e, dict) and e.get("path"):
-            groups.setdefault(_unit_of(Path(str(e["path"])), tuple(roots)), []).append(e)
+        groups.setdefault(_unit_of(Path(e.path), tuple(roots)), []).append(e)
     units = []
     for path, members in groups.items():
-        names = [Path(str(m["path"])).name for m in members]
+        names = [Path(m.path).name for m in members]
         if all(NOT_A_MODEL.fullmatch(n) for n in names):  # rng_state.pth, scheduler.pt, a lone optimizer.pt
             units.append(Checkpoint(str(path), "not-a-model", None, None, False, None))
             continue
         # RNG, scheduler and arguments are bookkeeping, not state: they cannot make a folder poisoned
         judged = [m for m, n in zip(members, names, strict=True) if not _NOT_JUDGED.fullmatch(n)] or members
-        status = max((str(m.get("status", "unreadable")) for m in judged), key=lambda s: _RANK.get(s, 4))
-        epoch = next((_as_int(m.get("epoch")) for m in members if _as_int(m.get("epoch")) is not None), None)
-        step = next((_as_int(m.get("step")) for m in members if _as_int(m.get("step")) is not None), None)
+        status = max((m.status for m in judged), key=lambda s: _RANK.get(s, 4))
+        epoch = next((_as_int(m.epoch) for m in members if _as_int(m.epoch) is not None), None)
+        step = next((_as_int(m.step) for m in members if _as_int(m.step) is not None), None)
         name = path.name
         if epoch is None and (m := _EPOCH_IN_NAME.search(name)):
             epoch = int(m.group(1))
         if step is None and (m := _STEP_IN_NAME.search(name)):
             step = int(m.group(1))
         # an HF folder resumes with its optimizer.pt; a file stands alone as inspect-ckpt judged it
-        resumable = any(bool(m.get("resumable", True)) for m in members) or (
+        resumable = any(m.resumable for m in members) or (
             len(members) > 1 and "optimizer.pt" in names) or any(
             _unit_of(o, tuple(roots)) == path for o in optimizers)
         units.append(Checkpoint(str(path), status, epoch, step, resumable, None))
     return units
 
 
-def place(c: Checkpoint, layout: RunLayout, timeline: dict[str, Any]) -> int | None:
-    if timeline.get("axis") == "step":
+def place(c: Checkpoint, layout: RunLayout, timeline: Timeline) -> int | None:
+    if timeline.axis == "step":
         return c.step
     if c.epoch is None:
         return None
     if layout.framework == "ultralytics":
         # epochN.pt stores N 0-based and holds the state after results.csv's row N+1 (current
         # writer, epochs from 1); YOLOv5 / YOLOv8.0 logs count from 0 like the checkpoint
-        return c.epoch + timeline.get("base", 1)
+        return c.epoch + timeline.base
     return c.epoch  # Lightning counts both from 0; a generic script is assumed to count both alike
 
 
-def ultralytics_ending(report: Report, layout: RunLayout, timeline: dict[str, Any],
+def ultralytics_ending(report: Report, layout: RunLayout, timeline: Timeline,
                        units: list[Checkpoint]) -> bool | None:
     """Did the Ultralytics run finish? Its final step strips the optimizer from last.pt (epoch -1);
     a last.pt that still holds one, with fewer results.csv rows than `epochs`, ended early. With
     no non-finite value logged, 8.4's NaN recovery is the likely end: it keeps the NaN epoch out of
     results.csv, reloads last.pt up to 3 times and then stops with "NaN persisted"."""
     last = next((c for c in units if Path(c.path).name == "last.pt"), None)
-    rows, asked = timeline.get("rows"), layout.args.get("epochs")
+    rows, asked = timeline.rows, layout.args.get("epochs")
     if last is None:
         return None
     if not last.resumable:
         return True
     if not (isinstance(rows, int) and isinstance(asked, int) and not isinstance(asked, bool) and rows < asked):
         return None
-    if timeline.get("nan_at") is None:
+    if timeline.nan_at is None:
         report.add("ND507", "warning", f"the run stopped after epoch {rows} of {asked} and last.pt still holds "
                    "its optimizer, yet results.csv has no non-finite value: Ultralytics (8.4 and later) keeps a "
                    "NaN epoch out of results.csv, reloads last.pt up to 3 times and then stops with 'NaN "
@@ -181,10 +201,11 @@ def ultralytics_ending(report: Report, layout: RunLayout, timeline: dict[str, An
     return False
 
 
-def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) -> dict[str, Any]:
-    nan_at, healthy_to = timeline.get("nan_at"), timeline.get("healthy_to")
-    axis = timeline.get("axis") or "epoch"
-    onset = timeline.get("diverged_at")
+def choose(report: Report, units: list[Checkpoint], timeline: Timeline) -> dict[str, str]:
+    nan_at, healthy_to = timeline.nan_at, timeline.healthy_to
+    axis = timeline.axis or "epoch"
+    onset = timeline.diverged_at
+    pattern = timeline.judged.pattern if timeline.judged else None
     if nan_at is not None and healthy_to is None:
         healthy_to = nan_at - 1
     if onset is not None and (nan_at is None or onset < nan_at):
@@ -193,16 +214,16 @@ def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) ->
     broke = nan_at is not None or onset is not None
 
     def before(c: Checkpoint) -> bool:
-        return not broke or (c.log_index is not None and c.log_index <= healthy_to)
+        return not broke or (c.log_index is not None and healthy_to is not None and c.log_index <= healthy_to)
 
-    segment = timeline.get("latest_segment") or {}
+    segment_end = timeline.segment_end
     for c in units:
-        if segment and c.log_index is not None and c.log_index > segment.get("segment_end", c.log_index):
+        if segment_end is not None and c.log_index is not None and c.log_index > segment_end:
             # the resumed segment has not reached this epoch: the file is the superseded segment's
             c.verdict = "after-nonfinite"
             report.add("ND501", "error", f"{Path(c.path).name} holds {axis} {c.log_index}, which only the segment "
-                       f"before the resume reached (non-finite from {axis} {timeline.get('superseded_nan')}); the "
-                       f"resumed run has logged up to {axis} {segment.get('segment_end')}", path=c.path,
+                       f"before the resume reached (non-finite from {axis} {timeline.superseded_nan}); the "
+                       f"resumed run has logged up to {axis} {segment_end}", path=c.path,
                        where=f"{axis} {c.log_index}", data={"log_index": c.log_index})
             continue
         if c.status == "not-a-model":
@@ -214,7 +235,7 @@ def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) ->
                 nan_at is None or c.log_index < nan_at):
             c.verdict = "after-divergence"
             report.add("ND501", "error", f"{Path(c.path).name} looks {c.status} but holds {axis} {c.log_index}; "
-                       f"the loss began to diverge at {axis} {onset} ({timeline.get('pattern')}), so its weights "
+                       f"the loss began to diverge at {axis} {onset} ({pattern}), so its weights "
                        "come from diverging training even where they are finite", path=c.path,
                        where=f"{axis} {c.log_index}", data={"log_index": c.log_index, "diverged_at": onset})
         elif nan_at is not None and c.log_index is not None and c.log_index >= nan_at:
@@ -227,7 +248,7 @@ def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) ->
         elif broke and c.log_index is None:
             c.verdict = "undated"
             report.add("ND505", "info", f"{Path(c.path).name} stores no {axis} and its name gives none, so "
-                       f"it cannot be placed before or after {axis} {healthy_to + 1}; not recommended", path=c.path)
+                       f"it cannot be placed before or after {axis} {(healthy_to or 0) + 1}; not recommended", path=c.path)
         elif c.status != "clean":
             c.verdict = c.status
         elif broke and not before(c):
@@ -244,7 +265,7 @@ def choose(report: Report, units: list[Checkpoint], timeline: dict[str, Any]) ->
 
     trusted = [c for c in units if c.verdict == "trusted"]
     units = [c for c in units if c.verdict != "not-a-model"]
-    chosen: dict[str, Any] = {}
+    chosen: dict[str, str] = {}
     best = newest([c for c in trusted if c.resumable])
     if best is not None:
         best.verdict = "recommended"
