@@ -137,14 +137,17 @@ def test_ND503_missing_dataset_is_info_not_failure(cli, tmp_path):
     assert "check-data" not in r.json["summary"]["engines"]
 
 
-def test_ND504_truncated_log_reported_and_checkpoints_still_inspected(cli, tmp_path):
+def test_ND504_unreadable_log_is_an_error_and_checkpoints_still_inspected(cli, tmp_path):
+    """The run's only log is binary junk: the NaN cannot be dated, so exit 1 (never 0 as if healthy)."""
     run = ultralytics_run(tmp_path / "run", epochs=3, nan_epoch=None)
     (run / "results.csv").write_bytes(b"\x00\xff" * 100)
     r = cli("triage", run, "--format", "json")
     s = r.json["summary"]
+    assert r.code == 1
     assert s["first_nonfinite"] is None and s["engines"]["analyze-log"][0]["status"] == "failed"
     nd504 = [f for f in r.json["findings"] if f["code"] == "ND504"]
-    assert [f["path"] for f in nd504] == [str(run / "results.csv")] and nd504[0]["severity"] == "warning"
+    assert [f["path"] for f in nd504] == [str(run / "results.csv")] and nd504[0]["severity"] == "error"
+    assert "binary file" in nd504[0]["message"] and "could not be dated" in nd504[0]["message"]
     # without a log nothing is dated, so the newest clean resumable checkpoint is the answer
     assert s["engines"]["inspect-ckpt"][0]["status"] == "ran" and s["recommended"] == str(run / "weights" / "epoch2.pt")
     assert s["fixed_config"] == str(run / "args_fixed.yaml")  # the config is still repaired, without --log

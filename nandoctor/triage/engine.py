@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from nandoctor.ckpt.verdict import CheckpointScan, CheckpointVerdict
 from nandoctor.config.repair import ConfigRepair
-from nandoctor.findings import NandoctorError, Report
+from nandoctor.findings import Finding, NandoctorError, Report, Severity
 from nandoctor.logs.verdict import LogVerdict, Point
 from nandoctor.triage.discover import RunLayout, discover
 from nandoctor.triage.link import (
@@ -46,6 +46,7 @@ class _Engines:
     def __init__(self, report: Report, strict: bool):
         self.report, self.strict = report, strict
         self.runs: dict[str, list[dict[str, Any]]] = {}
+        self.failures: dict[Path, Finding] = {}  # the ND504 of each primary input that could not be analysed
 
     def _function(self, name: str) -> Callable[..., Report] | None:
         module, func = ENGINES[name]
@@ -84,10 +85,26 @@ class _Engines:
             return sub
         record.update(status="failed", reason=reason)
         if primary:
-            self.report.add("ND504", "warning", f"{name} could not analyse {path}: {reason}", path=str(path))
+            self.failures[path] = self.report.add("ND504", "warning", f"{name} could not analyse {path}: {reason}",
+                                                  path=str(path))
         else:
             self.report.add("ND503", "info", f"{path} skipped: {reason}", path=str(path))
         return None
+
+    def only_one_failed(self, path: Path, consequence: str) -> None:
+        """The run's only log or only config could not be analysed: an error, not a warning, since
+        what triage concludes without it (which checkpoint, which settings) may be confidently wrong."""
+        finding = self.failures.get(path)
+        if finding is not None:
+            finding.severity = Severity.ERROR
+            finding.message += f"; {consequence}"
+
+    def judged_nothing(self) -> str | None:
+        """Why nothing in the run could be judged (every input failed or was skipped), else None."""
+        records = [r for runs in self.runs.values() for r in runs]
+        if any(r["status"] == "ran" for r in records):
+            return None
+        return "; ".join(" ".join(str(r.get("reason") or r["status"]).split()) for r in records) or "nothing was read"
 
 
 def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict: bool = False) -> Report:
@@ -129,6 +146,9 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
             engines.skip("check-data", layout.dataset, "--no-data")
         else:
             engines.call("check-data", layout.dataset)
+    why = engines.judged_nothing()
+    if why is not None:  # a report of infos alone would read as "nothing wrong"
+        raise NandoctorError(f"{run_dir}: nothing in the run could be analysed: {why}")
 
     whole = timeline.whole
     report.summary = {
@@ -188,7 +208,11 @@ def _read_log(engines: _Engines, layout: RunLayout) -> tuple[Timeline, dict[str,
         return Timeline(), None
     sub = engines.call("analyze-log", layout.log)
     if sub is None:
-        return _rows_of_a_short_log(layout) or Timeline(), None
+        short = _rows_of_a_short_log(layout)
+        if short is None:
+            engines.only_one_failed(layout.log, "the NaN could not be dated, so no checkpoint could be placed "
+                                                "before or after it")
+        return short or Timeline(), None
     whole = judged = LogVerdict.of(sub)
     timeline = Timeline(whole=whole)
     segment = _latest_segment(engines, layout, whole)
@@ -345,6 +369,7 @@ def _repair_config(engines: _Engines, layout: RunLayout, force: bool, *,
     if layout.config is None and layout.training_args is not None:
         return _repair_training_args(engines, layout, force, log=log)
     result: ConfigRepair | None = None
+    judged = False
     primary = layout.framework == "ultralytics" or "train" in (layout.config.name.lower() if layout.config else "")
     for i, config in enumerate([layout.config, *layout.other_configs] if layout.config else []):
         # the output is named from the path as found, so a symlinked config never leads us to write
@@ -353,10 +378,13 @@ def _repair_config(engines: _Engines, layout: RunLayout, force: bool, *,
         sub = engines.call("diagnose-config", config, primary=primary and i == 0, output=output,
                            log=layout.log if log is not None else None, log_summary=log, force=force,
                            keep_existing=not force)
+        judged = judged or sub is not None
         if sub is None or result is not None:
             continue
         repair = ConfigRepair.of(sub)
         result = repair if repair.path else None
+    if layout.config is not None and not judged:
+        engines.only_one_failed(layout.config, "its settings were not checked and no repaired config was written")
     return result
 
 
@@ -408,6 +436,7 @@ def _repair_training_args(engines: _Engines, layout: RunLayout, force: bool, *,
         if f.path == str(source):
             f.path, f.line, f.message = str(binary), None, f.message.replace(str(source), str(binary))
     if sub is None:
+        engines.only_one_failed(source, "its settings were not checked and no repaired config was written")
         return None
     repair = ConfigRepair.of(sub)
     return repair if repair.path else None
