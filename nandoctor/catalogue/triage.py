@@ -11,6 +11,7 @@ RULES = [
         fix="Resume from the newest clean checkpoint at or before the last healthy epoch.",
         bad="resume from last.pt saved two epochs after the loss printed nan",
         good="resume from epoch2.pt, saved before the first non-finite epoch",
+        check="nandoctor.triage.link:choose",
     ),
     Rule(
         code="ND502",
@@ -21,6 +22,7 @@ RULES = [
         "checkpoints more often (Ultralytics save_period, HF save_steps) so a clean one exists next time.",
         bad="save_period: -1, so only last.pt exists and it holds NaN weights",
         good="save_period: 5, so epoch125.pt is still clean when epoch 134 breaks",
+        check="nandoctor.triage.link:choose",
     ),
     Rule(
         code="ND503",
@@ -31,16 +33,20 @@ RULES = [
         "diagnose-config) if it lives elsewhere.",
         bad="args.yaml names data: /mnt/old/coco.yaml, which is not on this machine",
         good="copy or mount the dataset, then rerun `nandoctor triage RUN_DIR`",
+        check="nandoctor.triage.engine:triage",
     ),
     Rule(
         code="ND504",
         title="a file of the run could not be analysed",
         why="A truncated, corrupt or unrecognised file cannot vouch for the run; conclusions that depend "
-        "on it (which checkpoint is clean, when the loss broke) are missing or weaker.",
+        "on it (which checkpoint is clean, when the loss broke) are missing or weaker. When it is the run's "
+        "only log or only config this is an error: without it no checkpoint can be dated or no setting "
+        "repaired; when nothing in the run could be read at all, triage exits 2.",
         fix="Run the engine named in the message on that file for details; restore the file from a "
         "backup if it was cut short.",
-        bad="results.csv cut mid-row when the job was killed",
+        bad="results.csv overwritten with binary junk, or cut inside its header, beside readable weights",
         good="a complete results.csv: triage dates the NaN and picks the checkpoint",
+        check="nandoctor.triage.engine:_Engines.call",
     ),
     Rule(
         code="ND505",
@@ -51,6 +57,7 @@ RULES = [
         "in the run is known.",
         bad="torch.save(model.state_dict(), 'model.pt') every epoch",
         good="torch.save({'epoch': epoch, 'model_state_dict': ..., 'optimizer_state_dict': ...}, f'epoch{epoch}.pt')",
+        check="nandoctor.triage.link:choose",
     ),
     Rule(
         code="ND506",
@@ -59,6 +66,7 @@ RULES = [
         fix="Reinstall nandoctor (`pip install -e .`) so every engine is present.",
         bad="a partial checkout without nandoctor/ckpt/",
         good="a full install: triage runs check-data, inspect-ckpt, analyze-log and diagnose-config",
+        check="nandoctor.triage.engine:_Engines._function",
     ),
     Rule(
         code="ND507",
@@ -71,6 +79,7 @@ RULES = [
         "the repaired settings rather than resuming the same ones.",
         bad="results.csv ends at epoch 2 of 5, last.pt has its optimizer, the console says NaN persisted",
         good="results.csv reaches epoch 5 of 5 and last.pt is stripped (epoch -1)",
+        check="nandoctor.triage.link:ultralytics_ending",
     ),
     Rule(
         code="ND508",
@@ -81,6 +90,7 @@ RULES = [
         fix="Nothing to undo: triage judged the checkpoints against the latest segment. Keep the old rows "
         "for the record.",
         bad="epoch4 NaN, resumed from epoch2.pt; the new epoch3.pt..epoch5.pt distrusted for the old NaN",
-        good="the resumed segment is finite, so its epoch5.pt is recommended",
+        good="a run resumed after a crash with no NaN in the rows the resume replaced: nothing superseded",
+        check="nandoctor.triage.engine:_latest_segment",
     ),
 ]
