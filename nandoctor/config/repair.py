@@ -34,8 +34,8 @@ class ConfigRepair:
         s = report.summary
         changes = tuple(Change(str(c.get("key")), c.get("old"), c.get("new"), str(c.get("code")))
                         for c in s.get("changes") or () if isinstance(c, dict))
-        log = s.get("log") if isinstance(s.get("log"), dict) else {}
-        lr = log.get("lr_ran")
+        log = s.get("log")
+        lr = log.get("lr_ran") if isinstance(log, dict) else None
         return cls(changes, written=str(s["output"]) if s.get("output") else None,
                    kept=str(s["existing_output"]) if s.get("existing_output") else None,
                    lr_ran=float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None)

@@ -26,7 +26,9 @@ class Point:
         if not isinstance(value, dict):
             return None
         index, row, batch = value.get("index"), value.get("row"), value.get("batch")
-        if not _number(index) or not isinstance(row, int) or isinstance(row, bool):
+        if not isinstance(index, (int, float)) or isinstance(index, bool):
+            return None
+        if not isinstance(row, int) or isinstance(row, bool):
             return None
         return cls(index, row, batch if isinstance(batch, (str, int)) and not isinstance(batch, bool) else None)
 
@@ -36,10 +38,6 @@ class Point:
         if self.batch is not None:
             d["batch"] = self.batch
         return d
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _float(value: object) -> float | None:

@@ -416,6 +416,8 @@ def _repair_training_args(engines: _Engines, layout: RunLayout, force: bool, *,
     import yaml
 
     binary = layout.training_args
+    if binary is None:
+        return None
     try:
         fields = _scalar_training_args(binary)
     except (KeyboardInterrupt, MemoryError):

@@ -41,7 +41,10 @@ def _edit(text: str, set_keys: dict[str, object], drop: set[str]) -> str:
     out, seen = [], set()
     for line in text.splitlines():
         m = _KEY.match(line)
-        key = m.group(1) if m else None
+        if m is None:
+            out.append(line)
+            continue
+        key = m.group(1)
         if key in drop:
             out.append(f"# nandoctor: {key} removed (it pointed at the old run's folder)")
             continue

@@ -112,7 +112,7 @@ def epoch_at_step(path: Path, step: int | None) -> int | None:
 
 def _as_int(value: int | float | None) -> int | None:
     """A stored epoch/step as an int; None for -1, fractional HF epochs (0.25) and junk."""
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+    if value is None or isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         return None
     try:
         n = int(value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Any
 
 from nandoctor.catalogue.recipes import backup_command
 from nandoctor.findings import Report, Severity
@@ -78,9 +79,9 @@ def _yolo_new_run(layout: RunLayout, fixed: str | None, weights: str | None) -> 
             f"project={_q(target.parent)} name={_q(target.name)} exist_ok=False")
 
 
-def _resume(layout: RunLayout, ckpt: str, fixed: str | None, s: dict, axis: str) -> list[str]:
+def _resume(layout: RunLayout, ckpt: str, fixed: str | None, s: dict[str, Any], axis: str) -> list[str]:
     framework = layout.framework
-    where = next((c for c in s.get("checkpoints", []) if c["path"] == ckpt), {})
+    where: dict[str, Any] = next((c for c in s.get("checkpoints", []) if c["path"] == ckpt), {})
     held = f"{axis} {where.get('log_index')}" if where.get("log_index") is not None else "its state"
     if framework == "ultralytics":
         # Ultralytics' own resume continues in the old folder with the arguments that led to NaN and

@@ -22,7 +22,8 @@ def _index(value: Any) -> Any:
 
 def what_happened(s: dict[str, Any]) -> list[str]:
     axis = s.get("index_name") or "epoch"
-    lines = [f"Run {s.get('run_dir')} ({FRAMEWORK.get(s.get('framework'), s.get('framework'))})."]
+    framework = str(s.get("framework"))
+    lines = [f"Run {s.get('run_dir')} ({FRAMEWORK.get(framework, framework)})."]
     nan_at, healthy = _index(s.get("first_nonfinite")), _index(s.get("last_healthy"))
     log = (s.get("discovered") or {}).get("log")
     if nan_at is not None:
@@ -108,10 +109,10 @@ def summary_view(report: Report, console=None) -> list:
             key = (f.severity, f.code, f.title)
             codes[key] = codes.get(key, 0) + 1
         for (sev, code, title), n in list(codes.items())[:4]:
-            line = Text("    ")
-            line.append(code, style={"error": "red", "warning": "yellow"}.get(sev.value, "cyan"))
-            line.append(f" {title}" + (f" (x{n})" if n > 1 else ""))
-            out.append(line)
+            row = Text("    ")
+            row.append(code, style={"error": "red", "warning": "yellow"}.get(sev.value, "cyan"))
+            row.append(f" {title}" + (f" (x{n})" if n > 1 else ""))
+            out.append(row)
         if len(codes) > 4:
             out.append(Text(f"    ... and {len(codes) - 4} more kinds, listed below"))
     out.append(Text(""))
