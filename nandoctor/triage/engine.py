@@ -137,7 +137,7 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
             if f.code == "ND501":
                 f.fix = f"Resume from {chosen['recommended']} instead; see `nandoctor explain ND501`."
     fixed = _repair_config(engines, layout, force, log=log_summary)
-    if fixed is not None and fixed.written and not fixed.kept:
+    if fixed is not None and fixed.written and fixed.status == "written":
         from nandoctor.triage.fixed import make_safe_to_paste
 
         make_safe_to_paste(Path(fixed.written), layout, chosen.get("recommended") or chosen.get("restart_weights"))
