@@ -1,6 +1,6 @@
 """The numbered "what to do now" of a triage report, with command lines for the run's framework.
 
-Follows the field notes' emergency guide: save the scene, fix the data, then resume from the clean
+Follows the emergency guide: save the scene, fix the data, then resume from the clean
 checkpoint with the repaired settings, or restart with them when no clean checkpoint exists.
 """
 
