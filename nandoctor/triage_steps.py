@@ -46,6 +46,11 @@ def next_steps(report: Report, layout: RunLayout) -> list[str]:
                         if kept else f" (written from {source}"
                         + ("; each change is commented `# nandoctor:`)" if fixed.endswith((".yaml", ".yml")) else ")")))
 
+    from nandoctor.catalogue.lr_policy import triage_lr_step  # the one LR policy's number, as the engines printed it
+
+    if (lr := triage_lr_step(s.get("engines"), layout.framework, fixed)) is not None:
+        steps.append(lr)
+
     broke = bool(s.get("first_nonfinite") or s.get("diverged_at") is not None or s.get("finished") is False
                  or any(c["verdict"] in ("poisoned", "after-nonfinite", "after-divergence")
                         for c in s.get("checkpoints", [])))

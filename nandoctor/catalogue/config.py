@@ -1,6 +1,7 @@
 """diagnose-config rules (ND4xx)."""
 
 from nandoctor.catalogue import Rule
+from nandoctor.catalogue.lr_policy import CUT_TEXT
 
 RULES = [
     Rule(
@@ -20,8 +21,10 @@ RULES = [
         title="learning rate high for this setting",
         why="A step size too large for the model (transformers at >= 1e-4, YOLO lr0 0.01 at 1280 px) makes "
         "the loss grow exponentially until it overflows.",
-        fix="Lower the LR (1e-4 -> 5e-5; by time-to-NaN 1e-5 when NaN came within 3 epochs; "
-        "Ultralytics lr0 0.003-0.005 with an explicit optimizer).",
+        fix=f"After a NaN, lower the LR to {CUT_TEXT}; the LR that ran is the log's (lr/pg0, learning_rate), "
+        "else the config's. Without a NaN, lower an LR that is high for the setting (transformers 1e-4 -> 5e-5; "
+        "a YOLO SGD lr0 0.01 at 1280 px -> 0.003). With Ultralytics name the optimizer (SGD, AdamW), or lr0 is "
+        "ignored.",
         bad="learning_rate: 1.0e-04 (full fine-tune) / lr0: 0.01 with imgsz: 1280",
         good="learning_rate: 5.0e-05 / lr0: 0.003, optimizer: SGD",
     ),

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from nandoctor.config.detect import detect
-from nandoctor.config.evidence import lr_ran, run_log
+from nandoctor.config.evidence import run_log
 from nandoctor.config.frameworks import check
 from nandoctor.config.issues import KEEP, Context, Issue, LogEvidence, nonfinite_values, number
 from nandoctor.config.load import Doc, dotted, load
@@ -152,7 +152,7 @@ def _evidence(log: Path, report: Report, s: dict | None = None, found: bool = Fa
                      clip_threshold=number(s.get("clip_threshold")), suggested_lr=number(s.get("suggested_lr")))
     ev.abrupt = ev.nonfinite and any(w in pattern.lower() for w in ABRUPT)
     first = s.get("first_nonfinite")
-    ev.lr_ran, ev.lr_column = lr_ran(log, first.get("row") if isinstance(first, dict) else None)
+    ev.lr_ran, ev.lr_column = number(s.get("lr_ran")), s.get("lr_column")  # analyze-log's: peak before the NaN
     report.summary["log"] = {"path": str(log), "pattern": ev.pattern, "first_nonfinite": first,
                              "epochs_to_nonfinite": ev.epochs_to_nonfinite, "clip_threshold": ev.clip_threshold,
                              "suggested_lr": ev.suggested_lr, "lr_ran": ev.lr_ran, "found_beside_config": found}

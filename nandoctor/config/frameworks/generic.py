@@ -50,16 +50,15 @@ def learning_rates(ctx: Context) -> list[Issue]:
     doc, out = ctx.doc, []
     sgd = any(str(e.value).lower() == "sgd" for p, e in doc.leaves()
               if str(p[-1]) in {"optimizer", "type", "name", "optim"})
-    for p, e in doc.leaves():
-        if str(p[-1]).lower() not in LR_KEYS or "scheduler" in str(p):
-            continue
+    keys = [(p, e) for p, e in doc.leaves() if str(p[-1]).lower() in LR_KEYS and "scheduler" not in str(p)]
+    for p, e in keys:
         lr = number(e.value)
         if lr is None or lr <= 0:
             continue
         if constructor_block(doc, p[:-1]) and not ctx.nan_seen:
             continue  # an optimizer's own lr (Hydra/LightningCLI): any model's, so judged only after a NaN
         if (lr >= 1e-4 and not sgd) or (ctx.nan_seen and lr > 1e-6):
-            new, why = lower_lr(ctx, lr, 5e-5 if lr <= 2e-4 else lr / 2)
+            new, why = lower_lr(ctx, lr, 5e-5 if lr <= 2e-4 else lr / 2, use_ran=len(keys) == 1)
             if new < lr:
                 out.append(Issue("ND402", ctx.risk(), p, f"{'.'.join(map(str, p))} {lr:g} is high for Adam-family "
                                  "training of transformer/diffusion models (1e-4 -> 5e-5)",
