@@ -27,6 +27,7 @@ CLIP_KEYS = {"max_grad_norm", "clip_grad_norm", "grad_clip", "gradient_clipping"
 EPS_KEYS = {"eps", "adam_epsilon", "adam_eps", "epsilon"}
 STABLE_LOSSES = {"cross_entropy", "crossentropy", "ce", "cross_entropy_loss", "crossentropyloss", "nll", "bce",
                  "bce_with_logits", "binary_cross_entropy", "mse", "l1", "smooth_l1", "huber"}
+LOSS_NAMING = {"type", "name", "_target_", "class_path"}
 EXOTIC_LOSSES = ("focal", "asl", "asymmetric", "ldam", "poly", "arcface", "cosface", "sphereface", "circle",
                  "class_balanced", "cb_", "dice", "lovasz", "tversky", "seesaw", "eqlv2", "balanced_softmax")
 PRECISION_KEYS = {"mixed_precision", "precision", "amp_dtype", "dtype"}
@@ -124,13 +125,18 @@ def check(ctx: Context) -> list[Issue]:
             out.append(Issue("ND406", ctx.risk(), p, "logits masking fills invalid classes with -inf; a row that is "
                              "all -inf gives softmax NaN and an inf loss",
                              reason="masking wrote -inf (mask with -1e9 if needed)", new=False))
-        if (name(p) == "type" and len(p) > 1 and str(p[-2]).lower() in {"loss", "criterion"}) or \
+        # `loss: {type|name: focal}`, Hydra `_target_: losses.FocalLoss`, LightningCLI `class_path: ...FocalLoss`
+        if (name(p) in LOSS_NAMING and len(p) > 1 and str(p[-2]).lower() in {"loss", "criterion", "loss_fn"}) or \
                 name(p) in {"loss", "loss_type", "criterion", "loss_fn"}:
             v = str(e.value).lower()
             if v not in STABLE_LOSSES and any(x in v for x in EXOTIC_LOSSES):
+                # a constructor (_target_/class_path) keeps its own arguments (gamma): swapping only the class
+                # would not instantiate, so it is reported, not rewritten
+                ctor = name(p) in {"_target_", "class_path"}
                 out.append(Issue("ND407", "warning", p, f"loss {e.value!r} adds terms (powers, margins, logs of "
-                                 "small probabilities) that overflow where cross entropy stays finite",
-                                 reason="most stable loss", new="cross_entropy"))
+                                 "small probabilities) that overflow where cross entropy stays finite"
+                                 + ("; swap it for torch.nn.CrossEntropyLoss by hand" if ctor else ""),
+                                 reason="most stable loss", new=KEEP if ctor else "cross_entropy"))
         if name(p) in {"batch_size", "batch", "per_device_train_batch_size"} and number(e.value) == 1:
             if batchnorm:
                 out.append(Issue("ND409", "warning", p, "batch size 1 with BatchNorm: per-batch variance is ~0"))
