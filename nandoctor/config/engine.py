@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def diagnose_config(path: Path, *, log: Path | None = None, output: Path | None 
     for issue in issues:
         _add(report, doc, issue)
 
-    changes = _last_per_key([i for i in issues if i.new is not KEEP])
+    changes = _last_per_key([i for i in issues if i.new is not KEEP and _finite(i.new)])
     text, applied, skipped = apply(doc, changes)
     for issue in skipped:
         report.add(issue.code, "info", f"could not write {dotted(issue.path)} = {issue.new!r} without reformatting "
@@ -87,6 +88,11 @@ def _add(report: Report, doc: Doc, issue: Issue) -> None:
         data["new"] = issue.new
     report.add(issue.code, issue.severity, issue.message, path=str(doc.path), line=line,
                where=dotted(issue.path), data=data)
+
+
+def _finite(value: Any) -> bool:
+    """A repair never writes NaN or Inf (a rule fed a non-finite number must not pass it on)."""
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def _last_per_key(issues: list[Issue]) -> list[Issue]:
