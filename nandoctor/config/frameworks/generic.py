@@ -19,6 +19,7 @@ from nandoctor.config.issues import (
     string_numbers,
     truthy,
 )
+from nandoctor.config.load import Path_
 from nandoctor.config.precision import IF_AMPERE
 
 LR_KEYS = {"lr", "learning_rate", "base_lr", "max_lr", "init_lr"}
@@ -79,6 +80,7 @@ def check(ctx: Context) -> list[Issue]:
         v = str(e.value).lower()
         if name(p) in PRECISION_KEYS and v in FP16_VALUES:
             pure_fp16 = pure_fp16 or name(p) == "dtype" or v == "16-true"
+            new: int | str
             if isinstance(e.value, int) and not isinstance(e.value, bool):
                 new = 32   # keep the type: an int 16 becomes the int 32, never the string "32"
             else:
@@ -118,9 +120,9 @@ def check(ctx: Context) -> list[Issue]:
 
     for p, e in leaves:
         if name(p) in {"warmup_epochs", "warmup_ratio", "warmup_steps", "warmup_iters"} and number(e.value) == 0:
-            new = {"warmup_epochs": 5, "warmup_ratio": 0.05}.get(name(p))
+            warm = {"warmup_epochs": 5, "warmup_ratio": 0.05}.get(name(p))
             out.append(Issue("ND405", "warning", p, f"{name(p)} 0: no LR warmup", reason="linear warmup",
-                             new=KEEP if new is None else new))
+                             new=KEEP if warm is None else warm))
         if "logits_masking" in name(p) and truthy(e.value):
             out.append(Issue("ND406", ctx.risk(), p, "logits masking fills invalid classes with -inf; a row that is "
                              "all -inf gives softmax NaN and an inf loss",
@@ -140,8 +142,9 @@ def check(ctx: Context) -> list[Issue]:
         if name(p) in {"batch_size", "batch", "per_device_train_batch_size"} and number(e.value) == 1:
             if batchnorm:
                 out.append(Issue("ND409", "warning", p, "batch size 1 with BatchNorm: per-batch variance is ~0"))
+        period = number(e.value)
         if name(p) in {"save_period", "save_every", "checkpoint_interval", "save_every_n_epochs"} and \
-                number(e.value) is not None and number(e.value) <= 0:
+                period is not None and period <= 0:
             out.append(Issue("ND410", "info", p, f"{name(p)} {e.value}: no periodic checkpoint to resume from",
                              reason="periodic checkpoints", new=5))
     out += _heads(ctx)
@@ -150,18 +153,24 @@ def check(ctx: Context) -> list[Issue]:
 
 def _heads(ctx: Context) -> list[Issue]:
     """ND413: per-dataset num_classes against a unified head's num_classes."""
-    doc, out = ctx.doc, []
-    per = {p: number(e.value) for p, e in doc.leaves()
-           if str(p[-1]) in HEAD_KEYS and len(p) >= 3 and str(p[-3]) in {"dataset_configs", "datasets"}}
-    per = {p: v for p, v in per.items() if v is not None}
-    heads = {p: number(e.value) for p, e in doc.leaves() if str(p[-1]) in HEAD_KEYS and p not in per}
-    heads = {p: v for p, v in heads.items() if v is not None}
+    doc = ctx.doc
+    out: list[Issue] = []
+    per: dict[Path_, float] = {}
+    for p, e in doc.leaves():
+        v = number(e.value)
+        if v is not None and str(p[-1]) in HEAD_KEYS and len(p) >= 3 and str(p[-3]) in {"dataset_configs", "datasets"}:
+            per[p] = v
+    heads: dict[Path_, float] = {}
+    for p, e in doc.leaves():
+        v = number(e.value)
+        if v is not None and str(p[-1]) in HEAD_KEYS and p not in per:
+            heads[p] = v
     if not per or not heads:
         return out
     biggest, total = max(per.values()), sum(per.values())
     for p, head in heads.items():
         if head < biggest:
-            big = max(per, key=per.get)
+            big = max(per, key=lambda k: per[k])
             out.append(Issue("ND413", "error", p, f"{'.'.join(map(str, p))} {head:g} is smaller than "
                              f"{'.'.join(map(str, big))} {biggest:g}: labels >= {head:g} index past the head "
                              "(inf loss)", data={"per_dataset": {".".join(map(str, k)): v for k, v in per.items()}}))

@@ -35,7 +35,8 @@ def _amp(ctx: Context) -> Issue:
 def _auto(ctx: Context, lr0: float | None) -> list[Issue]:
     """optimizer: auto ignores lr0 and picks AdamW at lr 0.002*5/(4+nc) (short runs) or SGD/MuSGD at 0.01
     (over 10k iterations) itself, so lr0 is never blamed; the LR that ran is the log's."""
-    doc, out = ctx.doc, []
+    doc = ctx.doc
+    out: list[Issue] = []
     has = doc.has(("optimizer",))
     log = ctx.log
     advice = log.lr_advice(None, "ultralytics") if log and ctx.nan_seen and log.lr_ran else None
