@@ -48,7 +48,8 @@ def next_steps(report: Report, layout: RunLayout) -> list[str]:
 
     from nandoctor.catalogue.lr_policy import triage_lr_step  # the one LR policy's number, as the engines printed it
 
-    if (lr := triage_lr_step(s.get("engines"), layout.framework, fixed)) is not None:
+    written = fixed if s.get("fixed_config_status") != "kept" else None  # a kept file may hold another lr
+    if (lr := triage_lr_step(s.get("engines"), layout.framework, written)) is not None:
         steps.append(lr)
 
     broke = bool(s.get("first_nonfinite") or s.get("diverged_at") is not None or s.get("finished") is False

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-# (epochs to NaN at most, divisor, how it reads): within 3 epochs 1e-4 -> 1e-5; between 3 and 10 the
+# (epochs to NaN at most, divisor): within 3 epochs 1e-4 -> 1e-5; between 3 and 10 the
 # geometric middle of the table's rows (1e-4 -> 2e-5); after 10 epochs, or when no epoch count is
 # known, the gentlest row (1e-4 -> 5e-5), since a late NaN points at overflow more than at the LR.
 CUTS = ((3.0, 10.0), (10.0, 5.0))
@@ -72,7 +72,7 @@ def advise_lr(*, ran: float | None = None, ran_column: str | None = None, config
     `ran`: peak LR the log shows before the NaN; `configured`: the LR the config sets (pass None when it
     did not apply, as with Ultralytics' `optimizer: auto`); `framework`: a diagnose-config framework name
     or an analyze-log format ("ultralytics", "ultralytics-results"...); `optimizer` as the config names it.
-    The value is always finite, positive and below the LR it was cut from."""
+    The value is always finite and positive, and below the LR it was cut from where there is one."""
     epochs = epochs_to_nonfinite if epochs_to_nonfinite is not None and math.isfinite(epochs_to_nonfinite) else None
     divisor = _cut(epochs)
     share = f"1/{divisor:g} of"
@@ -120,7 +120,8 @@ def advised_in(engines: dict[str, Any] | None) -> tuple[str | None, LrAdvice | N
 
 
 def triage_lr_step(engines: dict[str, Any] | None, framework: str | None, fixed: str | None) -> str | None:
-    """Triage's learning-rate step: the same number analyze-log and diagnose-config print."""
+    """Triage's learning-rate step: the same number analyze-log and diagnose-config print. `fixed`: the
+    repaired config written in this run (None when none was, or an older one was kept)."""
     key, advice = advised_in(engines)
     if advice is None:
         return None
