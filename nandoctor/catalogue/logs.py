@@ -9,7 +9,9 @@ RULES = [
         code="ND301",
         title="loss became non-finite",
         why="Once the loss is NaN/Inf the gradients are too, and the optimizer writes NaN into every weight.",
-        fix="Resume from the last healthy epoch's checkpoint with a lower learning rate, clipping and fp32.",
+        fix="Resume from the last healthy epoch's checkpoint with a lower learning rate, clipping and fp32; a log "
+            "that is non-finite from its first line started mid-run: analyze the whole log from the start of "
+            "training to date the break.",
         bad="epoch 134: train/box_loss nan",
         good="a finite loss at every step, with clipping and warmup on",
     ),
