@@ -1,5 +1,6 @@
 """diagnose-config: a large generic config (every rule walks every key) and the real Ultralytics
-default.yaml, each against the floor of loading the same file with PyYAML in a fresh process."""
+default.yaml, each against the floor of loading the same file with PyYAML in a fresh process; and a flat
+million-key file, refused from a count of its lines, against the floor of reading it at all."""
 
 import sys
 import tempfile
@@ -40,3 +41,8 @@ if __name__ == "__main__":
                               "--format", "json"), repeat=5, cwd=ROOT)
         base = measure(python("-c", f"import yaml; yaml.safe_load(open({str(real)!r}))"), repeat=5)
         row(f"diagnose-config ({real.name}, write fixed file)", ours, base, "PyYAML safe_load")
+        flat = Path(tmp) / "flat.yaml"
+        flat.write_text("".join(f"k{i}: {i}\n" for i in range(1_000_000)))
+        ours = measure(python("-m", "nandoctor", "diagnose-config", str(flat), "--dry-run", "--no-log"), cwd=ROOT)
+        base = measure(python("-c", f"open({str(flat)!r}).read().count(chr(10))"))
+        row("diagnose-config (flat 1,000,000-key YAML, refused)", ours, base, "reading the file")

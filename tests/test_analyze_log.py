@@ -164,7 +164,8 @@ def test_ND301_demo_results_csv(demo_run):
     s = report.summary
     assert s["pattern"] == "abrupt_nonfinite"
     assert s["first_nonfinite"] == {"index": 4, "row": 3} and s["last_healthy"] == {"index": 3, "row": 2}
-    assert s["epochs_to_nonfinite"] == 4 and s["suggested_lr"] == 2e-5
+    # the one LR policy: 1/5 of the lr/pg0 that ran (peak 0.00198 before the NaN) after 4 epochs
+    assert s["epochs_to_nonfinite"] == 4 and s["lr_ran"] == 0.00198 and s["suggested_lr"] == 0.0004
     assert "weights/epoch2.pt" in report.next_steps[0]
     nd301 = [f for f in report.findings if f.code == "ND301"][0]
     assert nd301.line == 5 and nd301.severity.value == "error"
@@ -177,7 +178,8 @@ def test_ND309_ultralytics_epoch_134_story(tmp_path):
     report = analyze_log(log)
     s = report.summary
     assert s["first_nonfinite"] == {"index": 134, "row": 133} and s["last_healthy"] == {"index": 133, "row": 132}
-    assert s["pattern"] == "abrupt_nonfinite" and s["epochs_to_nonfinite"] == 134 and s["suggested_lr"] == 5e-5
+    assert s["pattern"] == "abrupt_nonfinite" and s["epochs_to_nonfinite"] == 134
+    assert s["lr_ran"] == 1e-3 and s["suggested_lr"] == 5e-4  # a late NaN: half the lr/pg0 that ran
     assert s["nonfinite_columns"][:3] == ["train/box_loss", "train/cls_loss", "train/dfl_loss"]
     assert "weights/epoch132.pt" in report.next_steps[0]
     snapped = [f for f in report.findings if f.code == "ND309"][0]

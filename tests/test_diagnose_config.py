@@ -299,6 +299,19 @@ def test_ND407_focal_loss(tmp_path):
     assert fixed_of(r)["loss"] == "cross_entropy" and "loss" in codes(r)["ND407"]
 
 
+@pytest.mark.parametrize("block,where", [("loss:\n  name: asymmetric\n", "loss.name"),
+                                         ("loss:\n  _target_: losses.FocalLoss\n  gamma: 2.0\n", "loss._target_"),
+                                         ("criterion:\n  class_path: mylosses.FocalLoss\n", "criterion.class_path")])
+def test_ND407_loss_named_by_name_target_or_class_path(tmp_path, block, where):
+    r = diagnose_config(write(tmp_path, "optimizer:\n  lr: 1.0e-05\nmax_grad_norm: 1.0\n" + block), dry_run=True)
+    assert where in codes(r)["ND407"]
+    changed = {c["key"] for c in r.summary["changes"]}
+    assert (where in changed) is where.endswith(".name")  # a constructor's class is reported, never swapped alone
+    ce = diagnose_config(write(tmp_path, "optimizer:\n  lr: 1.0e-05\nmax_grad_norm: 1.0\nloss:\n  _target_: "
+                               "torch.nn.CrossEntropyLoss\n", "ce.yaml"), dry_run=True)
+    assert "ND407" not in codes(ce)
+
+
 def test_ND408_heavy_augmentation(tmp_path):
     r = diagnose_config(write(tmp_path, "lr0: 0.01\nimgsz: 640\nmixup: 0.5\nhsv_h: 0.05\namp: false\n"))
     assert {"mixup", "hsv_h"} <= codes(r)["ND408"]

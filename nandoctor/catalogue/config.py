@@ -1,6 +1,7 @@
 """diagnose-config rules (ND4xx)."""
 
 from nandoctor.catalogue import Rule
+from nandoctor.catalogue.lr_policy import CUT_TEXT
 
 RULES = [
     Rule(
@@ -14,16 +15,20 @@ RULES = [
         "'bf16-mixed'/'32-true' (1.x: 'bf16'/32).",
         bad="amp: true / fp16: true / mixed_precision: fp16",
         good="bf16: true, or amp: false",
+        check="nandoctor.config.frameworks.ultralytics:_amp",
     ),
     Rule(
         code="ND402",
         title="learning rate high for this setting",
         why="A step size too large for the model (transformers at >= 1e-4, YOLO lr0 0.01 at 1280 px) makes "
         "the loss grow exponentially until it overflows.",
-        fix="Lower the LR (1e-4 -> 5e-5; by time-to-NaN 1e-5 when NaN came within 3 epochs; "
-        "Ultralytics lr0 0.003-0.005 with an explicit optimizer).",
+        fix=f"After a NaN, lower the LR to {CUT_TEXT}; the LR that ran is the log's (lr/pg0, learning_rate), "
+        "else the config's. Without a NaN, lower an LR that is high for the setting (transformers 1e-4 -> 5e-5; "
+        "a YOLO SGD lr0 0.01 at 1280 px -> 0.003). With Ultralytics name the optimizer (SGD, AdamW), or lr0 is "
+        "ignored.",
         bad="learning_rate: 1.0e-04 (full fine-tune) / lr0: 0.01 with imgsz: 1280",
         good="learning_rate: 5.0e-05 / lr0: 0.003, optimizer: SGD",
+        check="nandoctor.config.frameworks.ultralytics:_explicit_lr0",
     ),
     Rule(
         code="ND403",
@@ -34,6 +39,7 @@ RULES = [
         fix="Use eps >= 1e-6 when weights and optimizer state are fp16 (16-true, .half()), or train in bf16/fp32.",
         bad="precision: 16-true with eps: 1e-8",
         good="eps: 1.0e-06 (or precision: bf16-mixed)",
+        check="nandoctor.config.frameworks.lightning:_eps",
     ),
     Rule(
         code="ND404",
@@ -45,6 +51,7 @@ RULES = [
         "change; Lightning gradient_clip_val None (off); Ultralytics clips at 10 itself.",
         bad="max_grad_norm: 0 / gradient_clipping: 0 / gradient_clip_val: null",
         good="max_grad_norm: 1.0",
+        check="nandoctor.config.frameworks.hf:check",
     ),
     Rule(
         code="ND405",
@@ -54,6 +61,7 @@ RULES = [
         "warmup_steps: 0.05 (below 1 it is a ratio); transformers 4.x and axolotl warmup_ratio: 0.05.",
         bad="warmup_epochs: 0 / warmup_steps: 0",
         good="warmup_epochs: 3.0 / warmup_steps: 0.05 (transformers 5) / warmup_ratio: 0.05 (4.x)",
+        check="nandoctor.config.frameworks.ultralytics:check",
     ),
     Rule(
         code="ND406",
@@ -63,6 +71,7 @@ RULES = [
         fix="Turn masking off, or mask with a large finite value such as -1e9.",
         bad="datasets: {enable_logits_masking: true}",
         good="datasets: {enable_logits_masking: false}",
+        check="nandoctor.config.frameworks.generic:check",
     ),
     Rule(
         code="ND407",
@@ -72,6 +81,7 @@ RULES = [
         fix="Use cross entropy (optionally label_smoothing 0.1) until the run is stable.",
         bad='loss: {type: "focal"}',
         good='loss: {type: "cross_entropy"}',
+        check="nandoctor.config.frameworks.generic:check",
     ),
     Rule(
         code="ND408",
@@ -81,6 +91,7 @@ RULES = [
         fix="hsv_h 0.015, hsv_s 0.7, hsv_v 0.4, mixup 0.0, copy_paste 0.0.",
         bad="hsv_h: 0.05, mixup: 0.5, copy_paste: 0.5",
         good="hsv_h: 0.015, mixup: 0.0, copy_paste: 0.0",
+        check="nandoctor.config.frameworks.ultralytics:check",
     ),
     Rule(
         code="ND409",
@@ -89,6 +100,7 @@ RULES = [
         fix="Use a larger batch, accumulate gradients, or freeze/replace BatchNorm (GroupNorm).",
         bad="batch: 1 (YOLO, BatchNorm everywhere)",
         good="batch: 16",
+        check="nandoctor.config.frameworks.ultralytics:check",
     ),
     Rule(
         code="ND410",
@@ -97,6 +109,7 @@ RULES = [
         fix="Save every few epochs (Ultralytics save_period: 5).",
         bad="save_period: -1",
         good="save_period: 5",
+        check="nandoctor.config.frameworks.ultralytics:check",
     ),
     Rule(
         code="ND411",
@@ -106,6 +119,7 @@ RULES = [
         fix="Name the optimizer (SGD, AdamW) whenever lr0 is set.",
         bad="optimizer: auto with lr0: 0.003",
         good="optimizer: SGD with lr0: 0.003",
+        check="nandoctor.config.frameworks.ultralytics:_auto",
     ),
     Rule(
         code="ND412",
@@ -115,6 +129,7 @@ RULES = [
         fix="Write 1.0e-06 (or quote it and convert explicitly).",
         bad="lr: 1e-6",
         good="lr: 1.0e-06",
+        check="nandoctor.config.issues:string_numbers",
     ),
     Rule(
         code="ND413",
@@ -124,6 +139,7 @@ RULES = [
         fix="Make the head's num_classes cover every dataset's classes (their sum for disjoint label spaces).",
         bad="model.num_classes: 100 with dataset_configs.food101.num_classes: 101",
         good="model.num_classes equal to the union of the datasets' classes",
+        check="nandoctor.config.frameworks.generic:_heads",
     ),
     Rule(
         code="ND414",
@@ -133,6 +149,7 @@ RULES = [
         "DeepSpeed config).",
         bad="data.yaml (dataset paths only)",
         good="args.yaml",
+        check="nandoctor.config.engine:diagnose_config",
     ),
     Rule(
         code="ND415",
@@ -141,6 +158,7 @@ RULES = [
         fix="Review it, or rerun `nandoctor diagnose-config CFG --force` to rewrite it.",
         bad="args_fixed.yaml from an older diagnosis silently replaced",
         good="args_fixed.yaml kept; --force to rewrite",
+        check="nandoctor.config.engine:_write",
     ),
     Rule(
         code="ND416",
@@ -149,16 +167,20 @@ RULES = [
         "first produced NaN.",
         fix="For one debugging run pass --trainer.detect_anomaly=true (LightningCLI) or trainer.detect_anomaly=true "
         "(Hydra) on the command line; it is slow, so it is never written into the config you train with.",
-        bad="detect_anomaly: true left in the training config",
+        bad="a Lightning run whose log went NaN, debugged without anomaly detection (or with detect_anomaly: true "
+        "left in the training config)",
         good="python train.py fit --config cfg.yaml --trainer.detect_anomaly=true (one run)",
+        check="nandoctor.config.frameworks.lightning:check",
     ),
     Rule(
         code="ND417",
         title="repair values chosen from the training log",
         why="The log's time-to-NaN and healthy gradient norms say how far to lower the LR and where to clip.",
-        fix="Nothing to fix; this records which log diagnosis the repair follows.",
-        bad="guessing an LR after a NaN",
-        good="diagnose-config CFG --log results.csv",
+        fix="Nothing to fix; this records which log diagnosis the repair follows (--no-log judges the config "
+        "alone, with the usual defaults).",
+        bad="diagnose-config args.yaml with the run's results.csv beside it (or --log results.csv): the record",
+        good="diagnose-config args.yaml --no-log: no log, no record, repair values from the usual defaults",
+        check="nandoctor.config.engine:_evidence",
     ),
     Rule(
         code="ND418",
@@ -169,6 +191,7 @@ RULES = [
         "transformers 4.x keeps warmup_ratio.",
         bad="warmup_ratio: 0.1 under transformers 5",
         good="warmup_steps: 0.1",
+        check="nandoctor.config.frameworks.hf:_warmup",
     ),
     Rule(
         code="ND419",
@@ -178,6 +201,7 @@ RULES = [
         fix="Write a finite value by hand; nandoctor never proposes one in its place.",
         bad="lr0: .nan / lr0: 1e400",
         good="lr0: 0.01",
+        check="nandoctor.config.issues:nonfinite_values",
     ),
     Rule(
         code="ND420",
@@ -188,5 +212,6 @@ RULES = [
         fix="Apply the listed changes by hand, as the framework's message says.",
         bad="a repaired TrainingArguments YAML that HfArgumentParser rejects",
         good="every repaired file loads in the framework installed",
+        check="nandoctor.config.engine:diagnose_config",
     ),
 ]

@@ -2,13 +2,16 @@
 `nandoctor.logs.classify` names; keep the two in step."""
 
 from nandoctor.catalogue import Rule
+from nandoctor.catalogue.lr_policy import CUT_TEXT
 
 RULES = [
     Rule(
         code="ND301",
         title="loss became non-finite",
         why="Once the loss is NaN/Inf the gradients are too, and the optimizer writes NaN into every weight.",
-        fix="Resume from the last healthy epoch's checkpoint with a lower learning rate, clipping and fp32.",
+        fix="Resume from the last healthy epoch's checkpoint with a lower learning rate, clipping and fp32; a log "
+            "that is non-finite from its first line started mid-run: analyze the whole log from the start of "
+            "training to date the break.",
         bad="epoch 134: train/box_loss nan",
         good="a finite loss at every step, with clipping and warmup on",
     ),
@@ -25,7 +28,7 @@ RULES = [
         title="non-finite from the first value (pattern nonfinite_from_start)",
         why="The very first logged loss is NaN/Inf, so nothing ever trained: the forward pass itself is broken, "
             "typically a label equal to num_classes, logits masked with float('-inf'), or log(0) in the loss.",
-        fix="Check label ranges against num_classes (`nandoctor check-data`), mask with -1e9 instead of -inf, "
+        fix="Check label ranges against num_classes (`nandoctor check-data`), mask logits with -1e9 instead of -inf, "
             "add eps inside log, lower the learning rate.",
         bad="food101: Loss: inf, Accuracy: 0.0097 (0.97%)",
         good="food101: Loss: 4.61, Accuracy: 0.0097 at the first evaluation, falling from there",
@@ -45,8 +48,8 @@ RULES = [
         title="exponential growth (pattern exponential_growth)",
         why="After its calmest point the loss rises steadily until even its lower envelope is 2.5x the calm "
             "level: the update step is too large (LR too high, accumulated gradients not divided, bad momentum).",
-        fix="Lower the learning rate (NaN within 1-3 epochs -> 1e-5, after 10-20 -> 5e-5), divide the loss by "
-            "the accumulation steps, add warmup and clipping.",
+        fix=f"Lower the learning rate to {CUT_TEXT}; divide the loss by the accumulation steps, add warmup and "
+            "clipping.",
         bad="loss 2.1 -> 2.3 -> 2.8 -> 4.5 -> 12.3 -> 89.7 -> NaN",
         good="lr 1e-4 -> 5e-5 with warmup: loss 2.1 -> 2.0 -> 1.9 -> 1.8",
     ),

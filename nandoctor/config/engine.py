@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from nandoctor.config.detect import detect
-from nandoctor.config.evidence import lr_ran, run_log
+from nandoctor.config.evidence import run_log
 from nandoctor.config.frameworks import check
 from nandoctor.config.issues import KEEP, Context, Issue, LogEvidence, nonfinite_values, number
 from nandoctor.config.load import Doc, dotted, load
@@ -51,7 +52,7 @@ def diagnose_config(path: Path, *, log: Path | None = None, output: Path | None 
     for issue in issues:
         _add(report, doc, issue)
 
-    changes = _last_per_key([i for i in issues if i.new is not KEEP])
+    changes = _last_per_key([i for i in issues if i.new is not KEEP and _finite(i.new)])
     text, applied, skipped = apply(doc, changes)
     for issue in skipped:
         report.add(issue.code, "info", f"could not write {dotted(issue.path)} = {issue.new!r} without reformatting "
@@ -87,6 +88,11 @@ def _add(report: Report, doc: Doc, issue: Issue) -> None:
         data["new"] = issue.new
     report.add(issue.code, issue.severity, issue.message, path=str(doc.path), line=line,
                where=dotted(issue.path), data=data)
+
+
+def _finite(value: Any) -> bool:
+    """A repair never writes NaN or Inf (a rule fed a non-finite number must not pass it on)."""
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def _last_per_key(issues: list[Issue]) -> list[Issue]:
@@ -152,7 +158,7 @@ def _evidence(log: Path, report: Report, s: dict | None = None, found: bool = Fa
                      clip_threshold=number(s.get("clip_threshold")), suggested_lr=number(s.get("suggested_lr")))
     ev.abrupt = ev.nonfinite and any(w in pattern.lower() for w in ABRUPT)
     first = s.get("first_nonfinite")
-    ev.lr_ran, ev.lr_column = lr_ran(log, first.get("row") if isinstance(first, dict) else None)
+    ev.lr_ran, ev.lr_column = number(s.get("lr_ran")), s.get("lr_column")  # analyze-log's: peak before the NaN
     report.summary["log"] = {"path": str(log), "pattern": ev.pattern, "first_nonfinite": first,
                              "epochs_to_nonfinite": ev.epochs_to_nonfinite, "clip_threshold": ev.clip_threshold,
                              "suggested_lr": ev.suggested_lr, "lr_ran": ev.lr_ran, "found_beside_config": found}

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from nandoctor.catalogue.lr_policy import LrAdvice, advise_lr
 from nandoctor.config.load import NUMBER_LIKE, Doc, Path_
 
 # fp16's smallest subnormal: an Adam eps below it rounds to 0, but only where the optimizer itself runs
@@ -42,13 +43,12 @@ class LogEvidence:
     lr_ran: float | None = None      # peak LR the run actually used (Ultralytics lr/pg0, HF learning_rate)
     lr_column: str | None = None
 
-    def lr_from_table(self, current: float) -> float:
-        """Field notes §3 time-to-NaN table: NaN in 1-3 epochs -> 1e-5; later -> 5e-5."""
-        if self.suggested_lr and 0 < self.suggested_lr < current:
-            return float(self.suggested_lr)
-        e = self.epochs_to_nonfinite
-        table = 1e-5 if e is not None and e <= 3 else 5e-5
-        return min(table, current / 2)
+    def lr_advice(self, configured: float | None, framework: str, optimizer: str | None = None,
+                  use_ran: bool = True) -> LrAdvice | None:
+        """The one LR policy on what this log and config show; `use_ran=False` where the log's single
+        LR column cannot stand for this key (a config with several LR keys)."""
+        return advise_lr(ran=self.lr_ran if use_ran else None, ran_column=self.lr_column, configured=configured,
+                         epochs_to_nonfinite=self.epochs_to_nonfinite, framework=framework, optimizer=optimizer)
 
 
 @dataclass
@@ -102,10 +102,13 @@ def string_numbers(doc: Doc) -> list[Issue]:
     return out
 
 
-def lower_lr(ctx: Context, current: float, default_new: float) -> tuple[float, str]:
+def lower_lr(ctx: Context, current: float, default_new: float, framework: str = "generic",
+             use_ran: bool = True) -> tuple[float, str]:
+    """After a NaN the one LR policy picks the value; without a log that went non-finite, `default_new`."""
     if ctx.log and ctx.log.nonfinite:
-        new = ctx.log.lr_from_table(current)
-        return new, f"time-to-NaN table ({ctx.log.epochs_to_nonfinite} epochs to non-finite)"
+        advice = ctx.log.lr_advice(current, framework, use_ran=use_ran)
+        if advice is not None:
+            return advice.value, advice.reason
     return default_new, "lower LR until stable"
 
 

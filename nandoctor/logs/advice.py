@@ -1,7 +1,15 @@
-"""What a pattern implies: likely causes and concrete fixes from the field notes' playbook (§2, §3),
-the learning-rate table by time-to-NaN, and the triage decision tree."""
+"""What a pattern implies: its likely causes, its rule's fix, the LR the one LR policy advises, where
+to resume, and the next steps of the triage decision tree."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nandoctor.catalogue import get_rule
+from nandoctor.catalogue.lr_policy import LrAdvice, advise_lr, lr_step
+
+if TYPE_CHECKING:
+    from nandoctor.logs.table import LogTable
 
 CAUSES = {
     "sudden_spike": "one abnormal sample or batch, a numeric overflow, log(0) or a division by zero",
@@ -17,37 +25,41 @@ CAUSES = {
                             "non-finite step) tells which",
 }
 
-FIXES = {
-    "sudden_spike": "find the batch at the spike (bad labels, empty targets, extreme values), add eps to "
-                    "log/division, clip gradients (max_norm 1.0)",
-    "exponential_growth": "lower the learning rate (see the time-to-NaN table), divide the loss by the "
-                          "accumulation steps, add warmup and gradient clipping",
-    "oscillating_divergence": "reset the optimizer state or resume with a fresh optimizer, shuffle the data, "
-                              "check the scheduler (warmup then cosine), lower the learning rate",
-    "abrupt_nonfinite": "turn off fp16 (use bf16 or fp32), keep dynamic loss scaling, clip gradients, and "
-                        "resume from the last healthy checkpoint",
-    "nonfinite_from_start": "check label ranges against num_classes (`nandoctor check-data`), mask logits with "
-                            "-1e9 instead of -inf, add eps inside log, lower the learning rate",
-    "nonfinite_throughout": "analyze the whole log from the start of training to date the break, and resume from "
-                            "a checkpoint saved before it",
-}
+# Each pattern's fix is its rule's catalogue text (one home); nonfinite_throughout raises only ND301.
+PATTERN_RULES = {"sudden_spike": "ND304", "exponential_growth": "ND305", "oscillating_divergence": "ND306",
+                 "abrupt_nonfinite": "ND307", "nonfinite_from_start": "ND303", "nonfinite_throughout": "ND301"}
+LR_COLUMNS = ("lr/pg0", "x/lr0", "lr", "learning_rate")  # Ultralytics v8, YOLOv5, plain logs, HF
 
 
-def suggested_lr(epochs_to_nonfinite: float | None) -> float | None:
-    """The field notes' table by time-to-NaN: within 1-3 epochs -> 1e-5 (5e-6 if it still breaks),
-    after 10-20 epochs -> 5e-5. Between 3 and 10 epochs we use 2e-5, the geometric middle of the two
-    rows; after 20 epochs we keep 5e-5, the table's gentlest cut, since a late NaN points at fp16
-    overflow more than at the learning rate. No epoch count (step-only logs, no NaN): None."""
-    if epochs_to_nonfinite is None:
-        return None
-    if epochs_to_nonfinite <= 3:
-        return 1e-5
-    if epochs_to_nonfinite < 10:
-        return 2e-5
-    return 5e-5
+def _as_step(fix: str) -> str:
+    """A catalogue fix as the tail of a next-steps line: lower-case start, no final period."""
+    fix = fix.strip().rstrip(".")
+    return fix[:1].lower() + fix[1:]
 
 
-def resume_hint(fmt: str, index_name: str, last_healthy: dict | None, zero_based: bool) -> str | None:
+FIXES = {pattern: _as_step(get_rule(code).fix) for pattern, code in PATTERN_RULES.items()}
+
+
+def lr_ran(table: LogTable, before_row: int | None) -> tuple[float | None, str | None]:
+    """(peak finite LR in the frame rows before `before_row`, its column), or (None, None): the LR that
+    actually ran, which with Ultralytics' optimizer: auto is not lr0."""
+    import numpy as np
+
+    col = next((c for c in LR_COLUMNS if c in table.frame.columns), None)
+    if col is None:
+        return None, None
+    v = table.frame[col].to_numpy(dtype=float)[:before_row]
+    v = v[np.isfinite(v) & (v > 0)]
+    return (float(v.max()), col) if len(v) else (None, None)
+
+
+def suggested_lr(fmt: str, epochs_to_nonfinite: float | None, ran: float | None,
+                 ran_column: str | None) -> LrAdvice | None:
+    """The one LR policy, fed with what a log alone shows (no config: its LR is unknown here)."""
+    return advise_lr(ran=ran, ran_column=ran_column, epochs_to_nonfinite=epochs_to_nonfinite, framework=fmt)
+
+
+def resume_hint(fmt: str, index_name: str, last_healthy: dict[str, Any] | None, zero_based: bool) -> str | None:
     """Where to resume: the last healthy epoch; for Ultralytics the epoch checkpoint at or before it."""
     if last_healthy is None:
         return None
@@ -64,8 +76,8 @@ def resume_hint(fmt: str, index_name: str, last_healthy: dict | None, zero_based
     return f"resume from the checkpoint saved at or before {index_name} {idx}, the last healthy one"
 
 
-def triage_steps(pattern: str, index_name: str, first_index, grad_col: bool, clip: float | None,
-                 lr: float | None, fmt: str) -> list[str]:
+def triage_steps(pattern: str, index_name: str, first_index: Any, grad_col: bool, clip: float | None,
+                 lr: LrAdvice | None, fmt: str) -> list[str]:
     """The playbook's decision tree, filled in with what the log shows."""
     steps = []
     if pattern in FIXES:
@@ -81,8 +93,5 @@ def triage_steps(pattern: str, index_name: str, first_index, grad_col: bool, cli
     elif pattern not in ("healthy",) and not grad_col:
         steps.append("log grad_norm: large gradients call for a lower LR and tighter clipping (max_norm 1.0)")
     if lr is not None:
-        line = f"lower the learning rate to {lr:g} (chosen by how soon the loss went non-finite)"
-        if fmt.startswith("ultralytics"):
-            line += "; for Ultralytics lr0 0.005 to resume or 0.003 to restart, warmup_epochs 3-5"
-        steps.append(line)
+        steps.append(lr_step(lr, fmt))
     return steps

@@ -2,7 +2,8 @@
 
 `analyze_log` is also called by `diagnose-config --log` and `triage`, which read these summary keys:
 pattern, metric, first_nonfinite, last_healthy, onset, spikes, spike_score, rows, format, index_name,
-epochs_to_nonfinite, clip_threshold, suggested_lr, nonfinite_columns. Dated events have the shape
+epochs_to_nonfinite, clip_threshold, suggested_lr, suggested_lr_reason, lr_ran, lr_column (the LR that ran),
+nonfinite_columns. Dated events have the shape
 {"index": <epoch or step as written in the log>, "row": <0-based data row>} or null.
 """
 
@@ -103,7 +104,8 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
         limit = onset_row if onset_row is not None else first_row
         clip = evidence.clip_threshold(evidence.healthy_grad(table, grad_col, limit)[1])
     epochs = _epochs_elapsed(table, first_row)
-    lr = advice.suggested_lr(epochs)
+    ran, ran_col = advice.lr_ran(table, first_row)
+    lr = advice.suggested_lr(table.format, epochs, ran, ran_col) if first_row is not None else None
     resume = advice.resume_hint(table.format, table.index_name, last, _first_epoch(table) == 0)
 
     report.summary.update({
@@ -120,7 +122,10 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
         "index_name": table.index_name,
         "epochs_to_nonfinite": epochs,
         "clip_threshold": clip,
-        "suggested_lr": lr,
+        "suggested_lr": lr.value if lr else None,
+        "suggested_lr_reason": lr.reason if lr else None,
+        "lr_ran": ran,
+        "lr_column": ran_col,
         "nonfinite_columns": [c for c, _ in nonfinite_cols],
         "path": str(table.path),
         "points": int(len(values)),

@@ -47,6 +47,12 @@ def next_steps(report: Report, layout: RunLayout) -> list[str]:
                         if kept else f" (written from {source}"
                         + ("; each change is commented `# nandoctor:`)" if fixed.endswith((".yaml", ".yml")) else ")")))
 
+    from nandoctor.catalogue.lr_policy import triage_lr_step  # the one LR policy's number, as the engines printed it
+
+    written = fixed if s.get("fixed_config_status") != "kept" else None  # a kept file may hold another lr
+    if (lr := triage_lr_step(s.get("engines"), layout.framework, written)) is not None:
+        steps.append(lr)
+
     broke = bool(s.get("first_nonfinite") or s.get("diverged_at") is not None or s.get("finished") is False
                  or any(c["verdict"] in ("poisoned", "after-nonfinite", "after-divergence")
                         for c in s.get("checkpoints", [])))

@@ -3,6 +3,7 @@ never a hang, never a write to the input."""
 
 from __future__ import annotations
 
+import math
 import os
 import string
 from pathlib import Path
@@ -185,3 +186,84 @@ def test_huge_flat_config_is_too_large_not_an_alias_bomb(tmp_path):
     p.write_text("".join(f"k{i}: {i}\n" for i in range(120_000)))
     r = run_cli("diagnose-config", p, "--dry-run", timeout=60)
     assert r.code == 2 and "far more than a training config" in r.stderr and "alias" not in r.stderr
+
+
+def _peak_rss_mib(*args) -> tuple[int, str, float]:
+    """Run diagnose-config in a fresh interpreter; (exit code, stderr, its own peak RSS in MiB).
+
+    The peak is VmHWM of the interpreter's own address space: ru_maxrss would carry over the RSS of the
+    forked pytest process across exec."""
+    import subprocess
+    import sys
+
+    if not Path("/proc/self/status").is_file():
+        pytest.skip("peak RSS is read from /proc (Linux)")
+    code = ("import runpy, sys\n"
+            "sys.argv = ['nandoctor', 'diagnose-config', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_module('nandoctor', run_name='__main__')\n"
+            "except SystemExit as e:\n    rc = e.code\n"
+            "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+            "print('PEAK', hwm.split()[1], file=sys.stderr)\n"
+            "sys.exit(rc)\n")
+    p = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=60)
+    lines = p.stderr.strip().splitlines()
+    peak = int(lines[-1].split()[1]) / 1024
+    return p.returncode, "\n".join(lines[:-1]), peak
+
+
+@pytest.mark.parametrize("name,what", [("flat.yaml", "1,000,000 lines"), ("flat.json", "comma-separated values")])
+def test_flat_million_key_config_is_refused_for_its_size_before_parsing(tmp_path, name, what):
+    p = tmp_path / name
+    if name.endswith(".json"):  # one line, as json.dump writes it
+        p.write_text("{" + ",".join(f'"k{i}":{i}' for i in range(1_000_000)) + "}")
+    else:
+        p.write_text("".join(f"k{i}: {i}\n" for i in range(1_000_000)))
+    code, err, peak = _peak_rss_mib(p, "--dry-run", "--no-log")
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert what in err and "far more than a training config holds" in err and "alias" not in err
+    assert peak < 512  # refused from a count of the text: no million-node tree is ever built
+
+
+def test_alias_bomb_still_named_an_alias_bomb(tmp_path):
+    p = tmp_path / "bomb.yaml"
+    p.write_text(BOMB)
+    code, err, peak = _peak_rss_mib(p, "--dry-run")
+    assert code == 2 and "aliases expand" in err and peak < 512
+
+
+@pytest.mark.parametrize("name,text,key,line", [
+    ("args.yaml", "lr0: .nan\nimgsz: 640\noptimizer: SGD\namp: false\n", "lr0", 1),
+    ("args.yaml", "imgsz: 640\noptimizer: SGD\namp: false\nlr0: 1e400\n", "lr0", 4),
+    ("training_args.yaml", "learning_rate: 2.0e-05\nper_device_train_batch_size: 8\nmax_grad_norm: .inf\n",
+     "max_grad_norm", 3),
+    ("ds.json", '{"train_micro_batch_size_per_gpu": 4,\n "bf16": {"enabled": true},\n "optimizer": {"type": "AdamW",'
+     ' "params": {"lr": NaN}}}', "optimizer.params.lr", 3),
+    ("hf.json", '{"learning_rate": -Infinity, "per_device_train_batch_size": 8, "max_grad_norm": 1.0}',
+     "learning_rate", 1),
+])
+def test_ND419_non_finite_hyperparameter_is_an_error_and_never_written(tmp_path, cli, name, text, key, line):
+    cfg = tmp_path / name
+    cfg.write_text(text)
+    r = cli("diagnose-config", cfg, "--no-log", "--format", "json")
+    assert r.code == 1
+    f = next(f for f in r.json["findings"] if f["code"] == "ND419")
+    assert f["severity"] == "error" and f["where"] == key and f["line"] == line
+    changes = r.json["summary"]["changes"]
+    assert all(c["key"] != key for c in changes)
+    assert all(not isinstance(c["new"], float) or math.isfinite(c["new"]) for c in changes)
+    assert cfg.read_text() == text
+
+
+def test_non_finite_lr0_after_a_nan_run_gets_no_lr_proposal(tmp_path, cli):
+    """The run's log went NaN, but lr0 itself is .nan: nothing is halved from it, nothing non-finite is written."""
+    pytest.importorskip("nandoctor.logs.engine")
+    from tests.analyze_log_fixtures import write_ultralytics_results
+
+    write_ultralytics_results(tmp_path / "results.csv", [1.9, 1.8, 1.7, float("nan"), float("nan")])
+    cfg = tmp_path / "args.yaml"
+    cfg.write_text("lr0: .nan\nimgsz: 1280\noptimizer: SGD\namp: true\nwarmup_epochs: 3.0\n")
+    r = cli("diagnose-config", cfg, "--format", "json")
+    assert r.code == 1 and "ND419" in r.codes() and r.json["summary"]["log"]["first_nonfinite"] is not None
+    assert all(c["key"] != "lr0" for c in r.json["summary"]["changes"])
+    fixed = yaml.safe_load((tmp_path / "args_fixed.yaml").read_text())
+    assert math.isnan(fixed["lr0"]) and fixed["amp"] is not True  # the rest is repaired; lr0 is the user's to set

@@ -19,6 +19,7 @@ from nandoctor.config.issues import (
     string_numbers,
     truthy,
 )
+from nandoctor.config.load import Path_
 from nandoctor.config.precision import IF_AMPERE
 
 LR_KEYS = {"lr", "learning_rate", "base_lr", "max_lr", "init_lr"}
@@ -27,6 +28,7 @@ CLIP_KEYS = {"max_grad_norm", "clip_grad_norm", "grad_clip", "gradient_clipping"
 EPS_KEYS = {"eps", "adam_epsilon", "adam_eps", "epsilon"}
 STABLE_LOSSES = {"cross_entropy", "crossentropy", "ce", "cross_entropy_loss", "crossentropyloss", "nll", "bce",
                  "bce_with_logits", "binary_cross_entropy", "mse", "l1", "smooth_l1", "huber"}
+LOSS_NAMING = {"type", "name", "_target_", "class_path"}
 EXOTIC_LOSSES = ("focal", "asl", "asymmetric", "ldam", "poly", "arcface", "cosface", "sphereface", "circle",
                  "class_balanced", "cb_", "dice", "lovasz", "tversky", "seesaw", "eqlv2", "balanced_softmax")
 PRECISION_KEYS = {"mixed_precision", "precision", "amp_dtype", "dtype"}
@@ -50,16 +52,15 @@ def learning_rates(ctx: Context) -> list[Issue]:
     doc, out = ctx.doc, []
     sgd = any(str(e.value).lower() == "sgd" for p, e in doc.leaves()
               if str(p[-1]) in {"optimizer", "type", "name", "optim"})
-    for p, e in doc.leaves():
-        if str(p[-1]).lower() not in LR_KEYS or "scheduler" in str(p):
-            continue
+    keys = [(p, e) for p, e in doc.leaves() if str(p[-1]).lower() in LR_KEYS and "scheduler" not in str(p)]
+    for p, e in keys:
         lr = number(e.value)
         if lr is None or lr <= 0:
             continue
         if constructor_block(doc, p[:-1]) and not ctx.nan_seen:
             continue  # an optimizer's own lr (Hydra/LightningCLI): any model's, so judged only after a NaN
         if (lr >= 1e-4 and not sgd) or (ctx.nan_seen and lr > 1e-6):
-            new, why = lower_lr(ctx, lr, 5e-5 if lr <= 2e-4 else lr / 2)
+            new, why = lower_lr(ctx, lr, 5e-5 if lr <= 2e-4 else lr / 2, use_ran=len(keys) == 1)
             if new < lr:
                 out.append(Issue("ND402", ctx.risk(), p, f"{'.'.join(map(str, p))} {lr:g} is high for Adam-family "
                                  "training of transformer/diffusion models (1e-4 -> 5e-5)",
@@ -79,6 +80,7 @@ def check(ctx: Context) -> list[Issue]:
         v = str(e.value).lower()
         if name(p) in PRECISION_KEYS and v in FP16_VALUES:
             pure_fp16 = pure_fp16 or name(p) == "dtype" or v == "16-true"
+            new: int | str
             if isinstance(e.value, int) and not isinstance(e.value, bool):
                 new = 32   # keep the type: an int 16 becomes the int 32, never the string "32"
             else:
@@ -118,25 +120,31 @@ def check(ctx: Context) -> list[Issue]:
 
     for p, e in leaves:
         if name(p) in {"warmup_epochs", "warmup_ratio", "warmup_steps", "warmup_iters"} and number(e.value) == 0:
-            new = {"warmup_epochs": 5, "warmup_ratio": 0.05}.get(name(p))
+            warm = {"warmup_epochs": 5, "warmup_ratio": 0.05}.get(name(p))
             out.append(Issue("ND405", "warning", p, f"{name(p)} 0: no LR warmup", reason="linear warmup",
-                             new=KEEP if new is None else new))
+                             new=KEEP if warm is None else warm))
         if "logits_masking" in name(p) and truthy(e.value):
             out.append(Issue("ND406", ctx.risk(), p, "logits masking fills invalid classes with -inf; a row that is "
                              "all -inf gives softmax NaN and an inf loss",
                              reason="masking wrote -inf (mask with -1e9 if needed)", new=False))
-        if (name(p) == "type" and len(p) > 1 and str(p[-2]).lower() in {"loss", "criterion"}) or \
+        # `loss: {type|name: focal}`, Hydra `_target_: losses.FocalLoss`, LightningCLI `class_path: ...FocalLoss`
+        if (name(p) in LOSS_NAMING and len(p) > 1 and str(p[-2]).lower() in {"loss", "criterion", "loss_fn"}) or \
                 name(p) in {"loss", "loss_type", "criterion", "loss_fn"}:
             v = str(e.value).lower()
             if v not in STABLE_LOSSES and any(x in v for x in EXOTIC_LOSSES):
+                # a constructor (_target_/class_path) keeps its own arguments (gamma): swapping only the class
+                # would not instantiate, so it is reported, not rewritten
+                ctor = name(p) in {"_target_", "class_path"}
                 out.append(Issue("ND407", "warning", p, f"loss {e.value!r} adds terms (powers, margins, logs of "
-                                 "small probabilities) that overflow where cross entropy stays finite",
-                                 reason="most stable loss", new="cross_entropy"))
+                                 "small probabilities) that overflow where cross entropy stays finite"
+                                 + ("; swap it for torch.nn.CrossEntropyLoss by hand" if ctor else ""),
+                                 reason="most stable loss", new=KEEP if ctor else "cross_entropy"))
         if name(p) in {"batch_size", "batch", "per_device_train_batch_size"} and number(e.value) == 1:
             if batchnorm:
                 out.append(Issue("ND409", "warning", p, "batch size 1 with BatchNorm: per-batch variance is ~0"))
+        period = number(e.value)
         if name(p) in {"save_period", "save_every", "checkpoint_interval", "save_every_n_epochs"} and \
-                number(e.value) is not None and number(e.value) <= 0:
+                period is not None and period <= 0:
             out.append(Issue("ND410", "info", p, f"{name(p)} {e.value}: no periodic checkpoint to resume from",
                              reason="periodic checkpoints", new=5))
     out += _heads(ctx)
@@ -145,18 +153,24 @@ def check(ctx: Context) -> list[Issue]:
 
 def _heads(ctx: Context) -> list[Issue]:
     """ND413: per-dataset num_classes against a unified head's num_classes."""
-    doc, out = ctx.doc, []
-    per = {p: number(e.value) for p, e in doc.leaves()
-           if str(p[-1]) in HEAD_KEYS and len(p) >= 3 and str(p[-3]) in {"dataset_configs", "datasets"}}
-    per = {p: v for p, v in per.items() if v is not None}
-    heads = {p: number(e.value) for p, e in doc.leaves() if str(p[-1]) in HEAD_KEYS and p not in per}
-    heads = {p: v for p, v in heads.items() if v is not None}
+    doc = ctx.doc
+    out: list[Issue] = []
+    per: dict[Path_, float] = {}
+    for p, e in doc.leaves():
+        v = number(e.value)
+        if v is not None and str(p[-1]) in HEAD_KEYS and len(p) >= 3 and str(p[-3]) in {"dataset_configs", "datasets"}:
+            per[p] = v
+    heads: dict[Path_, float] = {}
+    for p, e in doc.leaves():
+        v = number(e.value)
+        if v is not None and str(p[-1]) in HEAD_KEYS and p not in per:
+            heads[p] = v
     if not per or not heads:
         return out
     biggest, total = max(per.values()), sum(per.values())
     for p, head in heads.items():
         if head < biggest:
-            big = max(per, key=per.get)
+            big = max(per, key=lambda k: per[k])
             out.append(Issue("ND413", "error", p, f"{'.'.join(map(str, p))} {head:g} is smaller than "
                              f"{'.'.join(map(str, big))} {biggest:g}: labels >= {head:g} index past the head "
                              "(inf loss)", data={"per_dataset": {".".join(map(str, k)): v for k, v in per.items()}}))

@@ -58,7 +58,8 @@ def check(ctx: Context) -> list[Issue]:
             out += _eps(ctx)
     clip = (*t, "gradient_clip_val")
     value = doc.get(clip)
-    if not doc.has(clip) or value is None or (number(value) is not None and number(value) <= 0):
+    clip_at = number(value)
+    if not doc.has(clip) or value is None or (clip_at is not None and clip_at <= 0):
         anchor = "precision" if doc.has(prec) and not isinstance(old, (dict, list)) else _last_scalar(doc, t)
         out.append(Issue("ND404", ctx.risk(), clip, "gradient_clip_val is unset: Lightning does not clip",
                          reason=clip_reason(ctx), new=clip_value(ctx), after=None if doc.has(clip) else anchor))

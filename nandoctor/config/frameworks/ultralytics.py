@@ -7,6 +7,7 @@ clipping key is ever added, and lowering lr0 always comes with an explicit optim
 
 from __future__ import annotations
 
+from nandoctor.catalogue.lr_policy import ADAM_FAMILY, ADAM_SAFE_RATIO, ULTRALYTICS_SAFE_LR0, round_lr
 from nandoctor.config.issues import Context, Issue, number, string_numbers
 from nandoctor.config.precision import IF_AMPERE, bf16_choice
 from nandoctor.config.versions import ULTRALYTICS_BF16_CHECKED, ultralytics_accepts_bf16
@@ -14,14 +15,8 @@ from nandoctor.config.versions import ULTRALYTICS_BF16_CHECKED, ultralytics_acce
 # Field notes §3 (the repaired YOLOv8-at-1280 run) and default.yaml.
 AUG_LIMITS = {"hsv_h": 0.015, "hsv_s": 0.7, "hsv_v": 0.4}
 MIX_LIMIT = 0.1          # mixup / copy_paste above this counts as heavy; the repair sets 0.0
-SAFE_LR0 = 0.003         # restart value from the field notes (0.005 when resuming)
 SAVE_PERIOD = 5
-ADAM_FAMILY = {"adam", "adamw", "adamax", "nadam", "radam"}
 ADAM_LR0_HIGH = 0.005    # Adam-family lr0 (default.yaml: Adam/AdamW=1e-3)
-
-
-def _round(x: float) -> float:
-    return float(f"{x:.2g}")
 
 
 def _amp(ctx: Context) -> Issue:
@@ -40,23 +35,25 @@ def _amp(ctx: Context) -> Issue:
 def _auto(ctx: Context, lr0: float | None) -> list[Issue]:
     """optimizer: auto ignores lr0 and picks AdamW at lr 0.002*5/(4+nc) (short runs) or SGD/MuSGD at 0.01
     (over 10k iterations) itself, so lr0 is never blamed; the LR that ran is the log's."""
-    doc, out = ctx.doc, []
+    doc = ctx.doc
+    out: list[Issue] = []
     has = doc.has(("optimizer",))
-    ran = ctx.log.lr_ran if ctx.log else None
-    if ctx.nan_seen and ran:
+    log = ctx.log
+    advice = log.lr_advice(None, "ultralytics") if log and ctx.nan_seen and log.lr_ran else None
+    if log and advice and log.lr_ran:
+        ran = log.lr_ran
         explicit = "AdamW" if ran <= 0.002 else "SGD"
-        new = _round(ran / 2)
-        column = ctx.log.lr_column or "lr"
+        column = log.lr_column or "lr"
         if lr0 is None:  # no finite lr0 to replace: an explicit optimizer would then run at the default 0.01
             return out
         out.append(Issue("ND402", ctx.risk(), ("lr0",), f"optimizer: auto ignored lr0 {lr0:g}; the LR that ran "
                          f"peaked at {ran:g} ({column} in the log) and the run went non-finite",
-                         reason=f"half the LR that ran ({ran:g}), with an explicit optimizer", new=new,
+                         reason=f"{advice.reason}, with an explicit optimizer", new=advice.value,
                          data={"lr_ran": ran}))
         if has:
             out.append(Issue("ND411", "warning", ("optimizer",), f"optimizer: auto picks its own LR, so a lowered "
                              f"lr0 would have no effect; {explicit} is what auto ran at {ran:g}",
-                             reason=f"explicit optimizer so lr0 {new:g} applies", new=explicit))
+                             reason=f"explicit optimizer so lr0 {advice.value:g} applies", new=explicit))
         return out
     if not has:
         return out
@@ -68,6 +65,25 @@ def _auto(ctx: Context, lr0: float | None) -> list[Issue]:
         out.append(Issue("ND411", "info", ("optimizer",), "optimizer: auto picks the optimizer and LR itself "
                          "(lr0 and momentum are ignored; the LR that ran is in the log's lr/pg0)"))
     return out
+
+
+def _explicit_lr0(ctx: Context, lr0: float, optimizer: str, imgsz: float | None) -> list[Issue]:
+    """After a NaN the one LR policy (from the LR that ran, else lr0); before one, only lr0 that is high
+    for large images."""
+    adam = optimizer.lower() in ADAM_FAMILY
+    big = (imgsz or 0) >= 1280 and lr0 >= (ADAM_LR0_HIGH if adam else 0.01)
+    size = f" for imgsz {int(imgsz)}" if big and imgsz else ""
+    if ctx.log and ctx.nan_seen:
+        advice = ctx.log.lr_advice(lr0, "ultralytics", optimizer)
+        if advice is None or advice.value >= lr0:
+            return []
+        return [Issue("ND402", ctx.risk(), ("lr0",), f"lr0 {lr0:g} with {optimizer} is high{size} and the log went "
+                      "non-finite", reason=advice.reason, new=advice.value)]
+    if not big or not imgsz:
+        return []
+    safe = ULTRALYTICS_SAFE_LR0 * (ADAM_SAFE_RATIO if adam else 1.0)
+    return [Issue("ND402", ctx.risk(), ("lr0",), f"lr0 {lr0:g} with {optimizer} is high{size}",
+                  reason=f"lower LR for {int(imgsz)} px images (0.003-0.005)", new=round_lr(min(safe, lr0 / 2)))]
 
 
 def check(ctx: Context) -> list[Issue]:
@@ -87,17 +103,7 @@ def check(ctx: Context) -> list[Issue]:
     if auto:
         out += _auto(ctx, lr0)
     elif lr0 is not None:
-        adam = optimizer.lower() in ADAM_FAMILY
-        big = (imgsz or 0) >= 1280 and lr0 >= (ADAM_LR0_HIGH if adam else 0.01)
-        ran = ctx.log.lr_ran if ctx.log and ctx.log.lr_ran else lr0
-        high_after_nan = ctx.nan_seen and ran > (SAFE_LR0 / 10 if adam else SAFE_LR0)
-        if big or high_after_nan:
-            new = min(SAFE_LR0 / 10 if adam else SAFE_LR0, ran / 2)
-            why = (f"lower LR for {int(imgsz)} px images (0.003-0.005)" if big and not high_after_nan
-                   else f"half the LR that ran ({ran:g}) after the NaN")
-            out.append(Issue("ND402", ctx.risk(), ("lr0",), f"lr0 {lr0:g} with {optimizer} is high"
-                             + (f" for imgsz {int(imgsz)}" if big else "")
-                             + (" and the log went non-finite" if ctx.nan_seen else ""), reason=why, new=_round(new)))
+        out += _explicit_lr0(ctx, lr0, optimizer, imgsz)
 
     warm = number(get("warmup_epochs"))
     if warm is not None and warm < 3:
