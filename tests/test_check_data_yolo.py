@@ -213,6 +213,19 @@ def test_ND110_ND103_polygons(tmp_path):
     assert {(x.code, x.line) for x in rep.findings if x.severity.value != "info"} == {("ND110", 2), ("ND103", 3)}
 
 
+def test_ND110_ND103_box_only_label_under_segment_or_obb_task(tmp_path):
+    """A file of 5-column boxes has no polygon row, yet --task segment/obb makes each a 2-point polygon or
+    a short OBB row: Ultralytics 8.4 refuses such a dataset (once passed unseen)."""
+    f = tmp_path / "boxes.txt"
+    f.write_text("0 0.1 0.1 0.2 0.2\n0 0.5 0.5 0.2 0.2\n")
+    seg = engine.check_data(f, num_classes=1, task="segment")
+    obb = engine.check_data(f, num_classes=1, task="obb")
+    det = engine.check_data(f, num_classes=1, task="detect")
+    assert [(x.code, x.line) for x in seg.findings] == [("ND110", 1), ("ND110", 2)]
+    assert [(x.code, x.line, x.data["columns"]) for x in obb.findings] == [("ND103", 1, 5), ("ND103", 2, 5)]
+    assert det.findings == []
+
+
 def test_ND106_polygon_far_outside_but_ND107_for_obb_corners(tmp_path):
     f = tmp_path / "obb.txt"
     f.write_text("0 -0.02 0.1 0.05 0.1 0.05 0.2 -0.02 0.2\n0 0.5 0.5 1.9 0.5 1.9 0.6 0.5 0.6\n")

@@ -117,7 +117,7 @@ def _torch(path: Path, report: Report, budget: Budget):
     import pickle
     import zipfile
 
-    from nandoctor.data.pickles import judge, tensors_of, torch_may_load
+    from nandoctor.data.torch_pickle import judge, tensors_of, torch_may_load
 
     is_zip = _is_zip(path)
     if is_zip:

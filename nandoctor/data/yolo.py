@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from nandoctor.data.rows import Ctx, check_rows
+from nandoctor.data.yolo_checks import Ctx, check_rows
 
 FIRST = 64 << 10      # most label files fit in one read of this size
 BLOCK = 4 << 20       # files above this are read in line-aligned blocks (bounded memory)
@@ -129,9 +129,13 @@ def _read(path: str, scan: Scan):
 def _vet(unit: _Unit, scan: Scan) -> bytes | None:
     """Whole-file problems (binary, not UTF-8, BOM, empty); returns the bytes to parse or None."""
     data = unit.data
+    if unit.line0 == 0 and data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        scan.add(("ND100", "error", "UTF-16 text (it starts with a UTF-16 byte-order mark): Ultralytics reads "
+                  "labels as UTF-8 and drops the image; save it as UTF-8", unit.path, None, {"content": "utf-16"}))
+        return None
     if b"\x00" in data:
-        scan.add(("ND100", "error", "binary content (NUL bytes) in a label file", unit.path,
-                          None, {}))
+        scan.add(("ND100", "error", "label file holds binary content (NUL bytes), not text", unit.path, None,
+                  {"content": "binary"}))
         return None
     if not data.isascii():
         try:

@@ -33,7 +33,10 @@ def check_rows(ctx: Ctx, sel, m, k: int) -> None:
     import numpy as np
 
     spec = ctx.spec
-    poly = ctx.polygon_unit[ctx.unit_of_line[sel]].copy()
+    mixed = ctx.polygon_unit[ctx.unit_of_line[sel]]  # files with a polygon row (Ultralytics' own test)
+    # --task segment/obb: every row is a polygon row, so a file of 5-column boxes is caught too (ND110,
+    # ND103); Ultralytics 8.4 refuses a segment or OBB dataset whose label files hold boxes.
+    poly = np.ones(len(sel), dtype=bool) if spec.task in ("segment", "obb") else mixed.copy()
     ndim = None  # keypoint dims when rows are pose rows
     if spec.task == "pose":
         ndim = spec.kpt[1] if spec.kpt else (3 if (k - 5) % 3 == 0 else 2)
@@ -60,8 +63,10 @@ def check_rows(ctx: Ctx, sel, m, k: int) -> None:
             _hits(ctx, sel, poly & ~nonfin, "ND103", "error", f"{k} columns: obb rows are `cls x1 y1 ... x4 y4` "
                   "(9 columns)", columns=k)
         elif k == 5:
-            _hits(ctx, sel, poly & ~nonfin, "ND110", "error", "a box row in a polygon file, read as a 2-point "
-                  "polygon: Ultralytics drops the image (labels mix segment and detection rows)", points=2)
+            _hits(ctx, sel, poly & mixed & ~nonfin, "ND110", "error", "a box row in a polygon file, read as a "
+                  "2-point polygon: Ultralytics drops the image (labels mix segment and detection rows)", points=2)
+            _hits(ctx, sel, poly & ~mixed & ~nonfin, "ND110", "error", "a box row (5 columns) in a segment label, "
+                  "a 2-point polygon: Ultralytics 8.4 refuses a segment dataset whose labels are boxes", points=2)
         elif k == 3:
             _hits(ctx, sel, poly & ~nonfin, "ND110", "error", "a 1-point polygon: no area (Ultralytics keeps it as "
                   "a zero-size box)", points=1)
