@@ -233,6 +233,17 @@ def test_ND106_polygon_far_outside_but_ND107_for_obb_corners(tmp_path):
     assert {(x.code, x.line) for x in rep.findings if x.code in ("ND106", "ND107")} == {("ND107", 1), ("ND106", 2)}
 
 
+def test_ND107_not_ND106_when_the_float32_box_is_at_the_tolerance(tmp_path):
+    """Ultralytics builds the polygon's box in float32: a corner at -0.07 centres it at exactly -0.01,
+    which it accepts; in float64 the centre is a hair below and was called an error."""
+    row = "0 -0.07 0.1 0.05 0.1 0.05 0.2 -0.02 0.2\n"
+    assert not ultralytics_rejects(row, 1)
+    f = tmp_path / "obb.txt"
+    f.write_text(row)
+    rep = engine.check_data(f, num_classes=1, task="obb")
+    assert [(x.code, x.line) for x in rep.findings] == [("ND107", 1)]
+
+
 def test_ND111_pose_visibility(tmp_path):
     root = write_dataset(tmp_path / "ds", {"p": "0 0.5 0.5 0.2 0.2 0.4 0.4 2 0.6 0.6 5\n"}, ["person"],
                          extra_yaml={"kpt_shape": [2, 3]})

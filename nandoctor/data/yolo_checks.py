@@ -130,11 +130,20 @@ def _check_class(ctx, sel, cls, live) -> None:
         ctx.scan.classes[c] = ctx.scan.classes.get(c, 0) + n
 
 
+def _far(values):
+    """Outside Ultralytics' tolerance, compared as it compares them: float32 labels against float32 bounds
+    (a vertex at -0.07 whose box centre rounds to -0.01 is accepted)."""
+    import numpy as np
+
+    v = values.astype(np.float32)
+    return (v > np.float32(1 + TOL)) | (v < np.float32(-TOL))
+
+
 def _range_hits(ctx, sel, values, names, rows, what: str) -> None:
     """ND106 (outside Ultralytics' tolerance) per row; ND107 (accepted) aggregated per file."""
     import numpy as np
 
-    far = (values > 1 + TOL) | (values < -TOL)
+    far = _far(values)
     near = ((values > 1 + EPS) | (values < -EPS)) & ~far
     for i in np.flatnonzero(rows & far.any(1)):
         j = int(np.flatnonzero(far[i])[0])
@@ -206,9 +215,9 @@ def _check_polygons(ctx, sel, m, rows, k: int) -> None:
     import numpy as np
 
     pts = m[:, 1:].reshape(len(m), -1, 2)
-    lo, hi = pts.min(1), pts.max(1)
-    box = np.concatenate([(lo + hi) / 2, hi - lo], 1)  # cx, cy, w, h as segments2boxes makes them
-    far = (box > 1 + TOL) | (box < -TOL)
+    lo, hi = pts.min(1).astype(np.float32), pts.max(1).astype(np.float32)
+    box = np.concatenate([(lo + hi) / 2, hi - lo], 1)  # cx, cy, w, h as segments2boxes makes them (float32)
+    far = _far(box)
     for i in np.flatnonzero(rows & far.any(1)):
         vx = pts[i].reshape(-1)
         j = int(np.argmax(np.maximum(vx - 1, -vx)))
