@@ -13,6 +13,8 @@ import json
 import math
 from pathlib import Path
 
+from nandoctor.numbers import parse_number
+
 LR_COLUMNS = ("lr/pg0", "x/lr0", "lr")
 MAX_LOG_BYTES = 64 * 1024 * 1024   # one number is read; a larger file is left to analyze-log alone
 
@@ -55,13 +57,6 @@ def _peak(values) -> float | None:
     return max(vals) if vals else None
 
 
-def _float(x) -> float | None:
-    try:
-        return float(str(x).strip())
-    except (TypeError, ValueError):
-        return None
-
-
 def _csv(log: Path, before_row: int | None):
     with log.open(newline="", encoding="utf-8-sig") as f:
         rows = csv.reader(f)
@@ -74,7 +69,7 @@ def _csv(log: Path, before_row: int | None):
         for n, row in enumerate(rows):
             if before_row is not None and n >= before_row:
                 break
-            values.append(_float(row[i]) if i < len(row) else None)
+            values.append(parse_number(row[i]) if i < len(row) else None)
     return _peak(values), col
 
 
@@ -83,5 +78,5 @@ def _hf(log: Path, before_row: int | None):
     if not isinstance(history, list):
         return None, None
     rows = history[:before_row] if before_row is not None else history
-    peak = _peak(_float(r.get("learning_rate")) for r in rows if isinstance(r, dict))
+    peak = _peak(parse_number(r.get("learning_rate")) for r in rows if isinstance(r, dict))
     return (peak, "learning_rate") if peak else (None, None)

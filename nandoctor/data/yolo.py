@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from nandoctor.data.encoding import wide_encoding
 from nandoctor.data.yolo_checks import Ctx, check_rows
 
 FIRST = 64 << 10      # most label files fit in one read of this size
@@ -129,11 +130,12 @@ def _read(path: str, scan: Scan):
 def _vet(unit: _Unit, scan: Scan) -> bytes | None:
     """Whole-file problems (binary, not UTF-8, BOM, empty); returns the bytes to parse or None."""
     data = unit.data
-    if unit.line0 == 0 and data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        scan.add(("ND100", "error", "UTF-16 text (it starts with a UTF-16 byte-order mark): Ultralytics reads "
-                  "labels as UTF-8 and drops the image; save it as UTF-8", unit.path, None, {"content": "utf-16"}))
+    nul = b"\x00" in data
+    if unit.line0 == 0 and (nul or data[:1] in (b"\xff", b"\xfe")) and (wide := wide_encoding(data)):
+        scan.add(("ND100", "error", f"{wide.upper()} text, not UTF-8: Ultralytics reads labels as UTF-8 and "
+                  "drops the image; save it as UTF-8", unit.path, None, {"content": wide}))
         return None
-    if b"\x00" in data:
+    if nul:
         scan.add(("ND100", "error", "label file holds binary content (NUL bytes), not text", unit.path, None,
                   {"content": "binary"}))
         return None
@@ -192,7 +194,10 @@ def _ws_table():
 
 
 def _to_floats(tokens: list[bytes]):
-    """All tokens as float64; unparseable ones become NaN and are flagged (slow path, rare)."""
+    """All tokens as float64; unparseable ones become NaN and are flagged (slow path, rare).
+
+    Not nandoctor.numbers.parse_number: a label token counts as a number exactly when Ultralytics'
+    np.array(..., dtype=float32) reads it (float() syntax), so `nan(ind)` is ND104 here, not a NaN."""
     import numpy as np
 
     try:
