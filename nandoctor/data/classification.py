@@ -15,11 +15,9 @@ def check_classification(path: Path, report: Report, num_classes: int | None, la
     import numpy as np
 
     encoding = _sniff(path, report)
-    if path.suffix.lower() == ".csv":
-        lines, labels = _csv(path, report, label_key, encoding)
-    else:
-        lines, labels = _jsonl(path, report, label_key, encoding)
-    lines, labels = np.asarray(lines, dtype=np.int64), np.asarray(labels, dtype=np.int64)
+    read = _csv if path.suffix.lower() == ".csv" else _jsonl
+    at, values = read(path, report, label_key, encoding)
+    lines, labels = np.asarray(at, dtype=np.int64), np.asarray(values, dtype=np.int64)
     p = str(path)
     if not len(labels) and not [f for f in report.findings if f.path == p and f.severity.value == "error"]:
         report.add("ND100", "error", "no label rows in the file: nothing to check", path=p)
@@ -29,7 +27,7 @@ def check_classification(path: Path, report: Report, num_classes: int | None, la
     for i in np.flatnonzero(neg | high):
         v = int(labels[i])
         msg = (f"label {v} is negative (allow it with --ignore-index {v})" if v < 0 else
-               f"label {v} >= num_classes {num_classes} (valid 0..{num_classes - 1})")
+               f"label {v} >= num_classes {num_classes} (valid 0..{(num_classes or 0) - 1})")
         report.add("ND121", "error", msg, path=p, line=int(lines[i]), data={"label": v, "num_classes": num_classes})
     if num_classes is None:
         report.add("ND120", "info", "no --num-classes or --config/--dataset: only negative labels were checked",
@@ -54,6 +52,8 @@ INT64 = 1 << 63
 class _Huge(int):
     """A JSON integer with more digits than int64 holds; parsing it whole is Python's 4300-digit
     ValueError (or minutes of work), so only its digit count is kept."""
+
+    digits: int
 
     def __new__(cls, digits: str):
         obj = super().__new__(cls, 0)

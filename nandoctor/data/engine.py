@@ -32,7 +32,7 @@ def check_data(path: Path, *, num_classes: int | None = None, config: Path | Non
         raise NandoctorError("--num-classes must be at least 1")
     if (config is None) != (dataset is None):
         raise NandoctorError("--config and --dataset go together (datasets.dataset_configs.NAME.num_classes)")
-    if config is not None and num_classes is None:
+    if config is not None and dataset is not None and num_classes is None:
         num_classes = num_classes_from_config(Path(config), dataset)
 
     if not path.is_dir() and not path.is_file():

@@ -4,6 +4,10 @@ Python runs only for the rows that fail (to word their findings)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # yolo imports this module, not the reverse
+    from nandoctor.data.yolo import Scan, Spec
 
 TOL = 0.01            # Ultralytics accepts coordinates in [-0.01, 1.01]
 EPS = 1e-6            # float rounding slack of 6-decimal label writers
@@ -12,14 +16,14 @@ EPS = 1e-6            # float rounding slack of 6-decimal label writers
 @dataclass
 class Ctx:
     """Where a batch's rows come from, so a failing row becomes a finding at its file and line."""
-    spec: object          # yolo.Spec (yolo imports this module, not the reverse)
-    scan: object          # yolo.Scan: findings are appended to scan.hits
-    paths: list
-    unit_of_line: object
-    line_no: object
-    polygon_unit: object
+    spec: Spec
+    scan: Scan            # findings are appended to scan.hits
+    paths: list[str]
+    unit_of_line: Any     # numpy arrays: the batch's unit (file block) of each line,
+    line_no: Any          # each line's 1-based number in its file,
+    polygon_unit: Any     # and whether a unit holds a polygon row
 
-    def hit(self, li, code, severity, message, **data):
+    def hit(self, li: int, code: str, severity: str, message: str, **data: Any) -> None:
         self.scan.add((code, severity, message, self.paths[self.unit_of_line[li]],
                                int(self.line_no[li]), data))
 
