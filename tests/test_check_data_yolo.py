@@ -244,6 +244,23 @@ def test_ND107_not_ND106_when_the_float32_box_is_at_the_tolerance(tmp_path):
     assert [(x.code, x.line) for x in rep.findings] == [("ND107", 1)]
 
 
+@pytest.mark.parametrize("brk", [b"\r", b"\x0c", b"\x1c"])
+def test_ND103_whole_rows_split_by_an_odd_line_break_are_a_warning_not_an_error(tmp_path, brk):
+    """Old Mac line ends (a lone \\r) between whole rows: Ultralytics splits there and keeps the image, so
+    the line is a warning; a row cut in two by the same break is still an error at its line."""
+    whole = b"0 0.5 0.5 0.2 0.3" + brk + b"1 0.4 0.4 0.2 0.2\n"
+    cut = b"0 0.5 0.5 0.2 0.3\n1 0.5" + brk + b"0.5 0.2 0.3\n"
+    assert not ultralytics_rejects(whole, 3) and ultralytics_rejects(cut, 3)
+    (tmp_path / "whole.txt").write_bytes(whole)
+    (tmp_path / "cut.txt").write_bytes(cut)
+    rep = engine.check_data(tmp_path / "whole.txt", num_classes=3)
+    assert [(x.code, x.severity.value, x.line) for x in rep.findings] == [("ND103", "warning", 1)]
+    assert rep.summary["class_histogram"] == {0: 1, 1: 1}
+    rep = engine.check_data(tmp_path / "cut.txt", num_classes=3)
+    got = {(x.code, x.severity.value, x.line) for x in rep.findings}
+    assert {("ND103", "warning", 2), ("ND103", "error", 2)} <= got and {line for *_, line in got} == {2}
+
+
 def test_ND111_pose_visibility(tmp_path):
     root = write_dataset(tmp_path / "ds", {"p": "0 0.5 0.5 0.2 0.2 0.4 0.4 2 0.6 0.6 5\n"}, ["person"],
                          extra_yaml={"kpt_shape": [2, 3]})
