@@ -225,26 +225,25 @@ def _(tmp: Path) -> list:
     return [_jsonl(tmp / "train.jsonl", recs), "--num-classes", "101"]
 
 
-@example("ND122", "bad", "check-data")
-def _(tmp: Path) -> list:
+def _targets_csv(tmp: Path, targets: list[str]) -> list:
+    """A CSV whose label column is `target`, as csv.writer writes it; judged with --label-key target."""
     import csv
 
     with open(tmp / "train.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["path", "target"])
-        w.writerows([["a.jpg", "3"], ["b.jpg", "cat"], ["c.jpg", "1.5"]])
+        w.writerows([[f"img_{i}.jpg", t] for i, t in enumerate(targets)])
     return [tmp / "train.csv", "--label-key", "target", "--num-classes", "5"]
+
+
+@example("ND122", "bad", "check-data")
+def _(tmp: Path) -> list:
+    return _targets_csv(tmp, ["3", "cat", "1.5"])
 
 
 @example("ND122", "good", "check-data")
 def _(tmp: Path) -> list:
-    import csv
-
-    with open(tmp / "train.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "target"])
-        w.writerows([["a.jpg", "3"], ["b.jpg", "4"], ["c.jpg", "0"]])
-    return [tmp / "train.csv", "--label-key", "target", "--num-classes", "5"]
+    return _targets_csv(tmp, ["3", "4", "0"])
 
 
 # --- ND123-ND127: tensors --------------------------------------------------------------------------
