@@ -214,17 +214,23 @@ def _check_other_files(path: Path, report: Report, num_classes, vocab_size, labe
                        ignore_index: list[int]) -> bool:
     """A folder of tensors or classification label files instead of YOLO labels; a table that cannot
     be read is one finding, the other files are still checked."""
-    tensors, tables = [], []
+    tensors: list[Path] = []
+    tables: list[Path] = []
+    odd: list[Path] = []
     for d, dirs, files in os.walk(path):
         dirs.sort()
         for name in sorted(files):
-            low = name.lower()
-            if low.endswith(TENSOR_EXTS):
-                tensors.append(Path(d) / name)
+            low, p = name.lower(), Path(d) / name
+            if low.endswith(TENSOR_EXTS + CLASSIFICATION_EXTS) and not p.is_file():
+                odd.append(p)  # a FIFO or device would block or never end: named, never opened
+            elif low.endswith(TENSOR_EXTS):
+                tensors.append(p)
             elif low.endswith(CLASSIFICATION_EXTS):
-                tables.append(Path(d) / name)
-    if not tensors and not tables:
+                tables.append(p)
+    if not tensors and not tables and not odd:
         return False
+    for p in odd:
+        report.add("ND100", "error", "not a regular file (FIFO, device, socket or broken link); not read", path=str(p))
     if tensors:
         from nandoctor.data.tensors import check_tensor_files
 
