@@ -44,7 +44,8 @@ RULES = [
         why="Ultralytics 8.4 drops the whole image when a row has the wrong column count for the task "
         "('labels require 5 columns'), or when a line break other than \\n (\\x0b, \\x0c, a lone \\r) "
         "cuts a row in two; other loaders reshape the numbers into the wrong boxes. A whitespace-only "
-        "line between rows is a warning: 8.4 skips it, older releases dropped the image.",
+        "line between rows is a warning: 8.4 skips it, older releases dropped the image; so are whole rows "
+        "split by such a break (8.4 reads them as rows, a loader splitting on \\n reads one).",
         fix="detect: `cls cx cy w h`; segment: `cls x1 y1 ... xn yn` (even count); pose: 5 + kpts*dims; "
         "obb: `cls x1 y1 ... x4 y4`.",
         bad="`0 0.5 0.5 0.2` (4 columns in a detect label)",

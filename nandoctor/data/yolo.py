@@ -23,8 +23,7 @@ ODD_BREAKS = b"\x0b\x0c\x1c\x1d\x1e"  # str.splitlines() breaks on these (and a 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the scan
 
 # A finding as workers return it (plain tuples pickle cheaply across processes).
-# (code, severity, message, path, line, data)
-Hit = tuple
+Hit = tuple[str, str, str, str, "int | None", dict]  # (code, severity, message, path, line, data)
 
 
 @dataclass(frozen=True)
