@@ -91,3 +91,36 @@ def test_folder_of_tables_honours_label_key_and_ignore_index(cli, tmp_path):
         ("ND100", "c.csv", None, "no 'y' column (use --label-key)")]
     tables = r.json["summary"]["tables"]
     assert tables[str(tmp_path / "a.jsonl")]["ignored"] == 1 and tables[str(tmp_path / "b.csv")]["ignored"] == 1
+
+
+def test_ND100_utf16_csv_and_jsonl_are_read_not_called_binary(cli, tmp_path):
+    """UTF-16 with a byte-order mark (PowerShell's `Export-Csv -Encoding Unicode` and `>`, pandas
+    `to_csv(encoding="utf-16")`): decoded by its mark, its labels checked, the encoding named."""
+    table = tmp_path / "train.csv"
+    pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "label": [3, 101, 7]}).to_csv(table, index=False,
+                                                                                  encoding="utf-16")
+    lines = tmp_path / "train.jsonl"
+    with open(lines, "w", encoding="utf-16") as f:
+        for lab in (101, 2, 5):
+            f.write(json.dumps({"image": "x.jpg", "label": lab}) + "\n")
+    for path, bad_line in ((table, 3), (lines, 1)):
+        assert path.read_bytes()[:2] == b"\xff\xfe"
+        r = cli("check-data", path, "--num-classes", "101", "--format", "json")
+        assert r.code == 1, r.stderr
+        got = [(x["code"], x["severity"], x["line"]) for x in r.json["findings"]]
+        assert got == [("ND100", "warning", None), ("ND121", "error", bad_line)]
+        assert r.json["findings"][0]["message"].startswith("UTF-16 text") and "UTF-8" in r.json["findings"][0]["message"]
+        assert "binary" not in r.stdout
+        assert r.json["summary"]["rows"] == 3
+
+
+def test_ND100_utf16_yolo_label_names_its_encoding(cli, tmp_path):
+    from tests.check_data_fixtures import write_dataset
+
+    root = write_dataset(tmp_path / "ds", {"a": "0 0.5 0.5 0.2 0.2\n", "b": "0 0.5 0.5 0.2 0.2\n"}, ["x"])
+    (root / "labels" / "train" / "b.txt").write_text("0 0.5 0.5 0.2 0.2\n", encoding="utf-16")
+    r = cli("check-data", root / "data.yaml", "--format", "json")
+    assert r.code == 1, r.stderr
+    [f] = r.json["findings"]
+    assert (f["code"], f["path"].endswith("b.txt")) == ("ND100", True)
+    assert f["message"].startswith("UTF-16 text, not UTF-8") and "binary" not in f["message"]

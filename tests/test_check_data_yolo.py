@@ -213,11 +213,52 @@ def test_ND110_ND103_polygons(tmp_path):
     assert {(x.code, x.line) for x in rep.findings if x.severity.value != "info"} == {("ND110", 2), ("ND103", 3)}
 
 
+def test_ND110_ND103_box_only_label_under_segment_or_obb_task(tmp_path):
+    """A file of 5-column boxes has no polygon row, yet --task segment/obb makes each a 2-point polygon or
+    a short OBB row: Ultralytics 8.4 refuses such a dataset (once passed unseen)."""
+    f = tmp_path / "boxes.txt"
+    f.write_text("0 0.1 0.1 0.2 0.2\n0 0.5 0.5 0.2 0.2\n")
+    seg = engine.check_data(f, num_classes=1, task="segment")
+    obb = engine.check_data(f, num_classes=1, task="obb")
+    det = engine.check_data(f, num_classes=1, task="detect")
+    assert [(x.code, x.line) for x in seg.findings] == [("ND110", 1), ("ND110", 2)]
+    assert [(x.code, x.line, x.data["columns"]) for x in obb.findings] == [("ND103", 1, 5), ("ND103", 2, 5)]
+    assert det.findings == []
+
+
 def test_ND106_polygon_far_outside_but_ND107_for_obb_corners(tmp_path):
     f = tmp_path / "obb.txt"
     f.write_text("0 -0.02 0.1 0.05 0.1 0.05 0.2 -0.02 0.2\n0 0.5 0.5 1.9 0.5 1.9 0.6 0.5 0.6\n")
     rep = engine.check_data(f, num_classes=1, task="obb")
     assert {(x.code, x.line) for x in rep.findings if x.code in ("ND106", "ND107")} == {("ND107", 1), ("ND106", 2)}
+
+
+def test_ND107_not_ND106_when_the_float32_box_is_at_the_tolerance(tmp_path):
+    """Ultralytics builds the polygon's box in float32: a corner at -0.07 centres it at exactly -0.01,
+    which it accepts; in float64 the centre is a hair below and was called an error."""
+    row = "0 -0.07 0.1 0.05 0.1 0.05 0.2 -0.02 0.2\n"
+    assert not ultralytics_rejects(row, 1)
+    f = tmp_path / "obb.txt"
+    f.write_text(row)
+    rep = engine.check_data(f, num_classes=1, task="obb")
+    assert [(x.code, x.line) for x in rep.findings] == [("ND107", 1)]
+
+
+@pytest.mark.parametrize("brk", [b"\r", b"\x0c", b"\x1c"])
+def test_ND103_whole_rows_split_by_an_odd_line_break_are_a_warning_not_an_error(tmp_path, brk):
+    """Old Mac line ends (a lone \\r) between whole rows: Ultralytics splits there and keeps the image, so
+    the line is a warning; a row cut in two by the same break is still an error at its line."""
+    whole = b"0 0.5 0.5 0.2 0.3" + brk + b"1 0.4 0.4 0.2 0.2\n"
+    cut = b"0 0.5 0.5 0.2 0.3\n1 0.5" + brk + b"0.5 0.2 0.3\n"
+    assert not ultralytics_rejects(whole, 3) and ultralytics_rejects(cut, 3)
+    (tmp_path / "whole.txt").write_bytes(whole)
+    (tmp_path / "cut.txt").write_bytes(cut)
+    rep = engine.check_data(tmp_path / "whole.txt", num_classes=3)
+    assert [(x.code, x.severity.value, x.line) for x in rep.findings] == [("ND103", "warning", 1)]
+    assert rep.summary["class_histogram"] == {0: 1, 1: 1}
+    rep = engine.check_data(tmp_path / "cut.txt", num_classes=3)
+    got = {(x.code, x.severity.value, x.line) for x in rep.findings}
+    assert {("ND103", "warning", 2), ("ND103", "error", 2)} <= got and {line for *_, line in got} == {2}
 
 
 def test_ND111_pose_visibility(tmp_path):

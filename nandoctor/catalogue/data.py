@@ -9,9 +9,11 @@ RULES = [
         why="A label or tensor file that cannot be parsed is skipped or crashes the loader; what the "
         "loader does read instead may be garbage. Ultralytics 8.4 drops the image ('ignoring corrupt "
         "image/label') when its label is not UTF-8 or holds binary bytes.",
-        fix="Regenerate or re-export the file; check that its extension matches its content.",
+        fix="Regenerate or re-export the file; check that its extension matches its content; save text as "
+        "UTF-8.",
         bad="labels/train/img_1.txt that holds JPEG bytes",
         good="a UTF-8 text file with one `cls cx cy w h` row per object",
+        check="nandoctor.data.yolo:_vet",
     ),
     Rule(
         code="ND101",
@@ -23,6 +25,7 @@ RULES = [
         fix="Fix the label, or make `nc`/`names` in data.yaml match the classes the labels use.",
         bad="data.yaml nc: 3 and a label row `5 0.3 0.3 0.1 0.1`",
         good="every class id in 0..nc-1 (`2 0.3 0.3 0.1 0.1`)",
+        check="nandoctor.data.yolo_checks:_check_class",
     ),
     Rule(
         code="ND102",
@@ -33,6 +36,7 @@ RULES = [
         fix="Write class ids as integers; check the export script's column order.",
         bad="`1.7 0.5 0.5 0.2 0.2` (columns shifted or a coordinate in the class column)",
         good="`1 0.5 0.5 0.2 0.2`",
+        check="nandoctor.data.yolo_checks:_check_class",
     ),
     Rule(
         code="ND103",
@@ -40,11 +44,13 @@ RULES = [
         why="Ultralytics 8.4 drops the whole image when a row has the wrong column count for the task "
         "('labels require 5 columns'), or when a line break other than \\n (\\x0b, \\x0c, a lone \\r) "
         "cuts a row in two; other loaders reshape the numbers into the wrong boxes. A whitespace-only "
-        "line between rows is a warning: 8.4 skips it, older releases dropped the image.",
+        "line between rows is a warning: 8.4 skips it, older releases dropped the image; so are whole rows "
+        "split by such a break (8.4 reads them as rows, a loader splitting on \\n reads one).",
         fix="detect: `cls cx cy w h`; segment: `cls x1 y1 ... xn yn` (even count); pose: 5 + kpts*dims; "
         "obb: `cls x1 y1 ... x4 y4`.",
         bad="`0 0.5 0.5 0.2` (4 columns in a detect label)",
         good="`0 0.5 0.5 0.2 0.3`",
+        check="nandoctor.data.yolo_checks:check_rows",
     ),
     Rule(
         code="ND104",
@@ -56,6 +62,7 @@ RULES = [
         fix="Fix the token (a stray comma, a byte-order mark, a header line, a class name instead of an id).",
         bad="`person 0.5 0.5 0.2 0.3` or `0 0.5,0.5 0.2 0.3`",
         good="`0 0.5 0.5 0.2 0.3`",
+        check="nandoctor.data.yolo:_check_batch",
     ),
     Rule(
         code="ND105",
@@ -66,6 +73,7 @@ RULES = [
         fix="Regenerate the label; the tool that wrote it divided by zero (an image width of 0?).",
         bad="`0 0.5 0.5 nan 0.3`",
         good="`0 0.5 0.5 0.2 0.3`",
+        check="nandoctor.data.yolo_checks:check_rows",
     ),
     Rule(
         code="ND106",
@@ -76,6 +84,7 @@ RULES = [
         fix="Divide pixel coordinates by the image width/height; clip boxes to the image.",
         bad="`0 0.5 1.2 0.2 0.3` (cy = 1.2) or `0 320 240 64 48` (pixels)",
         good="`0 0.5 0.9 0.2 0.2`",
+        check="nandoctor.data.yolo_checks:_range_hits",
     ),
     Rule(
         code="ND107",
@@ -86,6 +95,7 @@ RULES = [
         fix="Nothing required; clip to [0, 1] if another loader reads these labels.",
         bad="`0 0.5 1.005 0.2 0.2`; an OBB corner at x = -0.07 after tiling",
         good="`0 0.5 0.9 0.2 0.2`",
+        check="nandoctor.data.yolo_checks:_aggregate_near",
     ),
     Rule(
         code="ND108",
@@ -96,6 +106,7 @@ RULES = [
         fix="Drop degenerate boxes or fix the export (x2 < x1 swapped?).",
         bad="`2 0.3 0.3 0.0 0.1`",
         good="`2 0.3 0.3 0.05 0.1` or no row",
+        check="nandoctor.data.yolo_checks:_check_boxes",
     ),
     Rule(
         code="ND109",
@@ -106,16 +117,19 @@ RULES = [
         fix="Clip x1, y1, x2, y2 to [0, 1] and recompute cx, cy, w, h.",
         bad="`1 0.95 0.5 0.2 0.1` (x2 = 1.05)",
         good="`1 0.925 0.5 0.15 0.1`",
+        check="nandoctor.data.yolo_checks:_check_boxes",
     ),
     Rule(
         code="ND110",
         title="polygon with fewer than 3 points",
         why="A polygon of one or two points has no area: its mask is empty and its enclosing box is "
         "degenerate, which breaks the mask and box losses. A 5-column box row in a polygon file is read as "
-        "a 2-point polygon, and Ultralytics 8.4 drops the image ('labels mix segment and detection rows').",
+        "a 2-point polygon, and Ultralytics 8.4 drops the image ('labels mix segment and detection rows'); "
+        "a segment dataset whose label files hold only boxes is refused outright.",
         fix="Drop the row or re-export the segmentation with at least 3 points.",
-        bad="`0 0.1 0.1 0.2 0.2` in a segment label (2 points) beside `0 0.1 0.1 0.2 0.1 0.2 0.2`",
+        bad="`0 0.1 0.1 0.2 0.2` (2 points) in a segment label, alone or beside `0 0.1 0.1 0.2 0.1 0.2 0.2`",
         good="`0 0.1 0.1 0.2 0.1 0.2 0.2`",
+        check="nandoctor.data.yolo_checks:check_rows",
     ),
     Rule(
         code="ND111",
@@ -125,6 +139,7 @@ RULES = [
         fix="Use 0 (not labelled), 1 (occluded) or 2 (visible).",
         bad="`0 0.5 0.5 0.2 0.2 0.51 0.42 5` with kpt_shape [1, 3]",
         good="`0 0.5 0.5 0.2 0.2 0.51 0.42 2`",
+        check="nandoctor.data.yolo_checks:_check_boxes",
     ),
     Rule(
         code="ND112",
@@ -134,6 +149,7 @@ RULES = [
         fix="Remove the repeated rows (`sort -u` keeps one).",
         bad="the same `0 0.5 0.5 0.2 0.3` twice in one file",
         good="each object once",
+        check="nandoctor.data.yolo_checks:_check_duplicates",
     ),
     Rule(
         code="ND113",
@@ -143,6 +159,7 @@ RULES = [
         fix="Nothing if the image really has no objects.",
         bad="labels/train/img_5.txt of 0 bytes for an image full of people",
         good="empty files only for images without objects",
+        check="nandoctor.data.yolo:_vet",
     ),
     Rule(
         code="ND114",
@@ -152,6 +169,7 @@ RULES = [
         fix="Add the label file, or move the image out if it should not be used.",
         bad="images/train/img_8.jpg with no labels/train/img_8.txt",
         good="one labels/<split>/<stem>.txt per images/<split>/<stem>.<ext>",
+        check="nandoctor.data.engine:_pair",
     ),
     Rule(
         code="ND115",
@@ -161,6 +179,7 @@ RULES = [
         fix="Restore the image or delete the stray label file.",
         bad="labels/train/img_9.txt with no images/train/img_9.*",
         good="every label has its image (the last `/images/` of the path replaced by `/labels/`)",
+        check="nandoctor.data.engine:_pair",
     ),
     Rule(
         code="ND116",
@@ -170,6 +189,7 @@ RULES = [
         fix="Re-encode or remove the image.",
         bad="a 0-byte img.jpg, an HTML page saved as .jpg, a 4x4 px crop",
         good="a valid JPEG/PNG of at least 10 x 10 px",
+        check="nandoctor.data.images:check_images",
     ),
     Rule(
         code="ND117",
@@ -179,6 +199,7 @@ RULES = [
         fix="Re-encode the image yourself (PIL: open, then save) or re-download it.",
         bad="img.jpg whose last two bytes are not FF D9",
         good="a complete JPEG",
+        check="nandoctor.data.images:check_images",
     ),
     Rule(
         code="ND118",
@@ -188,6 +209,7 @@ RULES = [
         fix="Point check-data at the dataset folder or data.yaml (with images/ beside labels/).",
         bad="`nandoctor check-data dataset/labels/train` when images live elsewhere",
         good="`nandoctor check-data dataset/data.yaml`",
+        check="nandoctor.data.engine:_check_yolo",
     ),
     Rule(
         code="ND119",
@@ -198,6 +220,7 @@ RULES = [
         fix="Make `nc` equal to the number of `names` (or drop `nc`; Ultralytics derives it).",
         bad="nc: 6 with names: [fire, smoke]",
         good="nc: 2 with names: [fire, smoke]",
+        check="nandoctor.data.engine:_yaml_classes",
     ),
     Rule(
         code="ND120",
@@ -207,6 +230,7 @@ RULES = [
         fix="Pass --num-classes N, --config CFG --dataset NAME, or a data.yaml with names/nc.",
         bad="`nandoctor check-data labels/`",
         good="`nandoctor check-data data.yaml` or `--num-classes 80`",
+        check="nandoctor.data.engine:_check_yolo",
     ),
     Rule(
         code="ND121",
@@ -216,6 +240,7 @@ RULES = [
         fix="Fix the label or num_classes; pass --ignore-index for a deliberate ignore label such as -100.",
         bad='`{"label": 101}` with num_classes 101',
         good='`{"label": 100}` (labels 0..100)',
+        check="nandoctor.data.classification:check_classification",
     ),
     Rule(
         code="ND122",
@@ -225,6 +250,7 @@ RULES = [
         fix="Write integer labels under the label key (see --label-key).",
         bad='`{"label": "3"}` or `{"lbl": 3}`',
         good='`{"label": 3}`',
+        check="nandoctor.data.classification:_jsonl",
     ),
     Rule(
         code="ND123",
@@ -234,6 +260,7 @@ RULES = [
         fix="Find the preprocessing step that divides by zero or logs 0; replace or drop the samples.",
         bad="a feature tensor with `nan` where a std was 0",
         good="torch.isfinite(x).all() before saving",
+        check="nandoctor.data.tensors:_check",
     ),
     Rule(
         code="ND124",
@@ -243,6 +270,7 @@ RULES = [
         fix="Divide by 255 (and normalise by mean/std) before saving or in the transform.",
         bad="float32 images with max 255.0",
         good="float32 images in [0, 1] or standardised",
+        check="nandoctor.data.tensors:_check",
     ),
     Rule(
         code="ND125",
@@ -252,6 +280,7 @@ RULES = [
         fix="Check the preprocessing; mask padding instead of feeding zeros through norm layers.",
         bad="an input batch that is all 0.0",
         good="inputs with non-zero variance, padding masked",
+        check="nandoctor.data.tensors:_check",
     ),
     Rule(
         code="ND126",
@@ -260,6 +289,7 @@ RULES = [
         fix="Rescale the inputs, or train in bf16/fp32.",
         bad="a float tensor holding 1e6",
         good="inputs scaled to a small range",
+        check="nandoctor.data.tensors:_check",
     ),
     Rule(
         code="ND127",
@@ -269,6 +299,7 @@ RULES = [
         fix="Fix the tokenizer/encoding or raise --vocab-size to the embedding's size.",
         bad="token ids up to 151643 with an embedding of 151643 rows",
         good="max id < vocab size",
+        check="nandoctor.data.tensors:_check",
     ),
     Rule(
         code="ND128",
@@ -278,5 +309,6 @@ RULES = [
         fix="Do not load it with weights_only=False; re-export the tensors with safetensors from a trusted source.",
         bad="a .pt whose pickle calls `os.system`",
         good="a .safetensors file, or a .pt that torch.load(weights_only=True) accepts",
+        check="nandoctor.data.torch_pickle:judge",
     ),
 ]

@@ -18,6 +18,7 @@ from typing import Any
 
 from nandoctor.ckpt.scan import FP16_MAX, TensorStat
 from nandoctor.ckpt.walk import Named, is_module, module_params
+from nandoctor.numbers import parse_number
 
 OPT_LEAVES = ("exp_avg_sq", "exp_avg", "max_exp_avg_sq", "momentum_buffer", "square_avg")
 LOSS_ABSURD = 1e6      # a stored loss above this is divergence whatever the loss function
@@ -267,12 +268,8 @@ def _number(x: Any) -> float | None:
     """A stored number as float (huge ints saturate to +-inf instead of raising OverflowError)."""
     from nandoctor.ckpt.tensors import TensorRef
 
-    if isinstance(x, bool):
-        return None
-    if isinstance(x, int):
-        return float(x) if abs(x) < 1 << 1000 else (math.inf if x > 0 else -math.inf)
-    if isinstance(x, float):
-        return x
+    if isinstance(x, (bool, int, float)):
+        return parse_number(x)
     if isinstance(x, TensorRef) and x.numel == 1 and x.kind in ("float", "int", "bf16"):
         try:
             return float(x.array().reshape(-1)[0])
@@ -284,10 +281,7 @@ def _number(x: Any) -> float | None:
 def metric_number(x: Any) -> float | None:
     """A stored metric: a number, a one-element tensor, or the strings Ultralytics writes ('nan')."""
     if isinstance(x, str) and len(x) <= 32:
-        try:
-            return float(x)
-        except ValueError:
-            return None
+        return parse_number(x)
     return _number(x)
 
 

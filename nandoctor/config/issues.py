@@ -8,6 +8,7 @@ from typing import Any
 
 from nandoctor.catalogue.lr_policy import LrAdvice, advise_lr
 from nandoctor.config.load import NUMBER_LIKE, Doc, Path_
+from nandoctor.numbers import finite_number, parse_number
 
 # fp16's smallest subnormal: an Adam eps below it rounds to 0, but only where the optimizer itself runs
 # in fp16 (pure fp16 / `16-true` / `.half()` weights). Under AMP (HF fp16, accelerate, Lightning
@@ -67,17 +68,9 @@ class Context:
 
 def number(value: Any) -> float | None:
     """A config value as the float the user meant: 1e-6 written plainly is a str under PyYAML."""
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, str) and not NUMBER_LIKE.match(value.strip()):
         return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(float(value)) else None
-    if isinstance(value, str) and NUMBER_LIKE.match(value.strip()):
-        try:
-            f = float(value)
-        except ValueError:
-            return None
-        return f if math.isfinite(f) else None  # `1e400` is inf: no number a rule may compare or write
-    return None
+    return finite_number(value)  # `1e400` is inf: no number a rule may compare or write
 
 
 def truthy(value: Any) -> bool:
@@ -136,10 +129,8 @@ def nonfinite_values(doc: Doc) -> list[Issue]:
         v = e.value
         bad = isinstance(v, float) and not math.isfinite(v)
         if not bad and isinstance(v, str) and NUMBER_LIKE.match(v.strip()):
-            try:
-                bad = not math.isfinite(float(v))
-            except ValueError:
-                bad = False
+            f = parse_number(v)
+            bad = f is not None and not math.isfinite(f)
         if bad:
             out.append(Issue("ND419", "error", p, f"{'.'.join(map(str, p))} is {v!r}, not a finite number: "
                              "everything computed from it is NaN or Inf; set a real value by hand"))

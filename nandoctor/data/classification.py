@@ -14,13 +14,12 @@ def check_classification(path: Path, report: Report, num_classes: int | None, la
                          ignore_index: list[int]) -> None:
     import numpy as np
 
-    if path.suffix.lower() == ".csv":
-        lines, labels = _csv(path, report, label_key)
-    else:
-        lines, labels = _jsonl(path, report, label_key)
-    lines, labels = np.asarray(lines, dtype=np.int64), np.asarray(labels, dtype=np.int64)
+    encoding = _sniff(path, report)
+    read = _csv if path.suffix.lower() == ".csv" else _jsonl
+    at, values = read(path, report, label_key, encoding)
+    lines, labels = np.asarray(at, dtype=np.int64), np.asarray(values, dtype=np.int64)
     p = str(path)
-    if not len(labels) and not [f for f in report.findings if f.path == p]:
+    if not len(labels) and not [f for f in report.findings if f.path == p and f.severity.value == "error"]:
         report.add("ND100", "error", "no label rows in the file: nothing to check", path=p)
     ignored = np.isin(labels, ignore_index) if ignore_index else np.zeros(len(labels), bool)
     neg = (labels < 0) & ~ignored
@@ -28,7 +27,7 @@ def check_classification(path: Path, report: Report, num_classes: int | None, la
     for i in np.flatnonzero(neg | high):
         v = int(labels[i])
         msg = (f"label {v} is negative (allow it with --ignore-index {v})" if v < 0 else
-               f"label {v} >= num_classes {num_classes} (valid 0..{num_classes - 1})")
+               f"label {v} >= num_classes {num_classes} (valid 0..{(num_classes or 0) - 1})")
         report.add("ND121", "error", msg, path=p, line=int(lines[i]), data={"label": v, "num_classes": num_classes})
     if num_classes is None:
         report.add("ND120", "info", "no --num-classes or --config/--dataset: only negative labels were checked",
@@ -53,6 +52,8 @@ INT64 = 1 << 63
 class _Huge(int):
     """A JSON integer with more digits than int64 holds; parsing it whole is Python's 4300-digit
     ValueError (or minutes of work), so only its digit count is kept."""
+
+    digits: int
 
     def __new__(cls, digits: str):
         obj = super().__new__(cls, 0)
@@ -84,7 +85,23 @@ def _as_int(value) -> int | None:
     return None
 
 
-def _jsonl(path: Path, report: Report, key: str) -> tuple[list[int], list[int]]:
+def _sniff(path: Path, report: Report) -> str | None:
+    """The file's wide encoding (UTF-16/32, as Excel and PowerShell save text), noted as a warning."""
+    from nandoctor.data.encoding import encoding_note, wide_encoding
+
+    try:
+        with open(path, "rb") as f:
+            encoding = wide_encoding(f.read(4096))
+    except OSError as exc:
+        raise NandoctorError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if encoding:
+        report.add("ND100", "warning", encoding_note(encoding), path=str(path), data={"encoding": encoding})
+    return encoding
+
+
+def _jsonl(path: Path, report: Report, key: str, encoding: str | None = None) -> tuple[list[int], list[int]]:
+    import io
+
     lines, labels = [], []
     p = str(path)
     try:
@@ -92,13 +109,17 @@ def _jsonl(path: Path, report: Report, key: str) -> tuple[list[int], list[int]]:
     except OSError as exc:
         raise NandoctorError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     with f:
+        readline = lambda: f.readline(MAX_LINE + 1)  # noqa: E731
+        if encoding:  # decoded by its byte-order mark, re-encoded line by line (bounded like the bytes)
+            text = io.TextIOWrapper(f, encoding=encoding, errors="replace")
+            readline = lambda: text.readline(MAX_LINE + 1).encode("utf-8")  # noqa: E731
         n = 0
-        while raw := f.readline(MAX_LINE + 1):
+        while raw := readline():
             n += 1
             if len(raw) > MAX_LINE:
                 report.add("ND100", "error", f"line longer than {MAX_LINE} bytes; not parsed", path=p, line=n)
                 while raw and not raw.endswith(b"\n"):  # skip the rest without holding it in memory
-                    raw = f.readline(MAX_LINE + 1)
+                    raw = readline()
                 continue
             if not raw.strip():
                 continue
@@ -125,14 +146,14 @@ def _jsonl(path: Path, report: Report, key: str) -> tuple[list[int], list[int]]:
     return lines, labels
 
 
-def _csv(path: Path, report: Report, key: str) -> tuple[list[int], list[int]]:
+def _csv(path: Path, report: Report, key: str, encoding: str | None = None) -> tuple[list[int], list[int]]:
     """Vectorised with pandas; line = row index + 2 (the header is line 1)."""
     import numpy as np
     import pandas as pd
 
     try:
         df = pd.read_csv(path, usecols=[key], dtype=str, keep_default_na=False, on_bad_lines="skip",
-                         encoding_errors="replace")
+                         encoding=encoding or "utf-8", encoding_errors="replace")
     except ValueError as exc:
         if "usecols" in str(exc) or "not in list" in str(exc) or "do not match" in str(exc):
             raise NandoctorError(f"{path}: no {key!r} column (use --label-key)") from exc

@@ -32,7 +32,7 @@ def check_data(path: Path, *, num_classes: int | None = None, config: Path | Non
         raise NandoctorError("--num-classes must be at least 1")
     if (config is None) != (dataset is None):
         raise NandoctorError("--config and --dataset go together (datasets.dataset_configs.NAME.num_classes)")
-    if config is not None and num_classes is None:
+    if config is not None and dataset is not None and num_classes is None:
         num_classes = num_classes_from_config(Path(config), dataset)
 
     if not path.is_dir() and not path.is_file():
@@ -149,6 +149,10 @@ def _check_yolo(path: Path, report: Report, num_classes, task, images, vocab_siz
     else:  # a few files, maybe huge ones: progress per block of bytes, in this process
         with progress("Scanning labels (bytes)", _total_size(lay.labels)) as bar:
             total.merge(yolo.scan_files(lay.labels, spec, on_bytes=bar.advance))
+    if lay.labels == [str(path)] and any(h[0] == "ND100" and h[5].get("content") == "binary" for h in total.hits):
+        # one binary file given alone (a PNG passed as a label file) is the wrong kind of file
+        raise NandoctorError(f"{path}: binary content (NUL bytes) in a label file: not a label, JSONL/CSV or "
+                             "tensor file")
     for h in sorted(total.hits, key=lambda h: (h[3] or "", h[4] or 0)):
         _add(report, h)
     dropped = report.summary.setdefault("findings_not_listed", {})
@@ -210,17 +214,23 @@ def _check_other_files(path: Path, report: Report, num_classes, vocab_size, labe
                        ignore_index: list[int]) -> bool:
     """A folder of tensors or classification label files instead of YOLO labels; a table that cannot
     be read is one finding, the other files are still checked."""
-    tensors, tables = [], []
+    tensors: list[Path] = []
+    tables: list[Path] = []
+    odd: list[Path] = []
     for d, dirs, files in os.walk(path):
         dirs.sort()
         for name in sorted(files):
-            low = name.lower()
-            if low.endswith(TENSOR_EXTS):
-                tensors.append(Path(d) / name)
+            low, p = name.lower(), Path(d) / name
+            if low.endswith(TENSOR_EXTS + CLASSIFICATION_EXTS) and not p.is_file():
+                odd.append(p)  # a FIFO or device would block or never end: named, never opened
+            elif low.endswith(TENSOR_EXTS):
+                tensors.append(p)
             elif low.endswith(CLASSIFICATION_EXTS):
-                tables.append(Path(d) / name)
-    if not tensors and not tables:
+                tables.append(p)
+    if not tensors and not tables and not odd:
         return False
+    for p in odd:
+        report.add("ND100", "error", "not a regular file (FIFO, device, socket or broken link); not read", path=str(p))
     if tensors:
         from nandoctor.data.tensors import check_tensor_files
 

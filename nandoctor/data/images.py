@@ -16,7 +16,7 @@ def check_images(paths: list[str]) -> list[tuple]:
 
     from PIL import Image
 
-    hits = []
+    hits: list[tuple] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DecompressionBombWarning etc.: we only read headers
         for path in paths:

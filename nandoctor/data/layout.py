@@ -37,7 +37,8 @@ def label2img_dir(label_dir: str) -> str:
 def _walk(root: str, hits: list) -> tuple[list[str], list[str]]:
     """All .txt and image files under root. Symlinked folders are not entered (no loops); FIFOs,
     devices and links to them are reported, never opened (reading /dev/zero would never end)."""
-    txt, img = [], []
+    txt: list[str] = []
+    img: list[str] = []
     stack = [root]
     while stack:
         d = stack.pop()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from nandoctor.findings import Report
 
@@ -57,7 +58,7 @@ class Values:
     """A tensor's values as 1-D blocks of at most CHUNK, so no tensor is ever held whole twice."""
     shape: tuple
     dtype: str
-    blocks: Callable[[], Iterator[tuple[int, object]]]  # (flat position of the block's first value, values)
+    blocks: Callable[[], Iterator[tuple[int, Any]]]  # (flat position of the block's first value, numpy values)
     index: Callable[[int], list[int]]                   # flat position -> the index shown to the user
     note: str = ""                                      # how the values were judged, when not one by one
 
@@ -117,7 +118,7 @@ def _torch(path: Path, report: Report, budget: Budget):
     import pickle
     import zipfile
 
-    from nandoctor.data.pickles import judge, tensors_of, torch_may_load
+    from nandoctor.data.torch_pickle import judge, tensors_of, torch_may_load
 
     is_zip = _is_zip(path)
     if is_zip:
@@ -219,7 +220,7 @@ def _blocks(x, convert, start: int = 0):
             yield from _blocks(x[i], convert, start + i * inner)
 
 
-def _unravel(k: int, shape: tuple, order: str = "C") -> list[int]:
+def _unravel(k: int, shape: tuple, order: Literal["C", "F"] = "C") -> list[int]:
     import numpy as np
 
     return [int(i) for i in np.unravel_index(k, shape, order=order)] if shape else []
@@ -325,7 +326,7 @@ def _npy_member(f, name: str, size: int, what: str, report: Report, path: str):
         if version in readers:
             shape, fortran, dtype = readers[version](f)
         elif version == (3, 0):
-            shape, fortran, dtype = fmt._read_array_header(f, version)  # utf-8 header; no public reader
+            shape, fortran, dtype = fmt._read_array_header(f, version)  # type: ignore[attr-defined]  # utf-8 header; no public reader
         else:
             raise ValueError(f"unknown .npy version {version}")
     except (ValueError, SyntaxError, TypeError, OverflowError, EOFError) as exc:
@@ -343,7 +344,7 @@ def _npy_member(f, name: str, size: int, what: str, report: Report, path: str):
         report.add("ND100", "error", f"{name}: header says {count * dtype.itemsize:,} bytes of data, the file holds "
                    f"{max(data, 0):,} (truncated or not an array)", path=path, where=name)
         return
-    order = "F" if fortran else "C"
+    order: Literal["C", "F"] = "F" if fortran else "C"
 
     def blocks():
         if dtype.kind not in "biufc":
@@ -396,7 +397,7 @@ def _check(values: Values, name: str, path: str, report: Report, vocab_size: int
     accumulated block by block."""
     import numpy as np
 
-    info = {"shape": list(values.shape), "dtype": values.dtype}
+    info: dict[str, Any] = {"shape": list(values.shape), "dtype": values.dtype}
     if values.note:
         info["judged"] = values.note
     kind = np.dtype(values.dtype).kind
@@ -440,15 +441,15 @@ def _check(values: Values, name: str, path: str, report: Report, vocab_size: int
         info.update(nan=n_nan, inf=n_inf)
         if n_nan or n_inf:
             parts = []
-            data = {"nan": n_nan, "inf": n_inf, "size": size}
-            if n_nan:
+            data: dict[str, Any] = {"nan": n_nan, "inf": n_inf, "size": size}
+            if n_nan and first_nan is not None:
                 data["first_nan"] = values.index(first_nan)
                 parts.append(f"{n_nan} NaN (first at {data['first_nan']})")
-            if n_inf:
+            if n_inf and first_inf is not None:
                 data["first_inf"] = values.index(first_inf)
                 parts.append(f"{n_inf} Inf (first at {data['first_inf']})")
             report.add("ND123", "error", f"{name}: {' and '.join(parts)} of {of}", path=path, where=name, data=data)
-    if lo is None:
+    if lo is None or hi is None:
         return info
     info.update(min=lo, max=hi)
     if kind == "f":
@@ -458,7 +459,7 @@ def _check(values: Values, name: str, path: str, report: Report, vocab_size: int
         if _looks_like_images(values.shape) and lo >= 0 and 1.0 < hi <= 255.0:
             report.add("ND124", "warning", f"{name}: float image values in [{lo:.6g}, {hi:.6g}], not [0, 1]",
                        path=path, where=name, data={"min": lo, "max": hi})
-    elif n_vocab:
+    elif n_vocab and first_vocab is not None:
         first = values.index(first_vocab)
         report.add("ND127", "error", f"{name}: {n_vocab} ids >= vocab size {vocab_size} (max {hi}, first at "
                    f"{first})", path=path, where=name, data={"count": n_vocab, "max": hi, "first": first})

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from nandoctor.data.rows import Ctx, check_rows
+from nandoctor.data.encoding import wide_encoding
+from nandoctor.data.yolo_checks import Ctx, check_rows
 
 FIRST = 64 << 10      # most label files fit in one read of this size
 BLOCK = 4 << 20       # files above this are read in line-aligned blocks (bounded memory)
@@ -22,8 +23,7 @@ ODD_BREAKS = b"\x0b\x0c\x1c\x1d\x1e"  # str.splitlines() breaks on these (and a 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the scan
 
 # A finding as workers return it (plain tuples pickle cheaply across processes).
-# (code, severity, message, path, line, data)
-Hit = tuple
+Hit = tuple[str, str, str, str, "int | None", dict]  # (code, severity, message, path, line, data)
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,14 @@ def _read(path: str, scan: Scan):
 def _vet(unit: _Unit, scan: Scan) -> bytes | None:
     """Whole-file problems (binary, not UTF-8, BOM, empty); returns the bytes to parse or None."""
     data = unit.data
-    if b"\x00" in data:
-        scan.add(("ND100", "error", "binary content (NUL bytes) in a label file", unit.path,
-                          None, {}))
+    nul = b"\x00" in data
+    if unit.line0 == 0 and (nul or data[:1] in (b"\xff", b"\xfe")) and (wide := wide_encoding(data)):
+        scan.add(("ND100", "error", f"{wide.upper()} text, not UTF-8: Ultralytics reads labels as UTF-8 and "
+                  "drops the image; save it as UTF-8", unit.path, None, {"content": wide}))
+        return None
+    if nul:
+        scan.add(("ND100", "error", "label file holds binary content (NUL bytes), not text", unit.path, None,
+                  {"content": "binary"}))
         return None
     if not data.isascii():
         try:
@@ -188,7 +193,10 @@ def _ws_table():
 
 
 def _to_floats(tokens: list[bytes]):
-    """All tokens as float64; unparseable ones become NaN and are flagged (slow path, rare)."""
+    """All tokens as float64; unparseable ones become NaN and are flagged (slow path, rare).
+
+    Not nandoctor.numbers.parse_number: a label token counts as a number exactly when Ultralytics'
+    np.array(..., dtype=float32) reads it (float() syntax), so `nan(ind)` is ND104 here, not a NaN."""
     import numpy as np
 
     try:
@@ -212,6 +220,19 @@ def _check_batch(batch: list[tuple[_Unit, bytes]], spec: Spec, scan: Scan) -> No
     big = b"".join(texts)
     buf = np.frombuffer(big, dtype=np.uint8)
     newlines = np.flatnonzero(buf == 10)
+    odd = _odd_breaks(buf)
+    if len(odd):  # rows end there too, as Ultralytics splits them; lines (for the user) still end at \n
+        cut = buf.copy()
+        cut[odd] = 10
+        big, buf = cut.tobytes(), cut
+        ends = np.flatnonzero(buf == 10)
+        unit_end = np.cumsum([len(t) for t in texts]) - 1  # each text's final \n
+        unit_of_line = np.searchsorted(unit_end, ends)
+        nrows = np.bincount(unit_of_line, minlength=len(batch))
+        line_of_row = np.searchsorted(newlines, ends)  # the \n-line each row ends in
+    else:
+        ends, nrows, line_of_row = newlines, nlines, None
+        unit_of_line = np.repeat(np.arange(len(batch)), nlines)
     ws = _ws_table()[buf]
     prev_ws = np.empty_like(ws)
     prev_ws[0] = True
@@ -220,13 +241,16 @@ def _check_batch(batch: list[tuple[_Unit, bytes]], spec: Spec, scan: Scan) -> No
     tokens = big.split()
     vals, bad = _to_floats(tokens)
 
-    tok_line = np.searchsorted(newlines, starts)
-    ntok = np.bincount(tok_line, minlength=len(newlines))
+    tok_line = np.searchsorted(ends, starts)  # the row of each token ("line" below: a row)
+    ntok = np.bincount(tok_line, minlength=len(ends))
     off = np.cumsum(ntok) - ntok
-    unit_of_line = np.repeat(np.arange(len(batch)), nlines)
-    first_line = np.cumsum(nlines) - nlines
+    first_line = np.cumsum(nrows) - nrows
     line0 = np.array([u.line0 for u, _ in batch], dtype=np.int64)
-    line_no = np.arange(len(newlines)) - first_line[unit_of_line] + line0[unit_of_line] + 1
+    if line_of_row is None:
+        line_no = np.arange(len(ends)) - first_line[unit_of_line] + line0[unit_of_line] + 1
+    else:
+        first_nl = np.cumsum(nlines) - nlines
+        line_no = line_of_row - first_nl[unit_of_line] + line0[unit_of_line] + 1
 
     # Per unit: polygon file when any row is longer than 6 columns (Ultralytics' own test, which also
     # lets detect train on segment labels through their enclosing boxes).
@@ -238,11 +262,11 @@ def _check_batch(batch: list[tuple[_Unit, bytes]], spec: Spec, scan: Scan) -> No
     rows = ntok > 0
     scan.rows += int(rows.sum())
     ctx = Ctx(spec, scan, paths, unit_of_line, line_no, polygon_unit)
-    _whitespace_lines(ctx, buf, newlines, rows, unit_of_line, first_line, nlines)
-    _odd_breaks(ctx, buf, newlines)
+    _whitespace_lines(ctx, buf, ends, rows, unit_of_line, first_line, nrows)
+    _odd_break_hits(ctx, odd, ends)
 
     if bad is not None:
-        bad_line = np.zeros(len(newlines), dtype=bool)
+        bad_line = np.zeros(len(ends), dtype=bool)
         bad_line[tok_line[bad]] = True
         for t in np.flatnonzero(bad):
             li = tok_line[t]
@@ -259,22 +283,31 @@ def _check_batch(batch: list[tuple[_Unit, bytes]], spec: Spec, scan: Scan) -> No
             check_rows(ctx, sel, m, int(k))
 
 
-def _odd_breaks(ctx, buf, newlines) -> None:
-    """Ultralytics splits rows with str.splitlines(), which also breaks on a lone \\r and \\x0b-\\x1e."""
+def _odd_breaks(buf):
+    """Positions where Ultralytics' str.splitlines() also ends a row: a lone \\r and \\x0b-\\x1e."""
     import numpy as np
 
     table = np.zeros(256, dtype=bool)
     table[list(ODD_BREAKS)] = True
-    odd = table[buf]
     cr = np.flatnonzero(buf == 13)
     lone = cr[buf[np.minimum(cr + 1, len(buf) - 1)] != 10]
-    pos = np.union1d(np.flatnonzero(odd), lone)
-    if not len(pos):
-        return
-    lines = np.unique(np.searchsorted(newlines, pos))
-    for li in lines:
-        ctx.hit(li, "ND103", "error", "a line break other than \\n or \\r\\n inside a line: Ultralytics splits the "
-                "line there, so a row cut in two drops the image")
+    return np.union1d(np.flatnonzero(table[buf]), lone)
+
+
+def _odd_break_hits(ctx, odd, ends) -> None:
+    """One warning per line holding such a break. The rows it makes are checked as Ultralytics reads
+    them, so a row cut in two is a column-count error of its own; whole rows are fine for Ultralytics
+    but one row to a loader that splits on \\n only."""
+    import numpy as np
+
+    seen = set()
+    for row in np.searchsorted(ends, odd):  # the row each break ends
+        where = (int(ctx.unit_of_line[row]), int(ctx.line_no[row]))
+        if where not in seen:
+            seen.add(where)
+            ctx.hit(row, "ND103", "warning", "a line break other than \\n or \\r\\n inside this line: Ultralytics "
+                    "splits the line there (a row cut in two drops the image); loaders that split on \\n only "
+                    "read one row")
 
 
 def _whitespace_lines(ctx, buf, newlines, rows, unit_of_line, first_line, nlines) -> None:

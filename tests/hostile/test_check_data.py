@@ -286,6 +286,28 @@ def test_fifo_and_device_links_never_hang(cli, tmp_path):
     assert r.code == 2 and "not a regular file" in r.stderr
 
 
+def test_ND100_binary_label_via_data_yaml_is_a_finding_not_the_wrong_kind_of_file(tmp_path):
+    """data.yaml given as the path is one file, but its binary label is one finding about that label
+    (it was "data.yaml: ... not a label, JSONL/CSV or tensor file", exit 2)."""
+    root = write_dataset(tmp_path / "ds", {"a": "0 0.5 0.5 0.2 0.2\n", "b": "0 0.5 0.5 0.2 0.2\n"}, ["x"])
+    (root / "labels" / "train" / "a.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 8)
+    r = run_cli("check-data", root / "data.yaml", "--format", "json")
+    _ok(r)
+    assert r.code == 1 and [(f["code"], Path(f["path"]).name) for f in r.json["findings"]] == [("ND100", "a.txt")]
+
+
+def test_fifo_and_device_tables_and_tensors_in_a_folder_never_hang(tmp_path):
+    """A folder of tables and tensors (no YOLO labels) with a FIFO and a /dev/zero link among them:
+    each named once, never opened; the real files are still checked."""
+    os.mkfifo(tmp_path / "pipe.csv")
+    (tmp_path / "zero.npy").symlink_to("/dev/zero")
+    (tmp_path / "train.csv").write_text("path,label\na.jpg,1\nb.jpg,7\n")
+    r = run_cli("check-data", tmp_path, "--num-classes", "3", "--format", "json", timeout=60)
+    _ok(r)
+    got = sorted((f["code"], Path(f["path"]).name, f["line"]) for f in r.json["findings"])
+    assert r.code == 1 and got == [("ND100", "pipe.csv", None), ("ND100", "zero.npy", None), ("ND121", "train.csv", 3)]
+
+
 def test_huge_jsonl_line_is_skipped_not_loaded(tmp_path):
     from nandoctor.data.engine import check_data
 

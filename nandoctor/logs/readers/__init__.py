@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nandoctor.findings import NandoctorError
 from nandoctor.logs.table import LogTable
+from nandoctor.numbers import parse_number
 
 _SNIFF_BYTES = 65536
 _LOG_NAMES = ("results.csv", "trainer_state.json", "metrics.csv", "training_history.csv")
@@ -118,8 +119,4 @@ def _csv_header(head: str, named_csv: bool = False) -> list[str] | None:
 
 
 def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
+    return parse_number(token) is not None

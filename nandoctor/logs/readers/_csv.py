@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Callable
 
 from nandoctor.findings import NandoctorError
+from nandoctor.numbers import NAN_WORDS, NEG_INF_WORDS, POS_INF_WORDS
 
-NAN_TOKENS = {"nan", "+nan", "-nan", "nan(ind)", "-nan(ind)", "null", "none", "n/a", "na", "#n/a"}
+NAN_TOKENS = NAN_WORDS | {"null", "none", "n/a", "na", "#n/a"}  # the words of a missing value too
 SAMPLE_ABOVE = 1_000_000  # estimated data rows beyond which the log is sampled while it is read
 SAMPLE_TARGET = 250_000   # rows the uniform part of a sample aims at
 BLOCK_BYTES = 8 << 20     # text parsed at a time when sampling
@@ -79,8 +80,8 @@ def _parse(path: Path, padded: bool, block: bytes | None = None, first_line: int
         else:  # a text column: numbers mixed with words; keep it only if it is mostly numbers
             v = np.array(pd.to_numeric(s.astype(str).str.strip(), errors="coerce"), dtype=float)  # writable
             text = s.astype(str).str.strip().str.lower()
-            v[text.isin(["inf", "+inf", "infinity", "+infinity"]).to_numpy()] = np.inf
-            v[text.isin(["-inf", "-infinity"]).to_numpy()] = -np.inf
+            v[text.isin(POS_INF_WORDS).to_numpy()] = np.inf
+            v[text.isin(NEG_INF_WORDS).to_numpy()] = -np.inf
             known = ~np.isnan(v) | text.isin(NAN_TOKENS).to_numpy() | s.isna().to_numpy()
             if len(v) == 0 or known.mean() >= 0.5:  # a column of mostly numbers with a stray word is still a metric
                 numeric[col] = v

@@ -15,21 +15,10 @@ from pathlib import Path
 
 from nandoctor.findings import NandoctorError
 from nandoctor.logs.table import LogTable
+from nandoctor.numbers import parse_number
 
 FORMAT = "hf-trainer-state"
 _MAX_BYTES = 1 << 30
-_SPECIAL = {"nan": math.nan, "+nan": math.nan, "-nan": math.nan, "inf": math.inf, "+inf": math.inf,
-            "infinity": math.inf, "+infinity": math.inf, "-inf": -math.inf, "-infinity": -math.inf}
-
-
-def _number(value):
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        return _SPECIAL.get(value.strip().lower())
-    return None
 
 
 def read(path: Path) -> LogTable:
@@ -56,7 +45,7 @@ def read(path: Path) -> LogTable:
     written: dict[str, list] = {}
     for i, entry in enumerate(records):
         for key, value in entry.items():
-            num = _number(value)
+            num = parse_number(value)
             if num is None:
                 continue
             key = str(key)
@@ -107,12 +96,12 @@ def _keras_table(path: Path, epochs, metrics: dict) -> LogTable:
     n = max(len(v) for v in metrics.values())
     cols, written = {}, {}
     for key, values in metrics.items():
-        nums = [_number(v) for v in values] + [None] * (n - len(values))
+        nums = [parse_number(v) for v in values] + [None] * (n - len(values))
         cols[key] = np.array([math.nan if v is None else v for v in nums], dtype=float)
         mask = np.array([v is not None and math.isnan(v) for v in nums], dtype=bool)
         if mask.any():
             written[key] = mask
-    ep = [_number(e) for e in epochs][:n] if epochs else []
+    ep = [parse_number(e) for e in epochs][:n] if epochs else []
     cols["epoch"] = np.array([e if e is not None else i for i, e in enumerate(ep)] + list(range(len(ep), n)),
                              dtype=float)  # History.epoch is 0-based
     frame = pd.DataFrame(cols)

@@ -14,25 +14,15 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from nandoctor.numbers import parse_number
+
 NUM = r"[-+]?(?:nan(?:\(ind\)|\.0+)?|inf(?:inity|\.0+)?|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)"  # tqdm: `nan.0`
-_NUM_RE = re.compile(NUM + r"$", re.I)
 _END = r"(?![\w.%/])"  # a value ends at a separator, not inside `1s`, `44ms/step` or `0.97%`
 
 
 def value(token: str) -> float | None:
     """A log's number token as a float (`nan`, `-nan`, `nan(ind)`, `inf`, `1.0E+00`); None if not one."""
-    try:
-        return float(token)  # the common case; float() also takes `nan`, `-inf`, `1.0E+00`
-    except ValueError:
-        pass
-    t = token.strip().strip("'\"").lower()
-    if not _NUM_RE.match(t):
-        return None
-    if "nan" in t:
-        return math.nan
-    if "inf" in t:
-        return -math.inf if t.startswith("-") else math.inf
-    return float(t)
+    return parse_number(token.strip().strip("'\""))
 
 
 @lru_cache(maxsize=4096)

@@ -4,6 +4,10 @@ Python runs only for the rows that fail (to word their findings)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # yolo imports this module, not the reverse
+    from nandoctor.data.yolo import Scan, Spec
 
 TOL = 0.01            # Ultralytics accepts coordinates in [-0.01, 1.01]
 EPS = 1e-6            # float rounding slack of 6-decimal label writers
@@ -12,14 +16,14 @@ EPS = 1e-6            # float rounding slack of 6-decimal label writers
 @dataclass
 class Ctx:
     """Where a batch's rows come from, so a failing row becomes a finding at its file and line."""
-    spec: object          # yolo.Spec (yolo imports this module, not the reverse)
-    scan: object          # yolo.Scan: findings are appended to scan.hits
-    paths: list
-    unit_of_line: object
-    line_no: object
-    polygon_unit: object
+    spec: Spec
+    scan: Scan            # findings are appended to scan.hits
+    paths: list[str]
+    unit_of_line: Any     # numpy arrays: the batch's unit (file block) of each line,
+    line_no: Any          # each line's 1-based number in its file,
+    polygon_unit: Any     # and whether a unit holds a polygon row
 
-    def hit(self, li, code, severity, message, **data):
+    def hit(self, li: int, code: str, severity: str, message: str, **data: Any) -> None:
         self.scan.add((code, severity, message, self.paths[self.unit_of_line[li]],
                                int(self.line_no[li]), data))
 
@@ -33,7 +37,10 @@ def check_rows(ctx: Ctx, sel, m, k: int) -> None:
     import numpy as np
 
     spec = ctx.spec
-    poly = ctx.polygon_unit[ctx.unit_of_line[sel]].copy()
+    mixed = ctx.polygon_unit[ctx.unit_of_line[sel]]  # files with a polygon row (Ultralytics' own test)
+    # --task segment/obb: every row is a polygon row, so a file of 5-column boxes is caught too (ND110,
+    # ND103); Ultralytics 8.4 refuses a segment or OBB dataset whose label files hold boxes.
+    poly = np.ones(len(sel), dtype=bool) if spec.task in ("segment", "obb") else mixed.copy()
     ndim = None  # keypoint dims when rows are pose rows
     if spec.task == "pose":
         ndim = spec.kpt[1] if spec.kpt else (3 if (k - 5) % 3 == 0 else 2)
@@ -60,8 +67,10 @@ def check_rows(ctx: Ctx, sel, m, k: int) -> None:
             _hits(ctx, sel, poly & ~nonfin, "ND103", "error", f"{k} columns: obb rows are `cls x1 y1 ... x4 y4` "
                   "(9 columns)", columns=k)
         elif k == 5:
-            _hits(ctx, sel, poly & ~nonfin, "ND110", "error", "a box row in a polygon file, read as a 2-point "
-                  "polygon: Ultralytics drops the image (labels mix segment and detection rows)", points=2)
+            _hits(ctx, sel, poly & mixed & ~nonfin, "ND110", "error", "a box row in a polygon file, read as a "
+                  "2-point polygon: Ultralytics drops the image (labels mix segment and detection rows)", points=2)
+            _hits(ctx, sel, poly & ~mixed & ~nonfin, "ND110", "error", "a box row (5 columns) in a segment label, "
+                  "a 2-point polygon: Ultralytics 8.4 refuses a segment dataset whose labels are boxes", points=2)
         elif k == 3:
             _hits(ctx, sel, poly & ~nonfin, "ND110", "error", "a 1-point polygon: no area (Ultralytics keeps it as "
                   "a zero-size box)", points=1)
@@ -125,11 +134,20 @@ def _check_class(ctx, sel, cls, live) -> None:
         ctx.scan.classes[c] = ctx.scan.classes.get(c, 0) + n
 
 
+def _far(values):
+    """Outside Ultralytics' tolerance, compared as it compares them: float32 labels against float32 bounds
+    (a vertex at -0.07 whose box centre rounds to -0.01 is accepted)."""
+    import numpy as np
+
+    v = values.astype(np.float32)
+    return (v > np.float32(1 + TOL)) | (v < np.float32(-TOL))
+
+
 def _range_hits(ctx, sel, values, names, rows, what: str) -> None:
     """ND106 (outside Ultralytics' tolerance) per row; ND107 (accepted) aggregated per file."""
     import numpy as np
 
-    far = (values > 1 + TOL) | (values < -TOL)
+    far = _far(values)
     near = ((values > 1 + EPS) | (values < -EPS)) & ~far
     for i in np.flatnonzero(rows & far.any(1)):
         j = int(np.flatnonzero(far[i])[0])
@@ -201,9 +219,9 @@ def _check_polygons(ctx, sel, m, rows, k: int) -> None:
     import numpy as np
 
     pts = m[:, 1:].reshape(len(m), -1, 2)
-    lo, hi = pts.min(1), pts.max(1)
-    box = np.concatenate([(lo + hi) / 2, hi - lo], 1)  # cx, cy, w, h as segments2boxes makes them
-    far = (box > 1 + TOL) | (box < -TOL)
+    lo, hi = pts.min(1).astype(np.float32), pts.max(1).astype(np.float32)
+    box = np.concatenate([(lo + hi) / 2, hi - lo], 1)  # cx, cy, w, h as segments2boxes makes them (float32)
+    far = _far(box)
     for i in np.flatnonzero(rows & far.any(1)):
         vx = pts[i].reshape(-1)
         j = int(np.argmax(np.maximum(vx - 1, -vx)))

@@ -16,6 +16,7 @@ MAX_VALUES = 1 << 28  # elements materialised per tensor (check-data checks valu
 
 def judge(path: Path, report: Report) -> Any:
     """The file read inertly (a `Loaded`), or None after a finding: unsafe (error) or unreadable."""
+    from nandoctor.ckpt.engine import PARSE_ERRORS, _from_unpickling
     from nandoctor.ckpt.readers import read_any
     from nandoctor.ckpt.unpickle import UnsafePickle
 
@@ -29,19 +30,27 @@ def judge(path: Path, report: Report) -> Any:
                    "code under weights_only=False)", path=str(path), where=exc.global_name,
                    data={"globals": v.globals[:200], **v.to_dict()})
         return None
-    except (KeyboardInterrupt, MemoryError):
+    except MemoryError:
         raise
-    except Exception as exc:  # corrupt, truncated, not a checkpoint: one line
-        text = " ".join(str(exc).split())[:200] or type(exc).__name__
-        report.add("ND100", "error", f"cannot read this tensor file: {text}", path=str(path))
-        return None
-    v = loaded.verdict
-    if v is not None and v.status == "unknown":
-        report.add("ND128", "warning", f"the pickle names {', '.join(v.unknown[:5])}, outside nandoctor's "
+    except (TypeError, KeyError, IndexError, AttributeError) as exc:
+        if not _from_unpickling(exc):  # raised outside the pickle: a bug of ours, not the file's fault
+            raise
+        return _unreadable(exc, path, report)
+    except PARSE_ERRORS as exc:  # corrupt, truncated, not a checkpoint: one line (inspect-ckpt's list)
+        return _unreadable(exc, path, report)
+    verdict = loaded.verdict
+    if verdict is not None and verdict.status == "unknown":
+        report.add("ND128", "warning", f"the pickle names {', '.join(verdict.unknown[:5])}, outside nandoctor's "
                    "allow-list; nothing was run and the tensors were read without it (pass --trust "
-                   f"{v.unknown[0]} if you trust that code)", path=str(path), where=v.unknown[0],
-                   data={"globals": v.globals[:200], **v.to_dict()})
+                   f"{verdict.unknown[0]} if you trust that code)", path=str(path), where=verdict.unknown[0],
+                   data={"globals": verdict.globals[:200], **verdict.to_dict()})
     return loaded
+
+
+def _unreadable(exc: BaseException, path: Path, report: Report) -> None:
+    text = " ".join(str(exc).split())[:200] or type(exc).__name__
+    report.add("ND100", "error", f"cannot read this tensor file: {text}", path=str(path))
+    return None
 
 
 def torch_may_load(loaded: Any) -> bool:
