@@ -17,6 +17,7 @@ from tests.analyze_log_fixtures import (
     with_recovered_spike,
     write_csv,
     write_lightning_metrics,
+    write_lightning_metrics_fast,
     write_training_history,
     write_ultralytics_results,
 )
@@ -167,3 +168,45 @@ def test_sampled_read_shows_progress_on_a_terminal(tmp_path, sampled, monkeypatc
     log = write_training_history(tmp_path / "training_history.csv", noisy_curve("healthy", 20_000))
     sampled(log)
     assert "Reading training_history.csv, MiB (sampling 1 row in" in err.getvalue()
+
+
+def _spike_report(report):
+    """What a user sees of the recovered spikes: the summary's spikes and the ND302 findings, with
+    the spike score (a share of the whole log, which differs with its length) left out."""
+    nd302 = [(f.line, f.where, f.message.split(" (spike score")[0]) for f in report.findings if f.code == "ND302"]
+    return report.summary["spikes"], nd302
+
+
+def test_recovered_spike_in_the_first_rows_of_a_million_step_log_is_reported_as_in_a_short_log(tmp_path):
+    """Real sampling (no lowered thresholds): a 1.05M-step Lightning metrics.csv, spike at step 3."""
+    y = noisy_curve("healthy", 1_050_000, seed=11)
+    y[3] *= 40
+    (tmp_path / "big").mkdir()
+    big = write_lightning_metrics_fast(tmp_path / "big" / "metrics.csv", y)
+    short = write_lightning_metrics_fast(tmp_path / "metrics.csv", y[:3000])
+    long_report, short_report = analyze_log(big), analyze_log(short)
+    assert long_report.summary["sampled"] is not None and long_report.summary["rows"] == 1_051_050
+    assert short_report.summary["sampled"] is None
+    spikes, nd302 = _spike_report(short_report)
+    assert spikes[0]["row"] == 3 and spikes[0]["index"] == 3 and nd302[0][:2] == (5, "train_loss_step @ step 3")
+    assert _spike_report(long_report) == (spikes, nd302)
+    assert long_report.summary["pattern"] == "healthy"
+
+
+def test_spike_and_surge_tests_read_the_same_block_by_block_as_on_the_whole_series():
+    """The sampler feeds signals.py block by block with the window's worth of earlier values in
+    front; the spikes and surges it finds are those of the whole series, the first rows included."""
+    import numpy as np
+
+    from nandoctor.logs import signals
+
+    y = with_recovered_spike(5000, seed=3)
+    y[7] *= 30
+    w = signals.SPIKE_WINDOW
+    found = {}
+    for test in (signals.spike_mask, signals.surge_mask):
+        whole = test(y)
+        blocks = [test(y[max(0, a - w):a + 1000], history=min(a, w)) for a in range(0, 5000, 1000)]
+        assert np.array_equal(np.concatenate(blocks), whole)
+        found[test.__name__] = list(np.flatnonzero(whole))
+    assert found == {"spike_mask": [7, 2500], "surge_mask": [2500]}  # a surge needs 10 values before it

@@ -12,8 +12,9 @@ import warnings
 from pathlib import Path
 
 from nandoctor.findings import NandoctorError, Report
-from nandoctor.logs import advice, evidence, series
+from nandoctor.logs import advice, evidence, series, signals
 from nandoctor.logs.classify import classify, fmt_value
+from nandoctor.logs.columns import grad_column
 from nandoctor.logs.table import LogTable
 
 PATTERN_CODES = {"nonfinite_from_start": "ND303", "sudden_spike": "ND304", "exponential_growth": "ND305",
@@ -95,8 +96,8 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
     first_row = int(rows[shape.first_bad]) if shape.first_bad is not None else None
     first, last = table.point(first_row), table.point(_last_healthy_row(table, rows, shape.first_bad))
 
-    grad_col = evidence.grad_column(table.frame.columns)
-    surges = evidence.grad_surges(*evidence.healthy_grad(table, grad_col, first_row)) if grad_col else []
+    grad_col = grad_column(table.frame.columns)
+    surges = signals.grad_surges(*evidence.healthy_grad(table, grad_col, first_row)) if grad_col else []
     onset_row = _onset_row(shape, rows, nonfinite_cols, surges, first_row)
     clip = None
     if grad_col is not None:  # clip at what the healthy stretch, before any onset, looked like
@@ -473,7 +474,7 @@ def _grad_findings(report, table, col, surges, clip, loc):
         row, value, factor = surges[0]
         point = table.point(row)
         report.add("ND311", "warning", f"{col} jumped to {fmt_value(value)} ({factor:.1f}x the mean of the "
-                   f"{evidence.SURGE_WINDOW} points before) at {table.index_name} {point['index']}"
+                   f"{signals.SURGE_WINDOW} points before) at {table.index_name} {point['index']}"
                    + (f"; {len(surges)} such jumps" if len(surges) > 1 else ""),
                    **loc(row) | {"where": f"{col} @ {table.index_name} {point['index']}"}, data=point)
     v = table.frame[col].to_numpy(dtype=float)

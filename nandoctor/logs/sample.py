@@ -6,8 +6,10 @@ Kept while the blocks stream past:
   statistics read the same as on the whole series (a min/max decimation would skew them);
 - for each column, its first non-finite row and the CONTEXT rows before it, so the break, the last
   healthy row and the window the sudden-spike test looks at are exact;
-- rows where a watched series (the primary loss, the grad norm) passes the engine's own spike or
-  surge test, checked on every row (the engine then judges them again within the sample);
+- rows where a watched series (the primary loss, the grad norm) is a spike or a surge by the one
+  test in signals.py, checked on every row; for the first ones (as many as the report lists) also
+  the window the test read before them and the points after, so the engine, judging the sample
+  again, finds the same spike with the same sigma and recovery;
 - rows where a time column goes backwards (a resume), and the last CONTEXT rows of the file.
 """
 
@@ -16,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from nandoctor.logs.classify import SPIKE_SIGMA, SPIKE_WINDOW
-from nandoctor.logs.evidence import SURGE_FACTOR, SURGE_WINDOW, is_time_column
+from nandoctor.logs import signals
+from nandoctor.logs.columns import is_time_column
 
 CONTEXT = 1024            # exact rows kept before each break and at the end of the file
 MAX_CANDIDATES = 1024     # per block and series: a heavy-tailed series cannot flood the sample
@@ -46,6 +48,8 @@ class Sampler:
         self.rows = 0                      # data rows seen so far
         self.first_bad: set[str] = set()   # columns whose first non-finite row is already kept
         self.carry: dict[int, tuple] = {}  # per watched series: its last values and their rows
+        self.exact: dict[int, list[int]] = {}  # per watched series: spike and surge neighbourhoods left to keep
+        self.after: dict[int, int] = {}    # per watched series: values after a spike still to keep (next block)
         self.last_time: dict[str, float] = {}
         self.pending = None                # (frame, written, lines, base, keep mask)
         self.parts: list[tuple] = []
@@ -77,7 +81,7 @@ class Sampler:
                 self.first_bad.add(col)
                 self._keep_before(keep, int(np.argmax(bad)))
         for i, group in enumerate(self.watch):
-            keep[self._jumps(i, frame, written, group)] = True
+            self._jumps(i, frame, written, group, keep)
         for col in self.time_cols:
             keep[self._time_resets(col, frame[col].to_numpy())] = True
         self._flush()
@@ -103,9 +107,14 @@ class Sampler:
 
     def _keep_before(self, keep, row: int) -> None:
         """Keep `row` and the CONTEXT rows before it, reaching back into the held block."""
-        keep[max(0, row - CONTEXT):row + 1] = True
-        if row < CONTEXT and self.pending is not None:
-            self.pending[4][-(CONTEXT - row):] = True
+        self._keep_span(keep, row - CONTEXT, row)
+
+    def _keep_span(self, keep, first: int, last: int) -> None:
+        """Keep block rows first..last; a negative `first` reaches back into the held block."""
+        keep[max(0, first):last + 1] = True
+        if first < 0 and self.pending is not None:
+            held = self.pending[4]
+            held[max(-len(held), first):] = True
 
     def _flush(self) -> None:
         if self.pending is None:
@@ -116,9 +125,10 @@ class Sampler:
                            lines[idx], base + idx))
         self.pending = None
 
-    def _jumps(self, i: int, frame, written: dict, group: list[str]):
-        """Block rows where the watched series spikes (classify.recovered_spikes' test on the full
-        window of SPIKE_WINDOW values before) or surges (evidence.grad_surges' test)."""
+    def _jumps(self, i: int, frame, written: dict, group: list[str], keep) -> None:
+        """Keep the block rows where the watched series spikes or surges (signals.spike_mask and
+        surge_mask, fed the values carried from the blocks before), with the exact neighbourhood of
+        the first signals.MAX_SPIKES spikes and signals.MAX_SURGES surges."""
         import numpy as np
 
         v = sum(frame[c].to_numpy() for c in group)
@@ -130,20 +140,27 @@ class Sampler:
         prev_v, prev_r = self.carry.get(i, (np.zeros(0), np.zeros(0, np.int64)))
         x = np.concatenate([prev_v, v[local]])
         rows = np.concatenate([prev_r, local])  # carried rows are negative: they belong to earlier blocks
-        self.carry[i] = (x[-SPIKE_WINDOW:], rows[-SPIKE_WINDOW:] - len(v))
-        hits = np.zeros(len(x), bool)
-        if len(x) > SURGE_WINDOW:
-            w = SURGE_WINDOW
-            mean = _window_means(x, w)
-            hits[w:] |= (mean > 0) & (x[w:] >= SURGE_FACTOR * mean)
-        if len(x) > SPIKE_WINDOW:
-            w = SPIKE_WINDOW
-            mean = _window_means(x, w)
-            sd = np.sqrt(np.maximum(_window_means(x * x, w) - mean * mean, 0.0) * w / (w - 1))  # as pandas' std
-            excess = x[w:] - mean
-            floor = 1e-3 * np.abs(mean) + 1e-12
-            hits[w:] |= (excess > 0.5 * np.abs(mean)) & (excess > SPIKE_SIGMA * np.maximum(sd, floor))
-        return rows[np.flatnonzero(hits & (rows >= 0))[:MAX_CANDIDATES]]
+        self.carry[i] = (x[-signals.SPIKE_WINDOW:], rows[-signals.SPIKE_WINDOW:] - len(v))
+        h = len(prev_v)
+        todo = self.after.pop(i, 0)  # the points after a spike at the end of the block before
+        new = rows[h:h + todo]
+        if len(new):
+            self._keep_span(keep, int(new[0]), int(new[-1]))
+        if todo > len(new):
+            self.after[i] = todo - len(new)
+        spikes = np.flatnonzero(signals.spike_mask(x, h)) + h  # positions in x
+        surges = np.flatnonzero(signals.surge_mask(x, h)) + h
+        hits = np.union1d(spikes, surges)[:MAX_CANDIDATES]
+        keep[rows[hits]] = True
+        left = self.exact.setdefault(i, [signals.MAX_SPIKES, signals.MAX_SURGES])
+        spans = ((0, spikes, signals.SPIKE_WINDOW, signals.RECOVERY_POINTS), (1, surges, signals.SURGE_WINDOW, 0))
+        for kind, found, before, after in spans:
+            for p in found[:left[kind]]:
+                last = min(len(x) - 1, p + after)
+                self._keep_span(keep, int(rows[max(0, p - before)]), int(rows[last]))
+                if p + after > last:
+                    self.after[i] = max(self.after.get(i, 0), p + after - last)
+            left[kind] -= min(left[kind], len(found))
 
     def _time_resets(self, col: str, t):
         import numpy as np
@@ -157,10 +174,3 @@ class Sampler:
         back = np.diff(np.concatenate(([prev], seq))) < 0
         return ok[back][:MAX_CANDIDATES]
 
-
-def _window_means(x, w: int):
-    """Mean of the w values before each of x[w:] (a cumulative sum: a rolling window costs 20x more)."""
-    import numpy as np
-
-    cs = np.concatenate(([0.0], np.cumsum(x)))
-    return (cs[w:-1] - cs[:-1 - w]) / w

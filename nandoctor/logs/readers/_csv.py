@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Callable
 
 from nandoctor.findings import NandoctorError
+from nandoctor.logs.columns import grad_column
+from nandoctor.logs.sample import Sampler
 
 NAN_TOKENS = {"nan", "+nan", "-nan", "nan(ind)", "-nan(ind)", "null", "none", "n/a", "na", "#n/a"}
 SAMPLE_ABOVE = 1_000_000  # estimated data rows beyond which the log is sampled while it is read
@@ -93,8 +95,6 @@ def _parse(path: Path, padded: bool, block: bytes | None = None, first_line: int
 def _load_sampled(path: Path, padded: bool, primary, metric: str | None, stride: int):
     """Parse line-aligned blocks one at a time and feed them to the Sampler. (Parsing on a second
     thread measured no faster on two cores: the per-block numpy work holds the GIL.)"""
-    from nandoctor.logs.evidence import grad_column
-    from nandoctor.logs.sample import Sampler
     from nandoctor.progress import progress
 
     def watch(cols):

@@ -1,0 +1,149 @@
+"""The spike and surge tests, written once: the classifier, the side evidence and the sampler of
+huge logs all ask these functions, so a point that is a spike in a short log is a spike in a
+sampled ten-million-row log too.
+
+Plain functions over a numeric series (a 1-D float array, position = order in the log). The
+thresholds, and why:
+
+- A **spike** is a point more than SPIKE_SIGMA (7) standard deviations above the mean of the
+  SPIKE_WINDOW (50) values before it: OLMo's spike-score definition, which separates the loss spikes
+  that precede divergence from ordinary per-batch noise. The statistics need SPIKE_MIN_HISTORY (2)
+  earlier values, so a spike in a log's first rows is judged too. Two guards keep noise out: the
+  standard deviation is floored at SD_FLOOR (0.1 %) of the mean (a flat stretch has sd 0, where any
+  wiggle would be "infinite sigma"), and the point must also sit SPIKE_MIN_RISE (half) the mean above
+  it (on a nearly noiseless curve 7 sigma can be a 1 % bump).
+- A spike **recovered** when one of the RECOVERY_POINTS (5) values after it is back under the spike
+  limit; one at the very end of the series is judged by `final_jump` instead.
+- A **surge** is a point at SURGE_FACTOR (5) times the mean of the SURGE_WINDOW (10) values before it:
+  the playbook's early warning on the gradient norm (growing 5x within a short window).
+- A **final jump** (the sudden_spike pattern) is the last finite value at JUMP_FACTOR (3) times the
+  maximum of the window before it and JUMP_SIGMA (7) robust sigma (MAD) above its median, that window
+  not yet elevated; a JUMP_STEP (10) step is sudden even after a small rise. Robust statistics here,
+  because the window may hold the first signs of the trouble; and the jump must be a quarter of the
+  run's starting scale (JUMP_MIN_SCALE), so a loss near 1e-4 whose noise doubles is no explosion.
+
+The rolling statistics are pandas' (compensated sums); a block reader passes the window's worth of
+earlier values in front of each block (`history`) and gets the same answers as on the whole series.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SPIKE_SIGMA = 7.0        # OLMo: > 7 sigma above the rolling mean
+SPIKE_WINDOW = 50        # values in that rolling mean
+SPIKE_MIN_HISTORY = 2    # earlier values needed before a point can be judged
+SPIKE_MIN_RISE = 0.5     # also at least half the mean above it
+SD_FLOOR = 1e-3          # the sd is at least this share of the mean
+RECOVERY_POINTS = 5      # a spike recovered when one of the next 5 values is back under its limit
+MAX_SPIKES = 50          # recovered spikes listed (the score counts them all)
+SURGE_FACTOR = 5.0       # playbook: grad norm growing 5x ...
+SURGE_WINDOW = 10        # ... over the mean of the 10 values before
+MAX_SURGES = 20          # surges listed
+JUMP_FACTOR = 3.0
+JUMP_SIGMA = 7.0
+JUMP_STEP = 10.0
+JUMP_MIN_SCALE = 0.25
+
+Array = Any  # numpy.ndarray; numpy is imported inside the functions (start-up time)
+
+
+def trailing_mean(x: Array, window: int, min_periods: int) -> Array:
+    """Mean of the `window` values before each point (NaN where fewer than `min_periods`)."""
+    import pandas as pd
+
+    return pd.Series(x, dtype=float).shift(1).rolling(window, min_periods=min_periods).mean().to_numpy()
+
+
+def spike_limits(x: Array) -> tuple[Array, Array]:
+    """(trailing mean, sigma used) for each point of `x`: the spike test's yardsticks."""
+    import numpy as np
+    import pandas as pd
+
+    s = pd.Series(x, dtype=float).shift(1).rolling(SPIKE_WINDOW, min_periods=SPIKE_MIN_HISTORY)
+    mean, sd = s.mean().to_numpy(), s.std().to_numpy()
+    return mean, np.maximum(sd, SD_FLOOR * np.abs(mean) + 1e-12)
+
+
+def spike_mask(x: Array, history: int = 0) -> Array:
+    """Which points of `x[history:]` are spikes; `x[:history]` are earlier values (a block
+    reader's carry) that only feed the rolling window."""
+    import numpy as np
+
+    mean, sigma = spike_limits(x)
+    excess = x - mean
+    hit = (excess > SPIKE_SIGMA * sigma) & (excess > SPIKE_MIN_RISE * np.abs(mean)) & ~np.isnan(mean)
+    return hit[history:]
+
+
+def recovered_spikes(f: Array) -> tuple[list[tuple[int, float, float]], float]:
+    """((position, value, sigma) of the spikes that came back down, spike score) of a finite series.
+
+    The score is the share of points that are spikes (OLMo's spike score); the list keeps the first
+    MAX_SPIKES that recovered, since one at the very end is a sudden spike, not a recovery.
+    """
+    import numpy as np
+
+    f = np.asarray(f, dtype=float)
+    n = len(f)
+    if n < SPIKE_MIN_HISTORY + 1:
+        return [], 0.0
+    mean, sigma = spike_limits(f)
+    rows = np.flatnonzero(spike_mask(f))
+    spikes = []
+    for r in rows:
+        after = f[r + 1:r + 1 + RECOVERY_POINTS]
+        if len(after) and (after <= mean[r] + SPIKE_SIGMA * sigma[r]).any():
+            spikes.append((int(r), float(f[r]), float((f[r] - mean[r]) / sigma[r])))
+            if len(spikes) >= MAX_SPIKES:
+                break
+    return spikes, float(len(rows) / n)
+
+
+def surge_factors(x: Array) -> Array:
+    """Each point over the mean of the SURGE_WINDOW values before it (NaN until there are that many,
+    or where that mean is not positive)."""
+    import numpy as np
+
+    base = trailing_mean(x, SURGE_WINDOW, SURGE_WINDOW)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(base > 0, x / base, np.nan)
+
+
+def surge_mask(x: Array, history: int = 0) -> Array:
+    """Which points of `x[history:]` are surges (see `spike_mask` for `history`)."""
+    return (surge_factors(x) >= SURGE_FACTOR)[history:]
+
+
+def grad_surges(rows: Array, values: Array) -> list[tuple[int, float, float]]:
+    """(row, value, factor) of the first MAX_SURGES surges of `values`, logged at `rows`."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    if len(values) <= SURGE_WINDOW:
+        return []
+    factor = surge_factors(values)
+    hits = np.flatnonzero(factor >= SURGE_FACTOR)
+    return [(int(rows[i]), float(values[i]), float(factor[i])) for i in hits[:MAX_SURGES]]
+
+
+def final_jump(g: Array, scale: float) -> bool:
+    """Whether the last value of the positive series `g` jumps out of a calm window in one step
+    (the sudden_spike pattern); `scale` is the run's starting level."""
+    import numpy as np
+
+    n = len(g)
+    if n < 3:
+        return False
+    w = max(2, min(100, n // 50))
+    pre = g[-1 - w:-1]
+    med_pre = float(np.median(pre))
+    sd_pre = max(1.4826 * float(np.median(np.abs(pre - med_pre))), SD_FLOOR * abs(med_pre), 1e-12)
+    earlier = g[max(0, n - 4 - 2 * w):n - 4]
+    calm = float(np.median(earlier)) if len(earlier) else med_pre
+    # a 10x step is sudden even after a small rise, but not when the point before it is already up:
+    # x1e5 per epoch on a short epoch log is geometric growth, not one bad step
+    not_rising = g[-4:-1].max() <= 2 * calm or (g[-1] >= JUMP_STEP * g[-4:-1].max() and g[-2] <= 2 * calm)
+    rise = g[-1] - med_pre
+    return bool(g[-1] >= JUMP_FACTOR * pre.max() and rise > JUMP_SIGMA * sd_pre and not_rising
+                and rise >= JUMP_MIN_SCALE * scale)
