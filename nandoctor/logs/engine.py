@@ -300,7 +300,9 @@ def _onset_row(shape, rows, nonfinite_cols, surges, first_row):
 
 
 def _loss_findings(report, table, shape, name, values, rows, onset_row, witness, loc):
-    """ND301 (the break), the pattern's own code (ND303-ND307), recovered spikes (ND302), ND310."""
+    """ND301 (the break); the pattern's own code, named by classify.py: ND303 nonfinite_from_start,
+    ND304 sudden_spike, ND305 exponential_growth, ND306 oscillating_divergence, ND307 abrupt_nonfinite;
+    recovered spikes (ND302, signals.py's test); ND310 (a witness broke while the loss looked finite)."""
     s, idx = report.summary, table.index_name
     first, last = s["first_nonfinite"], s["last_healthy"]
     first_row = int(rows[shape.first_bad]) if shape.first_bad is not None else None  # in the frame
@@ -474,7 +476,7 @@ def _grad_findings(report, table, col, surges, clip, loc):
         row, value, factor = surges[0]
         point = table.point(row)
         report.add("ND311", "warning", f"{col} jumped to {fmt_value(value)} ({factor:.1f}x the mean of the "
-                   f"{signals.SURGE_WINDOW} points before) at {table.index_name} {point['index']}"
+                   f"up to {signals.SURGE_WINDOW} points before) at {table.index_name} {point['index']}"
                    + (f"; {len(surges)} such jumps" if len(surges) > 1 else ""),
                    **loc(row) | {"where": f"{col} @ {table.index_name} {point['index']}"}, data=point)
     v = table.frame[col].to_numpy(dtype=float)

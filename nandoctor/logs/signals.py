@@ -15,7 +15,9 @@ thresholds, and why:
 - A spike **recovered** when one of the RECOVERY_POINTS (5) values after it is back under the spike
   limit; one at the very end of the series is judged by `final_jump` instead.
 - A **surge** is a point at SURGE_FACTOR (5) times the mean of the SURGE_WINDOW (10) values before it:
-  the playbook's early warning on the gradient norm (growing 5x within a short window).
+  the playbook's early warning on the gradient norm (growing 5x within a short window). Like a spike it
+  is judged from SURGE_MIN_HISTORY (2) earlier values on, so a short log's early surge counts
+  (`1.1, 1.3, 1.2, 9.8, 48.0`); the caller leaves out the first, random-init steps.
 - A **final jump** (the sudden_spike pattern) is the last finite value at JUMP_FACTOR (3) times the
   maximum of the window before it and JUMP_SIGMA (7) robust sigma (MAD) above its median, that window
   not yet elevated; a JUMP_STEP (10) step is sudden even after a small rise. Robust statistics here,
@@ -39,6 +41,7 @@ RECOVERY_POINTS = 5      # a spike recovered when one of the next 5 values is ba
 MAX_SPIKES = 50          # recovered spikes listed (the score counts them all)
 SURGE_FACTOR = 5.0       # playbook: grad norm growing 5x ...
 SURGE_WINDOW = 10        # ... over the mean of the 10 values before
+SURGE_MIN_HISTORY = 2    # earlier values needed before a point can be judged
 MAX_SURGES = 20          # surges listed
 JUMP_FACTOR = 3.0
 JUMP_SIGMA = 7.0
@@ -101,11 +104,11 @@ def recovered_spikes(f: Array) -> tuple[list[tuple[int, float, float]], float]:
 
 
 def surge_factors(x: Array) -> Array:
-    """Each point over the mean of the SURGE_WINDOW values before it (NaN until there are that many,
-    or where that mean is not positive)."""
+    """Each point over the mean of the SURGE_WINDOW values before it (NaN before SURGE_MIN_HISTORY
+    values, or where that mean is not positive)."""
     import numpy as np
 
-    base = trailing_mean(x, SURGE_WINDOW, SURGE_WINDOW)
+    base = trailing_mean(x, SURGE_WINDOW, SURGE_MIN_HISTORY)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(base > 0, x / base, np.nan)
 
@@ -120,7 +123,7 @@ def grad_surges(rows: Array, values: Array) -> list[tuple[int, float, float]]:
     import numpy as np
 
     values = np.asarray(values, dtype=float)
-    if len(values) <= SURGE_WINDOW:
+    if len(values) <= SURGE_MIN_HISTORY:
         return []
     factor = surge_factors(values)
     hits = np.flatnonzero(factor >= SURGE_FACTOR)
