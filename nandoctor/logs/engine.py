@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 from nandoctor.findings import NandoctorError, Report
 from nandoctor.logs import advice, evidence, series, signals
@@ -22,8 +23,16 @@ PATTERN_CODES = {"nonfinite_from_start": "ND303", "sudden_spike": "ND304", "expo
 CURVE_POINTS = 64
 
 
+class LogReport(Report):
+    """analyze-log's Report, also carrying the judged series for the text view's sparkline, --plot and
+    --watch. Plain class attributes, not dataclass fields, so they stay out of the JSON."""
+
+    curve: list[float] | None = None  # at most CURVE_POINTS values
+    series: tuple[str, Any, Any] = ("", None, None)  # (name, values, table rows)
+
+
 def analyze_log(path: Path, *, metric: str | None = None, plot: Path | None = None,
-                force: bool = False) -> Report:
+                force: bool = False) -> LogReport:
     """Analyze one log file (or a run folder holding one). `plot` also writes a PNG of the curve."""
     from nandoctor.logs.readers import read_log
     from nandoctor.progress import progress
@@ -80,9 +89,9 @@ def primary_series(table: LogTable, metric: str | None):
     return name, values, rows
 
 
-def analyze_table(table: LogTable, metric: str | None = None) -> Report:
+def analyze_table(table: LogTable, metric: str | None = None) -> LogReport:
     """Classify the primary metric, date the break, gather the evidence, and fill the Report."""
-    report = Report(command="analyze-log")
+    report = LogReport(command="analyze-log")
     missing = evidence.missing_cells(table) if metric is None else None
     name, values, rows = primary_series(table, metric)
     nonfinite_cols = evidence.nonfinite_columns(table)
@@ -212,7 +221,7 @@ def _starts_mid_run(table: LogTable, rows) -> bool:
     return first > max(1.0, stride)
 
 
-def _analyze_stdin(metric, plot, force) -> Report:
+def _analyze_stdin(metric, plot, force) -> LogReport:
     """`kubectl logs pod | nandoctor analyze-log -`: the stream is read once, line by line."""
     import io
     import sys

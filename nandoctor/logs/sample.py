@@ -51,7 +51,7 @@ class Sampler:
         self.exact: dict[int, list[int]] = {}  # per watched series: spike and surge neighbourhoods left to keep
         self.after: dict[int, int] = {}    # per watched series: values after a spike still to keep (next block)
         self.last_time: dict[str, float] = {}
-        self.pending = None                # (frame, written, lines, base, keep mask)
+        self.pending: tuple | None = None  # (frame, written, lines, base, keep mask)
         self.parts: list[tuple] = []
 
     def add(self, frame, written: dict, first_line: int) -> None:
@@ -93,7 +93,7 @@ class Sampler:
         import numpy as np
         import pandas as pd
 
-        if self.rows == 0:
+        if self.rows == 0 or self.pending is None:
             return None
         self.pending[4][-CONTEXT:] = True
         self._flush()
