@@ -48,7 +48,7 @@ def verdict(report):
     findings = sorted((f.code, f.line, f.where) for f in report.findings if f.code not in ("ND303", "ND304", "ND305",
                                                                                            "ND306", "ND307"))
     return (s["pattern"], s["rows"], s["first_nonfinite"], s["last_healthy"], s["nonfinite_columns"],
-            s["epochs_to_nonfinite"], findings)
+            s["epochs_to_nonfinite"], s["spike_score"], findings)
 
 
 @pytest.mark.parametrize("pattern", ["healthy", "abrupt_nonfinite", "sudden_spike", "exponential_growth",
@@ -82,6 +82,25 @@ def test_sampled_recovered_spike_keeps_its_exact_row(tmp_path, sampled):
     spikes = part.summary["spikes"]
     assert [s["row"] for s in spikes] == [15_000] == [s["row"] for s in full.summary["spikes"]]
     assert [f.line for f in part.findings if f.code == "ND302"] == [15_002]
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_sampled_heavy_tailed_loss_keeps_every_spike_its_sigma_and_the_spike_score(tmp_path, sampled, broken):
+    """Student-t noise: dozens of 7-sigma points. The sample keeps the window around each listed one and
+    counts the score on every row, so ND302 reads the same (it used to show ~4x the score)."""
+    import numpy as np
+
+    n = 40_000
+    y = (0.6 + 1.8 * np.exp(-np.arange(n) / 8000)) * np.exp(np.random.default_rng(0).standard_t(3, n) * 0.1)
+    if broken:
+        y[30_000:] = np.nan
+    log = write_training_history(tmp_path / "training_history.csv", y)
+    full, part = sampled(log)
+    assert len(full.summary["spikes"]) == 50 and full.summary["spike_score"] > 0.002
+    assert part.summary["spikes"] == full.summary["spikes"]
+    assert part.summary["spike_score"] == full.summary["spike_score"]
+    nd302 = [(f.line, f.message) for f in full.findings if f.code == "ND302"]
+    assert [(f.line, f.message) for f in part.findings if f.code == "ND302"] == nd302 and len(nd302) == 5
 
 
 def test_sampled_grad_norm_surge_and_time_reset_are_exact(tmp_path, sampled):

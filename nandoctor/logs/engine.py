@@ -103,6 +103,7 @@ def analyze_table(table: LogTable, metric: str | None = None) -> LogReport:
         shape.detail = (f"every value shown is non-finite from the first one ({table.where(int(rows[0]))}); the "
                         "log starts mid-run, so when it broke is not in it")
     first_row = int(rows[shape.first_bad]) if shape.first_bad is not None else None
+    shape.spike_score = _sampled_spike_score(table, name, first_row, shape.spike_score)
     first, last = table.point(first_row), table.point(_last_healthy_row(table, rows, shape.first_bad))
 
     grad_col = grad_column(table.frame.columns)
@@ -196,6 +197,16 @@ def _refuse_thin_verdict(table: LogTable, name: str, values, nonfinite_cols, met
     if not (series.is_loss_like(name) or series.is_grad_like(name) or "+" in name or name == "total"):
         raise NandoctorError(f"could not find a loss series in {table.path} ({coverage(table)}; the columns are "
                              f"{', '.join(list(table.frame.columns)[:12])})")
+
+
+def _sampled_spike_score(table: LogTable, name: str, first_row: int | None, score: float) -> float:
+    """A sampled log's spike score as on every row (the sampler counted it while reading), when the
+    sampler watched this series and stopped at the same break; else the sample's own estimate."""
+    counts = table.sample.spikes.get(name) if table.sample is not None else None
+    if not counts or not counts[1]:
+        return score
+    hits, points, broke = counts
+    return hits / points if broke == (None if first_row is None else table.row_id(first_row)) else score
 
 
 def _starts_mid_run(table: LogTable, rows) -> bool:

@@ -15,7 +15,7 @@ Kept while the blocks stream past:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from nandoctor.logs import signals
@@ -32,6 +32,9 @@ class Sample:
     row_ids: Any          # int64 ndarray: the log's 0-based data row of each kept frame row
     total_rows: int
     stride: int
+    # per watched series ("+"-joined columns): (spikes, finite points, the log row of its first
+    # non-finite value or None), counted on every row up to that break: the exact spike score
+    spikes: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
 
 
 class Sampler:
@@ -50,6 +53,7 @@ class Sampler:
         self.carry: dict[int, tuple] = {}  # per watched series: its last values and their rows
         self.exact: dict[int, list[int]] = {}  # per watched series: spike and surge neighbourhoods left to keep
         self.after: dict[int, int] = {}    # per watched series: values after a spike still to keep (next block)
+        self.counts: dict[int, list] = {}  # per watched series: [spikes, finite points, first bad row or None]
         self.last_time: dict[str, float] = {}
         self.pending: tuple | None = None  # (frame, written, lines, base, keep mask)
         self.parts: list[tuple] = []
@@ -103,7 +107,8 @@ class Sampler:
             written[col] = np.concatenate([p[1].get(col, np.zeros(len(p[0]), bool)) for p in self.parts])
         lines = np.concatenate([p[2] for p in self.parts])
         rows = np.concatenate([p[3] for p in self.parts])
-        return frame, written, lines, Sample(rows, self.rows, self.stride)
+        spikes = {"+".join(g): tuple(self.counts[i]) for i, g in enumerate(self.watch) if i in self.counts}
+        return frame, written, lines, Sample(rows, self.rows, self.stride, spikes)
 
     def _keep_before(self, keep, row: int) -> None:
         """Keep `row` and the CONTEXT rows before it, reaching back into the held block."""
@@ -150,6 +155,7 @@ class Sampler:
             self.after[i] = todo - len(new)
         spikes = np.flatnonzero(signals.spike_mask(x, h)) + h  # positions in x
         surges = np.flatnonzero(signals.surge_mask(x, h)) + h
+        self._count(i, frame, written, group, ok, local, rows[spikes])
         hits = np.union1d(spikes, surges)[:MAX_CANDIDATES]
         keep[rows[hits]] = True
         left = self.exact.setdefault(i, [signals.MAX_SPIKES, signals.MAX_SURGES])
@@ -161,6 +167,22 @@ class Sampler:
                 if p + after > last:
                     self.after[i] = max(self.after.get(i, 0), p + after - last)
             left[kind] -= min(left[kind], len(found))
+
+    def _count(self, i: int, frame, written: dict, group: list[str], ok, local, spike_rows) -> None:
+        """Count the series' spikes and finite points up to its first non-finite value (logged on
+        a row where every column of the group was), as the classifier does on the whole series."""
+        import numpy as np
+
+        count = self.counts.setdefault(i, [0, 0, None])
+        if count[2] is not None:
+            return
+        present = np.logical_and.reduce([~np.isnan(frame[c].to_numpy()) | written.get(c, False) for c in group])
+        bad = np.flatnonzero(present & ~ok)
+        limit = int(bad[0]) if len(bad) else len(ok)
+        count[0] += int((spike_rows < limit).sum())
+        count[1] += int(np.searchsorted(local, limit))
+        if len(bad):
+            count[2] = self.rows + limit
 
     def _time_resets(self, col: str, t):
         import numpy as np
