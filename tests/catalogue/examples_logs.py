@@ -23,10 +23,15 @@ _KEYS_8 = ["train/box_loss", "train/cls_loss", "train/dfl_loss", "metrics/precis
            "lr/pg0", "lr/pg1", "lr/pg2"]
 
 
-def _decay(n: int, start: float = 2.0, end: float = 0.8, seed: int = 0, noise: float = 0.03) -> np.ndarray:
+def _decay(n: int, start: float = 2.0, end: float = 0.8, seed: int = 0, noise: float = 0.03,
+           nan_from: int | None = None) -> np.ndarray:
+    """A decaying noisy loss of n points, NaN from `nan_from` on."""
     rng = np.random.default_rng(seed)
     t = np.arange(n)
-    return (end + (start - end) * np.exp(-t / max(1.0, n / 4))) * np.exp(rng.normal(0, noise, n))
+    y = (end + (start - end) * np.exp(-t / max(1.0, n / 4))) * np.exp(rng.normal(0, noise, n))
+    if nan_from is not None:
+        y[nan_from:] = NAN
+    return y
 
 
 def _ultra_rows(box, maps=None, time=None):
@@ -108,9 +113,7 @@ def megatron_console(path: Path, grad_norms, lm_losses=None) -> list:
 # ND301: the loss turns NaN (Ultralytics 8.1, padded results.csv)
 @example("ND301", "bad", "analyze-log")
 def _(tmp: Path) -> list:
-    box = list(_decay(12, seed=1))
-    box[8:] = [NAN] * 4
-    return ultralytics_padded(tmp / "results.csv", box)
+    return ultralytics_padded(tmp / "results.csv", list(_decay(12, seed=1, nan_from=8)))
 
 
 @example("ND301", "good", "analyze-log")
@@ -160,9 +163,8 @@ def _(tmp: Path) -> list:
 # ND305: exponential growth into NaN (transformers trainer_state.json, learning rate too high)
 @example("ND305", "bad", "analyze-log")
 def _(tmp: Path) -> list:
-    y = _decay(200, seed=5)
+    y = _decay(200, seed=5, nan_from=180)
     y[140:180] *= np.exp(np.linspace(0, math.log(200), 40))
-    y[180:] = NAN
     return [write_trainer_state(tmp / "trainer_state.json", y, grad_norms=np.full(200, 1.0))]
 
 
@@ -189,9 +191,7 @@ def _(tmp: Path) -> list:
 # ND307: finite and steady up to the NaN (Ultralytics 8.3 results.csv, the AMP overflow at epoch 134)
 @example("ND307", "bad", "analyze-log")
 def _(tmp: Path) -> list:
-    box = list(_decay(200, seed=7))
-    box[133:] = [NAN] * 67
-    return ultralytics_current(tmp / "results.csv", box)
+    return ultralytics_current(tmp / "results.csv", list(_decay(200, seed=7, nan_from=133)))
 
 
 @example("ND307", "good", "analyze-log")
@@ -215,9 +215,7 @@ def _(tmp: Path) -> list:
 # ND309: mAP snaps to 0 when the losses turn NaN (Ultralytics 8.3 results.csv writes 0 metrics there)
 @example("ND309", "bad", "analyze-log")
 def _(tmp: Path) -> list:
-    box = list(_decay(20, seed=9))
-    box[15:] = [NAN] * 5
-    return ultralytics_current(tmp / "results.csv", box)
+    return ultralytics_current(tmp / "results.csv", list(_decay(20, seed=9, nan_from=15)))
 
 
 @example("ND309", "good", "analyze-log")
@@ -260,8 +258,7 @@ def _(tmp: Path) -> list:
 # before clipping), so the good example is a log with no grad norm, from which no threshold follows.
 @example("ND312", "bad", "analyze-log")
 def _(tmp: Path) -> list:
-    y = _decay(100, seed=12)
-    y[90:] = NAN
+    y = _decay(100, seed=12, nan_from=90)
     g = np.abs(1.0 + 0.2 * np.sin(np.arange(100)))
     g[90:] = NAN
     return [write_trainer_state(tmp / "trainer_state.json", y, grad_norms=g)]
