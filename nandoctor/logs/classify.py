@@ -25,6 +25,9 @@ single points):
 
 A divergence must also be large against the run's own starting scale (a quarter of the early
 loss), so a loss converging to 1e-4 whose noise doubles is not called an explosion.
+
+The spike tests (the recovered spikes, the sudden spike's final jump) live in signals.py, shared with
+the evidence and the sampler of huge logs.
 """
 
 from __future__ import annotations
