@@ -229,3 +229,24 @@ def test_spike_and_surge_tests_read_the_same_block_by_block_as_on_the_whole_seri
         assert np.array_equal(np.concatenate(blocks), whole)
         found[test.__name__] = list(np.flatnonzero(whole))
     assert found == {"spike_mask": [7, 2500], "surge_mask": [7, 2500]}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_spike_test_agrees_with_pandas_rolling_statistics(seed):
+    """signals.py measures only the points that can pass (those above their whole window) and each
+    from its own window; the spikes and sigmas are those of pandas' rolling mean and std."""
+    import numpy as np
+    import pandas as pd
+
+    from nandoctor.logs import signals
+
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    y = (0.6 + 1.8 * np.exp(-np.arange(n) / 4000)) * np.exp(rng.standard_t(3, n) * 0.1)
+    roll = pd.Series(y).shift(1).rolling(signals.SPIKE_WINDOW, min_periods=signals.SPIKE_MIN_HISTORY)
+    mean, sd = roll.mean().to_numpy(), roll.std().to_numpy()
+    sigma = np.maximum(sd, signals.SD_FLOOR * np.abs(mean) + 1e-12)
+    expected = np.flatnonzero((y - mean > signals.SPIKE_SIGMA * sigma) & (y - mean > 0.5 * np.abs(mean)))
+    pos, m, s = signals.spikes_at(y)
+    assert len(expected) > 20 and list(pos) == list(expected)
+    assert np.allclose(m, mean[pos], rtol=1e-9) and np.allclose(s, sigma[pos], rtol=1e-9)

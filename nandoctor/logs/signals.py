@@ -24,8 +24,9 @@ thresholds, and why:
   because the window may hold the first signs of the trouble; and the jump must be a quarter of the
   run's starting scale (JUMP_MIN_SCALE), so a loss near 1e-4 whose noise doubles is no explosion.
 
-The rolling statistics are pandas' (compensated sums); a block reader passes the window's worth of
-earlier values in front of each block (`history`) and gets the same answers as on the whole series.
+Each point's statistics are computed from its own window (two passes, no running sums to drift on a
+ten-million-row log), and only for the points that could pass; a block reader passes the window's
+worth of earlier values in front of each block (`history`) and gets the answers of the whole series.
 """
 
 from __future__ import annotations
@@ -51,21 +52,81 @@ JUMP_MIN_SCALE = 0.25
 Array = Any  # numpy.ndarray; numpy is imported inside the functions (start-up time)
 
 
+def _window_stats(x: Array, pos: Array, window: int, min_periods: int) -> tuple[Array, Array]:
+    """(mean, sample sd) of the `window` values before each position in `pos` (fewer at the start;
+    NaN with under `min_periods`). Two passes over each window's own values, so a point's answer
+    depends on its window alone, wherever the array starts: a block reader's carry gives exactly
+    the answers the whole series gives."""
+    import numpy as np
+
+    mean, sd = np.full(len(pos), np.nan), np.full(len(pos), np.nan)
+    offsets = np.arange(-window, 0)
+    for a in range(0, len(pos), 8192):  # chunks bound the gathered windows' memory
+        p = pos[a:a + 8192]
+        idx = p[:, None] + offsets[None, :]
+        if len(p) and p[0] >= window:  # positions ascend: every window is full
+            vals = x[idx]
+            m = vals.mean(axis=1)
+            dev = vals - m[:, None]
+            mean[a:a + 8192], sd[a:a + 8192] = m, np.sqrt((dev * dev).sum(axis=1) / (window - 1))
+            continue
+        valid = idx >= 0
+        vals = np.where(valid, x[np.maximum(idx, 0)], 0.0)
+        count = valid.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m = vals.sum(axis=1) / count
+            dev = np.where(valid, vals - m[:, None], 0.0)
+            v = (dev * dev).sum(axis=1) / (count - 1)
+        enough = count >= min_periods
+        mean[a:a + 8192] = np.where(enough, m, np.nan)
+        sd[a:a + 8192] = np.where(enough, np.sqrt(v), np.nan)
+    return mean, sd
+
+
+def _previous(x: Array, k: int, fn: Any, empty: float) -> Array:
+    """fn (np.maximum or np.minimum) of the k values before each point (fewer at the start; `empty`
+    before the first), by doubling spans: log2(k) passes instead of k."""
+    import numpy as np
+
+    span, r = 1, np.array(x, dtype=float)  # r[i]: fn of the `span` values ending at i
+    while span * 2 <= k:
+        nxt = r.copy()
+        fn(nxt[span:], r[:-span], out=nxt[span:])
+        r, span = nxt, span * 2
+    if k > span:  # two overlapping spans cover k values
+        full = r.copy()
+        fn(full[k - span:], r[:-(k - span)], out=full[k - span:])
+        r = full
+    out = np.full(len(x), empty)
+    out[1:] = r[:-1]
+    return out
+
+
 def trailing_mean(x: Array, window: int, min_periods: int) -> Array:
     """Mean of the `window` values before each point (NaN where fewer than `min_periods`)."""
-    import pandas as pd
-
-    return pd.Series(x, dtype=float).shift(1).rolling(window, min_periods=min_periods).mean().to_numpy()
-
-
-def spike_limits(x: Array) -> tuple[Array, Array]:
-    """(trailing mean, sigma used) for each point of `x`: the spike test's yardsticks."""
     import numpy as np
-    import pandas as pd
 
-    s = pd.Series(x, dtype=float).shift(1).rolling(SPIKE_WINDOW, min_periods=SPIKE_MIN_HISTORY)
-    mean, sd = s.mean().to_numpy(), s.std().to_numpy()
-    return mean, np.maximum(sd, SD_FLOOR * np.abs(mean) + 1e-12)
+    x = np.asarray(x, dtype=float)
+    return _window_stats(x, np.arange(len(x)), window, min_periods)[0]
+
+
+def spikes_at(x: Array) -> tuple[Array, Array, Array]:
+    """(positions, trailing mean, sigma used) of the spikes of the finite series `x`.
+
+    Only points above every value of their window are measured: a spike must be, since no value of
+    a window of m <= 50 lies more than (m-1)/sqrt(m) < 7 sample sd above its mean (Samuelson's
+    inequality). That leaves about one point in 50 of a noisy series to gather windows for.
+    """
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    cand = np.flatnonzero(x > _previous(x, SPIKE_WINDOW, np.maximum, -np.inf))
+    cand = cand[cand >= SPIKE_MIN_HISTORY]
+    mean, sd = _window_stats(x, cand, SPIKE_WINDOW, SPIKE_MIN_HISTORY)
+    sigma = np.maximum(sd, SD_FLOOR * np.abs(mean) + 1e-12)
+    excess = x[cand] - mean
+    hit = (excess > SPIKE_SIGMA * sigma) & (excess > SPIKE_MIN_RISE * np.abs(mean)) & ~np.isnan(mean)
+    return cand[hit], mean[hit], sigma[hit]
 
 
 def spike_mask(x: Array, history: int = 0) -> Array:
@@ -73,10 +134,9 @@ def spike_mask(x: Array, history: int = 0) -> Array:
     reader's carry) that only feed the rolling window."""
     import numpy as np
 
-    mean, sigma = spike_limits(x)
-    excess = x - mean
-    hit = (excess > SPIKE_SIGMA * sigma) & (excess > SPIKE_MIN_RISE * np.abs(mean)) & ~np.isnan(mean)
-    return hit[history:]
+    mask = np.zeros(len(x), dtype=bool)
+    mask[spikes_at(x)[0]] = True
+    return mask[history:]
 
 
 def recovered_spikes(f: Array) -> tuple[list[tuple[int, float, float]], float]:
@@ -91,13 +151,12 @@ def recovered_spikes(f: Array) -> tuple[list[tuple[int, float, float]], float]:
     n = len(f)
     if n < SPIKE_MIN_HISTORY + 1:
         return [], 0.0
-    mean, sigma = spike_limits(f)
-    rows = np.flatnonzero(spike_mask(f))
+    rows, mean, sigma = spikes_at(f)
     spikes = []
-    for r in rows:
+    for r, m, sg in zip(rows, mean, sigma, strict=True):
         after = f[r + 1:r + 1 + RECOVERY_POINTS]
-        if len(after) and (after <= mean[r] + SPIKE_SIGMA * sigma[r]).any():
-            spikes.append((int(r), float(f[r]), float((f[r] - mean[r]) / sigma[r])))
+        if len(after) and (after <= m + SPIKE_SIGMA * sg).any():
+            spikes.append((int(r), float(f[r]), float((f[r] - m) / sg)))
             if len(spikes) >= MAX_SPIKES:
                 break
     return spikes, float(len(rows) / n)
@@ -105,12 +164,19 @@ def recovered_spikes(f: Array) -> tuple[list[tuple[int, float, float]], float]:
 
 def surge_factors(x: Array) -> Array:
     """Each point over the mean of the SURGE_WINDOW values before it (NaN before SURGE_MIN_HISTORY
-    values, or where that mean is not positive)."""
+    values, or where that mean is not positive). Only points at SURGE_FACTOR times the smallest of
+    the values before them are measured (a surge must be: a mean is never below its minimum)."""
     import numpy as np
 
-    base = trailing_mean(x, SURGE_WINDOW, SURGE_MIN_HISTORY)
+    x = np.asarray(x, dtype=float)
+    factor = np.full(len(x), np.nan)
+    low = _previous(x, SURGE_WINDOW, np.minimum, np.inf)
+    cand = np.flatnonzero(x >= SURGE_FACTOR * np.where(low > 0, low, 0.0))
+    cand = cand[cand >= SURGE_MIN_HISTORY]
+    base = _window_stats(x, cand, SURGE_WINDOW, SURGE_MIN_HISTORY)[0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(base > 0, x / base, np.nan)
+        factor[cand] = np.where(base > 0, x[cand] / base, np.nan)
+    return factor
 
 
 def surge_mask(x: Array, history: int = 0) -> Array:
