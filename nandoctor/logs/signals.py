@@ -24,9 +24,12 @@ thresholds, and why:
   because the window may hold the first signs of the trouble; and the jump must be a quarter of the
   run's starting scale (JUMP_MIN_SCALE), so a loss near 1e-4 whose noise doubles is no explosion.
 
-Each point's statistics are computed from its own window (two passes, no running sums to drift on a
-ten-million-row log), and only for the points that could pass; a block reader passes the window's
-worth of earlier values in front of each block (`history`) and gets the answers of the whole series.
+Each point's statistics are computed from its own window (two passes), and only for the points that
+could pass. Hand-written rather than pandas' rolling mean and std, which give the same numbers
+(tests check it): a running-sum window's answer depends on where the array starts, so a block reader
+and the whole series could disagree at a threshold, and measuring every point cost twice the time on
+million-row logs. A block reader passes the window's worth of earlier values in front of each block
+(`history`) and gets exactly the answers of the whole series.
 """
 
 from __future__ import annotations
