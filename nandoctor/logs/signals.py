@@ -47,10 +47,10 @@ SURGE_FACTOR = 5.0       # playbook: grad norm growing 5x ...
 SURGE_WINDOW = 10        # ... over the mean of the 10 values before
 SURGE_MIN_HISTORY = 2    # earlier values needed before a point can be judged
 MAX_SURGES = 20          # surges listed
-JUMP_FACTOR = 3.0
-JUMP_SIGMA = 7.0
-JUMP_STEP = 10.0
-JUMP_MIN_SCALE = 0.25
+JUMP_FACTOR = 3.0        # final jump: 3x the window's maximum ...
+JUMP_SIGMA = 7.0         # ... and 7 robust sigma above its median
+JUMP_STEP = 10.0         # a 10x step is sudden even after a small rise
+JUMP_MIN_SCALE = 0.25    # and at least a quarter of the run's starting level
 
 Array = Any  # numpy.ndarray; numpy is imported inside the functions (start-up time)
 
@@ -103,14 +103,6 @@ def _previous(x: Array, k: int, fn: Any, empty: float) -> Array:
     out = np.full(len(x), empty)
     out[1:] = r[:-1]
     return out
-
-
-def trailing_mean(x: Array, window: int, min_periods: int) -> Array:
-    """Mean of the `window` values before each point (NaN where fewer than `min_periods`)."""
-    import numpy as np
-
-    x = np.asarray(x, dtype=float)
-    return _window_stats(x, np.arange(len(x)), window, min_periods)[0]
 
 
 def spikes_at(x: Array) -> tuple[Array, Array, Array]:
