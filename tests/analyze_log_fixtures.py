@@ -136,8 +136,8 @@ def write_lightning_metrics(path: Path, step_losses, steps_per_epoch: int = 10) 
             rows.append({"epoch": epoch, "step": i, "train_loss_epoch": float(np.mean(chunk)),
                          "val_loss": float(np.mean(chunk)) * 1.1})
     keys = sorted({k for r in rows for k in r})
-    with open(path, "w", newline="") as fh:  # CSVLogger uses csv.DictWriter the same way
-        w = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n")
+    with open(path, "w", newline="") as fh:  # CSVLogger uses csv.DictWriter the same way (CRLF line ends)
+        w = csv.DictWriter(fh, fieldnames=keys)
         w.writeheader()
         w.writerows(rows)
     return path

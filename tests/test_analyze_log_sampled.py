@@ -196,6 +196,15 @@ def _spike_report(report):
     return report.summary["spikes"], nd302
 
 
+def test_the_fast_lightning_writer_writes_what_csvlogger_writes(tmp_path):
+    """The million-step fixture below is written with pandas; byte for byte it is CSVLogger's
+    csv.DictWriter file (sorted columns, empty cells, CRLF)."""
+    y = [float(v) for v in noisy_curve("healthy", 2500, seed=11)]
+    fast = write_lightning_metrics_fast(tmp_path / "fast.csv", y).read_bytes()
+    assert fast == write_lightning_metrics(tmp_path / "dict.csv", y, steps_per_epoch=1000).read_bytes()
+    assert fast.count(b"\r\n") == 2500 + 2 + 1  # step rows, two epoch rows, the header
+
+
 def test_recovered_spike_in_the_first_rows_of_a_million_step_log_is_reported_as_in_a_short_log(tmp_path):
     """Real sampling (no lowered thresholds): a 1.05M-step Lightning metrics.csv, spike at step 3."""
     y = noisy_curve("healthy", 1_050_000, seed=11)
