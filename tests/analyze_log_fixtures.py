@@ -136,10 +136,31 @@ def write_lightning_metrics(path: Path, step_losses, steps_per_epoch: int = 10) 
             rows.append({"epoch": epoch, "step": i, "train_loss_epoch": float(np.mean(chunk)),
                          "val_loss": float(np.mean(chunk)) * 1.1})
     keys = sorted({k for r in rows for k in r})
-    with open(path, "w", newline="") as fh:  # CSVLogger uses csv.DictWriter the same way
-        w = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n")
+    with open(path, "w", newline="") as fh:  # CSVLogger uses csv.DictWriter the same way (CRLF line ends)
+        w = csv.DictWriter(fh, fieldnames=keys)
         w.writeheader()
         w.writerows(rows)
+    return path
+
+
+def write_lightning_metrics_fast(path: Path, step_losses, steps_per_epoch: int = 1000) -> Path:
+    """Lightning CSVLogger's metrics.csv for a million steps in a second or two: the same file as
+    `csv.DictWriter` writes (sorted columns, `str(float)` values, empty cells, CRLF line ends), built
+    with pandas instead of a Python loop."""
+    import pandas as pd
+
+    y = np.asarray(step_losses, dtype=float)
+    n = len(y)
+    steps = np.arange(n)
+    ends = steps[steps_per_epoch - 1::steps_per_epoch]
+    epoch_mean = y[:len(ends) * steps_per_epoch].reshape(-1, steps_per_epoch).mean(axis=1)
+    step_rows = pd.DataFrame({"epoch": steps // steps_per_epoch, "step": steps, "train_loss_step": y})
+    epoch_rows = pd.DataFrame({"epoch": ends // steps_per_epoch, "step": ends, "train_loss_epoch": epoch_mean,
+                               "val_loss": epoch_mean * 1.1})
+    order = np.concatenate([2 * steps, 2 * ends + 1])  # each epoch row right after its last step row
+    frame = pd.concat([step_rows, epoch_rows], ignore_index=True).iloc[np.argsort(order, kind="stable")]
+    frame = frame[sorted(frame.columns)]
+    frame.to_csv(path, index=False, lineterminator="\r\n", float_format=None)  # NaN -> "" as restval
     return path
 
 

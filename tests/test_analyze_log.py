@@ -440,3 +440,23 @@ def test_watch_ctrl_c_exits_cleanly(tmp_path):
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("code", ["ND302", "ND304", "ND305", "ND306", "ND311"])
+def test_the_catalogue_bad_sequence_raises_its_code(tmp_path, code):
+    """`nandoctor explain` shows each rule's anti-pattern as numbers; logged by transformers' Trainer,
+    those very numbers must raise the rule (ND311's did not: the surge test needed ten earlier values)."""
+    import re
+
+    from nandoctor.catalogue import get_rule
+
+    numbers = [float(t) for t in re.findall(r"\d+\.\d+|NaN", get_rule(code).bad)]
+    assert len(numbers) >= 4
+    loss, grad = (numbers, [1.0] * len(numbers)) if code != "ND311" else ([2.1, 2.0, 1.9, 1.85, 1.8], numbers)
+    report = analyze_log(write_trainer_state(tmp_path / "trainer_state.json", loss, grad_norms=grad))
+    assert code in {f.code for f in report.findings}
+    good = [float(t) for t in re.findall(r"\d+\.\d+", get_rule(code).good.split(" with ")[0].split(":")[-1])]
+    if len(good) >= 4:  # the best practice as numbers, where the catalogue gives them
+        loss, grad = (good, [1.0] * len(good)) if code != "ND311" else ([2.1, 2.0, 1.9, 1.85], good)
+        report = analyze_log(write_trainer_state(tmp_path / "trainer_state.json", loss, grad_norms=grad))
+        assert code not in {f.code for f in report.findings}

@@ -17,6 +17,7 @@ from tests.analyze_log_fixtures import (
     with_recovered_spike,
     write_csv,
     write_lightning_metrics,
+    write_lightning_metrics_fast,
     write_training_history,
     write_ultralytics_results,
 )
@@ -47,7 +48,7 @@ def verdict(report):
     findings = sorted((f.code, f.line, f.where) for f in report.findings if f.code not in ("ND303", "ND304", "ND305",
                                                                                            "ND306", "ND307"))
     return (s["pattern"], s["rows"], s["first_nonfinite"], s["last_healthy"], s["nonfinite_columns"],
-            s["epochs_to_nonfinite"], findings)
+            s["epochs_to_nonfinite"], s["spike_score"], findings)
 
 
 @pytest.mark.parametrize("pattern", ["healthy", "abrupt_nonfinite", "sudden_spike", "exponential_growth",
@@ -81,6 +82,25 @@ def test_sampled_recovered_spike_keeps_its_exact_row(tmp_path, sampled):
     spikes = part.summary["spikes"]
     assert [s["row"] for s in spikes] == [15_000] == [s["row"] for s in full.summary["spikes"]]
     assert [f.line for f in part.findings if f.code == "ND302"] == [15_002]
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_sampled_heavy_tailed_loss_keeps_every_spike_its_sigma_and_the_spike_score(tmp_path, sampled, broken):
+    """Student-t noise: dozens of 7-sigma points. The sample keeps the window around each listed one and
+    counts the score on every row, so ND302 reads the same (it used to show ~4x the score)."""
+    import numpy as np
+
+    n = 40_000
+    y = (0.6 + 1.8 * np.exp(-np.arange(n) / 8000)) * np.exp(np.random.default_rng(0).standard_t(3, n) * 0.1)
+    if broken:
+        y[30_000:] = np.nan
+    log = write_training_history(tmp_path / "training_history.csv", y)
+    full, part = sampled(log)
+    assert len(full.summary["spikes"]) == 50 and full.summary["spike_score"] > 0.002
+    assert part.summary["spikes"] == full.summary["spikes"]
+    assert part.summary["spike_score"] == full.summary["spike_score"]
+    nd302 = [(f.line, f.message) for f in full.findings if f.code == "ND302"]
+    assert [(f.line, f.message) for f in part.findings if f.code == "ND302"] == nd302 and len(nd302) == 5
 
 
 def test_sampled_grad_norm_surge_and_time_reset_are_exact(tmp_path, sampled):
@@ -167,3 +187,75 @@ def test_sampled_read_shows_progress_on_a_terminal(tmp_path, sampled, monkeypatc
     log = write_training_history(tmp_path / "training_history.csv", noisy_curve("healthy", 20_000))
     sampled(log)
     assert "Reading training_history.csv, MiB (sampling 1 row in" in err.getvalue()
+
+
+def _spike_report(report):
+    """What a user sees of the recovered spikes: the summary's spikes and the ND302 findings, with
+    the spike score (a share of the whole log, which differs with its length) left out."""
+    nd302 = [(f.line, f.where, f.message.split(" (spike score")[0]) for f in report.findings if f.code == "ND302"]
+    return report.summary["spikes"], nd302
+
+
+def test_the_fast_lightning_writer_writes_what_csvlogger_writes(tmp_path):
+    """The million-step fixture below is written with pandas; byte for byte it is CSVLogger's
+    csv.DictWriter file (sorted columns, empty cells, CRLF)."""
+    y = [float(v) for v in noisy_curve("healthy", 2500, seed=11)]
+    fast = write_lightning_metrics_fast(tmp_path / "fast.csv", y).read_bytes()
+    assert fast == write_lightning_metrics(tmp_path / "dict.csv", y, steps_per_epoch=1000).read_bytes()
+    assert fast.count(b"\r\n") == 2500 + 2 + 1  # step rows, two epoch rows, the header
+
+
+def test_recovered_spike_in_the_first_rows_of_a_million_step_log_is_reported_as_in_a_short_log(tmp_path):
+    """Real sampling (no lowered thresholds): a 1.05M-step Lightning metrics.csv, spike at step 3."""
+    y = noisy_curve("healthy", 1_050_000, seed=11)
+    y[3] *= 40
+    (tmp_path / "big").mkdir()
+    big = write_lightning_metrics_fast(tmp_path / "big" / "metrics.csv", y)
+    short = write_lightning_metrics_fast(tmp_path / "metrics.csv", y[:3000])
+    long_report, short_report = analyze_log(big), analyze_log(short)
+    assert long_report.summary["sampled"] is not None and long_report.summary["rows"] == 1_051_050
+    assert short_report.summary["sampled"] is None
+    spikes, nd302 = _spike_report(short_report)
+    assert spikes[0]["row"] == 3 and spikes[0]["index"] == 3 and nd302[0][:2] == (5, "train_loss_step @ step 3")
+    assert _spike_report(long_report) == (spikes, nd302)
+    assert long_report.summary["pattern"] == "healthy"
+
+
+def test_spike_and_surge_tests_read_the_same_block_by_block_as_on_the_whole_series():
+    """The sampler feeds signals.py block by block with the window's worth of earlier values in
+    front; the spikes and surges it finds are those of the whole series, the first rows included."""
+    import numpy as np
+
+    from nandoctor.logs import signals
+
+    y = with_recovered_spike(5000, seed=3)
+    y[7] *= 30
+    w = signals.SPIKE_WINDOW
+    found = {}
+    for test in (signals.spike_mask, signals.surge_mask):
+        whole = test(y)
+        blocks = [test(y[max(0, a - w):a + 1000], history=min(a, w)) for a in range(0, 5000, 1000)]
+        assert np.array_equal(np.concatenate(blocks), whole)
+        found[test.__name__] = list(np.flatnonzero(whole))
+    assert found == {"spike_mask": [7, 2500], "surge_mask": [7, 2500]}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_spike_test_agrees_with_pandas_rolling_statistics(seed):
+    """signals.py measures only the points that can pass (those above their whole window) and each
+    from its own window; the spikes and sigmas are those of pandas' rolling mean and std."""
+    import numpy as np
+    import pandas as pd
+
+    from nandoctor.logs import signals
+
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    y = (0.6 + 1.8 * np.exp(-np.arange(n) / 4000)) * np.exp(rng.standard_t(3, n) * 0.1)
+    roll = pd.Series(y).shift(1).rolling(signals.SPIKE_WINDOW, min_periods=signals.SPIKE_MIN_HISTORY)
+    mean, sd = roll.mean().to_numpy(), roll.std().to_numpy()
+    sigma = np.maximum(sd, signals.SD_FLOOR * np.abs(mean) + 1e-12)
+    expected = np.flatnonzero((y - mean > signals.SPIKE_SIGMA * sigma) & (y - mean > 0.5 * np.abs(mean)))
+    pos, m, s = signals.spikes_at(y)
+    assert len(expected) > 20 and list(pos) == list(expected)
+    assert np.allclose(m, mean[pos], rtol=1e-9) and np.allclose(s, sigma[pos], rtol=1e-9)

@@ -14,6 +14,7 @@ RULES = [
             "training to date the break.",
         bad="epoch 134: train/box_loss nan",
         good="a finite loss at every step, with clipping and warmup on",
+        check="nandoctor.logs.engine:_loss_findings",
     ),
     Rule(
         code="ND302",
@@ -22,6 +23,7 @@ RULES = [
         fix="Lower the learning rate or tighten gradient clipping; look for outlier batches at the spike.",
         bad="loss 2.1, 2.0, 8734.5, 1.9",
         good="a smooth curve with no point beyond 7 sigma of its rolling mean",
+        check="nandoctor.logs.engine:_loss_findings",
     ),
     Rule(
         code="ND303",
@@ -32,6 +34,7 @@ RULES = [
             "add eps inside log, lower the learning rate.",
         bad="food101: Loss: inf, Accuracy: 0.0097 (0.97%)",
         good="food101: Loss: 4.61, Accuracy: 0.0097 at the first evaluation, falling from there",
+        check="nandoctor.logs.engine:_loss_findings",
     ),
     Rule(
         code="ND304",
@@ -42,6 +45,7 @@ RULES = [
             "divisions, clip gradients (max_norm 1.0).",
         bad="loss 2.1 -> 2.0 -> 1.9 -> 8734.5 -> NaN",
         good="loss 2.1 -> 2.0 -> 1.9 -> 1.85 with the outlier batch removed and clipping on",
+        check="nandoctor.logs.engine:_loss_findings",
     ),
     Rule(
         code="ND305",
@@ -52,6 +56,7 @@ RULES = [
             "clipping.",
         bad="loss 2.1 -> 2.3 -> 2.8 -> 4.5 -> 12.3 -> 89.7 -> NaN",
         good="lr 1e-4 -> 5e-5 with warmup: loss 2.1 -> 2.0 -> 1.9 -> 1.8",
+        check="nandoctor.logs.engine:_loss_findings",
     ),
     Rule(
         code="ND306",
@@ -63,6 +68,7 @@ RULES = [
             "cosine), lower the learning rate.",
         bad="loss 2.1 -> 1.8 -> 2.5 -> 1.6 -> 3.2 -> 1.4 -> 5.8 -> NaN",
         good="loss 2.1 -> 1.9 -> 1.8 -> 1.7 after re-creating the optimizer and shuffling",
+        check="nandoctor.logs.engine:_loss_findings",
     ),
     Rule(
         code="ND307",
@@ -73,6 +79,7 @@ RULES = [
             "healthy checkpoint.",
         bad="134/200 24.6G 1.88 4.06 1.659 316 1280 then 134/200 24.6G nan nan nan 294 1280 (amp: true)",
         good="amp: false (or bf16) and clipping, resumed from the epoch checkpoint before the NaN",
+        check="nandoctor.logs.engine:_loss_findings",
     ),
     Rule(
         code="ND308",
@@ -83,6 +90,7 @@ RULES = [
             "(fp16 eval overflows first).",
         bad="Epoch 2/50 | Train Loss: 0.7663 | Val Loss: nan | Val Acc: 1.0000",
         good="Epoch 2/50 | Train Loss: 0.4511 | Val Loss: 0.6120 | Val Acc: 0.8125",
+        check="nandoctor.logs.engine:_validation_findings",
     ),
     Rule(
         code="ND309",
@@ -92,6 +100,7 @@ RULES = [
         fix="Ignore these metric values; fix the NaN (see the loss findings) and re-evaluate.",
         bad="Val Loss: nan | Val Acc: 1.0000",
         good="Val Loss: 0.61 | Val Acc: 0.81",
+        check="nandoctor.logs.engine:_validation_findings",
     ),
     Rule(
         code="ND310",
@@ -102,6 +111,7 @@ RULES = [
             "in the loss; lower the LR and clip (max_grad_norm 1.0).",
         bad='{"loss": 2.31, "grad_norm": NaN, "step": 420}',
         good='{"loss": 2.31, "grad_norm": 1.7, "step": 420}',
+        check="nandoctor.logs.engine:_loss_findings",
     ),
     Rule(
         code="ND311",
@@ -111,6 +121,7 @@ RULES = [
         fix="Clip gradients at the suggested threshold and lower the learning rate before it turns into NaN.",
         bad="grad_norm 1.1, 1.3, 1.2, 9.8, 48.0",
         good="grad_norm 1.1, 1.3, 1.2, 1.4 with max_grad_norm 1.0",
+        check="nandoctor.logs.engine:_grad_findings",
     ),
     Rule(
         code="ND312",
@@ -119,6 +130,7 @@ RULES = [
         fix="Set max_norm (max_grad_norm, gradient_clipping) to the suggested value.",
         bad="no gradient clipping (DeepSpeed gradient_clipping 0)",
         good="max_grad_norm 5.0 when grad_norm normally runs 0.5-2.0",
+        check="nandoctor.logs.engine:_grad_findings",
     ),
     Rule(
         code="ND313",
@@ -129,6 +141,7 @@ RULES = [
             "(`nandoctor check-data`).",
         bad="train loss 13.4 -> 14.1 over 10 epochs, mAP 0 throughout",
         good="train loss 13.4 -> 6.2 over 10 epochs, mAP rising",
+        check="nandoctor.logs.engine:_run_findings",
     ),
     Rule(
         code="ND314",
@@ -138,6 +151,7 @@ RULES = [
         fix="Make sure the resume started from a clean checkpoint (`nandoctor inspect-ckpt`).",
         bad="time 3030.1 then 12.4",
         good="time increasing throughout, or a resume from a checkpoint inspect-ckpt calls clean",
+        check="nandoctor.logs.engine:_run_findings",
     ),
     Rule(
         code="ND315",
@@ -148,6 +162,7 @@ RULES = [
             "visible.",
         bad="epoch,train_loss,val_acc / 7,,0.91 (train_loss empty, the rest logged)",
         good="epoch,train_loss,val_acc / 7,0.412,0.91",
+        check="nandoctor.logs.engine:_missing_findings",
     ),
     Rule(
         code="ND316",
@@ -157,5 +172,6 @@ RULES = [
         fix="Log the training loss too (Megatron: `lm loss`); meanwhile treat a non-finite grad norm as the break.",
         bad="| loss scale: 1.0 | grad norm: nan |",
         good="| lm loss: 2.31 | loss scale: 1.0 | grad norm: 1.7 |",
+        check="nandoctor.logs.engine:analyze_table",
     ),
 ]

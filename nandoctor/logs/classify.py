@@ -25,16 +25,19 @@ single points):
 
 A divergence must also be large against the run's own starting scale (a quarter of the early
 loss), so a loss converging to 1e-4 whose noise doubles is not called an explosion.
+
+The spike tests (the recovered spikes, the sudden spike's final jump) live in signals.py, shared with
+the evidence and the sampler of huge logs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nandoctor.logs.signals import final_jump, recovered_spikes
+
 PATTERNS = ("healthy", "sudden_spike", "exponential_growth", "oscillating_divergence",
             "abrupt_nonfinite", "nonfinite_from_start")
-SPIKE_SIGMA = 7.0      # OLMo's spike definition: > 7 sigma from the rolling mean
-SPIKE_WINDOW = 50      # trailing points of that rolling mean
 
 
 @dataclass
@@ -76,37 +79,6 @@ def classify(values, break_at: int | None = None) -> Shape:
     return Shape("healthy", None, None, spikes, score, "")
 
 
-def recovered_spikes(f) -> tuple[list[tuple[int, float, float]], float]:
-    """Points more than 7 sigma above the trailing rolling mean; those that came back down are kept.
-
-    The score counts every such point (OLMo's spike score); the list keeps the recovered ones
-    (at most 50), since one at the very end is a sudden spike, not a recovery.
-    """
-    import numpy as np
-    import pandas as pd
-
-    n = len(f)
-    if n < 3:
-        return [], 0.0
-    s = pd.Series(f).shift(1).rolling(SPIKE_WINDOW, min_periods=2)
-    mean, sd = s.mean().to_numpy(), s.std().to_numpy()
-    floor = 1e-3 * np.abs(mean) + 1e-12
-    excess = f - mean
-    hit = (excess > SPIKE_SIGMA * np.maximum(sd, floor)) & (excess > 0.5 * np.abs(mean))
-    hit &= ~np.isnan(mean)
-    rows = np.flatnonzero(hit)
-    score = float(len(rows) / n)
-    spikes = []
-    for r in rows:
-        after = f[r + 1:r + 6]
-        limit = mean[r] + SPIKE_SIGMA * max(sd[r], floor[r])
-        if len(after) and (after <= limit).any():
-            spikes.append((int(r), float(f[r]), float(excess[r] / max(sd[r], floor[r]))))
-            if len(spikes) >= 50:
-                break
-    return spikes, score
-
-
 def _envelopes(g):
     """(starts, lo, med, hi) per block: 2-point windows for short series, blocks of ~1% beyond."""
     import numpy as np
@@ -135,17 +107,7 @@ def _divergence(f):
         g = g - g.min() + max(1e-12, 0.01 * (g.max() - g.min()) or 1.0)
     scale = float(np.median(g[: max(1, n // 10)]))
 
-    # sudden spike: one point far above the window before it, that window not yet elevated
-    w = max(2, min(100, n // 50))
-    pre = g[-1 - w:-1]
-    med_pre = float(np.median(pre))
-    sd_pre = max(1.4826 * float(np.median(np.abs(pre - med_pre))), 1e-3 * abs(med_pre), 1e-12)
-    earlier = g[max(0, n - 4 - 2 * w):n - 4]
-    calm = float(np.median(earlier)) if len(earlier) else med_pre
-    # a 10x step is sudden even after a small rise, but not when the point before it is already up:
-    # x1e5 per epoch on a short epoch log is geometric growth, not one bad step
-    not_rising = g[-4:-1].max() <= 2 * calm or (g[-1] >= 10 * g[-4:-1].max() and g[-2] <= 2 * calm)
-    if g[-1] >= 3 * pre.max() and g[-1] - med_pre > 7 * sd_pre and not_rising and g[-1] - med_pre >= 0.25 * scale:
+    if final_jump(g, scale):  # one point far above the window before it, that window not yet elevated
         return "sudden_spike", n - 1, f"jumped from {fmt_value(f[-2])} to {fmt_value(f[-1])} in one step"
 
     if n < 4:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 from nandoctor.findings import NandoctorError, Report
-from nandoctor.logs import advice, evidence, series
+from nandoctor.logs import advice, evidence, series, signals
 from nandoctor.logs.classify import classify, fmt_value
+from nandoctor.logs.columns import grad_column
 from nandoctor.logs.table import LogTable
 
 PATTERN_CODES = {"nonfinite_from_start": "ND303", "sudden_spike": "ND304", "exponential_growth": "ND305",
@@ -22,8 +24,16 @@ PATTERN_CODES = {"nonfinite_from_start": "ND303", "sudden_spike": "ND304", "expo
 CURVE_POINTS = 64
 
 
+class LogReport(Report):
+    """analyze-log's Report, also carrying the judged series for the text view's sparkline, --plot and
+    --watch. Plain class attributes, not dataclass fields, so they stay out of the JSON."""
+
+    curve: list[float] | None = None  # at most CURVE_POINTS values
+    series: tuple[str, Any, Any] = ("", None, None)  # (name, values, table rows)
+
+
 def analyze_log(path: Path, *, metric: str | None = None, plot: Path | None = None,
-                force: bool = False) -> Report:
+                force: bool = False) -> LogReport:
     """Analyze one log file (or a run folder holding one). `plot` also writes a PNG of the curve."""
     from nandoctor.logs.readers import read_log
     from nandoctor.progress import progress
@@ -80,9 +90,9 @@ def primary_series(table: LogTable, metric: str | None):
     return name, values, rows
 
 
-def analyze_table(table: LogTable, metric: str | None = None) -> Report:
+def analyze_table(table: LogTable, metric: str | None = None) -> LogReport:
     """Classify the primary metric, date the break, gather the evidence, and fill the Report."""
-    report = Report(command="analyze-log")
+    report = LogReport(command="analyze-log")
     missing = evidence.missing_cells(table) if metric is None else None
     name, values, rows = primary_series(table, metric)
     nonfinite_cols = evidence.nonfinite_columns(table)
@@ -94,10 +104,11 @@ def analyze_table(table: LogTable, metric: str | None = None) -> Report:
         shape.detail = (f"every value shown is non-finite from the first one ({table.where(int(rows[0]))}); the "
                         "log starts mid-run, so when it broke is not in it")
     first_row = int(rows[shape.first_bad]) if shape.first_bad is not None else None
+    shape.spike_score = _sampled_spike_score(table, name, first_row, shape.spike_score)
     first, last = table.point(first_row), table.point(_last_healthy_row(table, rows, shape.first_bad))
 
-    grad_col = evidence.grad_column(table.frame.columns)
-    surges = evidence.grad_surges(*evidence.healthy_grad(table, grad_col, first_row)) if grad_col else []
+    grad_col = grad_column(table.frame.columns)
+    surges = signals.grad_surges(*evidence.healthy_grad(table, grad_col, first_row)) if grad_col else []
     onset_row = _onset_row(shape, rows, nonfinite_cols, surges, first_row)
     clip = None
     if grad_col is not None:  # clip at what the healthy stretch, before any onset, looked like
@@ -193,6 +204,16 @@ def _refuse_thin_verdict(table: LogTable, name: str, values, nonfinite_cols, met
                              f"{', '.join(list(table.frame.columns)[:12])})")
 
 
+def _sampled_spike_score(table: LogTable, name: str, first_row: int | None, score: float) -> float:
+    """A sampled log's spike score as on every row (the sampler counted it while reading), when the
+    sampler watched this series and stopped at the same break; else the sample's own estimate."""
+    counts = table.sample.spikes.get(name) if table.sample is not None else None
+    if not counts or not counts[1]:
+        return score
+    hits, points, broke = counts
+    return hits / points if broke == (None if first_row is None else table.row_id(first_row)) else score
+
+
 def _starts_mid_run(table: LogTable, rows) -> bool:
     """The log's first counter is past the start of training (an excerpt pasted from the middle)."""
     import numpy as np
@@ -216,7 +237,7 @@ def _starts_mid_run(table: LogTable, rows) -> bool:
     return first > max(1.0, stride)
 
 
-def _analyze_stdin(metric, plot, force) -> Report:
+def _analyze_stdin(metric, plot, force) -> LogReport:
     """`kubectl logs pod | nandoctor analyze-log -`: the stream is read once, line by line."""
     import io
     import sys
@@ -304,7 +325,9 @@ def _onset_row(shape, rows, nonfinite_cols, surges, first_row):
 
 
 def _loss_findings(report, table, shape, name, values, rows, onset_row, witness, loc):
-    """ND301 (the break), the pattern's own code (ND303-ND307), recovered spikes (ND302), ND310."""
+    """ND301 (the break); the pattern's own code, named by classify.py: ND303 nonfinite_from_start,
+    ND304 sudden_spike, ND305 exponential_growth, ND306 oscillating_divergence, ND307 abrupt_nonfinite;
+    recovered spikes (ND302, signals.py's test); ND310 (a witness broke while the loss looked finite)."""
     s, idx = report.summary, table.index_name
     first, last = s["first_nonfinite"], s["last_healthy"]
     first_row = int(rows[shape.first_bad]) if shape.first_bad is not None else None  # in the frame
@@ -478,7 +501,7 @@ def _grad_findings(report, table, col, surges, clip, loc):
         row, value, factor = surges[0]
         point = table.point(row)
         report.add("ND311", "warning", f"{col} jumped to {fmt_value(value)} ({factor:.1f}x the mean of the "
-                   f"{evidence.SURGE_WINDOW} points before) at {table.index_name} {point['index']}"
+                   f"up to {signals.SURGE_WINDOW} points before) at {table.index_name} {point['index']}"
                    + (f"; {len(surges)} such jumps" if len(surges) > 1 else ""),
                    **loc(row) | {"where": f"{col} @ {table.index_name} {point['index']}"}, data=point)
     v = table.frame[col].to_numpy(dtype=float)

@@ -1,18 +1,18 @@
 """Side evidence around the break: which columns went non-finite first, metrics that snapped to
-0 or 1, gradient-norm signals, a loss that never decreased, a time column that reset."""
+0 or 1, gradient-norm signals, a loss that never decreased, a time column that reset.
+
+The spike and surge tests themselves live in signals.py, the column names in columns.py."""
 
 from __future__ import annotations
 
 import re
 
+from nandoctor.logs.columns import is_time_column
 from nandoctor.logs.series import is_eval
 from nandoctor.logs.table import LogTable
 
 _BOUNDED = re.compile(r"acc|precision|recall|map|f1|iou|top1|top5|auc", re.I)
-_TIME = re.compile(r"^(\w+/)?(time|elapsed|elapsed_time|wall_time|walltime)$", re.I)  # not *_runtime
 WARMUP_SHARE = 0.05     # early grad norms reflect the random init, not the regime to clip
-SURGE_FACTOR = 5.0      # playbook: grad norm growing 5x within a short window
-SURGE_WINDOW = 10
 
 
 def nonfinite_columns(table: LogTable) -> list[tuple[str, int]]:
@@ -85,14 +85,6 @@ def snapped_metrics(table: LogTable, row: int) -> list[tuple[str, float, float]]
     return out
 
 
-def grad_column(columns) -> str | None:
-    cols = list(columns)
-    for c in cols:
-        if c.lower() in ("grad_norm", "gradient_norm", "grad/norm", "train/grad_norm"):
-            return c
-    return next((c for c in cols if "grad_norm" in c.lower() or "gradnorm" in c.lower()), None)
-
-
 def healthy_grad(table: LogTable, col: str, before_row: int | None):
     """Finite grad norms before the break, without the first few (random-init) steps."""
     import numpy as np
@@ -116,21 +108,6 @@ def clip_threshold(values) -> float | None:
     if not p99 > 0:
         return None
     return float(f"{2.5 * p99:.2g}")
-
-
-def grad_surges(rows, values) -> list[tuple[int, float, float]]:
-    """(row, value, factor) where grad_norm reached 5x the mean of the window before it."""
-    import numpy as np
-    import pandas as pd
-
-    if len(values) <= SURGE_WINDOW:
-        return []
-    # the mean of the window before (a rolling median costs 10x more on million-step logs)
-    base = pd.Series(values).shift(1).rolling(SURGE_WINDOW, min_periods=SURGE_WINDOW).mean().to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = values / base
-    hits = np.flatnonzero((factor >= SURGE_FACTOR) & (base > 0))
-    return [(int(rows[i]), float(values[i]), float(factor[i])) for i in hits[:20]]
 
 
 def not_learning(series) -> tuple[float, float] | None:
@@ -170,10 +147,6 @@ def time_resets(table: LogTable) -> list[int]:
                 back = np.flatnonzero(np.diff(v[ok]) < 0)
                 return [int(ok[i + 1]) for i in back]
     return []
-
-
-def is_time_column(col: str) -> bool:
-    return bool(_TIME.search(col)) and not col.lower().endswith("per_second")
 
 
 def eval_columns(cols) -> list[str]:

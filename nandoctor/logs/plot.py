@@ -7,6 +7,7 @@ directory, and over an existing file only with --force.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from nandoctor.findings import NandoctorError
 from nandoctor.safe_write import check_target as _check_writable
@@ -55,7 +56,10 @@ def write_plot(target: Path, table, report, force: bool = False) -> Path:
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     try:
-        return write_atomic(target, lambda fh: fig.savefig(fh, format="png"), force=force,
+        def save(fh: object) -> None:  # write_atomic hands over the open binary temp file
+            fig.savefig(cast("BinaryIO", fh), format="png")
+
+        return write_atomic(target, save, force=force,
                             inputs=[table.path], what="--plot PNG")
     finally:
         plt.close(fig)

@@ -6,18 +6,20 @@ Kept while the blocks stream past:
   statistics read the same as on the whole series (a min/max decimation would skew them);
 - for each column, its first non-finite row and the CONTEXT rows before it, so the break, the last
   healthy row and the window the sudden-spike test looks at are exact;
-- rows where a watched series (the primary loss, the grad norm) passes the engine's own spike or
-  surge test, checked on every row (the engine then judges them again within the sample);
+- rows where a watched series (the primary loss, the grad norm) is a spike or a surge by the one
+  test in signals.py, checked on every row; for the first ones (as many as the report lists) also
+  the window the test read before them and the points after, so the engine, judging the sample
+  again, finds the same spike with the same sigma and recovery;
 - rows where a time column goes backwards (a resume), and the last CONTEXT rows of the file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from nandoctor.logs.classify import SPIKE_SIGMA, SPIKE_WINDOW
-from nandoctor.logs.evidence import SURGE_FACTOR, SURGE_WINDOW, is_time_column
+from nandoctor.logs import signals
+from nandoctor.logs.columns import is_time_column
 
 CONTEXT = 1024            # exact rows kept before each break and at the end of the file
 MAX_CANDIDATES = 1024     # per block and series: a heavy-tailed series cannot flood the sample
@@ -30,6 +32,9 @@ class Sample:
     row_ids: Any          # int64 ndarray: the log's 0-based data row of each kept frame row
     total_rows: int
     stride: int
+    # per watched series ("+"-joined columns): (spikes, finite points, the log row of its first
+    # non-finite value or None), counted on every row up to that break: the exact spike score
+    spikes: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
 
 
 class Sampler:
@@ -46,8 +51,11 @@ class Sampler:
         self.rows = 0                      # data rows seen so far
         self.first_bad: set[str] = set()   # columns whose first non-finite row is already kept
         self.carry: dict[int, tuple] = {}  # per watched series: its last values and their rows
+        self.exact: dict[int, list[int]] = {}  # per watched series: spike and surge neighbourhoods left to keep
+        self.after: dict[int, int] = {}    # per watched series: values after a spike still to keep (next block)
+        self.counts: dict[int, list] = {}  # per watched series: [spikes, finite points, first bad row or None]
         self.last_time: dict[str, float] = {}
-        self.pending = None                # (frame, written, lines, base, keep mask)
+        self.pending: tuple | None = None  # (frame, written, lines, base, keep mask)
         self.parts: list[tuple] = []
 
     def add(self, frame, written: dict, first_line: int) -> None:
@@ -77,7 +85,7 @@ class Sampler:
                 self.first_bad.add(col)
                 self._keep_before(keep, int(np.argmax(bad)))
         for i, group in enumerate(self.watch):
-            keep[self._jumps(i, frame, written, group)] = True
+            self._jumps(i, frame, written, group, keep)
         for col in self.time_cols:
             keep[self._time_resets(col, frame[col].to_numpy())] = True
         self._flush()
@@ -89,7 +97,7 @@ class Sampler:
         import numpy as np
         import pandas as pd
 
-        if self.rows == 0:
+        if self.rows == 0 or self.pending is None:
             return None
         self.pending[4][-CONTEXT:] = True
         self._flush()
@@ -99,13 +107,19 @@ class Sampler:
             written[col] = np.concatenate([p[1].get(col, np.zeros(len(p[0]), bool)) for p in self.parts])
         lines = np.concatenate([p[2] for p in self.parts])
         rows = np.concatenate([p[3] for p in self.parts])
-        return frame, written, lines, Sample(rows, self.rows, self.stride)
+        spikes = {"+".join(g): tuple(self.counts[i]) for i, g in enumerate(self.watch) if i in self.counts}
+        return frame, written, lines, Sample(rows, self.rows, self.stride, spikes)
 
     def _keep_before(self, keep, row: int) -> None:
         """Keep `row` and the CONTEXT rows before it, reaching back into the held block."""
-        keep[max(0, row - CONTEXT):row + 1] = True
-        if row < CONTEXT and self.pending is not None:
-            self.pending[4][-(CONTEXT - row):] = True
+        self._keep_span(keep, row - CONTEXT, row)
+
+    def _keep_span(self, keep, first: int, last: int) -> None:
+        """Keep block rows first..last; a negative `first` reaches back into the held block."""
+        keep[max(0, first):last + 1] = True
+        if first < 0 and self.pending is not None:
+            held = self.pending[4]
+            held[max(-len(held), first):] = True
 
     def _flush(self) -> None:
         if self.pending is None:
@@ -116,9 +130,10 @@ class Sampler:
                            lines[idx], base + idx))
         self.pending = None
 
-    def _jumps(self, i: int, frame, written: dict, group: list[str]):
-        """Block rows where the watched series spikes (classify.recovered_spikes' test on the full
-        window of SPIKE_WINDOW values before) or surges (evidence.grad_surges' test)."""
+    def _jumps(self, i: int, frame, written: dict, group: list[str], keep) -> None:
+        """Keep the block rows where the watched series spikes or surges (signals.spike_mask and
+        surge_mask, fed the values carried from the blocks before), with the exact neighbourhood of
+        the first signals.MAX_SPIKES spikes and signals.MAX_SURGES surges."""
         import numpy as np
 
         v = sum(frame[c].to_numpy() for c in group)
@@ -130,20 +145,44 @@ class Sampler:
         prev_v, prev_r = self.carry.get(i, (np.zeros(0), np.zeros(0, np.int64)))
         x = np.concatenate([prev_v, v[local]])
         rows = np.concatenate([prev_r, local])  # carried rows are negative: they belong to earlier blocks
-        self.carry[i] = (x[-SPIKE_WINDOW:], rows[-SPIKE_WINDOW:] - len(v))
-        hits = np.zeros(len(x), bool)
-        if len(x) > SURGE_WINDOW:
-            w = SURGE_WINDOW
-            mean = _window_means(x, w)
-            hits[w:] |= (mean > 0) & (x[w:] >= SURGE_FACTOR * mean)
-        if len(x) > SPIKE_WINDOW:
-            w = SPIKE_WINDOW
-            mean = _window_means(x, w)
-            sd = np.sqrt(np.maximum(_window_means(x * x, w) - mean * mean, 0.0) * w / (w - 1))  # as pandas' std
-            excess = x[w:] - mean
-            floor = 1e-3 * np.abs(mean) + 1e-12
-            hits[w:] |= (excess > 0.5 * np.abs(mean)) & (excess > SPIKE_SIGMA * np.maximum(sd, floor))
-        return rows[np.flatnonzero(hits & (rows >= 0))[:MAX_CANDIDATES]]
+        self.carry[i] = (x[-signals.SPIKE_WINDOW:], rows[-signals.SPIKE_WINDOW:] - len(v))
+        h = len(prev_v)
+        todo = self.after.pop(i, 0)  # the points after a spike at the end of the block before
+        new = rows[h:h + todo]
+        if len(new):
+            self._keep_span(keep, int(new[0]), int(new[-1]))
+        if todo > len(new):
+            self.after[i] = todo - len(new)
+        spikes = np.flatnonzero(signals.spike_mask(x, h)) + h  # positions in x
+        surges = np.flatnonzero(signals.surge_mask(x, h)) + h
+        self._count(i, frame, written, group, ok, local, rows[spikes])
+        hits = np.union1d(spikes, surges)[:MAX_CANDIDATES]
+        keep[rows[hits]] = True
+        left = self.exact.setdefault(i, [signals.MAX_SPIKES, signals.MAX_SURGES])
+        spans = ((0, spikes, signals.SPIKE_WINDOW, signals.RECOVERY_POINTS), (1, surges, signals.SURGE_WINDOW, 0))
+        for kind, found, before, after in spans:
+            for p in found[:left[kind]]:
+                last = min(len(x) - 1, p + after)
+                self._keep_span(keep, int(rows[max(0, p - before)]), int(rows[last]))
+                if p + after > last:
+                    self.after[i] = max(self.after.get(i, 0), p + after - last)
+            left[kind] -= min(left[kind], len(found))
+
+    def _count(self, i: int, frame, written: dict, group: list[str], ok, local, spike_rows) -> None:
+        """Count the series' spikes and finite points up to its first non-finite value (logged on
+        a row where every column of the group was), as the classifier does on the whole series."""
+        import numpy as np
+
+        count = self.counts.setdefault(i, [0, 0, None])
+        if count[2] is not None:
+            return
+        present = np.logical_and.reduce([~np.isnan(frame[c].to_numpy()) | written.get(c, False) for c in group])
+        bad = np.flatnonzero(present & ~ok)
+        limit = int(bad[0]) if len(bad) else len(ok)
+        count[0] += int((spike_rows < limit).sum())
+        count[1] += int(np.searchsorted(local, limit))
+        if len(bad):
+            count[2] = self.rows + limit
 
     def _time_resets(self, col: str, t):
         import numpy as np
@@ -157,10 +196,3 @@ class Sampler:
         back = np.diff(np.concatenate(([prev], seq))) < 0
         return ok[back][:MAX_CANDIDATES]
 
-
-def _window_means(x, w: int):
-    """Mean of the w values before each of x[w:] (a cumulative sum: a rolling window costs 20x more)."""
-    import numpy as np
-
-    cs = np.concatenate(([0.0], np.cumsum(x)))
-    return (cs[w:-1] - cs[:-1 - w]) / w

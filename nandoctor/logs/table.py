@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 INDEX_NAMES = ("epoch", "step")
 
@@ -97,6 +97,10 @@ class LogTable:
             return None
         return int(self.lines[row])
 
+    @overload
+    def point(self, row: int) -> dict: ...
+    @overload
+    def point(self, row: None) -> None: ...
     def point(self, row: int | None) -> dict | None:
         """The {"index", "row"} shape the JSON summary uses for dated events."""
         if row is None:

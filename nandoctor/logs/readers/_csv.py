@@ -17,9 +17,11 @@ import math
 import mmap
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from nandoctor.findings import NandoctorError
+from nandoctor.logs.columns import grad_column
+from nandoctor.logs.sample import Sampler
 from nandoctor.numbers import NAN_WORDS, NEG_INF_WORDS, POS_INF_WORDS
 
 NAN_TOKENS = NAN_WORDS | {"null", "none", "n/a", "na", "#n/a"}  # the words of a missing value too
@@ -46,7 +48,7 @@ def load_csv(path: Path, primary: Callable[[list[str]], list[str]], metric: str 
     return frame, written, np.arange(2, len(frame) + 2), None  # header on line 1
 
 
-def _parse(path: Path, padded: bool, block: bytes | None = None, first_line: int = 2):
+def _parse(path: Path, padded: bool, block: bytes | None = None, first_line: int = 2) -> tuple[Any, dict[str, Any]]:
     """(numeric float64 frame, written-NaN masks) of the file, or of `block`: the header line
     followed by the file's lines from `first_line` on."""
     import numpy as np
@@ -94,8 +96,6 @@ def _parse(path: Path, padded: bool, block: bytes | None = None, first_line: int
 def _load_sampled(path: Path, padded: bool, primary, metric: str | None, stride: int):
     """Parse line-aligned blocks one at a time and feed them to the Sampler. (Parsing on a second
     thread measured no faster on two cores: the per-block numpy work holds the GIL.)"""
-    from nandoctor.logs.evidence import grad_column
-    from nandoctor.logs.sample import Sampler
     from nandoctor.progress import progress
 
     def watch(cols):
@@ -164,7 +164,7 @@ def _written_nan(source, on_bytes, raw, out, header: list[str]) -> dict:
     nan_cols = [c for c in out.columns if np.isnan(out[c].to_numpy()).any()]
     if not nan_cols:
         return {}
-    written = {}
+    written: dict[str, Any] = {}
     # Text columns: a token such as `NaN!`-free `inf` is at hand, but pandas already turned `nan` into a
     # missing value there too, so their missing cells are told apart from empty ones below, like numbers.
     tokens = {}

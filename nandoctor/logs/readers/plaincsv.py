@@ -4,30 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nandoctor.logs import series
+from nandoctor.logs.columns import index_column
 from nandoctor.logs.readers._csv import load_csv
 from nandoctor.logs.table import LogTable
 
 FORMAT = "csv"
 
 
-def index_column(columns: list[str]) -> tuple[str | None, str]:
-    lower = {c.lower(): c for c in columns}
-    for name in ("epoch", "step", "global_step", "iteration", "iter"):
-        if name in lower:
-            return lower[name], "epoch" if name == "epoch" else "step"
-    return None, "step"
-
-
 def default_loss(columns: list[str]) -> list[str]:
-    from nandoctor.logs import series
-
+    """The loss columns to judge by default: the loss ranking over every column but the counter."""
     index_col, _ = index_column(columns)
     return series.choose([c for c in columns if c != index_col])[0]
 
 
 def read(path: Path, metric: str | None = None) -> LogTable:
-    from nandoctor.logs import series
-
     frame, written, lines, sample = load_csv(path, default_loss, metric)
     cols = list(frame.columns)
     index_col, index_name = index_column(cols)
