@@ -37,8 +37,10 @@ def check_data(path: Path, *, num_classes: int | None = None, config: Path | Non
 
     if not path.is_dir() and not path.is_file():
         raise NandoctorError(f"{path}: not a regular file or folder (FIFO, device or broken link)")
-    report = Report(command="check-data")
     suffix = path.suffix.lower()
+    if path.is_file() and path.stat().st_size == 0 and suffix != ".txt":  # an empty .txt: a background image
+        raise NandoctorError(f"{path}: empty file, nothing to check")
+    report = Report(command="check-data")
     if path.is_file() and suffix in TENSOR_EXTS:
         from nandoctor.data.tensors import check_tensor_files
 
@@ -247,7 +249,8 @@ def _add(report: Report, hit: tuple) -> None:
         dropped[code] = dropped.get(code, 0) + 1
         return
     listed[code] = listed.get(code, 0) + 1
-    report.add(code, severity, message, path=path, line=line, data=data)
+    wrong_kind = bool(data.pop("wrong_kind", False))  # yolo._vet's mark: not a label file at all
+    report.add(code, severity, message, path=path, line=line, data=data, wrong_kind=wrong_kind)
 
 
 def _finish(report: Report) -> None:

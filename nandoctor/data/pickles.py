@@ -9,13 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from nandoctor.findings import Report
+from nandoctor.findings import Report, WrongKind
 
+UNPICKLING = (TypeError, KeyError, IndexError, AttributeError)  # what pickle's opcodes may raise from a file
 MAX_VALUES = 1 << 28  # elements materialised per tensor (check-data checks values in memory)
 
 
 def judge(path: Path, report: Report) -> Any:
     """The file read inertly (a `Loaded`), or None after a finding: unsafe (error) or unreadable."""
+    from nandoctor.ckpt.engine import PARSE_ERRORS, _from_unpickling
     from nandoctor.ckpt.readers import read_any
     from nandoctor.ckpt.unpickle import UnsafePickle
 
@@ -31,9 +33,12 @@ def judge(path: Path, report: Report) -> Any:
         return None
     except (KeyboardInterrupt, MemoryError):
         raise
-    except Exception as exc:  # corrupt, truncated, not a checkpoint: one line
+    except Exception as exc:  # corrupt, truncated, not a checkpoint: one line; a bug of ours propagates
+        if not isinstance(exc, PARSE_ERRORS) and not (isinstance(exc, UNPICKLING) and _from_unpickling(exc)):
+            raise
         text = " ".join(str(exc).split())[:200] or type(exc).__name__
-        report.add("ND100", "error", f"cannot read this tensor file: {text}", path=str(path))
+        report.add("ND100", "error", f"cannot read this tensor file: {text}", path=str(path),
+                   wrong_kind=isinstance(exc, WrongKind))
         return None
     v = loaded.verdict
     if v is not None and v.status == "unknown":

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from nandoctor.findings import Report
+from nandoctor.findings import Report, WrongKind
 
 FP16_MAX = 65504.0
 MAX_TENSORS = 100_000   # names reported per file; a checkpoint of 10,000 tiny tensors fits
@@ -87,7 +87,7 @@ def check_tensor_files(paths: list[Path], report: Report, vocab_size: int | None
                                where=name)
         except (Unreadable, OSError, ValueError, RuntimeError, EOFError, OverflowError, zlib.error,
                 zipfile.BadZipFile, NotImplementedError) as exc:
-            report.add("ND100", "error", _reason(exc), path=str(path))
+            report.add("ND100", "error", _reason(exc), path=str(path), wrong_kind=isinstance(exc, WrongKind))
         except MemoryError:
             report.add("ND100", "error", "too large to load into memory", path=str(path))
         finally:
@@ -282,7 +282,7 @@ def _numpy(path: Path, report: Report, budget: Budget):
             yield from _npz(path, report, budget)
             return
         if magic != b"\x93NUMPY":
-            raise Unreadable("not an .npy file (no \\x93NUMPY magic; np.load would try to unpickle it)")
+            raise WrongKind("not an .npy file (no \\x93NUMPY magic; np.load would try to unpickle it)")
         size = path.stat().st_size
         yield from _npy_member(f, path.stem, size, "cannot load .npy", report, str(path))
 

@@ -131,7 +131,7 @@ def _vet(unit: _Unit, scan: Scan) -> bytes | None:
     data = unit.data
     if b"\x00" in data:
         scan.add(("ND100", "error", "binary content (NUL bytes) in a label file", unit.path,
-                          None, {}))
+                          None, {"wrong_kind": True}))
         return None
     if not data.isascii():
         try:
