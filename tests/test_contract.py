@@ -272,7 +272,7 @@ def wrong_kind_files(tmp_path_factory) -> dict[str, list[Path]]:
 
     assert noise[:1] not in PICKLE_FIRST  # a pickle opcode first would make it a (broken) pickle, not noise
     files: dict[str, list[Path]] = {"random bytes": [], "png": [], "empty": [], "yaml config": []}
-    for ext in (".bin", ".pt", ".npy", ".txt"):
+    for ext in (".bin", ".pt", ".npy", ".npz", ".safetensors", ".txt"):
         (d / f"noise{ext}").write_bytes(noise)
         files["random bytes"].append(d / f"noise{ext}")
     for ext in (".bin", ".pt", ".npy", ".csv"):  # an empty .txt is a YOLO label (a background image): not here

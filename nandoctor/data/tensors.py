@@ -293,7 +293,9 @@ def _npz(path: Path, report: Report, budget: Budget):
     try:
         z = zipfile.ZipFile(path)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise Unreadable(f"cannot open .npz: {_reason(exc)}") from exc
+        with open(path, "rb") as f:  # a zip cut short is damaged; no zip at all is the wrong kind of file
+            kind = Unreadable if f.read(4) == b"PK\x03\x04" else WrongKind
+        raise kind(f"cannot open .npz: {_reason(exc)}") from exc
     with z:
         members = z.infolist()
         budget.take(sum(i.file_size for i in members), f"its {len(members)} members")
@@ -375,8 +377,10 @@ def _safetensors(path: Path, report: Report):
         f = safe_open(str(path), framework="pt")
         names = list(f.keys())
     except bad as exc:
+        with open(path, "rb") as h:  # no JSON header where safetensors puts it: the wrong kind of file
+            wrong_kind = h.read(9)[8:9] != b"{"
         report.add("ND100", "error", f"cannot open safetensors: {_first_line(str(exc)) or type(exc).__name__}",
-                   path=str(path))
+                   path=str(path), wrong_kind=wrong_kind)
         return
     for name in names:
         try:

@@ -54,8 +54,8 @@ RANDOM = {
     # finding about that file (test_ND100_binary_label_named_txt_via_subprocess)
     ".txt": (2, "junk.txt: binary content (NUL bytes) in a label file"),
     ".npy": (2, "junk.npy: not an .npy file (no \\x93NUMPY magic; np.load would try to unpickle it)"),
-    ".npz": (1, [("ND100", "error", "cannot open .npz: File is not a zip file")]),
-    ".safetensors": (1, [("ND100", "error", "cannot open safetensors: Error while deserializing header")]),
+    ".npz": (2, "junk.npz: cannot open .npz: File is not a zip file"),
+    ".safetensors": (2, "junk.safetensors: cannot open safetensors: Error while deserializing header: header too large"),
     ".csv": (2, "no 'label' column (use --label-key)"),
     ".yaml": (2, "junk.yaml: cannot read data YAML: 'utf-8' codec can't decode byte 0xa8 in position 0: invalid start byte"),
 }
