@@ -249,7 +249,7 @@ def _add(report: Report, hit: tuple) -> None:
         dropped[code] = dropped.get(code, 0) + 1
         return
     listed[code] = listed.get(code, 0) + 1
-    wrong_kind = bool(data.pop("wrong_kind", False))  # yolo._vet's mark: not a label file at all
+    wrong_kind = data.get("content") == "binary"  # yolo._vet: not a label file at all (an image, a tensor)
     report.add(code, severity, message, path=path, line=line, data=data, wrong_kind=wrong_kind)
 
 

@@ -130,8 +130,8 @@ def _vet(unit: _Unit, scan: Scan) -> bytes | None:
     """Whole-file problems (binary, not UTF-8, BOM, empty); returns the bytes to parse or None."""
     data = unit.data
     if b"\x00" in data:
-        scan.add(("ND100", "error", "binary content (NUL bytes) in a label file", unit.path,
-                          None, {"wrong_kind": True}))
+        scan.add(("ND100", "error", "label file holds binary content (NUL bytes), not text", unit.path, None,
+                  {"content": "binary"}))
         return None
     if not data.isascii():
         try:
