@@ -151,6 +151,10 @@ def _check_yolo(path: Path, report: Report, num_classes, task, images, vocab_siz
     else:  # a few files, maybe huge ones: progress per block of bytes, in this process
         with progress("Scanning labels (bytes)", _total_size(lay.labels)) as bar:
             total.merge(yolo.scan_files(lay.labels, spec, on_bytes=bar.advance))
+    if lay.labels == [str(path)] and any(h[0] == "ND100" and h[5].get("content") == "binary" for h in total.hits):
+        # one binary file given alone (a PNG passed as a label file) is the wrong kind of file
+        raise NandoctorError(f"{path}: binary content (NUL bytes) in a label file: not a label, JSONL/CSV or "
+                             "tensor file")
     for h in sorted(total.hits, key=lambda h: (h[3] or "", h[4] or 0)):
         _add(report, h)
     dropped = report.summary.setdefault("findings_not_listed", {})
@@ -249,8 +253,7 @@ def _add(report: Report, hit: tuple) -> None:
         dropped[code] = dropped.get(code, 0) + 1
         return
     listed[code] = listed.get(code, 0) + 1
-    wrong_kind = data.get("content") == "binary"  # yolo._vet: not a label file at all (an image, a tensor)
-    report.add(code, severity, message, path=path, line=line, data=data, wrong_kind=wrong_kind)
+    report.add(code, severity, message, path=path, line=line, data=data)
 
 
 def _finish(report: Report) -> None:

@@ -52,7 +52,7 @@ EMPTY = {  # given alone: nothing to check, except an empty YOLO label (a backgr
 RANDOM = {
     # one binary file given alone is the wrong kind of file (exit 2); inside a dataset it stays an ND100
     # finding about that file (test_ND100_binary_label_named_txt_via_subprocess)
-    ".txt": (2, "junk.txt: label file holds binary content (NUL bytes), not text"),
+    ".txt": (2, "junk.txt: binary content (NUL bytes) in a label file: not a label, JSONL/CSV or tensor file"),
     ".npy": (2, "junk.npy: not an .npy file (no \\x93NUMPY magic; np.load would try to unpickle it)"),
     ".npz": (2, "junk.npz: cannot open .npz: File is not a zip file"),
     ".safetensors": (2, "junk.safetensors: cannot open safetensors: Error while deserializing header: header too large"),
