@@ -72,7 +72,7 @@ def build_labels(path: Path, n: int) -> None:
 
 def build_log(path: Path, n: int) -> None:
     """results.csv (current Ultralytics columns) of n epochs; NaN from the last 1% on."""
-    from nandoctor.ultralytics_shapes import RESULTS_COLUMNS
+    from nandoctor.demo.ultralytics import RESULTS_COLUMNS
 
     nan_from = n - max(1, n // 100)
     with open(path, "w") as f:

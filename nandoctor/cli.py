@@ -11,12 +11,16 @@ path, wrong kind of file, unreadable input, bad option, an internal error), 3 `-
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import sys
+import warnings
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from types import ModuleType
+from typing import Callable, Iterator, List, Optional, Sequence
 
 import typer
 
@@ -138,6 +142,27 @@ def _map_error(exc: BaseException, label: str | None, debug: bool) -> None:
          + ("" if debug else " (rerun with --debug for the traceback)"))
 
 
+def _wrong_kind(label: str | None, report: Report) -> str | None:
+    """Why the one file given is not of the kind the command reads (the engine marked its finding
+    `wrong_kind`), or None. A folder's wrong-kind files stay findings: the rest is still judged."""
+    if label is None or label == "-" or os.path.isdir(label):
+        return None
+    for f in report.findings:
+        if f.wrong_kind and f.path is not None and os.path.abspath(f.path) == os.path.abspath(label):
+            return f.message
+    return None
+
+
+@contextmanager
+def _warnings_hidden(debug: bool) -> Iterator[None]:
+    """torch's and numpy's warnings (a deprecation, an overflow the report already names) are not the
+    user's business: stderr carries nandoctor's own lines only. --debug lets them through."""
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.simplefilter("ignore")
+        yield
+
+
 def _closed_stdout() -> None:
     """Stdout went away (`| head`): stop writing without an error; the verdict's exit code stands."""
     try:
@@ -147,44 +172,46 @@ def _closed_stdout() -> None:
         pass
 
 
-def run(engine: Callable[[], Report] | Sequence[tuple[str, Callable[[], Report]]], fmt: Format, fail_on: FailOn,
+def run(engine: Callable[[], Report] | Sequence[tuple[str | None, Callable[[], Report]]], fmt: Format, fail_on: FailOn,
         debug: bool, *, color: Color = Color.auto, statistics: bool = False, quiet: bool = False,
-        command: str | None = None, check: Callable[[str, Report], None] | None = None) -> None:
+        command: str | None = None) -> None:
     """Call the engine once per input, merge into one Report, render it, exit by the contract."""
     from nandoctor.render import render
 
     _configure(fmt, color, statistics, quiet)
-    calls = [(None, engine)] if callable(engine) else list(engine)
+    calls: list[tuple[str | None, Callable[[], Report]]] = [(None, engine)] if callable(engine) else list(engine)
     label = None
-    try:
-        parts = []
-        for label, call in calls:
-            report = call()
-            if check is not None and len(calls) == 1:  # among several inputs a bad one stays a finding
-                check(label, report)
-            parts.append((label, report))
-        label = None
-        report = parts[0][1] if len(parts) == 1 else merge(command or parts[0][1].command, parts)
-        code = report.exit_code(fail_on.value)
-        if report.summary.get("watch", {}).get("stopped") == "timeout" and fail_on is not FailOn.never \
-                and code == 0:
-            code = EXIT_TIMEOUT
+    with _warnings_hidden(debug):
         try:
-            render(report, fmt.value)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            _closed_stdout()
-    except typer.Exit:
-        raise
-    except KeyboardInterrupt:
-        sys.stderr.write("nandoctor: interrupted\n")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except Exception as exc:  # never a traceback for the user; --debug shows it
-        _map_error(exc, label, debug)
+            parts: list[tuple[str | None, Report]] = []
+            for label, call in calls:
+                report = call()
+                reason = _wrong_kind(label, report) if len(calls) == 1 else None  # among several: a finding
+                if reason is not None:
+                    fail(f"{label}: {reason}")
+                parts.append((label, report))
+            label = None
+            report = parts[0][1] if len(parts) == 1 else merge(command or parts[0][1].command, parts)
+            code = report.exit_code(fail_on.value)
+            if report.summary.get("watch", {}).get("stopped") == "timeout" and fail_on is not FailOn.never \
+                    and code == 0:
+                code = EXIT_TIMEOUT
+            try:
+                render(report, fmt.value)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                _closed_stdout()
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("nandoctor: interrupted\n")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:  # never a traceback for the user; --debug shows it
+            _map_error(exc, label, debug)
     raise typer.Exit(code)
 
 
-def merge(command: str, parts: list[tuple[str, Report]]) -> Report:
+def merge(command: str, parts: list[tuple[str | None, Report]]) -> Report:
     """Several inputs, one report: every finding, each input's summary under `summary.inputs`."""
     merged = Report(command=command)
     hidden: dict[str, int] = {}
@@ -228,7 +255,7 @@ def expand(paths: Sequence[Path], stdin: bool = False) -> list[Path]:
 
 
 def _calls(paths: list[Path], make: Callable[[Path], Report]) -> list[tuple[str, Callable[[], Report]]]:
-    return [(str(p), (lambda p=p: make(p))) for p in paths]
+    return [(str(p), functools.partial(make, p)) for p in paths]
 
 
 def _version(value: bool) -> None:
@@ -291,7 +318,8 @@ def demo(
     from nandoctor.demo import write_demo
 
     try:
-        steps = write_demo(directory, force=force)
+        with _warnings_hidden(debug):
+            steps = write_demo(directory, force=force)
     except KeyboardInterrupt:
         sys.stderr.write("nandoctor: interrupted\n")
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -343,39 +371,17 @@ def check_data_cmd(
                           label_key=label_key, ignore_index=ignore_index, vocab_size=vocab_size)
 
     _run_many("check-data", paths, lambda p: trusting(trust, lambda: one(p))(), fmt, fail_on, debug, color,
-              statistics, quiet, check=_wrong_kind_of_data)
+              statistics, quiet)
 
 
 def _run_many(command: str, paths: Sequence[Path], one: Callable[[Path], Report], fmt, fail_on, debug, color,
-              statistics, quiet, stdin: bool = False, check=None) -> None:
+              statistics, quiet, stdin: bool = False) -> None:
     try:
         inputs = expand(paths, stdin=stdin)
     except NandoctorError as exc:
         _configure(fmt, color, statistics, quiet)
         fail(str(exc))
-    run(_calls(inputs, one), fmt, fail_on, debug, color=color, statistics=statistics, quiet=quiet, command=command,
-        check=check)
-
-
-# A single file inspect-ckpt cannot recognise as a checkpoint at all is the wrong kind of file: exit 2
-# with the reason, as every other command does (in a folder it stays one `unreadable` row).
-_NOT_A_CHECKPOINT = ("(unrecognised first bytes)", "empty file", "not a checkpoint", "not a regular file")
-
-
-def _wrong_kind_of_checkpoint(label: str, report: Report) -> None:
-    rows = report.summary.get("checkpoints") or []
-    if (label != "-" and Path(label).is_file() and len(rows) == 1 and rows[0].get("status") == "unreadable"
-            and [f.code for f in report.findings] == ["ND200"]
-            and any(m in report.findings[0].message for m in _NOT_A_CHECKPOINT)):
-        raise NandoctorError(f"{label}: {report.findings[0].message}")
-
-
-def _wrong_kind_of_data(label: str, report: Report) -> None:
-    """A single binary file that is no tensor format (a PNG given as a label file): exit 2."""
-    errors = [f for f in report.findings if f.severity.value == "error"]
-    if (Path(label).is_file() and len(errors) == 1 and errors[0].code == "ND100"
-            and errors[0].message.startswith("binary content")):
-        raise NandoctorError(f"{label}: {errors[0].message}: not a label, JSONL/CSV or tensor file")
+    run(_calls(inputs, one), fmt, fail_on, debug, color=color, statistics=statistics, quiet=quiet, command=command)
 
 
 # inspect-ckpt
@@ -396,7 +402,7 @@ def inspect_ckpt_cmd(
     from nandoctor.ckpt.engine import inspect_ckpt
 
     _run_many("inspect-ckpt", paths, lambda p: trusting(trust, lambda: inspect_ckpt(p, stats=stats))(), fmt, fail_on,
-              debug, color, statistics, quiet, check=_wrong_kind_of_checkpoint)
+              debug, color, statistics, quiet)
 
 
 # analyze-log
@@ -496,7 +502,8 @@ def env_cmd(fmt: DocFormat = DOC_FORMAT) -> None:
 
     from nandoctor.environment import describe, detect
 
-    env = detect(probe=True)
+    with _warnings_hidden(False):  # a CUDA probe's warnings are not the report
+        env = detect(probe=True)
     sys.stdout.write((json.dumps(env.as_dict(), indent=2) if fmt is DocFormat.json else describe(env)) + "\n")
 
 
@@ -521,12 +528,19 @@ def triage(
         fail_on, debug, color=color, statistics=statistics, quiet=quiet)
 
 
+def _click_exceptions() -> ModuleType:
+    """Typer 0.2x vendors its own Click; older ones use the click package."""
+    import importlib
+
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # pragma: no cover
+        return importlib.import_module("click.exceptions")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: Click's usage errors as one line (`nandoctor: error: ...`, exit 2), Ctrl-C as 130."""
-    try:  # Typer 0.2x vendors its own Click; older ones use the click package
-        from typer._click import exceptions as cx
-    except ImportError:  # pragma: no cover
-        from click import exceptions as cx
+    cx = _click_exceptions()
 
     command = typer.main.get_command(app)
     try:

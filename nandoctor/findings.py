@@ -25,6 +25,11 @@ class NandoctorError(Exception):
     """The command could not do its job (exit 2). The message is shown as one line."""
 
 
+class WrongKind(ValueError):
+    """A reader's verdict that a file is not of the kind it reads at all (empty, unknown first bytes), as
+    opposed to one of that kind that is damaged. The engine marks the finding it makes of it `wrong_kind`."""
+
+
 @dataclass
 class Finding:
     code: str
@@ -36,6 +41,9 @@ class Finding:
     fix: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     title: str = ""
+    # The file at `path` is not of the kind the command reads (the message says why). Given alone, the
+    # command could not do its job: the CLI exits 2 with that message; in a folder it stays a finding.
+    wrong_kind: bool = False
 
     def __post_init__(self) -> None:
         from nandoctor.catalogue import get_rule
@@ -64,6 +72,8 @@ class Report:
     # The command's own verdict that the run is failing, whatever the severities (e.g. an early-warning
     # alarm that stopped `analyze-log --watch`); exit 1 unless --fail-on never.
     alarm: bool = False
+    # Several inputs merged into one report: each input's own report, so the text view shows one per input.
+    parts: list[Report] = field(default_factory=list)
 
     def add(self, code: str, severity: Severity | str, message: str, **kw: Any) -> Finding:
         f = Finding(code=code, severity=Severity(severity), message=message, **kw)

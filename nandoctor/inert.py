@@ -65,7 +65,8 @@ def sanitize_report(report):
     from nandoctor.findings import Report
 
     out = Report(command=report.command, summary=sanitize(report.summary),
-                 next_steps=[inert(s) for s in report.next_steps], alarm=report.alarm)
+                 next_steps=[inert(s) for s in report.next_steps], alarm=report.alarm,
+                 parts=[sanitize_report(p) for p in report.parts])  # several inputs merged (cli.merge)
     for f in report.findings:
         g = copy.copy(f)
         g.message, g.title = inert(f.message), inert(f.title)
@@ -75,8 +76,6 @@ def sanitize_report(report):
         g.data = sanitize(f.data)
         out.findings.append(g)
     for name, value in vars(report).items():  # view-only extras an engine attached (e.g. the sparkline curve)
-        if name == "parts":  # several inputs merged into one report (cli.merge)
-            value = [sanitize_report(p) for p in value]
         if name not in vars(out):
             setattr(out, name, value)
     return out

@@ -10,7 +10,10 @@ rest folded onto a second line under the name, else one block per row.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 _SPAN = re.compile(r"`[^`\n]*`")
 _GLUE = "\x00"  # stands for a space that must not break (inert text never holds a raw NUL)
@@ -70,7 +73,7 @@ def split_step(step: str) -> list[tuple[str, str]]:
 
 
 def fitted_table(console, title: str, headers: Sequence[str], rows: Sequence[Sequence], *, key: Sequence[int],
-                 justify: dict[int, str] | None = None, prose: Sequence[int] = (), name_style: str = "") -> list:
+                 justify: dict[int, JustifyMethod] | None = None, prose: Sequence[int] = (), name_style: str = "") -> list:
     """Renderables for a table that fits `console.width` with no cell cut: the whole table when it
     fits; else the `key` columns (column 0 is the name) with the others folded under the name;
     else one block per row (the name alone on its line, then `header value` pairs). `prose`

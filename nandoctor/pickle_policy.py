@@ -292,10 +292,10 @@ def scan_opcodes(data: bytes, verdict: Verdict) -> None:
                 module, _, name = str(arg).partition(" ")
                 _judge_static(module, name, verdict)
             elif code == "STACK_GLOBAL":
-                name = stack.pop() if stack else opaque
-                module = stack.pop() if stack else opaque
-                if isinstance(module, str) and isinstance(name, str):
-                    _judge_static(module, name, verdict)
+                top = stack.pop() if stack else opaque
+                below = stack.pop() if stack else opaque
+                if isinstance(below, str) and isinstance(top, str):  # (module, name) pushed in that order
+                    _judge_static(below, top, verdict)
                 else:
                     verdict.flag("?", "STACK_GLOBAL with a computed name")
                 stack.append(opaque)
@@ -321,8 +321,8 @@ def scan_opcodes(data: bytes, verdict: Verdict) -> None:
                     stack.pop()
             for _ in op.stack_after:
                 stack.append(arg if isinstance(arg, str) and code in _STRINGS else opaque)
-    except Exception:  # truncated or garbage: what was seen so far is judged
-        pass
+    except (ValueError, EOFError, MemoryError):  # truncated or garbage (pickletools raises ValueError): what
+        pass  # was seen so far is judged; anything else is a bug of ours and propagates
 
 
 _STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}

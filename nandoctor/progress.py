@@ -14,12 +14,12 @@ _shown = None  # the rich.progress.Progress on screen, if any
 
 
 class _NullBar:
-    def advance(self, n: int = 1) -> None:
+    def advance(self, n: float = 1) -> None:
         pass
 
 
 @contextmanager
-def progress(description: str, total: int | None) -> Iterator["_NullBar"]:
+def progress(description: str, total: int | None) -> Iterator[_NullBar | _Bar]:
     """Yield an object with `.advance(n)`; a Rich bar on a terminal stderr, a no-op elsewhere."""
     if not sys.stderr.isatty():
         yield _NullBar()
@@ -54,5 +54,5 @@ class _Bar:
     def __init__(self, bar, task) -> None:
         self._bar, self._task = bar, task
 
-    def advance(self, n: int = 1) -> None:
+    def advance(self, n: float = 1) -> None:
         self._bar.advance(self._task, n)

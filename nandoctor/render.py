@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nandoctor import __version__
-from nandoctor.findings import Report, Severity
+from nandoctor.findings import Finding, Report, Severity
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 FORMATS = ("text", "concise", "json", "github")
@@ -181,7 +181,7 @@ def summary_line(report: Report) -> str:
 
 def statistics_rows(report: Report) -> list[tuple[int, str, str, str]]:
     _, by_code = true_counts(report)
-    first = {}
+    first: dict[str, Finding] = {}
     for f in report.findings:
         first.setdefault(f.code, f)
     rows = [(n, code, first[code].severity.value, first[code].title) for code, n in by_code.items()]
@@ -248,7 +248,7 @@ def render_text(report: Report, console=None) -> None:
     module = SUMMARY_VIEWS.get(report.command)
     if module and not OUTPUT.quiet:
         view = importlib.import_module(module)
-        for part in getattr(report, "parts", None) or [report]:  # one view per input
+        for part in report.parts or [report]:  # one view per input
             for renderable in view.summary_view(part, console):
                 if isinstance(renderable, (str, Text)):
                     say(renderable)

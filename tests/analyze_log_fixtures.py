@@ -166,7 +166,7 @@ def write_lightning_metrics_fast(path: Path, step_losses, steps_per_epoch: int =
 
 def write_ultralytics_results(path: Path, box, cls=None, dfl=None, first_epoch: int = 1) -> Path:
     """A current Ultralytics results.csv (plain header, '%.6g', `nan` literal, metrics 0 at NaN)."""
-    from nandoctor.ultralytics_shapes import RESULTS_COLUMNS
+    from tests.ultralytics_writers import RESULTS_COLUMNS
 
     n = len(box)
     cls = cls if cls is not None else [b * 1.3 for b in box]

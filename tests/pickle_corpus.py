@@ -262,7 +262,7 @@ def benign(root: Path) -> dict[str, Path]:
     import numpy as np
     import torch
 
-    from nandoctor.ultralytics_shapes import save_ultralytics_checkpoint
+    from tests.ultralytics_writers import save_ultralytics_checkpoint
 
     root.mkdir(parents=True, exist_ok=True)
     out: dict[str, Path] = {}

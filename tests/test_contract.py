@@ -249,3 +249,105 @@ def test_a_known_parse_error_is_exit_2_with_its_reason(monkeypatch, cli, demo_ru
     r = cli("analyze-log", demo_run / "results.csv")
     assert r.code == 2 and r.stderr.startswith(f"nandoctor: error: {demo_run / 'results.csv'}: not valid JSON")
     assert "internal error" not in r.stderr
+
+
+# --- one file of the wrong kind: exit 2 with one line naming it, whichever command reads it ----------
+
+WRONG_KIND_COMMANDS = {"random bytes": ["check-data", "inspect-ckpt", "analyze-log", "diagnose-config"],
+                       "png": ["check-data", "inspect-ckpt", "analyze-log", "diagnose-config"],
+                       "empty": ["check-data", "inspect-ckpt", "analyze-log"],
+                       "yaml config": ["check-data", "inspect-ckpt", "analyze-log"]}
+
+
+@pytest.fixture(scope="module")
+def wrong_kind_files(tmp_path_factory) -> dict[str, list[Path]]:
+    """Each class as the files a user might hand the wrong command, written by the real writers."""
+    import numpy as np
+    import yaml
+    from PIL import Image
+
+    d = tmp_path_factory.mktemp("wrong_kind")
+    noise = np.random.default_rng(16).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    from nandoctor.ckpt.readers import PICKLE_FIRST
+
+    assert noise[:1] not in PICKLE_FIRST  # a pickle opcode first would make it a (broken) pickle, not noise
+    files: dict[str, list[Path]] = {"random bytes": [], "png": [], "empty": [], "yaml config": []}
+    for ext in (".bin", ".pt", ".npy", ".npz", ".safetensors", ".txt"):
+        (d / f"noise{ext}").write_bytes(noise)
+        files["random bytes"].append(d / f"noise{ext}")
+    for ext in (".bin", ".pt", ".npy", ".csv"):  # an empty .txt is a YOLO label (a background image): not here
+        (d / f"empty{ext}").write_bytes(b"")
+        files["empty"].append(d / f"empty{ext}")
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(d / "picture.png")
+    files["png"].append(d / "picture.png")
+    (d / "args.yaml").write_text(yaml.safe_dump({"task": "detect", "mode": "train", "model": "yolov8n.pt",
+                                                 "data": "coco8.yaml", "epochs": 3, "lr0": 0.01, "amp": True}))
+    files["yaml config"].append(d / "args.yaml")
+    return files
+
+
+@pytest.mark.parametrize("kind", list(WRONG_KIND_COMMANDS))
+def test_a_file_of_the_wrong_kind_exits_2_naming_it_in_every_command(cli, wrong_kind_files, kind):
+    for path in wrong_kind_files[kind]:
+        codes = {}
+        for command in WRONG_KIND_COMMANDS[kind]:
+            extra = ["--dry-run", "--no-log"] if command == "diagnose-config" else []
+            r = cli(command, path, *extra, "--format", "json")
+            codes[command] = r.code
+            assert r.stdout == "", (command, path.name, r.stdout[:300])
+            assert r.stderr.startswith(f"nandoctor: error: {path}: ") and r.stderr.count("\n") == 1, (command, r.stderr)
+        assert set(codes.values()) == {2}, (path.name, codes)
+
+
+def test_a_file_of_the_wrong_kind_in_a_folder_stays_a_finding_about_it(cli, wrong_kind_files, tmp_path):
+    import shutil
+
+    import torch
+
+    torch.save({"model": {"w": torch.ones(3)}, "epoch": 1}, tmp_path / "epoch1.pt")
+    shutil.copy(wrong_kind_files["random bytes"][1], tmp_path / "epoch2.pt")
+    r = cli("inspect-ckpt", tmp_path, "--format", "json")
+    assert r.code == 1 and [(f["code"], Path(f["path"]).name) for f in r.json["findings"]] == [("ND200", "epoch2.pt")]
+    assert Path(r.json["summary"]["recommended"]).name == "epoch1.pt"
+    both = cli("inspect-ckpt", tmp_path / "epoch1.pt", tmp_path / "epoch2.pt", "--format", "json")
+    assert both.code == 1 and "ND200" in both.codes()  # among several inputs, too
+
+
+def test_library_warnings_stay_off_stderr_unless_debug(tmp_path):
+    """numpy's overflow warning while summing squares of 1e308 weights (--stats) is chatter, not a line
+    of the report; --debug shows it, which proves the input really triggers one."""
+    import torch
+
+    torch.save({"model": {"w": torch.tensor([1e308, -1e308, 1e308, 5.0], dtype=torch.float64)}, "epoch": 1},
+               tmp_path / "huge.pt")
+    r = run_cli("inspect-ckpt", tmp_path / "huge.pt", "--stats", "--format", "json")
+    assert r.code in (0, 1) and r.stderr == "", r.stderr
+    row = json.loads(r.stdout)["summary"]["checkpoints"][0]
+    assert row["tensors"] == 1 and row["status"] != "unreadable"  # huge weights are a verdict, not a read error
+    d = run_cli("inspect-ckpt", tmp_path / "huge.pt", "--stats", "--format", "json", "--debug")
+    assert d.code == r.code and "RuntimeWarning" in d.stderr
+
+
+def _bug(*a, **kw):
+    raise ZeroDivisionError("division by zero")
+
+
+@pytest.mark.parametrize("command,target", [("inspect-ckpt", "nandoctor.ckpt.scan.scan"),
+                                            ("inspect-ckpt", "nandoctor.pickle_policy.classify"),
+                                            ("check-data", "nandoctor.ckpt.readers.read_any"),
+                                            ("check-data", "nandoctor.pickle_policy.classify")])
+def test_a_bug_deep_inside_an_engine_is_an_internal_error_never_a_verdict_on_the_file(monkeypatch, cli, tmp_path,
+                                                                                       command, target):
+    """The per-file handlers catch what a file can make a parser raise; a bug of ours (here in the tensor
+    scan, the pickle policy or the reader check-data shares) must not become "unreadable checkpoint"."""
+    import importlib
+
+    import torch
+
+    torch.save({"model": {"w": torch.ones(3)}, "epoch": 1}, tmp_path / "epoch1.pt")
+    module, _, name = target.rpartition(".")
+    monkeypatch.setattr(importlib.import_module(module), name, _bug)
+    r = cli(command, tmp_path / "epoch1.pt", "--format", "json")
+    assert r.code == 2 and r.stdout == "", (r.code, r.stdout[:300])
+    assert r.stderr == ("nandoctor: error: internal error in nandoctor, please report: ZeroDivisionError: "
+                        "division by zero (rerun with --debug for the traceback)\n")

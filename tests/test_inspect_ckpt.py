@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from nandoctor.ckpt.engine import inspect_ckpt  # noqa: E402
-from nandoctor.ultralytics_shapes import save_ultralytics_checkpoint  # noqa: E402
+from tests.ultralytics_writers import save_ultralytics_checkpoint  # noqa: E402
 
 
 def entry(report, name: str) -> dict:
@@ -406,9 +406,9 @@ def test_ND213_quantized_tensor_is_named_not_scanned(tmp_path):
 
 def test_ND203_ultralytics_three_param_groups_name_the_parameter(tmp_path):
     """Ultralytics' build_optimizer: biases, then weights with decay, then norm weights."""
-    from nandoctor import ultralytics_shapes
+    from tests.ultralytics_writers import ultralytics_modules
 
-    with ultralytics_shapes._ultralytics_modules() as DetectionModel:
+    with ultralytics_modules() as DetectionModel:
         model = DetectionModel()
         g = ([], [], [])
         for mname, module in model.named_modules():

@@ -190,6 +190,15 @@ def test_several_paths_and_a_glob_make_one_report(cli, demo_run, tmp_path):
     assert none.code == 2 and "no file matches" in none.stderr and none.stderr.count("\n") == 1
 
 
+def test_several_inputs_each_get_their_own_view_in_text(cli, demo_run, tmp_path):
+    healthy = tmp_path / "h.csv"
+    healthy.write_text("epoch,train_loss\n1,2.0\n2,1.9\n3,1.8\n")
+    r = cli("analyze-log", healthy, demo_run / "results.csv", "--color", "never")
+    heads = [line.split("  (")[0] for line in r.stdout.splitlines() if "  (csv, " in line or "  (ultralytics" in line]
+    assert r.code == 1 and heads == [str(healthy), str(demo_run / "results.csv")], r.stdout[:600]
+    assert "pattern: healthy" in r.stdout and "pattern: abrupt_nonfinite" in r.stdout
+
+
 def test_explain_and_demo_speak_json(tmp_path):
     one = run_cli("explain", "ND201", "--format", "json")
     [rule] = one.json["summary"]["rules"]

@@ -12,7 +12,7 @@ import math
 import os
 from pathlib import Path
 
-from nandoctor.ultralytics_shapes import RESULTS_COLUMNS, save_ultralytics_checkpoint, stand_in_modules
+from tests.ultralytics_writers import RESULTS_COLUMNS, save_ultralytics_checkpoint, stand_in_modules
 
 
 def tree_hash(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:

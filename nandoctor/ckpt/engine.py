@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable
 
-from nandoctor.findings import NandoctorError, Report
+from nandoctor.findings import NandoctorError, Report, WrongKind
 
 SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".npz", ".pkl", ".tar"}
 INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
@@ -224,7 +224,7 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
         return entry
     except PARSE_ERRORS as exc:  # what a corrupt, truncated or lying file makes a parser raise
         entry["status"] = "unreadable"
-        report.add("ND200", "error", _one_line(exc), path=shown)
+        report.add("ND200", "error", _one_line(exc), path=shown, wrong_kind=isinstance(exc, WrongKind))
         return entry
     except (TypeError, KeyError, IndexError, AttributeError) as exc:
         if not _from_unpickling(exc):

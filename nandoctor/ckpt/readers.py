@@ -35,6 +35,7 @@ from nandoctor.ckpt.unpickle import (
     next_pickle,
     restricted_loads,
 )
+from nandoctor.findings import WrongKind
 from nandoctor.pickle_policy import UNSAFE, Verdict
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -74,13 +75,13 @@ def read_any(path: Path) -> Loaded:
                 return read_sharded(path / index)
         raise ValueError("folder is neither a DCP checkpoint nor a sharded model")
     if not path.is_file():  # a FIFO or device would block or never end
-        raise ValueError("not a regular file")
+        raise WrongKind("not a regular file")
     if path.name.endswith(".index.json"):
         return read_sharded(path)
     with open(path, "rb") as f:
         head = f.read(512)  # enough for every magic below, the tar header's included
     if not head:
-        raise ValueError("empty file")
+        raise WrongKind("empty file")
     if head[:4] == b"PK\x03\x04":
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
@@ -93,14 +94,14 @@ def read_any(path: Path) -> Loaded:
                 return Loaded("torch-zip", tz.obj, tz.globals, files=[path], verdict=tz.verdict)
             if names and all(n.endswith(".npy") for n in names):
                 return read_npz(path, zf)
-        raise ValueError("zip archive without data.pkl or .npy members: not a checkpoint")
+        raise WrongKind("zip archive without data.pkl or .npy members: not a checkpoint")
     if len(head) >= 9 and head[8:9] == b"{":
         return read_safetensors(path)
     if _is_tar(head):
         return read_tar(path)
     if head[:1] in PICKLE_FIRST and not head.startswith(NOT_PICKLES):
         return read_pickle(path)
-    raise ValueError("not a torch, safetensors or npz checkpoint (unrecognised first bytes)")
+    raise WrongKind("not a torch, safetensors or npz checkpoint (unrecognised first bytes)")
 
 
 def read_safetensors(path: Path) -> Loaded:

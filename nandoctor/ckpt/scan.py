@@ -125,7 +125,7 @@ def scan(ref: TensorRef, *, stats: bool = False) -> TensorStat:
     finite_n = pos - st.nonfinite  # elements read: an expanded view is judged on its storage, once each
     if stats and finite_n:
         st.mean = s1 / finite_n
-        st.std = math.sqrt(max(s2 / finite_n - st.mean ** 2, 0.0))
+        st.std = math.sqrt(max(s2 / finite_n - st.mean * st.mean, 0.0))  # `**` would raise OverflowError
     return st
 
 

@@ -37,8 +37,10 @@ def check_data(path: Path, *, num_classes: int | None = None, config: Path | Non
 
     if not path.is_dir() and not path.is_file():
         raise NandoctorError(f"{path}: not a regular file or folder (FIFO, device or broken link)")
-    report = Report(command="check-data")
     suffix = path.suffix.lower()
+    if path.is_file() and path.stat().st_size == 0 and suffix != ".txt":  # an empty .txt: a background image
+        raise NandoctorError(f"{path}: empty file, nothing to check")
+    report = Report(command="check-data")
     if path.is_file() and suffix in TENSOR_EXTS:
         from nandoctor.data.tensors import check_tensor_files
 

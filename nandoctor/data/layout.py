@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nandoctor.data.images import IMG_FORMATS
+from nandoctor.findings import NandoctorError
 
+DATA_YAML_KEYS = {"path", "train", "val", "test", "names", "nc", "kpt_shape", "download"}  # a data.yaml's
 SKIP_TXT = {"classes.txt", "readme.txt", "license.txt", "notes.txt"}  # LabelImg/Roboflow extras, not labels
 
 
@@ -144,6 +146,9 @@ def discover(path: Path, images: bool | None) -> Layout:
     if path.is_file() and path.suffix.lower() in (".yaml", ".yml"):
         lay.yaml_path = path
         lay.yaml = read_data_yaml(path, lay.hits)
+        if not lay.yaml.keys() & DATA_YAML_KEYS:  # the YAML given describes no dataset (a training config?)
+            why = lay.hits[-1][2] if lay.hits else "not a dataset YAML (none of path, train, val, names, nc)"
+            raise NandoctorError(f"{path}: {why}")
         dirs, listed = _splits(lay.yaml, path, lay.hits)
         if not dirs and not listed:
             dirs = [str(path.parent)]

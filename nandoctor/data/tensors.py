@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from nandoctor.findings import Report
+from nandoctor.findings import Report, WrongKind
 
 FP16_MAX = 65504.0
 MAX_TENSORS = 100_000   # names reported per file; a checkpoint of 10,000 tiny tensors fits
@@ -88,7 +88,7 @@ def check_tensor_files(paths: list[Path], report: Report, vocab_size: int | None
                                where=name)
         except (Unreadable, OSError, ValueError, RuntimeError, EOFError, OverflowError, zlib.error,
                 zipfile.BadZipFile, NotImplementedError) as exc:
-            report.add("ND100", "error", _reason(exc), path=str(path))
+            report.add("ND100", "error", _reason(exc), path=str(path), wrong_kind=isinstance(exc, WrongKind))
         except MemoryError:
             report.add("ND100", "error", "too large to load into memory", path=str(path))
         finally:
@@ -283,7 +283,7 @@ def _numpy(path: Path, report: Report, budget: Budget):
             yield from _npz(path, report, budget)
             return
         if magic != b"\x93NUMPY":
-            raise Unreadable("not an .npy file (no \\x93NUMPY magic; np.load would try to unpickle it)")
+            raise WrongKind("not an .npy file (no \\x93NUMPY magic; np.load would try to unpickle it)")
         size = path.stat().st_size
         yield from _npy_member(f, path.stem, size, "cannot load .npy", report, str(path))
 
@@ -294,7 +294,9 @@ def _npz(path: Path, report: Report, budget: Budget):
     try:
         z = zipfile.ZipFile(path)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise Unreadable(f"cannot open .npz: {_reason(exc)}") from exc
+        with open(path, "rb") as f:  # a zip cut short is damaged; no zip at all is the wrong kind of file
+            kind = Unreadable if f.read(4) == b"PK\x03\x04" else WrongKind
+        raise kind(f"cannot open .npz: {_reason(exc)}") from exc
     with z:
         members = z.infolist()
         budget.take(sum(i.file_size for i in members), f"its {len(members)} members")
@@ -376,8 +378,10 @@ def _safetensors(path: Path, report: Report):
         f = safe_open(str(path), framework="pt")
         names = list(f.keys())
     except bad as exc:
+        with open(path, "rb") as h:  # no JSON header where safetensors puts it: the wrong kind of file
+            wrong_kind = h.read(9)[8:9] != b"{"
         report.add("ND100", "error", f"cannot open safetensors: {_first_line(str(exc)) or type(exc).__name__}",
-                   path=str(path))
+                   path=str(path), wrong_kind=wrong_kind)
         return
     for name in names:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from nandoctor.findings import Report
+from nandoctor.findings import Report, WrongKind
 
 MAX_VALUES = 1 << 28  # elements materialised per tensor (check-data checks values in memory)
 
@@ -49,7 +49,8 @@ def judge(path: Path, report: Report) -> Any:
 
 def _unreadable(exc: BaseException, path: Path, report: Report) -> None:
     text = " ".join(str(exc).split())[:200] or type(exc).__name__
-    report.add("ND100", "error", f"cannot read this tensor file: {text}", path=str(path))
+    report.add("ND100", "error", f"cannot read this tensor file: {text}", path=str(path),
+               wrong_kind=isinstance(exc, WrongKind))
     return None
 
 

@@ -32,7 +32,7 @@ LABELS = {
 
 def _results() -> dict[str, list[float]]:
     """results.csv columns as Ultralytics keeps them (and stores in checkpoints' train_results)."""
-    from nandoctor.ultralytics_shapes import RESULTS_COLUMNS
+    from nandoctor.demo.ultralytics import RESULTS_COLUMNS
 
     rows: dict[str, list[float]] = {c: [] for c in RESULTS_COLUMNS}
     for e in range(1, EPOCHS + 1):
@@ -77,7 +77,7 @@ def write_demo(directory: Path, force: bool = False) -> list[str]:
     import yaml
     from PIL import Image
 
-    from nandoctor.ultralytics_shapes import save_ultralytics_checkpoint
+    from nandoctor.demo.ultralytics import save_ultralytics_checkpoint
 
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():

@@ -1,4 +1,4 @@
-"""Writers for Ultralytics-shaped run artefacts, used by `nandoctor demo` and the tests.
+"""The Ultralytics-shaped artefacts `nandoctor demo` writes: results.csv's columns and checkpoints.
 
 Ultralytics pickles its whole model object, so a real `last.pt` references
 `ultralytics.nn.tasks.DetectionModel`. We reproduce that exactly with the real writer
@@ -23,7 +23,7 @@ RESULTS_COLUMNS = [
 
 
 @contextmanager
-def _ultralytics_modules():
+def ultralytics_modules():
     """Temporarily expose stand-in classes as ultralytics.nn.tasks / ultralytics.nn.modules.conv."""
     import torch.nn as nn
 
@@ -88,10 +88,10 @@ def save_ultralytics_checkpoint(
     import torch
 
     torch.manual_seed(seed)
-    with _ultralytics_modules() as DetectionModel:
+    with ultralytics_modules() as DetectionModel:
         model = DetectionModel()
         for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
+            if isinstance(m, torch.nn.BatchNorm2d) and m.running_var is not None and m.running_mean is not None:
                 m.running_var.uniform_(0.5, 1.5)
                 m.running_mean.normal_()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
