@@ -135,6 +135,19 @@ def test_ND212_no_clean_checkpoint(tmp_path):
     assert [f.severity.value for f in found(r, "ND212")] == ["error"]
 
 
+def test_ND212_folder_holding_one_poisoned_checkpoint(tmp_path):
+    """weights/ with only a poisoned last.pt has no clean checkpoint either (it used to say nothing);
+    the same file asked about alone points at its folder instead."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    save_ultralytics_checkpoint(weights / "last.pt", epoch=3, results=results(4, nan_from=3), poison=True)
+    [f] = found(inspect_ckpt(weights), "ND212")
+    assert f.severity.value == "error" and f.path == str(weights)
+    alone = inspect_ckpt(weights / "last.pt")
+    assert not found(alone, "ND212")
+    assert any(f"nandoctor inspect-ckpt {weights}" in s for s in alone.next_steps)
+
+
 # --- generic, Lightning and HF layouts -----------------------------------------------------------
 
 def test_ND203_generic_layout_names_optimizer_entry_and_step(tmp_path):

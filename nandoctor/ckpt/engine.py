@@ -385,7 +385,9 @@ def _conclude(report: Report, entries: list[dict[str, Any]], root: Path,
         dest = (root if root.is_dir() else root.parent).parent / "nan_backup"  # outside what is scanned
         steps.append(f"Keep a backup of {keep} as evidence before anything overwrites it; do not resume from it: "
                      f"{backup_command([keep], dest)}")
-    if best is None and len(entries) == 1:
+    if best is None and [e["path"] for e in entries] == [str(root)]:
+        # one file (or one checkpoint-N folder) asked about: the earlier ones are elsewhere, not absent.
+        # A folder searched that holds one poisoned checkpoint is ND212 like one holding ten.
         steps.append(f"Look for an earlier clean checkpoint: nandoctor inspect-ckpt {root.parent}")
     elif best is None:
         report.add("ND212", "error" if bad else "warning", f"none of the {len(entries)} checkpoints is clean",
