@@ -241,8 +241,6 @@ def _(tmp: Path) -> list:
 
 @example("ND208", "bad", "inspect-ckpt")
 def _(tmp: Path) -> list:
-    import torch
-
     _, state = _trained(fp16_state=True)
     sq = state["state"][0]["exp_avg_sq"]  # squared gradients below 6e-8 flush to 0 in fp16
     sq.view(-1)[: sq.numel() * 97 // 100] = 0.0
