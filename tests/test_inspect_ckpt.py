@@ -487,3 +487,15 @@ def test_files_without_tensors_are_not_listed_in_a_folder_scan(tmp_path):
     assert r.findings == []
     alone = inspect_ckpt(tmp_path / "cache.pkl")  # named directly, it is reported
     assert [f.code for f in alone.findings] == ["ND200"]
+
+
+def test_lightning_epoch_in_name_orders_the_run(tmp_path):
+    """`epoch=10-step=100.ckpt` holds epoch 10 (names.EPOCH_IN_NAME, shared with triage): newer in
+    training than epoch=2 even when epoch=2's file was touched last."""
+    net, opt = trained()
+    for name in ("epoch=2-step=20.ckpt", "epoch=10-step=100.ckpt"):
+        torch.save({"state_dict": net.state_dict(), "optimizer_states": [opt.state_dict()]}, tmp_path / name)
+    os.utime(tmp_path / "epoch=2-step=20.ckpt", (2e9, 2e9))
+    r = inspect_ckpt(tmp_path)
+    assert [Path(c["path"]).name for c in r.summary["checkpoints"]] == ["epoch=2-step=20.ckpt", "epoch=10-step=100.ckpt"]
+    assert Path(r.summary["recommended"]).name == "epoch=10-step=100.ckpt"

@@ -15,9 +15,9 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable
 
+from nandoctor.ckpt.names import SCANNED_SUFFIXES
 from nandoctor.findings import NandoctorError, Report
 
-SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".npz", ".pkl", ".tar"}
 INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 MAX_FILES = 100_000
 # What parsing a corrupt, truncated or lying file raises. Anything else is a bug in nandoctor.
@@ -54,7 +54,7 @@ def discover(root: Path) -> list[Path]:
             continue
         for name in sorted(filenames):
             p = d / name
-            if p.suffix.lower() in SUFFIXES and (p.is_file() or p.is_symlink()):
+            if p.suffix.lower() in SCANNED_SUFFIXES and (p.is_file() or p.is_symlink()):
                 units.append(p)
     return units
 
@@ -67,7 +67,7 @@ def _unread_siblings(d: Path) -> list[Path]:
     from nandoctor.ckpt.readers import HF_WEIGHTS
 
     read_by_unit = {*HF_WEIGHTS, "optimizer.pt", "scaler.pt"} if _hf_unit(d) else set()
-    return sorted(p for p in d.iterdir() if p.suffix.lower() in SUFFIXES and p.name not in read_by_unit
+    return sorted(p for p in d.iterdir() if p.suffix.lower() in SCANNED_SUFFIXES and p.name not in read_by_unit
                   and (p.is_file() or p.is_symlink()))
 
 
@@ -99,7 +99,7 @@ def inspect_ckpt(path: Path, *, stats: bool = False) -> Report:
         raise NandoctorError(f"{path}: no such file or directory")
     units = discover(path)
     if not units:
-        raise NandoctorError(f"{path}: no checkpoints found (looked for {', '.join(sorted(SUFFIXES))}, "
+        raise NandoctorError(f"{path}: no checkpoints found (looked for {', '.join(sorted(SCANNED_SUFFIXES))}, "
                              "sharded model folders and DCP folders)")
     report = Report(command="inspect-ckpt")
     scanned: list[tuple[dict[str, Any], Report]] = []
