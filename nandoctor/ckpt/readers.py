@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import struct
 import warnings
@@ -73,8 +74,7 @@ def read_any(path: Path) -> Loaded:
             if (path / index).is_file():
                 return read_sharded(path / index)
         raise ValueError("folder is neither a DCP checkpoint nor a sharded model")
-    if not path.is_file():  # a FIFO or device would block or never end
-        raise ValueError("not a regular file")
+    regular_file(path, path.name)  # a FIFO or device would block or never end: never opened
     if path.name.endswith(".index.json"):
         return read_sharded(path)
     with open(path, "rb") as f:
@@ -101,6 +101,28 @@ def read_any(path: Path) -> Loaded:
     if head[:1] in PICKLE_FIRST and not head.startswith(NOT_PICKLES):
         return read_pickle(path)
     raise ValueError("not a torch, safetensors or npz checkpoint (unrecognised first bytes)")
+
+
+def regular_file(path: Path, what: str) -> None:
+    """Raise the true reason `path` cannot be read as a file, before anything opens it: opening a FIFO
+    blocks until a writer comes, a device never ends. `what` names it in the message."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ValueError(f"{what} is missing") from None
+    except OSError as exc:
+        raise ValueError(f"{what} cannot be read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else "a socket"
+                if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special")
+        raise ValueError(f"{what} is not a regular file ({kind}); it was not opened")
+
+
+def _present(path: Path) -> bool:
+    """The name exists, whatever it is (a FIFO, a dangling link): then it is read or reported, never skipped."""
+    return os.path.lexists(path)
 
 
 def read_safetensors(path: Path) -> Loaded:
@@ -370,8 +392,7 @@ def read_sharded(index: Path) -> Loaded:
         shard_path = (folder / shard).resolve()
         if folder not in shard_path.parents:
             raise ValueError(f"{index.name} points outside its folder: {shard}")
-        if not shard_path.is_file():
-            raise ValueError(f"shard {shard} named in {index.name} is missing")
+        regular_file(shard_path, f"shard {shard} named in {index.name}")
         part = read_any(shard_path)
         globs += part.globals
         verdict = _merged(verdict, part.verdict)
@@ -408,7 +429,7 @@ def read_hf_trainer(folder: Path) -> Loaded:
         raise ValueError(f"trainer_state.json is not valid JSON ({exc})") from None
     if not isinstance(state, dict):
         raise ValueError("trainer_state.json is not a JSON object")
-    weights = next((folder / w for w in HF_WEIGHTS if (folder / w).is_file()), None)
+    weights = next((folder / w for w in HF_WEIGHTS if _present(folder / w)), None)
     # log_history is plain JSON: kept beside the tensors, never walked for them (a long run's 40 MB
     # history is not a pickle bomb)
     facts = {"global_step": state.get("global_step"), "epoch": state.get("epoch"),
@@ -422,6 +443,7 @@ def read_hf_trainer(folder: Path) -> Loaded:
         raise ValueError("this Trainer checkpoint holds no model weights (no model.safetensors or "
                          "pytorch_model.bin): a save cut short?")
     if weights is not None:
+        regular_file(weights, weights.name)
         part = read_any(weights)
         from nandoctor.ckpt.walk import flatten
 
@@ -431,7 +453,8 @@ def read_hf_trainer(folder: Path) -> Loaded:
         shards = part.shards
         files += part.files
     for name, key in (("optimizer.pt", "optimizer"), ("scaler.pt", "scaler")):
-        if (folder / name).is_file():
+        if _present(folder / name):
+            regular_file(folder / name, name)
             part = read_any(folder / name)
             obj[key] = part.obj
             globs += part.globals
@@ -458,6 +481,8 @@ def read_dcp(folder: Path) -> Loaded:
 
     reader = dcp.FileSystemReader(str(folder))
     meta = reader.read_metadata()
+    for rel in sorted({str(info.relative_path) for info in meta.storage_data.values()}):
+        regular_file(folder / rel, f"DCP storage file {rel}")  # torch's reader would block on a FIFO
     entries = {k: v for k, v in meta.state_dict_metadata.items() if isinstance(v, TensorStorageMetadata)}
     tensors: dict[str, Any] = {}
     group: dict[str, Any] = {}
