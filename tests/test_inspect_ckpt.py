@@ -499,3 +499,34 @@ def test_lightning_epoch_in_name_orders_the_run(tmp_path):
     r = inspect_ckpt(tmp_path)
     assert [Path(c["path"]).name for c in r.summary["checkpoints"]] == ["epoch=2-step=20.ckpt", "epoch=10-step=100.ckpt"]
     assert Path(r.summary["recommended"]).name == "epoch=10-step=100.ckpt"
+
+
+def test_a_bug_while_judging_is_an_internal_error_not_an_unreadable_file(tmp_path, monkeypatch, cli):
+    """A ValueError raised by nandoctor's own judging used to become ND200 'unreadable' on a good file."""
+    from nandoctor.ckpt import checks
+
+    torch.save({"model": {"w": torch.ones(4)}, "epoch": 1}, tmp_path / "a.pt")
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in judging")
+
+    monkeypatch.setattr(checks, "judge", broken)
+    with pytest.raises(ValueError, match="a bug in judging"):
+        inspect_ckpt(tmp_path / "a.pt")
+    r = cli("inspect-ckpt", tmp_path / "a.pt", "--format", "json")
+    assert r.code == 2 and "internal error in nandoctor" in r.stderr and not r.stdout.strip()
+
+
+def test_a_bug_inside_the_restricted_unpickler_propagates(tmp_path, monkeypatch):
+    """judge_pickle catches what a malformed pickle raises, not every Exception: a bug in a stand-in
+    (here a ZeroDivisionError in the tensor rebuilder) is not dressed as a corrupt checkpoint."""
+    from nandoctor.ckpt import unpickle
+
+    torch.save({"model": {"w": torch.ones(4)}}, tmp_path / "a.pt")
+
+    def broken(self, *args):
+        return 1 / 0
+
+    monkeypatch.setattr(unpickle._Standins, "rebuild_tensor_v2", broken)
+    with pytest.raises(ZeroDivisionError):
+        inspect_ckpt(tmp_path / "a.pt")

@@ -20,7 +20,8 @@ from nandoctor.findings import NandoctorError, Report
 
 INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 MAX_FILES = 100_000
-# What parsing a corrupt, truncated or lying file raises. Anything else is a bug in nandoctor.
+# What parsing a corrupt, truncated or lying file raises (zipfile: NotImplementedError for a compression
+# method it lacks). Caught only around reading and scanning; anything else is a bug in nandoctor.
 PARSE_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, struct.error,
                 OverflowError, RecursionError, MemoryError, zlib.error, NotImplementedError)
 
@@ -166,6 +167,7 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
     comparison has seen every checkpoint. A file's own defects become an `unreadable` entry; a bug in
     nandoctor propagates (the CLI reports it as an internal error, never as a verdict on the file)."""
     from nandoctor.ckpt import checks, readers, scan, select, walk
+    from nandoctor.ckpt.tensors import FileChanged
     from nandoctor.ckpt.unpickle import UnsafePickle
 
     try:
@@ -183,28 +185,6 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
             if _is_ref(n.ref):
                 tensor_stats[n.name] = scan.scan(n.ref, stats=want_stats)
                 advance(n.ref.nbytes)
-        _judge_pickle(loaded.verdict, entry, report, shown)
-        if not named:  # training_args.bin, a dataset cache .pkl, torch.save({'epoch': 1}): not checkpoints
-            entry["not_checkpoint"] = True
-            if loaded.format == "pickle":
-                report.add("ND200", "error", "no tensors in this pickle: not a torch, safetensors or npz checkpoint",
-                           path=shown)
-            else:
-                entry.update(status="no-weights", role="trainer-state", format=loaded.format)
-            return entry
-        obj = loaded.obj
-        top = obj if isinstance(obj, dict) else {}
-        if loaded.format == "dcp":
-            top = loaded.metadata  # step/epoch saved beside the tensors
-        meta = loaded.metadata if loaded.format in ("hf-trainer", "dcp") else None
-        verdict = checks.judge(named, tensor_stats, obj, loaded.shards, _pad_rows(unit, named), meta)
-        facts = {**top, **(meta or {})}
-        epoch = _int(facts.get("epoch"))
-        step = next((s for s in (_int(facts.get(k)) for k in ("global_step", "step", "steps", "iteration", "iter"))
-                     if s is not None), None)
-        if step is None and unit.parent.name.startswith("checkpoint-") and unit.parent.name[11:].isdigit():
-            step = int(unit.parent.name[11:])  # a file inside an HF checkpoint-N folder (adapters, DeepSpeed)
-        order = select.order_epoch(epoch, facts, unit.name)
     except UnsafePickle as exc:
         entry["status"] = "unsafe"
         more = len(exc.verdict.unsafe) - 1
@@ -232,6 +212,36 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
         entry["status"] = "unreadable"
         report.add("ND200", "error", _one_line(exc), path=shown)
         return entry
+
+    # Judged outside the handlers above: those catch what a defective file makes a parser raise; an
+    # error while judging what was read is a bug in nandoctor (the CLI's internal error), never a
+    # verdict of "unreadable" on the user's file.
+    _judge_pickle(loaded.verdict, entry, report, shown)
+    if not named:  # training_args.bin, a dataset cache .pkl, torch.save({'epoch': 1}): not checkpoints
+        entry["not_checkpoint"] = True
+        if loaded.format == "pickle":
+            report.add("ND200", "error", "no tensors in this pickle: not a torch, safetensors or npz checkpoint",
+                       path=shown)
+        else:
+            entry.update(status="no-weights", role="trainer-state", format=loaded.format)
+        return entry
+    obj = loaded.obj
+    top = obj if isinstance(obj, dict) else {}
+    if loaded.format == "dcp":
+        top = loaded.metadata  # step/epoch saved beside the tensors
+    meta = loaded.metadata if loaded.format in ("hf-trainer", "dcp") else None
+    try:
+        verdict = checks.judge(named, tensor_stats, obj, loaded.shards, _pad_rows(unit, named), meta)
+    except FileChanged as exc:  # a tensor re-read for its padding rows was cut short under us
+        report.add("ND200", "error", _one_line(exc), path=shown)
+        return entry
+    facts = {**top, **(meta or {})}
+    epoch = _int(facts.get("epoch"))
+    step = next((s for s in (_int(facts.get(k)) for k in ("global_step", "step", "steps", "iteration", "iter"))
+                 if s is not None), None)
+    if step is None and unit.parent.name.startswith("checkpoint-") and unit.parent.name[11:].isdigit():
+        step = int(unit.parent.name[11:])  # a file inside an HF checkpoint-N folder (adapters, DeepSpeed)
+    order = select.order_epoch(epoch, facts, unit.name)
 
     entry.update({
         "status": verdict.status,

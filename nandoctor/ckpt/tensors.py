@@ -75,6 +75,12 @@ def _charge(path: str, nbytes: int, what: str) -> None:
         raise ValueError(f"compressed storages of this run inflate to more than {MAX_INFLATE_RUN:,} bytes")
     _INFLATED[path] = file_total
     _INFLATED[""] = _INFLATED.get("", 0) + nbytes
+
+
+class FileChanged(ValueError):
+    """A read came back short: the file was truncated or replaced while it was being scanned."""
+
+
 CHUNK_BYTES = 4 << 20  # 4 MiB: large enough to stream at memory speed, small enough to stay in cache
 
 
@@ -214,7 +220,7 @@ class TensorRef:
                 m = min(step, count - done)
                 got = _readinto(f, view[: m * dt.itemsize])
                 if got != m * dt.itemsize:
-                    raise ValueError(self._short(got, m * dt.itemsize))
+                    raise FileChanged(self._short(got, m * dt.itemsize))
                 yield buf[:m]
                 done += m
 
@@ -248,7 +254,7 @@ class TensorRef:
         with open(self.file, "rb") as f:
             raw = os.pread(f.fileno(), count * dt.itemsize, self.base + start * dt.itemsize)
         if len(raw) != count * dt.itemsize:
-            raise ValueError(self._short(len(raw), count * dt.itemsize))
+            raise FileChanged(self._short(len(raw), count * dt.itemsize))
         return np.frombuffer(raw, dtype=dt)
 
     def _open(self):

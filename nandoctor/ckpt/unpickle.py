@@ -38,6 +38,18 @@ MAX_ARGS = 1 << 16       # elements checked per argument of a rebuild call
 MAX_MEMBERS = 1000       # .pkl members judged per zip; torch writes one or two
 
 
+class _Misuse(Exception):
+    """An allow-listed function called with arguments no real checkpoint has."""
+
+
+# What the C unpickler and the stand-ins raise on a malformed or lying pickle: its opcodes call
+# constructors with whatever arguments the file holds (dict(1): TypeError), BUILD state onto objects
+# that take none (AttributeError), index a memo or stack that is not there. Anything else (NameError,
+# AssertionError, ZeroDivisionError...) is a bug in nandoctor and propagates as one.
+MALFORMED = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+             OverflowError, RecursionError, _Misuse)
+
+
 class UnsafePickle(Exception):
     """The pickle names a global that can run code (or is a bomb); nothing from the file may be trusted."""
 
@@ -50,10 +62,6 @@ class UnsafePickle(Exception):
         self.global_name, self.reason = self.verdict.first_unsafe()
         more = len(self.verdict.unsafe) - 1
         super().__init__(f"{self.reason}: {self.global_name}" + (f" (and {more} more)" if more > 0 else ""))
-
-
-class _Misuse(Exception):
-    """An allow-listed function called with arguments no real checkpoint has."""
 
 
 class _StateSetter:
@@ -608,9 +616,7 @@ def judge_pickle(data: bytes, storage_for: Callable | None = None, label: str = 
     up = RestrictedUnpickler(io.BytesIO(data), storage_for, verdict)
     try:
         obj = up.load()
-    except (KeyboardInterrupt, MemoryError):
-        raise
-    except Exception as exc:
+    except MALFORMED as exc:
         policy.scan_opcodes(data, verdict)
         if verdict.status == UNSAFE:
             return None, verdict
