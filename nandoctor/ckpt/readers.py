@@ -59,7 +59,6 @@ class Loaded:
     globals: list[str] = field(default_factory=list)
     shards: dict[str, str] = field(default_factory=dict)   # tensor name -> shard file (sharded models)
     metadata: dict = field(default_factory=dict)           # safetensors __metadata__, DCP non-tensor keys
-    files: list[Path] = field(default_factory=list)        # every file read
     verdict: Verdict | None = None                         # the pickle policy's judgement (None: no pickle)
 
 
@@ -90,7 +89,7 @@ def read_any(path: Path) -> Loaded:
                 prefix = data[0][: -len("data.pkl")] if data else ""
                 if data and not {prefix + "version", prefix + ".data/version"} & set(names):
                     raise ValueError("torch zip without a version record: torch.load refuses it")
-                return Loaded("torch-zip", tz.obj, tz.globals, files=[path], verdict=tz.verdict)
+                return Loaded("torch-zip", tz.obj, tz.globals, verdict=tz.verdict)
             if names and all(n.endswith(".npy") for n in names):
                 return read_npz(path, zf)
         raise ValueError("zip archive without data.pkl or .npy members: not a checkpoint")
@@ -181,7 +180,7 @@ def read_safetensors(path: Path) -> Loaded:
     if at != data_len:
         raise ValueError(f"the data area has {data_len - at} bytes after the last tensor (the safetensors loader "
                          "refuses this file)")
-    return Loaded("safetensors", tensors, metadata=meta if isinstance(meta, dict) else {}, files=[path])
+    return Loaded("safetensors", tensors, metadata=meta if isinstance(meta, dict) else {})
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
@@ -237,7 +236,7 @@ def read_npz(path: Path, zf: zipfile.ZipFile) -> Loaded:
                                       member=info.filename, base=header_len, shape=tuple(shape), stride=stride)
     if verdict.status == UNSAFE:
         raise UnsafePickle(verdict)
-    return Loaded("npz", tensors, verdict.globals, files=[path], verdict=verdict if verdict.pickles else None)
+    return Loaded("npz", tensors, verdict.globals, verdict=verdict if verdict.pickles else None)
 
 
 def read_pickle(path: Path) -> Loaded:
@@ -253,7 +252,7 @@ def read_pickle(path: Path) -> Loaded:
         magic, _ = judge_pickle(next_pickle(f, size), None, "pickle", verdict)
         if magic != LEGACY_MAGIC:
             _raise_if_unsafe(verdict)
-            return Loaded("pickle", magic, verdict.globals, files=[path], verdict=verdict)
+            return Loaded("pickle", magic, verdict.globals, verdict=verdict)
         verdict.pickles[-1] = "legacy magic number"
         blobs = [next_pickle(f, size) for _ in range(4)]
         data_start = f.tell()
@@ -294,7 +293,7 @@ def read_pickle(path: Path) -> Loaded:
                          shape=(numel,), stride=(1,))
 
     obj, _ = judge_pickle(blobs[2], storage_for, "legacy object", Verdict())
-    return Loaded("torch-legacy", obj, verdict.globals, files=[path], verdict=verdict)
+    return Loaded("torch-legacy", obj, verdict.globals, verdict=verdict)
 
 
 def _itemsize(dtype: str) -> int:
@@ -369,7 +368,7 @@ def read_tar(path: Path) -> Loaded:
             if name == "storages":
                 one("storage views")
     _raise_if_unsafe(verdict)
-    return Loaded("torch-tar", obj, verdict.globals, files=[path], verdict=verdict)
+    return Loaded("torch-tar", obj, verdict.globals, verdict=verdict)
 
 
 def read_sharded(index: Path) -> Loaded:
@@ -386,7 +385,6 @@ def read_sharded(index: Path) -> Loaded:
     shards: dict[str, str] = {}
     globs: list[str] = []
     verdict: Verdict | None = None
-    files = [index]
     fmt = "safetensors-sharded" if index.name.startswith("model.safetensors") else "torch-sharded"
     for shard in sorted(set(map(str, weight_map.values()))):
         shard_path = (folder / shard).resolve()
@@ -396,7 +394,6 @@ def read_sharded(index: Path) -> Loaded:
         part = read_any(shard_path)
         globs += part.globals
         verdict = _merged(verdict, part.verdict)
-        files.append(shard_path)
         from nandoctor.ckpt.walk import flatten
 
         for named in flatten(part.obj):
@@ -405,7 +402,7 @@ def read_sharded(index: Path) -> Loaded:
     missing = sorted(set(weight_map) - set(tensors))
     if missing:
         raise ValueError(f"{len(missing)} tensors named in {index.name} are in no shard, e.g. {missing[0]}")
-    return Loaded(fmt, tensors, globs, shards=shards, files=files, verdict=verdict)
+    return Loaded(fmt, tensors, globs, shards=shards, verdict=verdict)
 
 
 def _merged(into: Verdict | None, part: Verdict | None) -> Verdict | None:
@@ -438,7 +435,6 @@ def read_hf_trainer(folder: Path) -> Loaded:
     globs: list[str] = []
     verdict: Verdict | None = None
     shards: dict[str, str] = {}
-    files = [folder / "trainer_state.json"]
     if weights is None and folder.name.startswith("checkpoint-"):
         raise ValueError("this Trainer checkpoint holds no model weights (no model.safetensors or "
                          "pytorch_model.bin): a save cut short?")
@@ -451,7 +447,6 @@ def read_hf_trainer(folder: Path) -> Loaded:
         globs += part.globals
         verdict = _merged(verdict, part.verdict)
         shards = part.shards
-        files += part.files
     for name, key in (("optimizer.pt", "optimizer"), ("scaler.pt", "scaler")):
         if _present(folder / name):
             regular_file(folder / name, name)
@@ -459,8 +454,7 @@ def read_hf_trainer(folder: Path) -> Loaded:
             obj[key] = part.obj
             globs += part.globals
             verdict = _merged(verdict, part.verdict)
-            files.append(folder / name)
-    return Loaded("hf-trainer", obj, globs, shards=shards, metadata=facts, files=files, verdict=verdict)
+    return Loaded("hf-trainer", obj, globs, shards=shards, metadata=facts, verdict=verdict)
 
 
 def read_dcp(folder: Path) -> Loaded:
@@ -507,7 +501,7 @@ def read_dcp(folder: Path) -> Loaded:
             flush()
     flush()
     extras = _dcp_scalars(folder, meta, [k for k in meta.state_dict_metadata if k not in entries])
-    return Loaded("dcp", tensors, globs, metadata=extras, verdict=verdict, files=[folder / ".metadata", *sorted(folder.glob("*.distcp"))])
+    return Loaded("dcp", tensors, globs, metadata=extras, verdict=verdict)
 
 
 def _dcp_scalars(folder: Path, meta: Any, keys: list[str]) -> dict[str, Any]:

@@ -176,10 +176,6 @@ class TensorRef:
     def nbytes(self) -> int:
         return self.numel * self.np_dtype.itemsize
 
-    def is_contiguous(self) -> bool:
-        expected = _contiguous_strides(self.shape)
-        return all(n == 1 or s == e for n, s, e in zip(self.shape, self.stride, expected, strict=True))
-
     # --- reading ---------------------------------------------------------------------------------------
     def chunks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:
         """Yield the tensor's values (flat, logical dtype) in chunks. A yielded array may be reused by

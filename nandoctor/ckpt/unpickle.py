@@ -636,7 +636,6 @@ def restricted_loads(data: bytes, storage_for: Callable | None = None) -> tuple[
 class TorchZip:
     obj: Any
     globals: list[str] = field(default_factory=list)
-    byteorder: str = "little"
     verdict: Verdict = field(default_factory=Verdict)
 
 
@@ -697,7 +696,7 @@ def load_torch_zip(path: Path, zf: zipfile.ZipFile | None = None) -> TorchZip:
                              f"{MAX_MEMBERS:,} were not judged")
         if main is None:
             raise ValueError(f"zip has no {prefix or '<prefix>/'}data.pkl: not a torch checkpoint")
-        return TorchZip(obj, verdict.globals, byteorder, verdict)
+        return TorchZip(obj, verdict.globals, verdict)
     finally:
         if own:
             zf.close()
