@@ -111,12 +111,13 @@ def inspect_ckpt(path: Path, *, stats: bool = False) -> Report:
 
             # progress by bytes scanned: one huge file still moves (`done` bound now, per unit)
             def advance(nbytes: int, done: list[int] = done) -> None:
+                before = done[0] >> 20
                 done[0] += nbytes
-                bar.advance(nbytes / (1 << 20))
+                bar.advance((done[0] >> 20) - before)  # whole MiB, however small each tensor
 
             sub = Report(command="inspect-ckpt")
             scanned.append((_inspect_one(unit, str(unit), sub, stats, advance), sub))
-            bar.advance(max(0, size - done[0]) / (1 << 20))
+            bar.advance(max(0, (size >> 20) - (done[0] >> 20)))
     from nandoctor.ckpt.checks import compare_run
 
     compare_run([e for e, _ in scanned])

@@ -161,8 +161,8 @@ def read_safetensors(path: Path) -> Loaded:
                 or not isinstance(offs, list) or len(offs) != 2 or not all(isinstance(o, int) for o in offs)):
             raise ValueError(f"tensor {name!r}: malformed shape or data_offsets")
         begin, end = offs
-        ref = TensorRef(dtype=dtype, numel_storage=_numel(shape), file=str(path), base=data_start + begin,
-                        shape=tuple(shape), stride=_contiguous_strides(shape))
+        ref = TensorRef(dtype=dtype, numel_storage=_numel(tuple(shape)), file=str(path), base=data_start + begin,
+                        shape=tuple(shape), stride=_contiguous_strides(tuple(shape)))
         if not 0 <= begin <= end <= data_len:
             raise ValueError(f"tensor {name!r}: data_offsets {offs} lie outside the {data_len}-byte data area")
         if end - begin != ref.nbytes:
@@ -325,7 +325,7 @@ def read_tar(path: Path) -> Loaded:
     except tarfile.TarError as exc:
         raise ValueError(f"not a readable tar archive ({exc})") from None
     with tar:
-        members = {}
+        members: dict[str, tarfile.TarInfo] = {}
         for m in tar:
             if len(members) > 64:
                 break
@@ -337,6 +337,8 @@ def read_tar(path: Path) -> Loaded:
             if name not in members:
                 continue
             f = tar.extractfile(members[name])
+            if f is None:  # a regular member always extracts; anything else is not torch's layout
+                raise ValueError(f"tar member {name} cannot be read")
             end = members[name].size
 
             def one(label: str, f: Any = f, end: int = end) -> Any:

@@ -45,12 +45,17 @@ def choose(candidates: Iterable[T], key: Callable[[T], tuple],
     return next((c for c in pool if resumable(c)), None), (pool[0] if pool else None)
 
 
+def _resumable(entry: dict[str, Any]) -> bool:
+    return bool(entry["resumable"])
+
+
 def recommend(entries: list[dict[str, Any]]) -> tuple[dict | None, str]:
     """(entry, why): newest clean resumable, else newest clean (saying it has no optimizer state).
     Only model checkpoints qualify: rng_state.pth or a lone optimizer.pt holds nothing to resume."""
     clean = [e for e in entries if e["status"] == "clean" and e["tensors"] and e.get("role") == "model"
              and e.get("pickle") != "unknown"]
-    best, newest = choose(clean, progress_key, lambda e: bool(e["resumable"]))
+    picked = choose(clean, progress_key, _resumable)  # unpacked apart: mypy would widen T to dict | None
+    best, newest = picked
     if best is not None:
         return best, "newest clean checkpoint with optimizer state"
     if newest is not None:

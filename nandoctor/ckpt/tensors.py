@@ -88,6 +88,8 @@ def zip_member_offset(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
     """Byte offset of a member's data: the local header's own name/extra lengths can differ from the
     central directory's, so read them (zipfile does the same inside `open`)."""
     fp = zf.fp
+    if fp is None:
+        raise ValueError("the zip archive was closed while reading")
     fp.seek(info.header_offset)
     header = fp.read(30)
     if len(header) != 30 or header[:4] != b"PK\x03\x04":
@@ -208,7 +210,7 @@ class TensorRef:
                 yield flat[i: i + step]
             return
         buf = np.empty(min(step, count), dtype=dt)
-        view = memoryview(buf).cast("B")
+        view = buf.data.cast("B")
         with self._open() as f:
             _skip(f, self.base + start * dt.itemsize, self.member is not None)
             done = 0
@@ -247,6 +249,8 @@ class TensorRef:
         if self.data is not None:
             return self.data[start: start + count]
         dt = self.np_dtype
+        if self.file is None:
+            raise ValueError("a tensor with neither a file nor data")
         with open(self.file, "rb") as f:
             raw = os.pread(f.fileno(), count * dt.itemsize, self.base + start * dt.itemsize)
         if len(raw) != count * dt.itemsize:

@@ -68,7 +68,7 @@ class _StateSetter:
     """`__setstate__` for instances records the state; on the class itself (BUILD applied to a global,
     the attribute-planting trick that bypassed modelscan) it flags the file."""
 
-    def __get__(self, obj: Any, cls: type) -> Callable:
+    def __get__(self, obj: Any, cls: type[Stub]) -> Callable:
         if obj is None:
             def on_class(state: Any) -> None:
                 verdict = cls.__dict__.get("_nd_verdict")
@@ -86,6 +86,11 @@ class Stub:
 
     _nd_global = "?"
     _nd_on_call: str | None = None   # why calling this global makes the file unsafe (unknown functions)
+    _nd_verdict: Verdict             # set on each unpickler's own stub classes (read from the class __dict__)
+    _nd_args: tuple                  # per instance: the call's arguments, BUILD state, APPENDS, SETITEMS
+    _nd_state: Any
+    _nd_items: list
+    _nd_map: dict
     __setstate__ = _StateSetter()
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "Stub":
