@@ -177,24 +177,25 @@ def _(tmp: Path) -> list:
 
 # --- ND206 BatchNorm running_var not positive ------------------------------------------------------
 
-@example("ND206", "bad", "inspect-ckpt")
-def _(tmp: Path) -> list:
+def _bn_safetensors(path: Path, zero_var: bool) -> list:
     from safetensors.torch import save_file
 
     net, _ = _trained()
     weights = net.state_dict()
-    weights["1.running_var"][:4] = 0.0
-    save_file(weights, str(tmp / "model.safetensors"))
-    return [tmp / "model.safetensors"]
+    if zero_var:
+        weights["1.running_var"][:4] = 0.0
+    save_file(weights, str(path))
+    return [path]
+
+
+@example("ND206", "bad", "inspect-ckpt")
+def _(tmp: Path) -> list:
+    return _bn_safetensors(tmp / "model.safetensors", zero_var=True)
 
 
 @example("ND206", "good", "inspect-ckpt")
 def _(tmp: Path) -> list:
-    from safetensors.torch import save_file
-
-    net, _ = _trained()
-    save_file(net.state_dict(), str(tmp / "model.safetensors"))
-    return [tmp / "model.safetensors"]
+    return _bn_safetensors(tmp / "model.safetensors", zero_var=False)
 
 
 # --- ND207 normalisation weight collapsed to zero --------------------------------------------------
