@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import struct
 import warnings
 import zipfile
@@ -527,8 +526,9 @@ def _dcp_scalars(folder: Path, meta: Any, keys: list[str]) -> dict[str, Any]:
                 value, _ = restricted_loads(zf.read(pkl))  # a storage would be Unsupported: dropped below
         except UnsafePickle:
             raise
-        except (ValueError, EOFError, StopIteration, zipfile.BadZipFile, pickle.UnpicklingError, TypeError,
-                KeyError, IndexError):  # an entry we cannot read is just left out (step, epoch are optional)
+        except (ValueError, EOFError, StopIteration, zipfile.BadZipFile, NotImplementedError):
+            # an entry we cannot read is just left out (step, epoch are optional); a malformed pickle
+            # reaches here as judge_pickle's ValueError, so a TypeError & co. would be a bug: raised
             continue
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             out[index.fqn.split(".")[-1]] = value
