@@ -135,6 +135,19 @@ def test_ND212_no_clean_checkpoint(tmp_path):
     assert [f.severity.value for f in found(r, "ND212")] == ["error"]
 
 
+def test_ND212_folder_holding_one_poisoned_checkpoint(tmp_path):
+    """weights/ with only a poisoned last.pt has no clean checkpoint either (it used to say nothing);
+    the same file asked about alone points at its folder instead."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    save_ultralytics_checkpoint(weights / "last.pt", epoch=3, results=results(4, nan_from=3), poison=True)
+    [f] = found(inspect_ckpt(weights), "ND212")
+    assert f.severity.value == "error" and f.path == str(weights)
+    alone = inspect_ckpt(weights / "last.pt")
+    assert not found(alone, "ND212")
+    assert any(f"nandoctor inspect-ckpt {weights}" in s for s in alone.next_steps)
+
+
 # --- generic, Lightning and HF layouts -----------------------------------------------------------
 
 def test_ND203_generic_layout_names_optimizer_entry_and_step(tmp_path):
@@ -474,3 +487,46 @@ def test_files_without_tensors_are_not_listed_in_a_folder_scan(tmp_path):
     assert r.findings == []
     alone = inspect_ckpt(tmp_path / "cache.pkl")  # named directly, it is reported
     assert [f.code for f in alone.findings] == ["ND200"]
+
+
+def test_lightning_epoch_in_name_orders_the_run(tmp_path):
+    """`epoch=10-step=100.ckpt` holds epoch 10 (names.EPOCH_IN_NAME, shared with triage): newer in
+    training than epoch=2 even when epoch=2's file was touched last."""
+    net, opt = trained()
+    for name in ("epoch=2-step=20.ckpt", "epoch=10-step=100.ckpt"):
+        torch.save({"state_dict": net.state_dict(), "optimizer_states": [opt.state_dict()]}, tmp_path / name)
+    os.utime(tmp_path / "epoch=2-step=20.ckpt", (2e9, 2e9))
+    r = inspect_ckpt(tmp_path)
+    assert [Path(c["path"]).name for c in r.summary["checkpoints"]] == ["epoch=2-step=20.ckpt", "epoch=10-step=100.ckpt"]
+    assert Path(r.summary["recommended"]).name == "epoch=10-step=100.ckpt"
+
+
+def test_a_bug_while_judging_is_an_internal_error_not_an_unreadable_file(tmp_path, monkeypatch, cli):
+    """A ValueError raised by nandoctor's own judging used to become ND200 'unreadable' on a good file."""
+    from nandoctor.ckpt import checks
+
+    torch.save({"model": {"w": torch.ones(4)}, "epoch": 1}, tmp_path / "a.pt")
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in judging")
+
+    monkeypatch.setattr(checks, "judge", broken)
+    with pytest.raises(ValueError, match="a bug in judging"):
+        inspect_ckpt(tmp_path / "a.pt")
+    r = cli("inspect-ckpt", tmp_path / "a.pt", "--format", "json")
+    assert r.code == 2 and "internal error in nandoctor" in r.stderr and not r.stdout.strip()
+
+
+def test_a_bug_inside_the_restricted_unpickler_propagates(tmp_path, monkeypatch):
+    """judge_pickle catches what a malformed pickle raises, not every Exception: a bug in a stand-in
+    (here a ZeroDivisionError in the tensor rebuilder) is not dressed as a corrupt checkpoint."""
+    from nandoctor.ckpt import unpickle
+
+    torch.save({"model": {"w": torch.ones(4)}}, tmp_path / "a.pt")
+
+    def broken(self, *args):
+        return 1 / 0
+
+    monkeypatch.setattr(unpickle._Standins, "rebuild_tensor_v2", broken)
+    with pytest.raises(ZeroDivisionError):
+        inspect_ckpt(tmp_path / "a.pt")

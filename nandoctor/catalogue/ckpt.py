@@ -11,6 +11,7 @@ RULES = [
         fix="Resume from an earlier clean checkpoint; keep the broken file for forensics.",
         bad="weights/last.pt cut in half when the job was killed mid-save",
         good="save to a temporary name and rename, so a crash never leaves half a checkpoint",
+        check="nandoctor.ckpt.engine:_inspect_one",
     ),
     Rule(
         code="ND201",
@@ -31,6 +32,7 @@ RULES = [
         "preferably as .safetensors.",
         bad="a 'best.pt' from a forum whose pickle calls posix.system('curl ... | sh')",
         good="model.safetensors from the model's official repository, loaded with safetensors",
+        check="nandoctor.ckpt.engine:_inspect_one",
     ),
     Rule(
         code="ND203",
@@ -41,6 +43,7 @@ RULES = [
         "and start a fresh optimizer with warmup.",
         bad="optimizer.state.0.exp_avg_sq holds 5 NaN values",
         good="every exp_avg/exp_avg_sq finite; exp_avg_sq >= 0",
+        check="nandoctor.ckpt.checks:judge",
     ),
     Rule(
         code="ND204",
@@ -50,6 +53,7 @@ RULES = [
         fix="Do not resume with this optimizer state; load weights only and re-create the optimizer.",
         bad="optimizer.state.12.exp_avg_sq min -3.1e-05",
         good="exp_avg_sq >= 0 everywhere",
+        check="nandoctor.ckpt.checks:judge",
     ),
     Rule(
         code="ND205",
@@ -59,6 +63,7 @@ RULES = [
         fix="Treat the checkpoint as poisoned: back it up, resume from an earlier epoch checkpoint.",
         bad="model.2.bn.running_var[0] == 65504.0 exactly in an fp16 EMA",
         good="no values pinned at the fp16 maximum; no unexplained exact zeros in dense weights",
+        check="nandoctor.ckpt.checks:judge",
     ),
     Rule(
         code="ND206",
@@ -68,6 +73,7 @@ RULES = [
         fix="Resume from an earlier checkpoint; check batch size (>= 2 per GPU) and AMP overflow.",
         bad="model.3.bn.running_var has 4 values <= 0",
         good="running_var > 0 everywhere",
+        check="nandoctor.ckpt.checks:judge",
     ),
     Rule(
         code="ND207",
@@ -77,6 +83,7 @@ RULES = [
         fix="Check for weight decay on norm layers or an earlier overflow; resume from an earlier epoch.",
         bad="model.8.bn.weight is all zeros",
         good="norm weights near 1, excluded from weight decay",
+        check="nandoctor.ckpt.checks:judge",
     ),
     Rule(
         code="ND208",
@@ -86,6 +93,7 @@ RULES = [
         fix="Keep optimizer state in fp32 (do not .half() the optimizer); resume with a fresh optimizer.",
         bad="optimizer.state.3.exp_avg_sq (fp16) is 97% exact zeros",
         good="optimizer moments stored in fp32",
+        check="nandoctor.ckpt.checks:judge",
     ),
     Rule(
         code="ND209",
@@ -95,6 +103,7 @@ RULES = [
         fix="Resume from an earlier checkpoint with AMP off (or bf16) and a lower learning rate.",
         bad="scaler.scale == 6.1e-05",
         good="scaler.scale in the thousands (65536 at start)",
+        check="nandoctor.ckpt.checks:_check_scaler",
     ),
     Rule(
         code="ND210",
@@ -104,6 +113,7 @@ RULES = [
         fix="Resume from a checkpoint saved before the first NaN epoch.",
         bad="train_results['train/box_loss'] is nan from epoch 4",
         good="every stored loss finite",
+        check="nandoctor.ckpt.checks:_check_history",
     ),
     Rule(
         code="ND211",
@@ -112,6 +122,7 @@ RULES = [
         fix="Check for exploding weights (lower LR, clip gradients); train in bf16 or fp32.",
         bad="model.9.cv2.conv.weight abs-max 1.2e5 with amp: true",
         good="weights well inside +-65504",
+        check="nandoctor.ckpt.checks:judge",
     ),
     Rule(
         code="ND212",
@@ -122,6 +133,7 @@ RULES = [
         "checkpoints exist next time.",
         bad="weights/ holds only last.pt, poisoned",
         good="save_period: 5 keeps epochN.pt files to fall back on",
+        check="nandoctor.ckpt.engine:_conclude",
     ),
     Rule(
         code="ND213",
@@ -131,6 +143,7 @@ RULES = [
         fix="Check those tensors with torch after loading the checkpoint in a sandbox.",
         bad="a quantized model whose int8 weights are stored with _rebuild_qtensor",
         good="dense tensors in a torch zip or safetensors file",
+        check="nandoctor.ckpt.checks:judge",
     ),
     Rule(
         code="ND214",
@@ -140,6 +153,7 @@ RULES = [
         fix="Point inspect-ckpt at the checkpoint folder or the weights file (model.safetensors, last.pt).",
         bad="nandoctor inspect-ckpt output/checkpoint-500/rng_state.pth",
         good="nandoctor inspect-ckpt output/checkpoint-500",
+        check="nandoctor.ckpt.engine:inspect_ckpt",
     ),
     Rule(
         code="ND215",
@@ -151,6 +165,7 @@ RULES = [
         "gradient clipping.",
         bad="epoch_10.pt: 0.weight abs-max 7028, 3700x epoch_9.pt; val_loss 4.35e6",
         good="weights and stored losses of the same order as the run's earlier checkpoints",
+        check="nandoctor.ckpt.checks:compare_run",
     ),
     Rule(
         code="ND216",
@@ -161,6 +176,7 @@ RULES = [
         fix="Nothing to fix; look at the weights' verdict.",
         bad="callbacks.ModelCheckpoint{...}.kth_value = inf (reported as info)",
         good="the same checkpoint judged clean on its state_dict",
+        check="nandoctor.ckpt.checks:judge",
     ),
     Rule(
         code="ND217",
@@ -171,5 +187,6 @@ RULES = [
         "as safetensors.",
         bad="a best.pt whose pickle names mypkg.models.CustomNet",
         good="a checkpoint holding only tensors, containers and framework data classes",
+        check="nandoctor.ckpt.engine:_judge_pickle",
     ),
 ]

@@ -120,7 +120,7 @@ def judge(tensors: list[Named], stats: dict[str, TensorStat], obj: Any, shards: 
             continue
         m = opt_state(t.name) if t.section == "optimizer" or ".state." in t.name else None
         opt_param = ""
-        if m and m[0].isdigit() and int(m[0]) < len(param_names):
+        if m and m[0].isdigit() and len(m[0]) < 10 and int(m[0]) < len(param_names):  # the name is the file's
             opt_param = f", parameter {param_names[int(m[0])]}"
         if t.section in ("model", "other") and st.absmax is not None and st.dtype.startswith(("float", "bfloat")):
             v.profile[t.name] = (st.absmax, st.zero_frac, st.fp16_max_hits)

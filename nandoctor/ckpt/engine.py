@@ -15,12 +15,13 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable
 
+from nandoctor.ckpt.names import SCANNED_SUFFIXES
 from nandoctor.findings import NandoctorError, Report, WrongKind
 
-SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".npz", ".pkl", ".tar"}
 INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 MAX_FILES = 100_000
-# What parsing a corrupt, truncated or lying file raises. Anything else is a bug in nandoctor.
+# What parsing a corrupt, truncated or lying file raises (zipfile: NotImplementedError for a compression
+# method it lacks). Caught only around reading and scanning; anything else is a bug in nandoctor.
 PARSE_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, struct.error,
                 OverflowError, RecursionError, MemoryError, zlib.error, NotImplementedError)
 
@@ -54,7 +55,7 @@ def discover(root: Path) -> list[Path]:
             continue
         for name in sorted(filenames):
             p = d / name
-            if p.suffix.lower() in SUFFIXES and (p.is_file() or p.is_symlink()):
+            if p.suffix.lower() in SCANNED_SUFFIXES and (p.is_file() or p.is_symlink()):
                 units.append(p)
     return units
 
@@ -67,7 +68,7 @@ def _unread_siblings(d: Path) -> list[Path]:
     from nandoctor.ckpt.readers import HF_WEIGHTS
 
     read_by_unit = {*HF_WEIGHTS, "optimizer.pt", "scaler.pt"} if _hf_unit(d) else set()
-    return sorted(p for p in d.iterdir() if p.suffix.lower() in SUFFIXES and p.name not in read_by_unit
+    return sorted(p for p in d.iterdir() if p.suffix.lower() in SCANNED_SUFFIXES and p.name not in read_by_unit
                   and (p.is_file() or p.is_symlink()))
 
 
@@ -99,7 +100,7 @@ def inspect_ckpt(path: Path, *, stats: bool = False) -> Report:
         raise NandoctorError(f"{path}: no such file or directory")
     units = discover(path)
     if not units:
-        raise NandoctorError(f"{path}: no checkpoints found (looked for {', '.join(sorted(SUFFIXES))}, "
+        raise NandoctorError(f"{path}: no checkpoints found (looked for {', '.join(sorted(SCANNED_SUFFIXES))}, "
                              "sharded model folders and DCP folders)")
     report = Report(command="inspect-ckpt")
     scanned: list[tuple[dict[str, Any], Report]] = []
@@ -110,12 +111,13 @@ def inspect_ckpt(path: Path, *, stats: bool = False) -> Report:
 
             # progress by bytes scanned: one huge file still moves (`done` bound now, per unit)
             def advance(nbytes: int, done: list[int] = done) -> None:
+                before = done[0] >> 20
                 done[0] += nbytes
-                bar.advance(nbytes / (1 << 20))
+                bar.advance((done[0] >> 20) - before)  # whole MiB, however small each tensor
 
             sub = Report(command="inspect-ckpt")
             scanned.append((_inspect_one(unit, str(unit), sub, stats, advance), sub))
-            bar.advance(max(0, size - done[0]) / (1 << 20))
+            bar.advance(max(0, (size >> 20) - (done[0] >> 20)))
     from nandoctor.ckpt.checks import compare_run
 
     compare_run([e for e, _ in scanned])
@@ -166,6 +168,7 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
     comparison has seen every checkpoint. A file's own defects become an `unreadable` entry; a bug in
     nandoctor propagates (the CLI reports it as an internal error, never as a verdict on the file)."""
     from nandoctor.ckpt import checks, readers, scan, select, walk
+    from nandoctor.ckpt.tensors import FileChanged
     from nandoctor.ckpt.unpickle import UnsafePickle
 
     try:
@@ -183,28 +186,6 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
             if _is_ref(n.ref):
                 tensor_stats[n.name] = scan.scan(n.ref, stats=want_stats)
                 advance(n.ref.nbytes)
-        _judge_pickle(loaded.verdict, entry, report, shown)
-        if not named:  # training_args.bin, a dataset cache .pkl, torch.save({'epoch': 1}): not checkpoints
-            entry["not_checkpoint"] = True
-            if loaded.format == "pickle":
-                report.add("ND200", "error", "no tensors in this pickle: not a torch, safetensors or npz checkpoint",
-                           path=shown)
-            else:
-                entry.update(status="no-weights", role="trainer-state", format=loaded.format)
-            return entry
-        obj = loaded.obj
-        top = obj if isinstance(obj, dict) else {}
-        if loaded.format == "dcp":
-            top = loaded.metadata  # step/epoch saved beside the tensors
-        meta = loaded.metadata if loaded.format in ("hf-trainer", "dcp") else None
-        verdict = checks.judge(named, tensor_stats, obj, loaded.shards, _pad_rows(unit, named), meta)
-        facts = {**top, **(meta or {})}
-        epoch = _int(facts.get("epoch"))
-        step = next((s for s in (_int(facts.get(k)) for k in ("global_step", "step", "steps", "iteration", "iter"))
-                     if s is not None), None)
-        if step is None and unit.parent.name.startswith("checkpoint-") and unit.parent.name[11:].isdigit():
-            step = int(unit.parent.name[11:])  # a file inside an HF checkpoint-N folder (adapters, DeepSpeed)
-        order = select.order_epoch(epoch, facts, unit.name)
     except UnsafePickle as exc:
         entry["status"] = "unsafe"
         more = len(exc.verdict.unsafe) - 1
@@ -232,6 +213,36 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
         entry["status"] = "unreadable"
         report.add("ND200", "error", _one_line(exc), path=shown)
         return entry
+
+    # Judged outside the handlers above: those catch what a defective file makes a parser raise; an
+    # error while judging what was read is a bug in nandoctor (the CLI's internal error), never a
+    # verdict of "unreadable" on the user's file.
+    _judge_pickle(loaded.verdict, entry, report, shown)
+    if not named:  # training_args.bin, a dataset cache .pkl, torch.save({'epoch': 1}): not checkpoints
+        entry["not_checkpoint"] = True
+        if loaded.format == "pickle":
+            report.add("ND200", "error", "no tensors in this pickle: not a torch, safetensors or npz checkpoint",
+                       path=shown)
+        else:
+            entry.update(status="no-weights", role="trainer-state", format=loaded.format)
+        return entry
+    obj = loaded.obj
+    top = obj if isinstance(obj, dict) else {}
+    if loaded.format == "dcp":
+        top = loaded.metadata  # step/epoch saved beside the tensors
+    meta = loaded.metadata if loaded.format in ("hf-trainer", "dcp") else None
+    try:
+        verdict = checks.judge(named, tensor_stats, obj, loaded.shards, _pad_rows(unit, named), meta)
+    except FileChanged as exc:  # a tensor re-read for its padding rows was cut short under us
+        report.add("ND200", "error", _one_line(exc), path=shown)
+        return entry
+    facts = {**top, **(meta or {})}
+    epoch = _int(facts.get("epoch"))
+    step = next((s for s in (_int(facts.get(k)) for k in ("global_step", "step", "steps", "iteration", "iter"))
+                 if s is not None), None)
+    if step is None and unit.parent.name.startswith("checkpoint-") and unit.parent.name[11:].isdigit():
+        step = int(unit.parent.name[11:])  # a file inside an HF checkpoint-N folder (adapters, DeepSpeed)
+    order = select.order_epoch(epoch, facts, unit.name)
 
     entry.update({
         "status": verdict.status,
@@ -385,7 +396,9 @@ def _conclude(report: Report, entries: list[dict[str, Any]], root: Path,
         dest = (root if root.is_dir() else root.parent).parent / "nan_backup"  # outside what is scanned
         steps.append(f"Keep a backup of {keep} as evidence before anything overwrites it; do not resume from it: "
                      f"{backup_command([keep], dest)}")
-    if best is None and len(entries) == 1:
+    if best is None and [e["path"] for e in entries] == [str(root)]:
+        # one file (or one checkpoint-N folder) asked about: the earlier ones are elsewhere, not absent.
+        # A folder searched that holds one poisoned checkpoint is ND212 like one holding ten.
         steps.append(f"Look for an earlier clean checkpoint: nandoctor inspect-ckpt {root.parent}")
     elif best is None:
         report.add("ND212", "error" if bad else "warning", f"none of the {len(entries)} checkpoints is clean",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
+import os
 import struct
 import warnings
 import zipfile
@@ -59,7 +59,6 @@ class Loaded:
     globals: list[str] = field(default_factory=list)
     shards: dict[str, str] = field(default_factory=dict)   # tensor name -> shard file (sharded models)
     metadata: dict = field(default_factory=dict)           # safetensors __metadata__, DCP non-tensor keys
-    files: list[Path] = field(default_factory=list)        # every file read
     verdict: Verdict | None = None                         # the pickle policy's judgement (None: no pickle)
 
 
@@ -74,8 +73,11 @@ def read_any(path: Path) -> Loaded:
             if (path / index).is_file():
                 return read_sharded(path / index)
         raise ValueError("folder is neither a DCP checkpoint nor a sharded model")
-    if not path.is_file():  # a FIFO or device would block or never end
-        raise WrongKind("not a regular file")
+    if not path.is_file():  # a FIFO or device would block or never end: never opened
+        try:
+            regular_file(path, path.name)
+        except ValueError as exc:
+            raise WrongKind(str(exc)) from None
     if path.name.endswith(".index.json"):
         return read_sharded(path)
     with open(path, "rb") as f:
@@ -91,7 +93,7 @@ def read_any(path: Path) -> Loaded:
                 prefix = data[0][: -len("data.pkl")] if data else ""
                 if data and not {prefix + "version", prefix + ".data/version"} & set(names):
                     raise ValueError("torch zip without a version record: torch.load refuses it")
-                return Loaded("torch-zip", tz.obj, tz.globals, files=[path], verdict=tz.verdict)
+                return Loaded("torch-zip", tz.obj, tz.globals, verdict=tz.verdict)
             if names and all(n.endswith(".npy") for n in names):
                 return read_npz(path, zf)
         raise WrongKind("zip archive without data.pkl or .npy members: not a checkpoint")
@@ -102,6 +104,28 @@ def read_any(path: Path) -> Loaded:
     if head[:1] in PICKLE_FIRST and not head.startswith(NOT_PICKLES):
         return read_pickle(path)
     raise WrongKind("not a torch, safetensors or npz checkpoint (unrecognised first bytes)")
+
+
+def regular_file(path: Path, what: str) -> None:
+    """Raise the true reason `path` cannot be read as a file, before anything opens it: opening a FIFO
+    blocks until a writer comes, a device never ends. `what` names it in the message."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ValueError(f"{what} is missing") from None
+    except OSError as exc:
+        raise ValueError(f"{what} cannot be read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else "a socket"
+                if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special")
+        raise ValueError(f"{what} is not a regular file ({kind}); it was not opened")
+
+
+def _present(path: Path) -> bool:
+    """The name exists, whatever it is (a FIFO, a dangling link): then it is read or reported, never skipped."""
+    return os.path.lexists(path)
 
 
 def read_safetensors(path: Path) -> Loaded:
@@ -141,8 +165,8 @@ def read_safetensors(path: Path) -> Loaded:
                 or not isinstance(offs, list) or len(offs) != 2 or not all(isinstance(o, int) for o in offs)):
             raise ValueError(f"tensor {name!r}: malformed shape or data_offsets")
         begin, end = offs
-        ref = TensorRef(dtype=dtype, numel_storage=_numel(shape), file=str(path), base=data_start + begin,
-                        shape=tuple(shape), stride=_contiguous_strides(shape))
+        ref = TensorRef(dtype=dtype, numel_storage=_numel(tuple(shape)), file=str(path), base=data_start + begin,
+                        shape=tuple(shape), stride=_contiguous_strides(tuple(shape)))
         if not 0 <= begin <= end <= data_len:
             raise ValueError(f"tensor {name!r}: data_offsets {offs} lie outside the {data_len}-byte data area")
         if end - begin != ref.nbytes:
@@ -160,7 +184,7 @@ def read_safetensors(path: Path) -> Loaded:
     if at != data_len:
         raise ValueError(f"the data area has {data_len - at} bytes after the last tensor (the safetensors loader "
                          "refuses this file)")
-    return Loaded("safetensors", tensors, metadata=meta if isinstance(meta, dict) else {}, files=[path])
+    return Loaded("safetensors", tensors, metadata=meta if isinstance(meta, dict) else {})
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
@@ -216,7 +240,7 @@ def read_npz(path: Path, zf: zipfile.ZipFile) -> Loaded:
                                       member=info.filename, base=header_len, shape=tuple(shape), stride=stride)
     if verdict.status == UNSAFE:
         raise UnsafePickle(verdict)
-    return Loaded("npz", tensors, verdict.globals, files=[path], verdict=verdict if verdict.pickles else None)
+    return Loaded("npz", tensors, verdict.globals, verdict=verdict if verdict.pickles else None)
 
 
 def read_pickle(path: Path) -> Loaded:
@@ -232,7 +256,7 @@ def read_pickle(path: Path) -> Loaded:
         magic, _ = judge_pickle(next_pickle(f, size), None, "pickle", verdict)
         if magic != LEGACY_MAGIC:
             _raise_if_unsafe(verdict)
-            return Loaded("pickle", magic, verdict.globals, files=[path], verdict=verdict)
+            return Loaded("pickle", magic, verdict.globals, verdict=verdict)
         verdict.pickles[-1] = "legacy magic number"
         blobs = [next_pickle(f, size) for _ in range(4)]
         data_start = f.tell()
@@ -273,7 +297,7 @@ def read_pickle(path: Path) -> Loaded:
                          shape=(numel,), stride=(1,))
 
     obj, _ = judge_pickle(blobs[2], storage_for, "legacy object", Verdict())
-    return Loaded("torch-legacy", obj, verdict.globals, files=[path], verdict=verdict)
+    return Loaded("torch-legacy", obj, verdict.globals, verdict=verdict)
 
 
 def _itemsize(dtype: str) -> int:
@@ -305,7 +329,7 @@ def read_tar(path: Path) -> Loaded:
     except tarfile.TarError as exc:
         raise ValueError(f"not a readable tar archive ({exc})") from None
     with tar:
-        members = {}
+        members: dict[str, tarfile.TarInfo] = {}
         for m in tar:
             if len(members) > 64:
                 break
@@ -317,6 +341,8 @@ def read_tar(path: Path) -> Loaded:
             if name not in members:
                 continue
             f = tar.extractfile(members[name])
+            if f is None:  # a regular member always extracts; anything else is not torch's layout
+                raise ValueError(f"tar member {name} cannot be read")
             end = members[name].size
 
             def one(label: str, f: Any = f, end: int = end) -> Any:
@@ -348,7 +374,7 @@ def read_tar(path: Path) -> Loaded:
             if name == "storages":
                 one("storage views")
     _raise_if_unsafe(verdict)
-    return Loaded("torch-tar", obj, verdict.globals, files=[path], verdict=verdict)
+    return Loaded("torch-tar", obj, verdict.globals, verdict=verdict)
 
 
 def read_sharded(index: Path) -> Loaded:
@@ -365,18 +391,15 @@ def read_sharded(index: Path) -> Loaded:
     shards: dict[str, str] = {}
     globs: list[str] = []
     verdict: Verdict | None = None
-    files = [index]
     fmt = "safetensors-sharded" if index.name.startswith("model.safetensors") else "torch-sharded"
     for shard in sorted(set(map(str, weight_map.values()))):
         shard_path = (folder / shard).resolve()
         if folder not in shard_path.parents:
             raise ValueError(f"{index.name} points outside its folder: {shard}")
-        if not shard_path.is_file():
-            raise ValueError(f"shard {shard} named in {index.name} is missing")
+        regular_file(shard_path, f"shard {shard} named in {index.name}")
         part = read_any(shard_path)
         globs += part.globals
         verdict = _merged(verdict, part.verdict)
-        files.append(shard_path)
         from nandoctor.ckpt.walk import flatten
 
         for named in flatten(part.obj):
@@ -385,7 +408,7 @@ def read_sharded(index: Path) -> Loaded:
     missing = sorted(set(weight_map) - set(tensors))
     if missing:
         raise ValueError(f"{len(missing)} tensors named in {index.name} are in no shard, e.g. {missing[0]}")
-    return Loaded(fmt, tensors, globs, shards=shards, files=files, verdict=verdict)
+    return Loaded(fmt, tensors, globs, shards=shards, verdict=verdict)
 
 
 def _merged(into: Verdict | None, part: Verdict | None) -> Verdict | None:
@@ -409,7 +432,7 @@ def read_hf_trainer(folder: Path) -> Loaded:
         raise ValueError(f"trainer_state.json is not valid JSON ({exc})") from None
     if not isinstance(state, dict):
         raise ValueError("trainer_state.json is not a JSON object")
-    weights = next((folder / w for w in HF_WEIGHTS if (folder / w).is_file()), None)
+    weights = next((folder / w for w in HF_WEIGHTS if _present(folder / w)), None)
     # log_history is plain JSON: kept beside the tensors, never walked for them (a long run's 40 MB
     # history is not a pickle bomb)
     facts = {"global_step": state.get("global_step"), "epoch": state.get("epoch"),
@@ -418,11 +441,11 @@ def read_hf_trainer(folder: Path) -> Loaded:
     globs: list[str] = []
     verdict: Verdict | None = None
     shards: dict[str, str] = {}
-    files = [folder / "trainer_state.json"]
     if weights is None and folder.name.startswith("checkpoint-"):
         raise ValueError("this Trainer checkpoint holds no model weights (no model.safetensors or "
                          "pytorch_model.bin): a save cut short?")
     if weights is not None:
+        regular_file(weights, weights.name)
         part = read_any(weights)
         from nandoctor.ckpt.walk import flatten
 
@@ -430,15 +453,14 @@ def read_hf_trainer(folder: Path) -> Loaded:
         globs += part.globals
         verdict = _merged(verdict, part.verdict)
         shards = part.shards
-        files += part.files
     for name, key in (("optimizer.pt", "optimizer"), ("scaler.pt", "scaler")):
-        if (folder / name).is_file():
+        if _present(folder / name):
+            regular_file(folder / name, name)
             part = read_any(folder / name)
             obj[key] = part.obj
             globs += part.globals
             verdict = _merged(verdict, part.verdict)
-            files.append(folder / name)
-    return Loaded("hf-trainer", obj, globs, shards=shards, metadata=facts, files=files, verdict=verdict)
+    return Loaded("hf-trainer", obj, globs, shards=shards, metadata=facts, verdict=verdict)
 
 
 def read_dcp(folder: Path) -> Loaded:
@@ -459,6 +481,8 @@ def read_dcp(folder: Path) -> Loaded:
 
     reader = dcp.FileSystemReader(str(folder))
     meta = reader.read_metadata()
+    for rel in sorted({str(info.relative_path) for info in meta.storage_data.values()}):
+        regular_file(folder / rel, f"DCP storage file {rel}")  # torch's reader would block on a FIFO
     entries = {k: v for k, v in meta.state_dict_metadata.items() if isinstance(v, TensorStorageMetadata)}
     tensors: dict[str, Any] = {}
     group: dict[str, Any] = {}
@@ -483,7 +507,7 @@ def read_dcp(folder: Path) -> Loaded:
             flush()
     flush()
     extras = _dcp_scalars(folder, meta, [k for k in meta.state_dict_metadata if k not in entries])
-    return Loaded("dcp", tensors, globs, metadata=extras, verdict=verdict, files=[folder / ".metadata", *sorted(folder.glob("*.distcp"))])
+    return Loaded("dcp", tensors, globs, metadata=extras, verdict=verdict)
 
 
 def _dcp_scalars(folder: Path, meta: Any, keys: list[str]) -> dict[str, Any]:
@@ -507,8 +531,9 @@ def _dcp_scalars(folder: Path, meta: Any, keys: list[str]) -> dict[str, Any]:
                 value, _ = restricted_loads(zf.read(pkl))  # a storage would be Unsupported: dropped below
         except UnsafePickle:
             raise
-        except (ValueError, EOFError, StopIteration, zipfile.BadZipFile, pickle.UnpicklingError, TypeError,
-                KeyError, IndexError):  # an entry we cannot read is just left out (step, epoch are optional)
+        except (ValueError, EOFError, StopIteration, zipfile.BadZipFile, NotImplementedError):
+            # an entry we cannot read is just left out (step, epoch are optional); a malformed pickle
+            # reaches here as judge_pickle's ValueError, so a TypeError & co. would be a bug: raised
             continue
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             out[index.fqn.split(".")[-1]] = value

@@ -65,7 +65,8 @@ def scan(ref: TensorRef, *, stats: bool = False) -> TensorStat:
                 hi = cmax if hi is None else max(hi, cmax)
                 if cmin < 0:
                     st.negative += int(np.count_nonzero(c < 0))
-            st.min, st.max = float(lo), float(hi)
+            if lo is not None and hi is not None:
+                st.min, st.max = float(lo), float(hi)
         return st
     fp16 = ref.dtype == "float16"
     n = max(ref.numel, 1)

@@ -1,25 +1,30 @@
-"""Order checkpoints by training progress and pick the one to resume from.
+"""Order checkpoints by training progress and pick the one to resume from: the one checkpoint-choice
+policy (inspect-ckpt's recommendation here, triage's choice among the checkpoints it trusts).
 
 Progress = stored epoch (Ultralytics' stripped files say -1: use the length of their train_results),
-then step, then a name preference on ties (epochN.pt over last.pt over best.pt: an epoch file is
-exactly where training stood, best.pt is a copy chosen by fitness), then mtime.
+then step, then the name preference on ties (names.name_rank: epochN.pt over last.pt over best.pt),
+then mtime, then the path (so the choice never depends on listing order).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-EPOCH_FILE = re.compile(r"epoch[_-]?(\d+)", re.IGNORECASE)
+from nandoctor.ckpt.names import epoch_in_name, name_rank
+
+T = TypeVar("T")
+
+
+def progress(position: Sequence[int | None], path: str, mtime: float = 0.0) -> tuple:
+    """Sort key: the point of training (unknown parts sort first), then the name preference."""
+    return (*(p if p is not None else -1 for p in position), name_rank(Path(path).name), mtime, path)
 
 
 def progress_key(entry: dict[str, Any]) -> tuple:
-    epoch = entry.get("order_epoch")
-    step = entry.get("step")
-    name = Path(entry["path"]).name
-    pref = 2 if EPOCH_FILE.search(name) else 1 if name.startswith("last") else 0
-    return (epoch if epoch is not None else -1, step if step is not None else -1, pref, entry.get("mtime", 0.0))
+    """progress() of an inspect-ckpt summary entry."""
+    return progress((entry.get("order_epoch"), entry.get("step")), entry["path"], entry.get("mtime", 0.0))
 
 
 def order_epoch(epoch: Any, top: dict, filename: str) -> int | None:
@@ -29,19 +34,30 @@ def order_epoch(epoch: Any, top: dict, filename: str) -> int | None:
     results = top.get("train_results") if isinstance(top, dict) else None
     if isinstance(results, dict) and isinstance(results.get("epoch"), list) and results["epoch"]:
         return len(results["epoch"]) - 1  # 0-based like Ultralytics' own epoch
-    m = EPOCH_FILE.search(filename)
-    return int(m.group(1)) if m else None
+    return epoch_in_name(filename)
+
+
+def choose(candidates: Iterable[T], key: Callable[[T], tuple],
+           resumable: Callable[[T], bool]) -> tuple[T | None, T | None]:
+    """(newest resumable, newest of all) among checkpoints already judged trustworthy, by `key`
+    (progress()). Resume from the first; without one, start a new run from the second's weights."""
+    pool = sorted(candidates, key=key, reverse=True)
+    return next((c for c in pool if resumable(c)), None), (pool[0] if pool else None)
+
+
+def _resumable(entry: dict[str, Any]) -> bool:
+    return bool(entry["resumable"])
 
 
 def recommend(entries: list[dict[str, Any]]) -> tuple[dict | None, str]:
     """(entry, why): newest clean resumable, else newest clean (saying it has no optimizer state).
     Only model checkpoints qualify: rng_state.pth or a lone optimizer.pt holds nothing to resume."""
-    clean = sorted((e for e in entries if e["status"] == "clean" and e["tensors"] and e.get("role") == "model"
-                    and e.get("pickle") != "unknown"),
-                   key=progress_key, reverse=True)
-    resumable = [e for e in clean if e["resumable"]]
-    if resumable:
-        return resumable[0], "newest clean checkpoint with optimizer state"
-    if clean:
-        return clean[0], "newest clean checkpoint, but it carries no optimizer state: fine-tune from its weights"
+    clean = [e for e in entries if e["status"] == "clean" and e["tensors"] and e.get("role") == "model"
+             and e.get("pickle") != "unknown"]
+    picked = choose(clean, progress_key, _resumable)  # unpacked apart: mypy would widen T to dict | None
+    best, newest = picked
+    if best is not None:
+        return best, "newest clean checkpoint with optimizer state"
+    if newest is not None:
+        return newest, "newest clean checkpoint, but it carries no optimizer state: fine-tune from its weights"
     return None, "no clean checkpoint"

@@ -75,6 +75,12 @@ def _charge(path: str, nbytes: int, what: str) -> None:
         raise ValueError(f"compressed storages of this run inflate to more than {MAX_INFLATE_RUN:,} bytes")
     _INFLATED[path] = file_total
     _INFLATED[""] = _INFLATED.get("", 0) + nbytes
+
+
+class FileChanged(ValueError):
+    """A read came back short: the file was truncated or replaced while it was being scanned."""
+
+
 CHUNK_BYTES = 4 << 20  # 4 MiB: large enough to stream at memory speed, small enough to stay in cache
 
 
@@ -82,6 +88,8 @@ def zip_member_offset(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
     """Byte offset of a member's data: the local header's own name/extra lengths can differ from the
     central directory's, so read them (zipfile does the same inside `open`)."""
     fp = zf.fp
+    if fp is None:
+        raise ValueError("the zip archive was closed while reading")
     fp.seek(info.header_offset)
     header = fp.read(30)
     if len(header) != 30 or header[:4] != b"PK\x03\x04":
@@ -170,10 +178,6 @@ class TensorRef:
     def nbytes(self) -> int:
         return self.numel * self.np_dtype.itemsize
 
-    def is_contiguous(self) -> bool:
-        expected = _contiguous_strides(self.shape)
-        return all(n == 1 or s == e for n, s, e in zip(self.shape, self.stride, expected, strict=True))
-
     # --- reading ---------------------------------------------------------------------------------------
     def chunks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:
         """Yield the tensor's values (flat, logical dtype) in chunks. A yielded array may be reused by
@@ -206,7 +210,7 @@ class TensorRef:
                 yield flat[i: i + step]
             return
         buf = np.empty(min(step, count), dtype=dt)
-        view = memoryview(buf).cast("B")
+        view = buf.data.cast("B")
         with self._open() as f:
             _skip(f, self.base + start * dt.itemsize, self.member is not None)
             done = 0
@@ -214,7 +218,7 @@ class TensorRef:
                 m = min(step, count - done)
                 got = _readinto(f, view[: m * dt.itemsize])
                 if got != m * dt.itemsize:
-                    raise ValueError(self._short(got, m * dt.itemsize))
+                    raise FileChanged(self._short(got, m * dt.itemsize))
                 yield buf[:m]
                 done += m
 
@@ -245,10 +249,12 @@ class TensorRef:
         if self.data is not None:
             return self.data[start: start + count]
         dt = self.np_dtype
+        if self.file is None:
+            raise ValueError("a tensor with neither a file nor data")
         with open(self.file, "rb") as f:
             raw = os.pread(f.fileno(), count * dt.itemsize, self.base + start * dt.itemsize)
         if len(raw) != count * dt.itemsize:
-            raise ValueError(self._short(len(raw), count * dt.itemsize))
+            raise FileChanged(self._short(len(raw), count * dt.itemsize))
         return np.frombuffer(raw, dtype=dt)
 
     def _open(self):

@@ -38,6 +38,18 @@ MAX_ARGS = 1 << 16       # elements checked per argument of a rebuild call
 MAX_MEMBERS = 1000       # .pkl members judged per zip; torch writes one or two
 
 
+class _Misuse(Exception):
+    """An allow-listed function called with arguments no real checkpoint has."""
+
+
+# What the C unpickler and the stand-ins raise on a malformed or lying pickle: its opcodes call
+# constructors with whatever arguments the file holds (dict(1): TypeError), BUILD state onto objects
+# that take none (AttributeError), index a memo or stack that is not there. Anything else (NameError,
+# AssertionError, ZeroDivisionError...) is a bug in nandoctor and propagates as one.
+MALFORMED = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+             OverflowError, RecursionError, _Misuse)
+
+
 class UnsafePickle(Exception):
     """The pickle names a global that can run code (or is a bomb); nothing from the file may be trusted."""
 
@@ -52,15 +64,11 @@ class UnsafePickle(Exception):
         super().__init__(f"{self.reason}: {self.global_name}" + (f" (and {more} more)" if more > 0 else ""))
 
 
-class _Misuse(Exception):
-    """An allow-listed function called with arguments no real checkpoint has."""
-
-
 class _StateSetter:
     """`__setstate__` for instances records the state; on the class itself (BUILD applied to a global,
     the attribute-planting trick that bypassed modelscan) it flags the file."""
 
-    def __get__(self, obj: Any, cls: type) -> Callable:
+    def __get__(self, obj: Any, cls: type[Stub]) -> Callable:
         if obj is None:
             def on_class(state: Any) -> None:
                 verdict = cls.__dict__.get("_nd_verdict")
@@ -78,6 +86,11 @@ class Stub:
 
     _nd_global = "?"
     _nd_on_call: str | None = None   # why calling this global makes the file unsafe (unknown functions)
+    _nd_verdict: Verdict             # set on each unpickler's own stub classes (read from the class __dict__)
+    _nd_args: tuple                  # per instance: the call's arguments, BUILD state, APPENDS, SETITEMS
+    _nd_state: Any
+    _nd_items: list
+    _nd_map: dict
     __setstate__ = _StateSetter()
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "Stub":
@@ -608,9 +621,7 @@ def judge_pickle(data: bytes, storage_for: Callable | None = None, label: str = 
     up = RestrictedUnpickler(io.BytesIO(data), storage_for, verdict)
     try:
         obj = up.load()
-    except (KeyboardInterrupt, MemoryError):
-        raise
-    except Exception as exc:
+    except MALFORMED as exc:
         policy.scan_opcodes(data, verdict)
         if verdict.status == UNSAFE:
             return None, verdict
@@ -630,7 +641,6 @@ def restricted_loads(data: bytes, storage_for: Callable | None = None) -> tuple[
 class TorchZip:
     obj: Any
     globals: list[str] = field(default_factory=list)
-    byteorder: str = "little"
     verdict: Verdict = field(default_factory=Verdict)
 
 
@@ -691,7 +701,7 @@ def load_torch_zip(path: Path, zf: zipfile.ZipFile | None = None) -> TorchZip:
                              f"{MAX_MEMBERS:,} were not judged")
         if main is None:
             raise ValueError(f"zip has no {prefix or '<prefix>/'}data.pkl: not a torch checkpoint")
-        return TorchZip(obj, verdict.globals, byteorder, verdict)
+        return TorchZip(obj, verdict.globals, verdict)
     finally:
         if own:
             zf.close()

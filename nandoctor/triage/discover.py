@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CKPT_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".bin", ".npz")
+from nandoctor.ckpt.names import CHECKPOINT_SUFFIXES as CKPT_SUFFIXES
+
 YAML_SUFFIXES = (".yaml", ".yml")
 _NUM = re.compile(r"(\d+)")
 _MAX_YAML_PEEK = 4 * 1024 * 1024  # args.yaml is a few KB; refuse to parse a huge file just to read `data:`

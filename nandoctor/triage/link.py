@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nandoctor.ckpt.names import EPOCH_IN_NAME as _EPOCH_IN_NAME
+from nandoctor.ckpt.select import progress
 from nandoctor.ckpt.verdict import CheckpointVerdict
 from nandoctor.findings import Report
 from nandoctor.logs.verdict import LogVerdict, Point
@@ -21,7 +23,6 @@ from nandoctor.triage.discover import RunLayout
 BAD = {"poisoned", "unsafe", "unreadable"}
 DIVERGING = {"exponential_growth", "oscillating_divergence", "sudden_spike"}  # analyze-log patterns with an onset
 _RANK = {"clean": 0, "suspect": 1, "unknown": 1, "poisoned": 2, "unsafe": 3, "unreadable": 4}
-_EPOCH_IN_NAME = re.compile(r"epoch[=_-]?(\d+)", re.I)
 _STEP_IN_NAME = re.compile(r"(?:step[=_-]?|checkpoint-)(\d+)", re.I)
 
 
@@ -257,11 +258,7 @@ def choose(report: Report, units: list[Checkpoint], timeline: Timeline) -> dict[
             c.verdict = "trusted"
 
     def newest(pool: list[Checkpoint]) -> Checkpoint | None:
-        # epochN files beat last.pt/best.pt at the same position: their name says what they hold and
-        # resuming training never overwrites them
-        key = lambda c: (c.log_index if c.log_index is not None else -1,  # noqa: E731
-                         Path(c.path).stem not in ("last", "best"), c.path)
-        return max(pool, key=key, default=None)
+        return max(pool, key=lambda c: progress((c.log_index,), c.path), default=None)
 
     trusted = [c for c in units if c.verdict == "trusted"]
     units = [c for c in units if c.verdict != "not-a-model"]

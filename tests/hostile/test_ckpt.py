@@ -349,3 +349,63 @@ def test_compressed_storage_claiming_a_huge_size_is_refused_before_inflating(tmp
     r = inspect_ckpt(tmp_path / "bomb.pt")
     [f] = [f for f in r.findings if f.code == "ND200"]
     assert "inflates to 3,221,225,472 bytes" in f.message
+
+
+def _sharded_with(folder: Path, second: str) -> None:
+    """A two-shard safetensors model whose index names `second` for the second shard."""
+    import json
+
+    from safetensors.torch import save_file
+
+    folder.mkdir()
+    save_file({"a.weight": torch.ones(4)}, str(folder / "model-00001-of-00002.safetensors"))
+    (folder / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {}, "weight_map": {"a.weight": "model-00001-of-00002.safetensors", "b.weight": second}}))
+
+
+def test_fifo_shard_is_not_a_regular_file_not_missing_and_never_opened(tmp_path):
+    """A FIFO where a shard should be: the true reason, and no open() (it would block until a writer)."""
+    _sharded_with(tmp_path / "model", "model-00002-of-00002.safetensors")
+    os.mkfifo(tmp_path / "model" / "model-00002-of-00002.safetensors")
+    r = run_cli("inspect-ckpt", tmp_path / "model", "--format", "json", timeout=60)
+    [f] = [f for f in r.json["findings"] if f["code"] == "ND200"]
+    assert r.code == 1 and "model-00002-of-00002.safetensors" in f["message"]
+    assert "is not a regular file (a FIFO)" in f["message"] and "missing" not in f["message"]
+    assert f["path"] == str(tmp_path / "model")
+
+
+def test_absent_shard_is_still_called_missing(tmp_path):
+    _sharded_with(tmp_path / "model", "model-00002-of-00002.safetensors")
+    [f] = [f for f in inspect_ckpt(tmp_path / "model").findings if f.code == "ND200"]
+    assert "shard model-00002-of-00002.safetensors named in model.safetensors.index.json is missing" in f.message
+
+
+def test_fifo_optimizer_in_an_hf_checkpoint_is_reported_not_skipped(tmp_path):
+    """optimizer.pt as a FIFO in checkpoint-N: unreadable with the reason, not a clean weights-only unit."""
+    import json
+
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "checkpoint-10"
+    folder.mkdir()
+    save_file({"w": torch.ones(4)}, str(folder / "model.safetensors"))
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": 10, "epoch": 1.0, "log_history": []}))
+    os.mkfifo(folder / "optimizer.pt")
+    r = run_cli("inspect-ckpt", folder, "--format", "json", timeout=60)
+    assert r.code == 1 and r.json["summary"]["checkpoints"][0]["status"] == "unreadable"
+    assert "optimizer.pt is not a regular file (a FIFO)" in r.json["findings"][0]["message"]
+
+
+def test_fifo_dcp_storage_file_is_refused_before_torch_opens_it(tmp_path):
+    import warnings
+
+    import torch.distributed.checkpoint as dcp
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # single-process save
+        dcp.save({"model": {"w": torch.ones(4)}}, checkpoint_id=str(tmp_path / "dcp"))
+    [storage] = (tmp_path / "dcp").glob("*.distcp")
+    storage.unlink()
+    os.mkfifo(storage)
+    r = run_cli("inspect-ckpt", tmp_path / "dcp", "--format", "json", timeout=60)
+    assert r.code == 1 and f"DCP storage file {storage.name} is not a regular file (a FIFO)" in r.json["findings"][0]["message"]
