@@ -77,7 +77,7 @@ def read_any(path: Path) -> Loaded:
         try:
             regular_file(path, path.name)
         except ValueError as exc:
-            raise WrongKind(str(exc)) from None
+            raise WrongKind(str(exc).removeprefix(f"{path.name} is ")) from None
     if path.name.endswith(".index.json"):
         return read_sharded(path)
     with open(path, "rb") as f:

@@ -312,7 +312,7 @@ def test_fifo_named_like_a_checkpoint_does_not_hang(tmp_path):
     fifo = tmp_path / "stuck.pt"
     os.mkfifo(fifo)
     r = run_cli("inspect-ckpt", fifo, "--format", "json", timeout=30)
-    assert r.code == 2 and r.stderr == f"nandoctor: error: {fifo}: cannot read this checkpoint: not a regular file\n"
+    assert r.code == 2 and r.stderr == f"nandoctor: error: {fifo}: cannot read this checkpoint: not a regular file (a FIFO); it was not opened\n"
 
 
 def test_expanded_view_claiming_two_billion_elements_ends_quickly(tmp_path):
