@@ -54,3 +54,20 @@ def _source(fn) -> str:
         return inspect.getsource(fn)
     except (OSError, TypeError):
         return ""
+
+
+# The only rules without runnable examples, and why (each examples file says so too).
+NO_EXAMPLE = {
+    "ND420": "fires only when the framework itself is installed and refuses the repair; CI has no framework",
+    "ND506": "an engine missing from the installation: every checkout that runs the tests has all four",
+}
+
+
+@pytest.mark.parametrize("code", list(catalogue()))
+def test_every_rule_has_its_check_and_both_examples(code):
+    assert catalogue()[code].check, f"{code} names no check function (Rule.check)"
+    missing = [k for k in ("bad", "good") if (code, k) not in EXAMPLES]
+    if code in NO_EXAMPLE:
+        assert missing == ["bad", "good"], f"{code} has examples now: remove it from NO_EXAMPLE"
+        return
+    assert not missing, f"{code} has no runnable {' or '.join(missing)} example in tests/catalogue/"

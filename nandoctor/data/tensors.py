@@ -305,12 +305,12 @@ def _npz(path: Path, report: Report, budget: Budget):
             if info.is_dir():
                 continue
             try:
-                f = z.open(info)
+                member = z.open(info)
             except (RuntimeError, NotImplementedError, zipfile.BadZipFile, ValueError, OSError) as exc:
                 report.add("ND100", "error", f"{name}: {_reason(exc)}", path=str(path), where=name)
                 continue
-            with f:
-                yield from _npy_member(f, name, info.file_size, f"{name}: not an .npy array", report, str(path))
+            with member:
+                yield from _npy_member(member, name, info.file_size, f"{name}: not an .npy array", report, str(path))
 
 
 def _npy_member(f, name: str, size: int, what: str, report: Report, path: str):
