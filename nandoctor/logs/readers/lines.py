@@ -49,6 +49,10 @@ class Rec:
     step: float | None = None
     batch: int | None = None
     batches: int | None = None
+    # where each number of the record sits in the line: (row key, start, end) in the order of
+    # text._row's keys; set only by formats whose record is nothing but those numbers, so the
+    # reader can read every line of the same shape with one regex pass (text._Template)
+    spans: tuple[tuple[str, int, int], ...] | None = None
 
 
 # --- Hugging Face Trainer console: {'loss': 0.0, 'grad_norm': nan, 'learning_rate': 5e-05, 'epoch': 0.54}
@@ -60,17 +64,24 @@ def hf_dict(text: str) -> Rec | None:
     m = _HF_DICT.search(text)
     if not m:
         return None
-    pairs = {}
-    for key, quoted, wrapped, bare in _HF_PAIR.findall(m.group(0)):
-        v = value(quoted or wrapped or bare)
+    pairs: dict[str, float] = {}
+    at: dict[str, tuple[int, int]] = {}
+    for p in _HF_PAIR.finditer(text, m.start(), m.end()):
+        g = 2 if p.group(2) else 3 if p.group(3) else 4
+        v = value(p.group(g) or "")
         if v is not None:
-            pairs[key] = v
+            if p.group(1) in pairs:
+                at.clear()  # a key logged twice: no spans (its first place holds the last value)
+            pairs[p.group(1)] = v
+            at[p.group(1)] = p.span(g)
     if not pairs:
         return None
     rec = Rec("hf-console", epoch=pairs.pop("epoch", None))
     if "train_runtime" in pairs:  # the closing summary: a run average, not a point of the curve
         return rec
     rec.values = pairs
+    if len(at) == len(pairs) + (rec.epoch is not None) and not _DIGIT.search("".join(at)):  # keys hold no digit
+        rec.spans = tuple((k, *at[k]) for k in pairs) + ((("epoch", *at["epoch"]),) if rec.epoch is not None else ())
     return rec
 
 
@@ -209,7 +220,17 @@ def yolo_row(text: str, names: list[str]) -> Rec | None:
     bar = _TQDM_COUNT.search(text, m.end())  # the batch counter of the epoch's progress bar
     if bar:
         rec.batch, rec.batches = int(bar.group(1)), int(bar.group(2))
+    at = [t.span() for t in _TOKEN.finditer(text, m.start(4), m.end(4))]
+    if len(set(names)) == len(names) == len(at):
+        spans = [(n, *t) for n, t in zip(names, at, strict=True)]
+        spans.append(("epoch", *m.span(1)))
+        if bar:
+            spans += [("batch", *bar.span(1)), ("batches", *bar.span(2))]
+        rec.spans = tuple(spans)
     return rec
+
+
+_TOKEN = re.compile(r"\S+")
 
 
 _TQDM_COUNT = re.compile(r"(?:\||[━─]\s)\s*(\d+)/(\d+)\b")  # tqdm `| 21/40 [`, Ultralytics 8.4 `━━━ 1/2`
@@ -299,10 +320,19 @@ _MAX_SHAPES = 4096
 _KEYS: dict[str, str | None] = {}  # a raw key -> its name, None for a counter (`global_step`); bounded too
 
 
-def _shape(text: str) -> bytes:
+def shape(text: str) -> bytes:
+    """`text` with its digits read as `1` (its 0s kept where a 0 can decide: `nan.0`, non-ASCII)."""
     raw = text.encode("utf-8", "surrogatepass")
     low = raw.lower()  # non-ASCII text keeps its 0s too: `re.I` folds some other letters onto n, a, i, f
     return raw.translate(_SHAPE_KEEP_0 if b"nan." in low or b"inf." in low or not raw.isascii() else _SHAPE)
+
+
+def keeps_zero(text: str) -> bool:
+    """Whether shape() keeps the 0s of `text` (the same test, on the text)."""
+    if not text.isascii():
+        return True
+    low = text.lower()
+    return "nan." in low or "inf." in low
 
 
 def _spans(text: str) -> tuple:
@@ -344,10 +374,15 @@ def _fixed(text: str, plan: tuple) -> Rec | None:
         except ValueError:
             pairs[k] = value(v)
     rec = Rec("text-log", values=pairs)
+    spans = tuple(named)
     if kind == "epoch":
         rec.epoch = float(text[counter[2]:counter[3]])
+        spans += (("epoch", counter[2], counter[3]),)
     elif kind is not None:
         rec.step = float(text[counter[2]:counter[3]])
+        spans += (("step", counter[2], counter[3]),)
+    if len(pairs) == len(named):  # no key twice
+        rec.spans = spans
     return rec
 
 
@@ -369,17 +404,34 @@ def _key(raw: str) -> str | None:
 
 
 def generic(text: str) -> Rec | None:
-    shape = _shape(text)
-    cached = _SPANS.get(shape)
+    key = shape(text)
+    cached = _SPANS.get(key)
     if cached is None:
         if len(_SPANS) >= _MAX_SHAPES:
             _SPANS.clear()
         found = _spans(text)
-        cached = _SPANS[shape] = (found, _plan(text, found))
+        cached = _SPANS[key] = (found, _plan(text, found))
     found, plan = cached
     if plan is not None:  # every key digit-free: only the values differ from line to line
         return _fixed(text, plan)
     return generic_slow(text, found)
+
+
+def alike_parse_alike(text: str, key: bytes, rec: Rec | None) -> bool:
+    """Whether every line of shape `key` (digits aside, the same text) parses as `text` did.
+
+    True but where a key's digits decide: a pipe cell or a lone generic pair is a record only when
+    its key names a metric (`top1` does, `top7` does not), and two keys alike but for their digits
+    (`a1=1 a2=2`, `a1=1 a1=2`) are two pairs or one."""
+    if "|" in text and "%|" not in text:
+        return False  # pipe() read it (or tried to): its cells' keys decided
+    if rec is not None and rec.fmt != "text-log":
+        return True   # read by a format before generic(), none of which looks at a key's digits
+    cached = _SPANS.get(key)
+    if cached is None:
+        return rec is None and not text.strip()  # only a blank line never reaches generic()
+    (config, spans, _), plan = cached
+    return config or not spans or plan is not None
 
 
 def generic_slow(text: str, found: tuple) -> Rec | None:
