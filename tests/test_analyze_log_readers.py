@@ -540,3 +540,60 @@ def test_table_reader_takes_most_of_a_long_console(tmp_path, monkeypatch):
     monkeypatch.setattr(text._Scanner, "_take", counting)
     table = text.read_text(f)
     assert sum(taken) > 0.6 * table.lines_total
+
+
+# a Lightning CLI config as a user writes it: two top-level keys, a block scalar, a URL, loss weights
+_NESTED_CONFIG = """\
+# lightning fit --config this.yaml
+model:
+  lr: 0.001
+  loss_weight: 1.0
+  aux_loss_weight: 0.4
+  dice_loss_weight: 0.25
+  notes: |
+    second try, see http://wiki:8080/runs | lower lr
+trainer:
+  max_epochs: 10
+  gradient_clip_val: 1.0
+"""
+
+
+def _yaml_configs(tmp_path):
+    """Ultralytics' args.yaml as its yaml_save writes it (yaml.safe_dump, keys in order), and the
+    nested config above, under the names users give them."""
+    import yaml
+
+    args = {"task": "detect", "mode": "train", "model": "yolov8n.pt", "epochs": 100, "batch": 16,
+            "imgsz": 640, "lr0": 0.01, "lrf": 0.01, "momentum": 0.937, "box": 7.5, "cls": 0.5, "dfl": 1.5,
+            "amp": True, "save_dir": "/runs/detect/train"}
+    text = yaml.safe_dump(args, sort_keys=False, allow_unicode=True)
+    out = {}
+    for name, body in (("args.yaml", text), ("args.txt", text), ("config.yaml", _NESTED_CONFIG),
+                       ("config", _NESTED_CONFIG)):
+        (tmp_path / name).write_text(body)
+        out[name] = body
+    return out
+
+
+def test_yaml_configs_are_refused_by_name_content_and_on_stdin(tmp_path):
+    """A config is never read as a console log (where a few `loss_weight: 0.4` lines could make a
+    'healthy' curve): exit 2, one line naming what it is and the command for it, from a file of any
+    name and from stdin."""
+    for name, body in _yaml_configs(tmp_path).items():
+        for arg, stdin in ((str(tmp_path / name), None), ("-", body)):
+            r = subprocess.run([sys.executable, "-m", "nandoctor", "analyze-log", arg], input=stdin,
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 2 and r.stdout.strip() == "", (name, r.stdout)
+            assert r.stderr.count("\n") == 1 and "a YAML config, not a training log" in r.stderr, (name, r.stderr)
+            assert "nandoctor diagnose-config" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_no_console_sample_is_taken_for_a_yaml_config():
+    """The config test never refuses a console: none of the samples above (nor one repeating its
+    `loss: x` lines, which YAML would take as a mapping) looks like a config."""
+    from nandoctor.logs.readers import looks_like_yaml_config
+
+    for name, case in CASES.items():
+        assert not looks_like_yaml_config(case["text"]), name
+    assert not looks_like_yaml_config("loss: 0.9\nloss: 0.8\nloss: 0.7\nloss: nan\n")
+    assert not looks_like_yaml_config(TRACEBACK * 3)

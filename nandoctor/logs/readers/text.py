@@ -256,6 +256,19 @@ def _read(fh, scanner: _Scanner) -> None:
     scanner.close()
 
 
+class _Prefixed:
+    """A stream whose first block was already read."""
+
+    def __init__(self, first: str, rest) -> None:
+        self.first, self.rest = first, rest
+
+    def read(self, size: int) -> str:
+        if self.first:
+            out, self.first = self.first, ""
+            return out
+        return self.rest.read(size)
+
+
 def _next_separator(text: str) -> int:
     cuts = [i for i in (text.find("\n"), text.find("\r")) if i >= 0]
     return min(cuts) if cuts else -1
@@ -436,6 +449,13 @@ def read_text(path: Path, source=None) -> LogTable:
     scanner = _Scanner(parser, cols)
     # newline="\n": a `\r` splits pieces of a line (progress bars), it does not start a new line
     fh = source if source is not None else open(path, "r", encoding="utf-8", errors="replace", newline="\n")
+    if source is not None:  # a file was sniffed by read_log; a stream is sniffed here, on its first block
+        from nandoctor.logs.readers import YAML_REFUSAL, looks_like_yaml_config
+
+        first = source.read(_BLOCK)
+        if looks_like_yaml_config(first.lstrip("\ufeff")):
+            raise NandoctorError(f"{path}: {YAML_REFUSAL}")
+        fh = _Prefixed(first, source)
     # the reader makes millions of short-lived objects and no reference cycles: the cycle collector,
     # run every 700 allocations, would spend a third of the time finding nothing
     collecting = gc.isenabled()
