@@ -97,8 +97,9 @@ def megatron(text: str) -> Rec | None:
     rec = Rec("megatron", step=float(m.group(1)))
     for cell in text[m.end():].split("|"):
         c = _CELL.match(cell)
-        if c and value(c.group(2)) is not None:
-            rec.values[name(c.group(1))] = value(c.group(2))
+        v = value(c.group(2)) if c else None
+        if c and v is not None:
+            rec.values[name(c.group(1))] = v
     return rec
 
 
@@ -121,8 +122,9 @@ def mmdet(text: str) -> Rec | None:
         mode = m.group(1).lower()
     prefix = "" if mode == "train" else "val/"
     for key, v in _COLON_PAIR.findall(text[m.end():]):
-        if key.lower() not in ("eta", "time", "data_time", "memory"):
-            rec.values[prefix + name(key)] = value(v)
+        x = value(v)  # never None: the regex matched a number
+        if x is not None and key.lower() not in ("eta", "time", "data_time", "memory"):
+            rec.values[prefix + name(key)] = x
     return rec
 
 
@@ -136,8 +138,9 @@ def detectron2(text: str) -> Rec | None:
         return None
     rec = Rec("detectron2", step=float(m.group(1)))
     for key, v in _COLON_PAIR.findall(text[m.end():]):
-        if key.lower() not in ("eta", "time", "data_time", "max_mem"):
-            rec.values[name(key)] = value(v)
+        x = value(v)
+        if x is not None and key.lower() not in ("eta", "time", "data_time", "max_mem"):
+            rec.values[name(key)] = x
     return rec
 
 
@@ -150,9 +153,9 @@ def darknet(text: str) -> Rec | None:
     m = _DARKNET.match(text)
     if not m:
         return None
-    return Rec("darknet", step=float(m.group(1)),
-               values={"loss": value(m.group(2)), "avg_loss": value(m.group(3)), "learning_rate": value(m.group(4)),
-                       "seconds": value(m.group(5)), "images": float(m.group(6))})
+    read = {"loss": value(m.group(2)), "avg_loss": value(m.group(3)), "learning_rate": value(m.group(4)),
+            "seconds": value(m.group(5)), "images": float(m.group(6))}
+    return Rec("darknet", step=float(m.group(1)), values={k: v for k, v in read.items() if v is not None})
 
 
 # --- Keras 2/3: `Epoch 4/5` then `23/31 [====>....] - ETA: 1s - loss: nan` or `23/31 ━━━━ 1s 44ms/step - loss: nan`
@@ -179,13 +182,13 @@ _EQ_PAIR = re.compile(r"(?:^|[\s,])([A-Za-z_][\w/.]{0,60})=(" + NUM + r")" + _EN
 def lightning(text: str) -> Rec | None:
     m = _PL_TQDM.match(text)
     if m:
-        pairs = {name(k): value(v) for k, v in _EQ_PAIR.findall(m.group(4))}
+        pairs = {name(k): x for k, v in _EQ_PAIR.findall(m.group(4)) if (x := value(v)) is not None}
         rec = Rec("lightning-console", epoch=float(m.group(1)), batch=int(m.group(2)), batches=int(m.group(3)))
     else:
         m = _PL_RICH.match(text)
         if not m:
             return None
-        pairs = {name(k): value(v) for k, v in _COLON_PAIR.findall(text[m.end():])}
+        pairs = {name(k): x for k, v in _COLON_PAIR.findall(text[m.end():]) if (x := value(v)) is not None}
         rec = Rec("lightning-console", epoch=float(m.group(1)), batch=int(m.group(3)), batches=int(m.group(4)))
     pairs.pop("v_num", None)
     if not pairs:
@@ -216,7 +219,8 @@ def yolo_row(text: str, names: list[str]) -> Rec | None:
     if len(tokens) != len(names):
         return None
     fmt = "ultralytics-console" if any(n.endswith("_loss") for n in names) else "yolo-console"
-    rec = Rec(fmt, values={n: value(t) for n, t in zip(names, tokens, strict=True)}, epoch=float(m.group(1)))
+    values = {n: x for n, t in zip(names, tokens, strict=True) if (x := value(t)) is not None}
+    rec = Rec(fmt, values=values, epoch=float(m.group(1)))
     bar = _TQDM_COUNT.search(text, m.end())  # the batch counter of the epoch's progress bar
     if bar:
         rec.batch, rec.batches = int(bar.group(1)), int(bar.group(2))
@@ -250,7 +254,8 @@ def yolo_val(text: str, epoch: float | None) -> Rec | None:
     if not m:
         return None
     names = ("metrics/precision", "metrics/recall", "metrics/mAP50", "metrics/mAP50-95")
-    return Rec("yolo-val", values={n: value(v) for n, v in zip(names, m.groups()[2:], strict=True)}, epoch=epoch)
+    values = {n: x for n, v in zip(names, m.groups()[2:], strict=True) if (x := value(v)) is not None}
+    return Rec("yolo-val", values=values, epoch=epoch)
 
 
 def yolo_recovery(text: str) -> bool:
@@ -285,8 +290,9 @@ def pipe(text: str) -> Rec | None:
             continue
         for part in cell.split(","):
             p = _CELL.match(part)
-            if p and value(p.group(2)) is not None:
-                rec.values[name(p.group(1))] = value(p.group(2))
+            v = value(p.group(2)) if p else None
+            if p and v is not None:
+                rec.values[name(p.group(1))] = v
     if not rec.values or (rec.epoch is None and rec.step is None and not any(is_metric(k) for k in rec.values)):
         return None
     return rec
@@ -372,7 +378,8 @@ def _fixed(text: str, plan: tuple) -> Rec | None:
         try:
             pairs[k] = float(v)  # what value() tries first
         except ValueError:
-            pairs[k] = value(v)
+            if (x := value(v)) is not None:  # always: the regex matched a number
+                pairs[k] = x
     rec = Rec("text-log", values=pairs)
     spans = tuple(named)
     if kind == "epoch":
@@ -394,9 +401,8 @@ def _key(raw: str) -> str | None:
     try:
         return _KEYS[raw]
     except KeyError:
-        k = name(raw)
-        if k.rsplit("_", 1)[-1] in ("epoch", "step", "iter", "iteration"):
-            k = None
+        named = name(raw)
+        k = None if named.rsplit("_", 1)[-1] in ("epoch", "step", "iter", "iteration") else named
         if len(_KEYS) >= _MAX_SHAPES:
             _KEYS.clear()
         _KEYS[raw] = k
@@ -447,7 +453,8 @@ def generic_slow(text: str, found: tuple) -> Rec | None:
             try:
                 pairs[k] = float(v)  # what value() tries first
             except ValueError:
-                pairs[k] = value(v)
+                if (x := value(v)) is not None:  # always: the regex matched a number
+                    pairs[k] = x
     if not pairs:
         return None
     rec = Rec("text-log")
@@ -491,17 +498,17 @@ class LineParser:
 
     def _parse(self, text: str) -> Rec | None:
         # each `in` test below is a substring the regex after it cannot match without: a cheap skip
-        epoch = "Epoch" in text
-        k = epoch and _KERAS_EPOCH.match(text)
+        has_epoch = "Epoch" in text
+        k = _KERAS_EPOCH.match(text) if has_epoch else None
         if k:
             self.keras_epoch = (int(k.group(1)), int(k.group(2)))
             return Rec("keras-console", epoch=float(k.group(1)))  # a header: counted as read, no values
-        names = epoch and yolo_header(text)
+        names = yolo_header(text) if has_epoch else None
         if names:
             self.yolo_names = names
             return Rec("yolo-header")
         slash = "/" in text
-        rec = slash and yolo_row(text, self.yolo_names or _ULTRALYTICS_DEFAULT)
+        rec = yolo_row(text, self.yolo_names or _ULTRALYTICS_DEFAULT) if slash else None
         if rec:
             return rec
         if "all" in text and self.last_epoch is not None:
@@ -519,7 +526,7 @@ class LineParser:
                 rec = parse(text)
                 if rec:
                     return rec
-        kl = slash and keras_line(text)
+        kl = keras_line(text) if slash else None
         if kl:
             batch, batches, pairs = kl
             epoch = float(self.keras_epoch[0]) if self.keras_epoch else None

@@ -30,7 +30,7 @@ class Template:
     __slots__ = ("fmt", "keys", "text", "key", "head", "_lit", "_codes", "_digits", "_low", "_fields",
                  "seen", "runs", "pieces")
 
-    def __init__(self, text: str, fmt: str | None, spans: Sequence[tuple[str, int, int]]):
+    def __init__(self, text: str, fmt: str, spans: Sequence[tuple[str, int, int]]):
         self.fmt, self.keys, self.text, self.key = fmt, tuple(k for k, _, _ in spans), text, shape(text)
         codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         keep_zero = keeps_zero(text)
@@ -124,7 +124,7 @@ def template(text: str, rec: Rec | None, row: dict[str, float] | None) -> Templa
     if row is not None and (tuple(row) != tuple(k for k, _, _ in spans)
                             or not all(_same(value(text[s:e]), row[k]) for k, s, e in spans)):
         return None
-    return Template(text, rec.fmt if rec is not None else None, spans)
+    return Template(text, rec.fmt if rec is not None else "", spans)  # "": pieces that are no record
 
 
 def _same(a: float | None, b: float) -> bool:

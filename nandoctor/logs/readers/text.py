@@ -51,7 +51,7 @@ class _Scanner:
         self.total = 0       # the line number of the last piece read
         self.lineno = 1      # the line number of the next piece
         self.pending: tuple[int, str] | None = None  # a Rich progress block being joined
-        self.templates: dict[bytes, Template | tuple | None] = {}
+        self.templates: dict[bytes, Template | tuple[str, Rec | None, dict[str, float] | None] | None] = {}
         self.current: Template | None = None
         self._state = self._parser_state()
         # pieces parsed and pieces read in runs lately: where runs are short (a progress bar whose numbers
@@ -108,9 +108,10 @@ class _Scanner:
                 self.parsed = self.run_pieces = 0
         if simple and lookup and self.pending is None:
             key = shape(piece)
-            tpl = self.templates.get(key)
-            if type(tpl) is tuple:  # met once before: its template is made now, on the second sighting
-                tpl = self.templates[key] = template(*tpl)
+            seen = self.templates.get(key)
+            if isinstance(seen, tuple):  # met once before: its template is made now, on the second sighting
+                seen = self.templates[key] = template(*seen)
+            tpl = seen
             if tpl is not None and tpl.worth_it():
                 self.current = tpl
                 return True
