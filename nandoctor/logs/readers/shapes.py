@@ -134,14 +134,14 @@ def _same(a: float | None, b: float) -> bool:
 def _decimal(text: str, s: int, e: int) -> tuple | None:
     """How to compute a plain decimal at text[s:e] from its digits, for every piece of the shape:
     (sign, mantissa digit columns, fraction digits, exponent sign, exponent digit columns); None
-    when it is not one (`nan`, `inf`) or has more than 15 digits."""
+    when it is not one (`nan`, `inf`) or has more than 15 digits (or 3 in its exponent)."""
     m = _DECIMAL.fullmatch(text, s, e)
     if m is None or not (m.group(2) or m.group(3)):
         return None
     mantissa = [i for i in range(m.start(2), m.end(2))]
     if m.group(3) is not None:
         mantissa += [i for i in range(m.start(3), m.end(3))]
-    if len(mantissa) > 15:
+    if len(mantissa) > 15 or (m.group(5) is not None and len(m.group(5)) > 3):
         return None
     exponent = list(range(m.start(5), m.end(5))) if m.group(5) is not None else []
     return (m.group(1) == "-", np.array(mantissa), len(m.group(3) or ""), m.group(4) == "-", np.array(exponent))
