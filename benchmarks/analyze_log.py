@@ -1,13 +1,18 @@
-"""analyze-log on a 1,000,000-row per-step CSV against pandas.read_csv of the same file, and on a
-console log (Python logging lines mixed with warnings) against one regex pass over its lines.
+"""analyze-log on a 1,000,000-row per-step CSV against pandas.read_csv of the same file; on a
+console log (Python logging lines mixed with warnings) against one regex pass over its lines; and on
+a 600 MB console (the size bounded in the README) against the throw-away script a user writes
+instead: a compiled regex over each line, keeping the first step whose loss is NaN.
 
 The log is a noisy decaying loss with a grad_norm column whose loss turns NaN at 90 % (so the
 NaN-versus-empty-cell pass runs too). Both sides are fresh processes, so interpreter and pandas
-start-up count on both sides.
+start-up count on both sides; peak RSS is each child's own.
+
+Usage: python benchmarks/analyze_log.py [CSV_ROWS] [CONSOLE_MB]   (defaults 1000000 600; 0 MB skips)
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -52,6 +57,51 @@ def build_console(path: Path, n: int) -> None:
 BASELINE_CONSOLE = ("import re, sys; p = re.compile(r'(\\w+)=([-+.\\w]+)'); "
                     "rows = [p.findall(line) for line in open(sys.argv[1])]")
 
+# the script a user writes to find where the loss went NaN in a console log
+BASELINE_SCRAPER = """
+import math, re, sys
+pat = re.compile(r"step (\\d+) loss=(\\S+)")
+first = None
+with open(sys.argv[1]) as f:
+    for line in f:
+        m = pat.search(line)
+        if m and first is None and math.isnan(float(m.group(2))):
+            first = int(m.group(1))
+print(first)
+"""
+
+
+def _measure_output(cmd: list[str]) -> tuple[tuple[float, float], str]:
+    """Wall time, peak RSS (MiB) and stdout of one fresh process (its stdout is checked too)."""
+    import os
+    import time
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = proc.stdout.read() if proc.stdout else b""
+    _, _, usage = os.wait4(proc.pid, 0)
+    return (time.perf_counter() - t0, usage.ru_maxrss / 1024), out.decode()
+
+
+def build_big_console(path: Path, size: int, nan_at: int) -> int:
+    """Python-logging lines (the hostile test's console) up to `size` bytes, a warning after every
+    1000 steps, loss NaN from step `nan_at`; returns the last step."""
+    losses = [f"{0.5 + (i * 7919 % 1000) / 2000:.4f}" for i in range(1000)]
+    step, written = 0, 0
+    with open(path, "w") as fh:
+        while written < size:
+            lines = []
+            for i in range(1000):
+                step += 1
+                loss = "nan" if step >= nan_at else losses[i]
+                lines.append(f"2024-05-01 12:{i % 60:02d}:00,123 - INFO - step {step} loss={loss} "
+                             f"grad_norm={losses[-i]} lr=5e-05\n")
+            lines.append("2024-05-01 12:00:00,000 - WARNING - gradient overflow, skipping step\n")
+            block = "".join(lines)
+            fh.write(block)
+            written += len(block)
+    return step
+
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
@@ -75,3 +125,18 @@ if __name__ == "__main__":
         base = measure(python("-c", BASELINE_CONSOLE, str(console)), repeat=1)
         print(f"console lines: {m:,} steps  file: {console.stat().st_size / 2**20:.1f} MiB")
         row(f"analyze-log ({m:,}-step console log)", ours, base, "one regex findall per line")
+        console.unlink()
+        mb = int(sys.argv[2]) if len(sys.argv) > 2 else 600
+        if mb:
+            big = Path(d) / "big_train.log"
+            last = build_big_console(big, mb * 1_000_000, nan_at=int(mb * 11_000))  # NaN at about 90 %
+            cmd = python("-m", "nandoctor", "analyze-log", str(big), "--format", "json")
+            ours, out = _measure_output(cmd)
+            report = json.loads(out)
+            assert report["summary"]["first_nonfinite"]["index"] == int(mb * 11_000), report["summary"]
+            found = subprocess.run(python("-c", BASELINE_SCRAPER, str(big)), capture_output=True, text=True)
+            assert found.stdout.strip() == str(int(mb * 11_000)), found
+            base = measure(python("-c", BASELINE_SCRAPER, str(big)), repeat=1)
+            print(f"big console: {last:,} steps  file: {big.stat().st_size / 1e6:.0f} MB")
+            row(f"analyze-log ({big.stat().st_size / 1e6:.0f} MB console log)", ours, base,
+                "re.search loss scraper per line")

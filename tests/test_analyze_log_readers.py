@@ -467,3 +467,133 @@ def test_console_lines_alike_but_for_digits_keep_their_own_keys_and_values(tmp_p
     assert loss[:2] == [1.5, 1.25] and math.isnan(loss[2]) and math.isinf(loss[4])
     assert list(table.written_nan["loss"]) == [False, False, True, False, False]  # step 4 logged no loss
     assert (table.lines_total, table.lines_read) == (5, 5)
+
+
+def _mixed_console(path):
+    """A console mixing every shape the table reader takes: Python logging whose step gains digits,
+    with NaN, inf, exponents, negatives, `nan.0` and values past 1e22; HF dicts after tqdm `\\r` bars;
+    Ultralytics rows (`%11.4g`) with their batch counter; CRLF lines; warnings between."""
+    with open(path, "w", newline="") as fh:
+        for step in range(1, 3001):
+            loss = {2500: "nan", 2600: "inf"}.get(step, f"{2.0 - step * 5e-4:.4f}")
+            fh.write(f"2024-05-01 12:00:{step % 60:02d},123 - INFO - step {step} loss={loss} "
+                     f"grad_norm={1 + step % 7 * 1.5e-3:.3e} shift={-0.25 * (step % 3):.2f} big={step}e+2{step % 4}\n")
+            if step % 100 == 0:
+                fh.write("2024-05-01 12:00:00,000 - WARNING - gradient overflow, skipping step\n")
+        for s in range(1, 301):
+            bars = "\r".join(f" {s % 100:2d}%|{'█' * (s % 10)}{' ' * (10 - s % 10)}| {s}/300 [00:{b:02d}<00:10,  4.9{b}it/s]"
+                             for b in range(5))
+            fh.write(bars + "\r{'loss': %s, 'grad_norm': %.4f, 'learning_rate': 5e-05, 'epoch': %.2f}\n"
+                     % ("nan" if s == 250 else "%.4f" % (1 + s / 1000), 1 + s % 5 / 10, s / 100))
+        fh.write("      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size\n")
+        for e in range(1, 41):
+            pieces = ["%11s%11s%11.4g%11.4g%11.4g%11.4g%11.4g: %3d%%|%s| %d/30 [00:%02d<00:10,  5.12it/s]"
+                      % (f"{e}/40", "2.61G", 1.2 + b / 300, 2.3, float("nan") if e == 33 and b > 20 else 1.4,
+                         20 + b % 13, 640, b * 100 // 30, "█" * (b // 3), b, b) for b in range(1, 31)]
+            fh.write("\r".join(pieces) + "\n")
+        for step in range(3001, 3601):
+            fh.write(f"step {step} loss={0.5 + step % 9 / 100:.2f}\r\n")
+        for step in range(3601, 3701):
+            fh.write(f"step {step} loss=nan.0 acc={step % 10}.0\n")
+
+
+def test_runs_of_alike_lines_read_as_one_table_give_what_parsing_each_line_gives(tmp_path, monkeypatch):
+    """Runs of pieces of one shape are read as a fixed-width table (readers/shapes.py): every value,
+    absent cell, line number, count and kept row (thinned past KEEP_ROWS) is what parsing each line
+    one by one gives."""
+    pd = pytest.importorskip("pandas")
+    import numpy as np
+
+    from nandoctor.logs.readers import text
+
+    monkeypatch.setattr(text, "KEEP_ROWS", 700)  # thinning happens inside runs, and between them
+    f = tmp_path / "train.log"
+    _mixed_console(f)
+    fast = text.read_text(f)
+    monkeypatch.setattr(text, "template", lambda *a: None)  # no templates: every piece parsed
+    slow = text.read_text(f)
+    assert fast.format == slow.format == "text-log" and fast.index_col == slow.index_col == "step"
+    assert slow.sample.total_rows > 5000 and {"box_loss", "loss", "grad_norm", "batch", "big"} <= set(slow.frame.columns)
+    pd.testing.assert_frame_equal(fast.frame, slow.frame)
+    assert np.array_equal(fast.lines, slow.lines)
+    assert (fast.lines_total, fast.lines_read) == (slow.lines_total, slow.lines_read)
+    assert fast.written_nan.keys() == slow.written_nan.keys()
+    assert all(np.array_equal(fast.written_nan[k], slow.written_nan[k]) for k in slow.written_nan)
+    assert np.array_equal(fast.sample.row_ids, slow.sample.row_ids) and fast.sample.stride == slow.sample.stride
+    assert fast.sample.total_rows == slow.sample.total_rows
+
+
+def test_table_reader_takes_most_of_a_long_console(tmp_path, monkeypatch):
+    """The table path is what reads a long console (not the parsers line by line): counted here by
+    the pieces its templates read."""
+    from nandoctor.logs.readers import text
+
+    f = tmp_path / "train.log"
+    _mixed_console(f)
+    taken = []
+    original = text._Scanner._take
+
+    def counting(self, tpl, block, pos, m, width, codes):
+        taken.append(m)
+        return original(self, tpl, block, pos, m, width, codes)
+
+    monkeypatch.setattr(text._Scanner, "_take", counting)
+    table = text.read_text(f)
+    assert sum(taken) > 0.6 * table.lines_total
+
+
+# a Lightning CLI config as a user writes it: two top-level keys, a block scalar, a URL, loss weights
+_NESTED_CONFIG = """\
+# lightning fit --config this.yaml
+model:
+  lr: 0.001
+  loss_weight: 1.0
+  aux_loss_weight: 0.4
+  dice_loss_weight: 0.25
+  notes: |
+    second try, see http://wiki:8080/runs | lower lr
+trainer:
+  max_epochs: 10
+  gradient_clip_val: 1.0
+"""
+
+
+def _yaml_configs(tmp_path):
+    """Ultralytics' args.yaml as its yaml_save writes it (yaml.safe_dump, keys in order), and the
+    nested config above, under the names users give them."""
+    import yaml
+
+    args = {"task": "detect", "mode": "train", "model": "yolov8n.pt", "epochs": 100, "batch": 16,
+            "imgsz": 640, "lr0": 0.01, "lrf": 0.01, "momentum": 0.937, "box": 7.5, "cls": 0.5, "dfl": 1.5,
+            "amp": True, "save_dir": "/runs/detect/train"}
+    text = yaml.safe_dump(args, sort_keys=False, allow_unicode=True)
+    out = {}
+    for name, body in (("args.yaml", text), ("args.txt", text), ("config.yaml", _NESTED_CONFIG),
+                       ("config", _NESTED_CONFIG)):
+        (tmp_path / name).write_text(body)
+        out[name] = body
+    return out
+
+
+def test_yaml_configs_are_refused_by_name_content_and_on_stdin(tmp_path):
+    """A config is never read as a console log (where a few `loss_weight: 0.4` lines could make a
+    'healthy' curve): exit 2, one line naming what it is and the command for it, from a file of any
+    name and from stdin."""
+    for name, body in _yaml_configs(tmp_path).items():
+        for arg, stdin in ((str(tmp_path / name), None), ("-", body)):
+            r = subprocess.run([sys.executable, "-m", "nandoctor", "analyze-log", arg], input=stdin,
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 2 and r.stdout.strip() == "", (name, r.stdout)
+            assert r.stderr.count("\n") == 1 and "a YAML config, not a training log" in r.stderr, (name, r.stderr)
+            assert "nandoctor diagnose-config" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_no_console_sample_is_taken_for_a_yaml_config():
+    """The config test never refuses a console: none of the samples above (nor one repeating its
+    `loss: x` lines, which YAML would take as a mapping) looks like a config."""
+    from nandoctor.logs.readers import looks_like_yaml_config
+
+    for name, case in CASES.items():
+        assert not looks_like_yaml_config(case["text"]), name
+    assert not looks_like_yaml_config("loss: 0.9\nloss: 0.8\nloss: 0.7\nloss: nan\n")
+    assert not looks_like_yaml_config(TRACEBACK * 3)

@@ -249,8 +249,9 @@ _RUSAGE_OF_CHILD = (  # a small go-between, so the child's peak RSS is its own a
 
 def test_large_console_log_is_read_in_bounded_time_and_memory(tmp_path):
     """A 150 MB Python-logging console whose loss turns NaN at step 1,700,001 is read whole: the NaN is
-    found at its step and line, peak RSS stays under 512 MiB and CPU time under 80 s per 600 MB (measured
-    36-47 s per 600 MB here; the README's bound for console logs)."""
+    found at its step and line, peak RSS stays under 512 MiB and CPU time (not wall time, which a loaded
+    machine stretches) under 20 s per 600 MB, start-up included: the README's bound for console logs
+    (measured 6.6 s of CPU per 600 MB on a 2-core machine at load 7)."""
     import subprocess
     import sys as _sys
 
@@ -282,4 +283,4 @@ def test_large_console_log_is_read_in_bounded_time_and_memory(tmp_path):
         "index"] == nan_at, finding
     assert finding["line"] == nan_at + (nan_at - 1) // 1000  # one warning line after each 1000 steps
     assert int(peak_kib) / 1024 < 512, f"peak {int(peak_kib) / 1024:.0f} MiB"
-    assert float(cpu_s) < 80 * size / 600e6, f"{cpu_s} s of CPU for {size / 1e6:.0f} MB"
+    assert float(cpu_s) < 20 * size / 600e6, f"{cpu_s} s of CPU for {size / 1e6:.0f} MB"

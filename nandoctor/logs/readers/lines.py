@@ -39,6 +39,10 @@ class Rec:
     step: float | None = None
     batch: int | None = None
     batches: int | None = None
+    # where each number of the record sits in the line: (row key, start, end) in the order of
+    # text._row's keys; set only by formats whose record is nothing but those numbers, so the
+    # reader can read every line of the same shape with one regex pass (text._Template)
+    spans: tuple[tuple[str, int, int], ...] | None = None
 
 
 # --- Hugging Face Trainer console: {'loss': 0.0, 'grad_norm': nan, 'learning_rate': 5e-05, 'epoch': 0.54}
@@ -50,17 +54,24 @@ def hf_dict(text: str) -> Rec | None:
     m = _HF_DICT.search(text)
     if not m:
         return None
-    pairs = {}
-    for key, quoted, wrapped, bare in _HF_PAIR.findall(m.group(0)):
-        v = value(quoted or wrapped or bare)
+    pairs: dict[str, float] = {}
+    at: dict[str, tuple[int, int]] = {}
+    for p in _HF_PAIR.finditer(text, m.start(), m.end()):
+        g = 2 if p.group(2) else 3 if p.group(3) else 4
+        v = value(p.group(g) or "")
         if v is not None:
-            pairs[key] = v
+            if p.group(1) in pairs:
+                at.clear()  # a key logged twice: no spans (its first place holds the last value)
+            pairs[p.group(1)] = v
+            at[p.group(1)] = p.span(g)
     if not pairs:
         return None
     rec = Rec("hf-console", epoch=pairs.pop("epoch", None))
     if "train_runtime" in pairs:  # the closing summary: a run average, not a point of the curve
         return rec
     rec.values = pairs
+    if len(at) == len(pairs) + (rec.epoch is not None) and not _DIGIT.search("".join(at)):  # keys hold no digit
+        rec.spans = tuple((k, *at[k]) for k in pairs) + ((("epoch", *at["epoch"]),) if rec.epoch is not None else ())
     return rec
 
 
@@ -76,8 +87,9 @@ def megatron(text: str) -> Rec | None:
     rec = Rec("megatron", step=float(m.group(1)))
     for cell in text[m.end():].split("|"):
         c = _CELL.match(cell)
-        if c and value(c.group(2)) is not None:
-            rec.values[name(c.group(1))] = value(c.group(2))
+        v = value(c.group(2)) if c else None
+        if c and v is not None:
+            rec.values[name(c.group(1))] = v
     return rec
 
 
@@ -100,8 +112,9 @@ def mmdet(text: str) -> Rec | None:
         mode = m.group(1).lower()
     prefix = "" if mode == "train" else "val/"
     for key, v in _COLON_PAIR.findall(text[m.end():]):
-        if key.lower() not in ("eta", "time", "data_time", "memory"):
-            rec.values[prefix + name(key)] = value(v)
+        x = value(v)  # never None: the regex matched a number
+        if x is not None and key.lower() not in ("eta", "time", "data_time", "memory"):
+            rec.values[prefix + name(key)] = x
     return rec
 
 
@@ -115,8 +128,9 @@ def detectron2(text: str) -> Rec | None:
         return None
     rec = Rec("detectron2", step=float(m.group(1)))
     for key, v in _COLON_PAIR.findall(text[m.end():]):
-        if key.lower() not in ("eta", "time", "data_time", "max_mem"):
-            rec.values[name(key)] = value(v)
+        x = value(v)
+        if x is not None and key.lower() not in ("eta", "time", "data_time", "max_mem"):
+            rec.values[name(key)] = x
     return rec
 
 
@@ -129,9 +143,9 @@ def darknet(text: str) -> Rec | None:
     m = _DARKNET.match(text)
     if not m:
         return None
-    return Rec("darknet", step=float(m.group(1)),
-               values={"loss": value(m.group(2)), "avg_loss": value(m.group(3)), "learning_rate": value(m.group(4)),
-                       "seconds": value(m.group(5)), "images": float(m.group(6))})
+    read = {"loss": value(m.group(2)), "avg_loss": value(m.group(3)), "learning_rate": value(m.group(4)),
+            "seconds": value(m.group(5)), "images": float(m.group(6))}
+    return Rec("darknet", step=float(m.group(1)), values={k: v for k, v in read.items() if v is not None})
 
 
 # --- Keras 2/3: `Epoch 4/5` then `23/31 [====>....] - ETA: 1s - loss: nan` or `23/31 ━━━━ 1s 44ms/step - loss: nan`
@@ -158,13 +172,13 @@ _EQ_PAIR = re.compile(r"(?:^|[\s,])([A-Za-z_][\w/.]{0,60})=(" + NUM + r")" + _EN
 def lightning(text: str) -> Rec | None:
     m = _PL_TQDM.match(text)
     if m:
-        pairs = {name(k): value(v) for k, v in _EQ_PAIR.findall(m.group(4))}
+        pairs = {name(k): x for k, v in _EQ_PAIR.findall(m.group(4)) if (x := value(v)) is not None}
         rec = Rec("lightning-console", epoch=float(m.group(1)), batch=int(m.group(2)), batches=int(m.group(3)))
     else:
         m = _PL_RICH.match(text)
         if not m:
             return None
-        pairs = {name(k): value(v) for k, v in _COLON_PAIR.findall(text[m.end():])}
+        pairs = {name(k): x for k, v in _COLON_PAIR.findall(text[m.end():]) if (x := value(v)) is not None}
         rec = Rec("lightning-console", epoch=float(m.group(1)), batch=int(m.group(3)), batches=int(m.group(4)))
     pairs.pop("v_num", None)
     if not pairs:
@@ -195,11 +209,22 @@ def yolo_row(text: str, names: list[str]) -> Rec | None:
     if len(tokens) != len(names):
         return None
     fmt = "ultralytics-console" if any(n.endswith("_loss") for n in names) else "yolo-console"
-    rec = Rec(fmt, values={n: value(t) for n, t in zip(names, tokens, strict=True)}, epoch=float(m.group(1)))
+    values = {n: x for n, t in zip(names, tokens, strict=True) if (x := value(t)) is not None}
+    rec = Rec(fmt, values=values, epoch=float(m.group(1)))
     bar = _TQDM_COUNT.search(text, m.end())  # the batch counter of the epoch's progress bar
     if bar:
         rec.batch, rec.batches = int(bar.group(1)), int(bar.group(2))
+    at = [t.span() for t in _TOKEN.finditer(text, m.start(4), m.end(4))]
+    if len(set(names)) == len(names) == len(at):
+        spans = [(n, *t) for n, t in zip(names, at, strict=True)]
+        spans.append(("epoch", *m.span(1)))
+        if bar:
+            spans += [("batch", *bar.span(1)), ("batches", *bar.span(2))]
+        rec.spans = tuple(spans)
     return rec
+
+
+_TOKEN = re.compile(r"\S+")
 
 
 _TQDM_COUNT = re.compile(r"(?:\||[━─]\s)\s*(\d+)/(\d+)\b")  # tqdm `| 21/40 [`, Ultralytics 8.4 `━━━ 1/2`
@@ -219,7 +244,8 @@ def yolo_val(text: str, epoch: float | None) -> Rec | None:
     if not m:
         return None
     names = ("metrics/precision", "metrics/recall", "metrics/mAP50", "metrics/mAP50-95")
-    return Rec("yolo-val", values={n: value(v) for n, v in zip(names, m.groups()[2:], strict=True)}, epoch=epoch)
+    values = {n: x for n, v in zip(names, m.groups()[2:], strict=True) if (x := value(v)) is not None}
+    return Rec("yolo-val", values=values, epoch=epoch)
 
 
 def yolo_recovery(text: str) -> bool:
@@ -254,8 +280,9 @@ def pipe(text: str) -> Rec | None:
             continue
         for part in cell.split(","):
             p = _CELL.match(part)
-            if p and value(p.group(2)) is not None:
-                rec.values[name(p.group(1))] = value(p.group(2))
+            v = value(p.group(2)) if p else None
+            if p and v is not None:
+                rec.values[name(p.group(1))] = v
     if not rec.values or (rec.epoch is None and rec.step is None and not any(is_metric(k) for k in rec.values)):
         return None
     return rec
@@ -289,10 +316,19 @@ _MAX_SHAPES = 4096
 _KEYS: dict[str, str | None] = {}  # a raw key -> its name, None for a counter (`global_step`); bounded too
 
 
-def _shape(text: str) -> bytes:
+def shape(text: str) -> bytes:
+    """`text` with its digits read as `1` (its 0s kept where a 0 can decide: `nan.0`, non-ASCII)."""
     raw = text.encode("utf-8", "surrogatepass")
     low = raw.lower()  # non-ASCII text keeps its 0s too: `re.I` folds some other letters onto n, a, i, f
     return raw.translate(_SHAPE_KEEP_0 if b"nan." in low or b"inf." in low or not raw.isascii() else _SHAPE)
+
+
+def keeps_zero(text: str) -> bool:
+    """Whether shape() keeps the 0s of `text` (the same test, on the text)."""
+    if not text.isascii():
+        return True
+    low = text.lower()
+    return "nan." in low or "inf." in low
 
 
 def _spans(text: str) -> tuple:
@@ -332,12 +368,18 @@ def _fixed(text: str, plan: tuple) -> Rec | None:
         try:
             pairs[k] = float(v)  # what value() tries first
         except ValueError:
-            pairs[k] = value(v)
+            if (x := value(v)) is not None:  # always: the regex matched a number
+                pairs[k] = x
     rec = Rec("text-log", values=pairs)
+    spans = tuple(named)
     if kind == "epoch":
         rec.epoch = float(text[counter[2]:counter[3]])
+        spans += (("epoch", counter[2], counter[3]),)
     elif kind is not None:
         rec.step = float(text[counter[2]:counter[3]])
+        spans += (("step", counter[2], counter[3]),)
+    if len(pairs) == len(named):  # no key twice
+        rec.spans = spans
     return rec
 
 
@@ -349,9 +391,8 @@ def _key(raw: str) -> str | None:
     try:
         return _KEYS[raw]
     except KeyError:
-        k = name(raw)
-        if k.rsplit("_", 1)[-1] in ("epoch", "step", "iter", "iteration"):
-            k = None
+        named = name(raw)
+        k = None if named.rsplit("_", 1)[-1] in ("epoch", "step", "iter", "iteration") else named
         if len(_KEYS) >= _MAX_SHAPES:
             _KEYS.clear()
         _KEYS[raw] = k
@@ -359,17 +400,34 @@ def _key(raw: str) -> str | None:
 
 
 def generic(text: str) -> Rec | None:
-    shape = _shape(text)
-    cached = _SPANS.get(shape)
+    key = shape(text)
+    cached = _SPANS.get(key)
     if cached is None:
         if len(_SPANS) >= _MAX_SHAPES:
             _SPANS.clear()
         found = _spans(text)
-        cached = _SPANS[shape] = (found, _plan(text, found))
+        cached = _SPANS[key] = (found, _plan(text, found))
     found, plan = cached
     if plan is not None:  # every key digit-free: only the values differ from line to line
         return _fixed(text, plan)
     return generic_slow(text, found)
+
+
+def alike_parse_alike(text: str, key: bytes, rec: Rec | None) -> bool:
+    """Whether every line of shape `key` (digits aside, the same text) parses as `text` did.
+
+    True but where a key's digits decide: a pipe cell or a lone generic pair is a record only when
+    its key names a metric (`top1` does, `top7` does not), and two keys alike but for their digits
+    (`a1=1 a2=2`, `a1=1 a1=2`) are two pairs or one."""
+    if "|" in text and "%|" not in text:
+        return False  # pipe() read it (or tried to): its cells' keys decided
+    if rec is not None and rec.fmt != "text-log":
+        return True   # read by a format before generic(), none of which looks at a key's digits
+    cached = _SPANS.get(key)
+    if cached is None:
+        return rec is None and not text.strip()  # only a blank line never reaches generic()
+    (config, spans, _), plan = cached
+    return config or not spans or plan is not None
 
 
 def generic_slow(text: str, found: tuple) -> Rec | None:
@@ -385,7 +443,8 @@ def generic_slow(text: str, found: tuple) -> Rec | None:
             try:
                 pairs[k] = float(v)  # what value() tries first
             except ValueError:
-                pairs[k] = value(v)
+                if (x := value(v)) is not None:  # always: the regex matched a number
+                    pairs[k] = x
     if not pairs:
         return None
     rec = Rec("text-log")
@@ -429,17 +488,17 @@ class LineParser:
 
     def _parse(self, text: str) -> Rec | None:
         # each `in` test below is a substring the regex after it cannot match without: a cheap skip
-        epoch = "Epoch" in text
-        k = epoch and _KERAS_EPOCH.match(text)
+        has_epoch = "Epoch" in text
+        k = _KERAS_EPOCH.match(text) if has_epoch else None
         if k:
             self.keras_epoch = (int(k.group(1)), int(k.group(2)))
             return Rec("keras-console", epoch=float(k.group(1)))  # a header: counted as read, no values
-        names = epoch and yolo_header(text)
+        names = yolo_header(text) if has_epoch else None
         if names:
             self.yolo_names = names
             return Rec("yolo-header")
         slash = "/" in text
-        rec = slash and yolo_row(text, self.yolo_names or _ULTRALYTICS_DEFAULT)
+        rec = yolo_row(text, self.yolo_names or _ULTRALYTICS_DEFAULT) if slash else None
         if rec:
             return rec
         if "all" in text and self.last_epoch is not None:
@@ -457,7 +516,7 @@ class LineParser:
                 rec = parse(text)
                 if rec:
                     return rec
-        kl = slash and keras_line(text)
+        kl = keras_line(text) if slash else None
         if kl:
             batch, batches, pairs = kl
             epoch = float(self.keras_epoch[0]) if self.keras_epoch else None

@@ -56,7 +56,8 @@ def read(path: Path) -> LogTable:
         raise NandoctorError(f"{path}: no scalar values in this TensorBoard log")
     from nandoctor.logs import series as choose
 
-    loss_tag = (choose.choose(list(series), prefer_suffix="_step")[0] or [None])[0]
+    picked = choose.choose(list(series), prefer_suffix="_step")[0]
+    loss_tag = picked[0] if picked else None
     main, other = _clocks(series, loss_tag)
     steps = sorted(set().union(*(series[t].keys() for t in main)))
     pos = {s: i for i, s in enumerate(steps)}
