@@ -26,5 +26,7 @@ def python(*args: str) -> list[str]:
 
 
 def row(name: str, ours: tuple[float, float], base: tuple[float, float], base_name: str) -> None:
-    print(f"{name}: nandoctor {ours[0]:.3f} s (peak {ours[1]:.0f} MiB) | {base_name} {base[0]:.3f} s "
-          f"(peak {base[1]:.0f} MiB) | ratio {ours[0] / base[0]:.2f}x")
+    print(
+        f"{name}: nandoctor {ours[0]:.3f} s (peak {ours[1]:.0f} MiB) | {base_name} {base[0]:.3f} s "
+        f"(peak {base[1]:.0f} MiB) | ratio {ours[0] / base[0]:.2f}x"
+    )

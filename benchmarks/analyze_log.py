@@ -29,7 +29,7 @@ def build(path: Path, n: int) -> None:
     rng = np.random.default_rng(0)
     t = np.arange(n)
     loss = (0.6 + 1.8 * np.exp(-t / (n / 5))) * np.exp(rng.normal(0, 0.08, n))
-    loss[int(n * 0.9):] = np.nan
+    loss[int(n * 0.9) :] = np.nan
     grad = np.abs(rng.normal(1.0, 0.2, n))
     lr = np.full(n, 5e-5)
     with open(path, "w") as fh:
@@ -37,7 +37,9 @@ def build(path: Path, n: int) -> None:
         chunk = 100_000
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
-            lines = [f"{s},{x:.6g},{g:.6g},{r:.6g}" for s, x, g, r in zip(t[a:b], loss[a:b], grad[a:b], lr[a:b], strict=True)]
+            lines = [
+                f"{s},{x:.6g},{g:.6g},{r:.6g}" for s, x, g, r in zip(t[a:b], loss[a:b], grad[a:b], lr[a:b], strict=True)
+            ]
             fh.write("\n".join(lines) + "\n")  # f"{nan:.6g}" writes the `nan` literal
 
 
@@ -48,14 +50,17 @@ def build_console(path: Path, n: int) -> None:
     with open(path, "w") as fh:
         for s in range(1, n + 1):
             loss = "nan" if s > 0.9 * n else f"{(0.6 + 1.8 * np.exp(-s / (n / 5))) * np.exp(rng.normal(0, 0.08)):.4f}"
-            fh.write(f"2024-05-01 12:00:00,000 - INFO - step {s} loss={loss} grad_norm={abs(rng.normal(1, 0.2)):.3f}"
-                     f" lr=5e-05\n")
+            fh.write(
+                f"2024-05-01 12:00:00,000 - INFO - step {s} loss={loss} grad_norm={abs(rng.normal(1, 0.2)):.3f}"
+                f" lr=5e-05\n"
+            )
             if s % 50 == 0:
                 fh.write("2024-05-01 12:00:00,000 - WARNING - gradient overflow, skipping step\n")
 
 
-BASELINE_CONSOLE = ("import re, sys; p = re.compile(r'(\\w+)=([-+.\\w]+)'); "
-                    "rows = [p.findall(line) for line in open(sys.argv[1])]")
+BASELINE_CONSOLE = (
+    "import re, sys; p = re.compile(r'(\\w+)=([-+.\\w]+)'); rows = [p.findall(line) for line in open(sys.argv[1])]"
+)
 
 # the script a user writes to find where the loss went NaN in a console log
 BASELINE_SCRAPER = """
@@ -94,8 +99,10 @@ def build_big_console(path: Path, size: int, nan_at: int) -> int:
             for i in range(1000):
                 step += 1
                 loss = "nan" if step >= nan_at else losses[i]
-                lines.append(f"2024-05-01 12:{i % 60:02d}:00,123 - INFO - step {step} loss={loss} "
-                             f"grad_norm={losses[-i]} lr=5e-05\n")
+                lines.append(
+                    f"2024-05-01 12:{i % 60:02d}:00,123 - INFO - step {step} loss={loss} "
+                    f"grad_norm={losses[-i]} lr=5e-05\n"
+                )
             lines.append("2024-05-01 12:00:00,000 - WARNING - gradient overflow, skipping step\n")
             block = "".join(lines)
             fh.write(block)
@@ -138,5 +145,9 @@ if __name__ == "__main__":
             assert found.stdout.strip() == str(int(mb * 11_000)), found
             base = measure(python("-c", BASELINE_SCRAPER, str(big)), repeat=1)
             print(f"big console: {last:,} steps  file: {big.stat().st_size / 1e6:.0f} MB")
-            row(f"analyze-log ({big.stat().st_size / 1e6:.0f} MB console log)", ours, base,
-                "re.search loss scraper per line")
+            row(
+                f"analyze-log ({big.stat().st_size / 1e6:.0f} MB console log)",
+                ours,
+                base,
+                "re.search loss scraper per line",
+            )

@@ -54,14 +54,17 @@ def main() -> None:
         with open(ckpt, "rb") as f:  # warm the page cache for both contenders
             while f.read(64 << 20):
                 pass
-        check = subprocess.run(python("-m", "nandoctor", "inspect-ckpt", str(ckpt), "--format", "json"),
-                               capture_output=True, text=True)
+        check = subprocess.run(
+            python("-m", "nandoctor", "inspect-ckpt", str(ckpt), "--format", "json"), capture_output=True, text=True
+        )
         assert check.returncode == 1 and '"ND201"' in check.stdout, check.stderr  # it found the NaN
         ours = measure(python("-m", "nandoctor", "inspect-ckpt", str(ckpt), "--format", "json"), repeat=3)
         base = measure(python(str(script), str(ckpt)), repeat=3)
         row(f"inspect-ckpt ({size / 2**30:.2f} GiB fp32)", ours, base, "torch.load + isnan/isinf")
-        print(f"throughput: nandoctor {size / ours[0] / 1e9:.2f} GB/s | baseline {size / base[0] / 1e9:.2f} GB/s "
-              f"| nandoctor is {base[0] / ours[0]:.1f}x faster | peak RSS {ours[1]:.0f} MiB")
+        print(
+            f"throughput: nandoctor {size / ours[0] / 1e9:.2f} GB/s | baseline {size / base[0] / 1e9:.2f} GB/s "
+            f"| nandoctor is {base[0] / ours[0]:.1f}x faster | peak RSS {ours[1]:.0f} MiB"
+        )
         os.remove(ckpt)
         tiny = Path(tmp) / "tiny.pt"
         subprocess.run(python(__file__, "--build", str(tiny), "--mib", "0"), check=True)

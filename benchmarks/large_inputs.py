@@ -86,12 +86,18 @@ def build_ckpt(path: Path, n: int) -> None:
     """In a child process: torch in this one would count in every later child's peak RSS (fork)."""
     import subprocess
 
-    subprocess.run(python("-c", f"""
+    subprocess.run(
+        python(
+            "-c",
+            f"""
 import torch
 sd = {{f"blocks.{{i}}.scale": torch.randn(16) for i in range({n})}}
 sd["blocks.{n // 2}.scale"][3] = float("nan")
 torch.save(sd, {str(path)!r})
-"""), check=True)
+""",
+        ),
+        check=True,
+    )
 
 
 def build_folder(folder: Path, n: int) -> None:
@@ -122,8 +128,12 @@ def main() -> None:
     ap.add_argument("--only", default="labels,log,ckpt,folder")
     ap.add_argument("--dir", default=os.environ.get("ND_BENCH_DIR"), help="where to build the inputs")
     args = ap.parse_args()
-    sizes = {"labels": int(LABEL_LINES * args.scale), "log": int(LOG_ROWS * args.scale),
-             "ckpt": max(1, int(TENSORS * args.scale)), "folder": max(1, int(LABEL_FILES * args.scale))}
+    sizes = {
+        "labels": int(LABEL_LINES * args.scale),
+        "log": int(LOG_ROWS * args.scale),
+        "ckpt": max(1, int(TENSORS * args.scale)),
+        "folder": max(1, int(LABEL_FILES * args.scale)),
+    }
     work = Path(tempfile.mkdtemp(prefix="nd-large-", dir=args.dir))
     try:
         for kind in args.only.split(","):
@@ -142,8 +152,11 @@ def main() -> None:
                 build_folder(target, n)
             ours = measure(python("-m", "nandoctor", cmd, str(target), "--format", "json"), ok=(1,))
             base = measure(python("-c", BASELINES[kind], str(target)), ok=(0,))
-            print(f"{what}: nandoctor {cmd} {ours[0]:.2f} s, peak {ours[1]:.0f} MiB | baseline script "
-                  f"{base[0]:.2f} s, peak {base[1]:.0f} MiB | ratio {ours[0] / base[0]:.2f}x", flush=True)
+            print(
+                f"{what}: nandoctor {cmd} {ours[0]:.2f} s, peak {ours[1]:.0f} MiB | baseline script "
+                f"{base[0]:.2f} s, peak {base[1]:.0f} MiB | ratio {ours[0] / base[0]:.2f}x",
+                flush=True,
+            )
             shutil.rmtree(target) if target.is_dir() else target.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)

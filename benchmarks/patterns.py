@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nandoctor.logs.classify import PATTERNS, classify  # noqa: E402
 
-LENGTHS = (8, 30, 200, 3000)      # logged points
-NOISES = (0.01, 0.05, 0.15)       # relative noise per point
-RATES = (1, 5, 20)                # one logged point every k steps of the underlying curve
+LENGTHS = (8, 30, 200, 3000)  # logged points
+NOISES = (0.01, 0.05, 0.15)  # relative noise per point
+RATES = (1, 5, 20)  # one logged point every k steps of the underlying curve
 SEEDS = (0, 1)
 
 
@@ -48,7 +48,7 @@ def make(pattern: str, rng, n: int, noise: float, rate: int, *, end_nan: bool):
         if variant == 1 and n >= 8:  # a spike that came back down, mid-run
             logged[n // 2] *= rng.uniform(5, 50)
         elif variant == 2:  # the end creeps up 20 %, as an overfitting validation loss does
-            logged[-max(2, n // 5):] *= 1.2
+            logged[-max(2, n // 5) :] *= 1.2
         elif variant == 3:  # warmup: the loss rises 1.5x over the first tenth, then decays
             m = max(2, n // 10)
             logged[:m] *= np.linspace(0.67, 1.0, m)
@@ -66,7 +66,7 @@ def make(pattern: str, rng, n: int, noise: float, rate: int, *, end_nan: bool):
         return np.append(logged[:-1], np.nan)
     k = max(3, n // 5)  # the anomaly's length in logged points
     start = n - k
-    level = float(np.median(logged[max(0, start - 5):start]))
+    level = float(np.median(logged[max(0, start - 5) : start]))
     if pattern == "sudden_spike":
         out = logged[:-1].copy()
         out[-1] = level * rng.uniform(50, 5000)
@@ -86,8 +86,11 @@ def make(pattern: str, rng, n: int, noise: float, rate: int, *, end_nan: bool):
         amp = level * np.linspace(0.5, 12, k)
         # strict alternation, or (on per-step logs, 40+ anomalous points) each step high or low at
         # random: too few random signs would not look like swings to anyone
-        sign = (rng.choice([1.0, -1.0], size=k) if k >= 40 and rng.random() < 0.5
-                else np.where(np.arange(k) % 2 == 0, 1.0, -1.0))
+        sign = (
+            rng.choice([1.0, -1.0], size=k)
+            if k >= 40 and rng.random() < 0.5
+            else np.where(np.arange(k) % 2 == 0, 1.0, -1.0)
+        )
         osc = np.maximum(level + sign * amp, level * 0.5) * (1 + noise * rng.standard_normal(k))
         out = np.concatenate([logged[:start], np.abs(osc)])
         return np.append(out, np.nan) if end_nan else out
@@ -98,7 +101,8 @@ def cases():
     import numpy as np
 
     for pattern, n, noise, rate, seed, end_nan, shift in itertools.product(
-            PATTERNS, LENGTHS, NOISES + (0.3,), RATES, SEEDS + (2, 3, 4, 5), (True, False), (0, 1)):
+        PATTERNS, LENGTHS, NOISES + (0.3,), RATES, SEEDS + (2, 3, 4, 5), (True, False), (0, 1)
+    ):
         if (noise == 0.3 or seed > 1) and pattern != "healthy":
             continue  # more healthy curves (and noisier ones): none may be called broken
         if pattern in ("healthy", "abrupt_nonfinite", "nonfinite_from_start") and not end_nan:
@@ -123,16 +127,24 @@ def main() -> int:
             wrong.append((truth, got, meta))
     elapsed = time.perf_counter() - t0
     right = sum(matrix[t][t] for t in PATTERNS)
-    short = {"healthy": "healthy", "sudden_spike": "spike", "exponential_growth": "exp", "oscillating_divergence": "osc",
-             "abrupt_nonfinite": "abrupt", "nonfinite_from_start": "start"}
+    short = {
+        "healthy": "healthy",
+        "sudden_spike": "spike",
+        "exponential_growth": "exp",
+        "oscillating_divergence": "osc",
+        "abrupt_nonfinite": "abrupt",
+        "nonfinite_from_start": "start",
+    }
     print("truth \\ verdict".ljust(24) + "".join(short[p].rjust(9) for p in PATTERNS))
     for t in PATTERNS:
         print(t.ljust(24) + "".join(str(matrix[t][p]).rjust(9) for p in PATTERNS))
     broken_healthy = total_h = sum(matrix["healthy"].values())
     broken_healthy = total_h - matrix["healthy"]["healthy"]
-    print(f"\n{right}/{total} right ({100 * right / total:.1f} %); healthy called broken: {broken_healthy} of {total_h}; "
-          f"{1e3 * elapsed / total:.2f} ms per curve")
-    for truth, got, meta in wrong[:int(sys.argv[1]) if len(sys.argv) > 1 else 12]:
+    print(
+        f"\n{right}/{total} right ({100 * right / total:.1f} %); healthy called broken: {broken_healthy} of {total_h}; "
+        f"{1e3 * elapsed / total:.2f} ms per curve"
+    )
+    for truth, got, meta in wrong[: int(sys.argv[1]) if len(sys.argv) > 1 else 12]:
         print("  wrong:", truth, "->", got, meta)
     return 0 if right / total >= 0.97 and broken_healthy == 0 else 1
 

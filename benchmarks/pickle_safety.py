@@ -110,8 +110,14 @@ def payloads_that_run(mal: dict, canary: Path, cwd: str) -> list[str]:
     for name, path in mal.items():
         canary.unlink(missing_ok=True)
         try:
-            subprocess.run([sys.executable, "-c", LOAD_UNSAFELY, path], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, cwd=cwd)
+            subprocess.run(
+                [sys.executable, "-c", LOAD_UNSAFELY, path],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=30,
+                cwd=cwd,
+            )
         except subprocess.TimeoutExpired:
             pass
         if canary.exists():
@@ -138,15 +144,18 @@ def run(cmd: list[str], **kw) -> tuple[dict, float, float]:
 def tally(verdicts: dict, malicious: list[str], benign: list[str]) -> str:
     mal = [verdicts.get(p) for p in malicious if verdicts.get(p) is not None]
     ben = [verdicts.get(p) for p in benign if verdicts.get(p) is not None]
-    return (f"{mal.count('flagged')}/{len(mal)} | {mal.count('clean')} | {ben.count('flagged')}/{len(ben)}")
+    return f"{mal.count('flagged')}/{len(mal)} | {mal.count('clean')} | {ben.count('flagged')}/{len(ben)}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fw-python", default="/work/fwvenv/bin/python")
-    ap.add_argument("--run-payloads", action="store_true",
-                    help="also load each malicious file with torch.load(weights_only=False) in a child process and "
-                         "count the payloads that really create the canary (they only touch a file in a temp dir)")
+    ap.add_argument(
+        "--run-payloads",
+        action="store_true",
+        help="also load each malicious file with torch.load(weights_only=False) in a child process and "
+        "count the payloads that really create the canary (they only touch a file in a temp dir)",
+    )
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     # the corpus is built in a child, so this process stays small: a child's peak RSS counts the
@@ -159,16 +168,24 @@ def main() -> None:
         malicious, benign = list(mal.values()), list(ben.values())
         files = json.dumps(malicious + benign)
         rows = []
-        for name, script in (("nandoctor inspect-ckpt", INSPECT_CKPT), ("nandoctor check-data (.pt/.pth/.bin)", CHECK_DATA)):
+        for name, script in (
+            ("nandoctor inspect-ckpt", INSPECT_CKPT),
+            ("nandoctor check-data (.pt/.pth/.bin)", CHECK_DATA),
+        ):
             rows.append((name, *run([sys.executable, "-c", script, files], env=env, cwd=REPO)))
         fw = Path(args.fw_python)
         for name, script, module in (("picklescan", PICKLESCAN, "picklescan"), ("modelscan", MODELSCAN, "modelscan")):
-            if fw.is_file() and subprocess.run([str(fw), "-c", f"import {module}"], capture_output=True).returncode == 0:
+            if (
+                fw.is_file()
+                and subprocess.run([str(fw), "-c", f"import {module}"], capture_output=True).returncode == 0
+            ):
                 rows.append((name, *run([str(fw), "-c", script, files], cwd=tmp)))
             else:
                 print(f"({name} not installed: skipped)")
-        print(f"{len(malicious)} malicious files ({len(malicious) - 2} payloads + 2 with only an unknown class), "
-              f"{len(benign)} benign; time and peak RSS for the whole corpus, one fresh process per tool")
+        print(
+            f"{len(malicious)} malicious files ({len(malicious) - 2} payloads + 2 with only an unknown class), "
+            f"{len(benign)} benign; time and peak RSS for the whole corpus, one fresh process per tool"
+        )
         print("| tool | malicious flagged | malicious called clean | benign flagged | time (s) | peak RSS (MiB) |")
         print("|---|---|---|---|---|---|")
         for name, verdicts, w, p in rows:
@@ -176,8 +193,10 @@ def main() -> None:
             print(f"| {name} | {a} | {b} | {c} | {w:.1f} | {p:.0f} |")
         base = next((r for r in rows if r[0] == "picklescan"), None)
         if base:
-            print(f"time ratio vs picklescan: inspect-ckpt {rows[0][2] / base[2]:.2f}x, check-data "
-                  f"{rows[1][2] / base[2]:.2f}x (check-data also scans every tensor's values with torch)")
+            print(
+                f"time ratio vs picklescan: inspect-ckpt {rows[0][2] / base[2]:.2f}x, check-data "
+                f"{rows[1][2] / base[2]:.2f}x (check-data also scans every tensor's values with torch)"
+            )
         for name, verdicts, _, _ in rows:
             missed = [n for n, p in mal.items() if verdicts.get(p) not in (None, "flagged")]
             wrong = [n for n, p in ben.items() if verdicts.get(p) == "flagged"]
@@ -187,8 +206,10 @@ def main() -> None:
         if args.run_payloads:
             ran = payloads_that_run(mal, canary, tmp)
             print(f"payloads that create the canary under torch.load(weights_only=False): {len(ran)}/{len(mal)}")
-            print("  did not (they call the callable with harmless or failing arguments, or only load it):",
-                  ", ".join(n for n in mal if n not in ran))
+            print(
+                "  did not (they call the callable with harmless or failing arguments, or only load it):",
+                ", ".join(n for n in mal if n not in ran),
+            )
 
 
 if __name__ == "__main__":

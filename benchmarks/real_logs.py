@@ -24,8 +24,13 @@ LOG_NAMES = (".csv", ".json", ".txt", ".log", ".md")
 
 
 def run(path: Path) -> tuple[int, dict | None, str]:
-    out = subprocess.run([sys.executable, "-m", "nandoctor", "analyze-log", str(path), "--format", "json"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "nandoctor", "analyze-log", str(path), "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     try:
         doc = json.loads(out.stdout)
     except json.JSONDecodeError:
@@ -51,17 +56,28 @@ def main() -> int:
         bad = check_real_log(case, rc, doc)
         agree += not bad
         s = doc["summary"] if doc else {}
-        print(f"{case['path'][:62]:62} {s.get('reader', '-'):20} {str(s.get('metric', '-'))[:28]:28} "
-              f"{s.get('pattern', '-'):22} {_fmt(s.get('first_nonfinite')):14} {_fmt(s.get('last_healthy')):8} "
-              f"{rc:4}  {'ok' if not bad else 'WRONG: ' + '; '.join(bad)}" + (f"  [{err[:90]}]" if rc == 2 else ""))
+        print(
+            f"{case['path'][:62]:62} {s.get('reader', '-'):20} {str(s.get('metric', '-'))[:28]:28} "
+            f"{s.get('pattern', '-'):22} {_fmt(s.get('first_nonfinite')):14} {_fmt(s.get('last_healthy')):8} "
+            f"{rc:4}  {'ok' if not bad else 'WRONG: ' + '; '.join(bad)}" + (f"  [{err[:90]}]" if rc == 2 else "")
+        )
     known = {str((SHARED / c["path"]).resolve()) for c in REAL_LOGS}
-    stray = [p for p in sorted(SHARED.glob("realworld/*/*")) + sorted(SHARED.glob("runs/**/*"))
-             if p.is_file() and p.suffix in LOG_NAMES and "truth" not in p.name and "checkpoint-" not in str(p)
-             and str(p.resolve()) not in known and not any(str(p.resolve()).startswith(k + "/") for k in known)]
+    stray = [
+        p
+        for p in sorted(SHARED.glob("realworld/*/*")) + sorted(SHARED.glob("runs/**/*"))
+        if p.is_file()
+        and p.suffix in LOG_NAMES
+        and "truth" not in p.name
+        and "checkpoint-" not in str(p)
+        and str(p.resolve()) not in known
+        and not any(str(p.resolve()).startswith(k + "/") for k in known)
+    ]
     for p in stray:
         print(f"{str(p.relative_to(SHARED)):62} (no truth entry)")
-    print(f"\nagree with the truth: {agree} of {len(REAL_LOGS)} logs ({time.perf_counter() - t0:.1f} s)"
-          + (f"; {len(stray)} log-like file(s) without a truth entry" if stray else ""))
+    print(
+        f"\nagree with the truth: {agree} of {len(REAL_LOGS)} logs ({time.perf_counter() - t0:.1f} s)"
+        + (f"; {len(stray)} log-like file(s) without a truth entry" if stray else "")
+    )
     return 0 if agree == len(REAL_LOGS) else 1
 
 

@@ -14,9 +14,12 @@ from _util import measure, python
 
 def four_commands(run: Path) -> tuple[float, float]:
     """Wall time and the largest peak RSS of check-data, inspect-ckpt, analyze-log, diagnose-config."""
-    cmds = [("check-data", run / "dataset" / "data.yaml"), ("inspect-ckpt", run / "weights"),
-            ("analyze-log", run / "results.csv"),
-            ("diagnose-config", run / "args.yaml", "--log", run / "results.csv", "--dry-run")]
+    cmds = [
+        ("check-data", run / "dataset" / "data.yaml"),
+        ("inspect-ckpt", run / "weights"),
+        ("analyze-log", run / "results.csv"),
+        ("diagnose-config", run / "args.yaml", "--log", run / "results.csv", "--dry-run"),
+    ]
     total, peak = 0.0, 0.0
     for cmd in cmds:
         t, rss = measure(python("-m", "nandoctor", *map(str, cmd), "--format", "json"))
@@ -39,8 +42,10 @@ def main() -> None:
             base = four_commands(run)
             best_ours, peak_ours = min(best_ours, t), max(peak_ours, rss)
             best_base, peak_base = min(best_base, base[0]), max(peak_base, base[1])
-        print(f"triage demo run: nandoctor {best_ours:.2f} s (peak {peak_ours:.0f} MiB) | "
-              f"four engine commands {best_base:.2f} s (peak {peak_base:.0f} MiB) | ratio {best_ours / best_base:.2f}x")
+        print(
+            f"triage demo run: nandoctor {best_ours:.2f} s (peak {peak_ours:.0f} MiB) | "
+            f"four engine commands {best_base:.2f} s (peak {peak_base:.0f} MiB) | ratio {best_ours / best_base:.2f}x"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

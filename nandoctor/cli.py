@@ -66,9 +66,13 @@ class Color(str, Enum):
     never = "never"
 
 
-FORMAT = typer.Option(Format.text, "--output-format", "--format", "-f",
-                      help="text (default), concise (path:line: CODE severity message), json, or github "
-                           "(workflow annotations).")
+FORMAT = typer.Option(
+    Format.text,
+    "--output-format",
+    "--format",
+    "-f",
+    help="text (default), concise (path:line: CODE severity message), json, or github (workflow annotations).",
+)
 DOC_FORMAT = typer.Option(DocFormat.text, "--output-format", "--format", "-f", help="text (default) or json.")
 FAIL_ON = typer.Option(FailOn.error, "--fail-on", help="Exit 1 when a finding reaches this severity.")
 DEBUG = typer.Option(False, "--debug", help="Show a traceback when the command fails.")
@@ -93,11 +97,13 @@ TRUST = typer.Option(None, "--trust", help="A pickled class or module you trust 
 
 def trusting(names: Optional[list[str]], engine: Callable[[], Report]) -> Callable[[], Report]:
     """The engine run with those pickle globals counted as safe (never those that can run code)."""
+
     def call() -> Report:
         from nandoctor.pickle_policy import trusting as policy_trusting
 
         with policy_trusting(names):
             return engine()
+
     return call
 
 
@@ -138,8 +144,10 @@ def _map_error(exc: BaseException, label: str | None, debug: bool) -> None:
     if reason:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         fail(f"{where}{reason} ({detail[:200]})")
-    fail(f"internal error in nandoctor, please report: {type(exc).__name__}: {str(exc)[:300]}"
-         + ("" if debug else " (rerun with --debug for the traceback)"))
+    fail(
+        f"internal error in nandoctor, please report: {type(exc).__name__}: {str(exc)[:300]}"
+        + ("" if debug else " (rerun with --debug for the traceback)")
+    )
 
 
 def _wrong_kind(label: str | None, report: Report) -> str | None:
@@ -172,9 +180,17 @@ def _closed_stdout() -> None:
         pass
 
 
-def run(engine: Callable[[], Report] | Sequence[tuple[str | None, Callable[[], Report]]], fmt: Format, fail_on: FailOn,
-        debug: bool, *, color: Color = Color.auto, statistics: bool = False, quiet: bool = False,
-        command: str | None = None) -> None:
+def run(
+    engine: Callable[[], Report] | Sequence[tuple[str | None, Callable[[], Report]]],
+    fmt: Format,
+    fail_on: FailOn,
+    debug: bool,
+    *,
+    color: Color = Color.auto,
+    statistics: bool = False,
+    quiet: bool = False,
+    command: str | None = None,
+) -> None:
     """Call the engine once per input, merge into one Report, render it, exit by the contract."""
     from nandoctor.render import render
 
@@ -193,8 +209,11 @@ def run(engine: Callable[[], Report] | Sequence[tuple[str | None, Callable[[], R
             label = None
             report = parts[0][1] if len(parts) == 1 else merge(command or parts[0][1].command, parts)
             code = report.exit_code(fail_on.value)
-            if report.summary.get("watch", {}).get("stopped") == "timeout" and fail_on is not FailOn.never \
-                    and code == 0:
+            if (
+                report.summary.get("watch", {}).get("stopped") == "timeout"
+                and fail_on is not FailOn.never
+                and code == 0
+            ):
                 code = EXIT_TIMEOUT
             try:
                 render(report, fmt.value)
@@ -266,8 +285,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
-                                 help="Show the version."),
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     """Find out why your training run printed loss=nan."""
 
@@ -339,21 +357,28 @@ def demo(
 
 # --- engine commands: each engine registers its command below its own marker -------------------
 
+
 # check-data
 @app.command("check-data")
 def check_data_cmd(
     paths: List[Path] = typer.Argument(
-        ..., metavar="PATH...", help="Dataset folders, data.yaml, labels folders, label/JSONL/CSV files, or tensor files (globs allowed)."),
+        ...,
+        metavar="PATH...",
+        help="Dataset folders, data.yaml, labels folders, label/JSONL/CSV files, or tensor files (globs allowed).",
+    ),
     num_classes: Optional[int] = typer.Option(None, "--num-classes", help="Class count (overrides data.yaml)."),
     config: Optional[Path] = typer.Option(
-        None, "--config", help="Multi-dataset config holding datasets.dataset_configs."),
+        None, "--config", help="Multi-dataset config holding datasets.dataset_configs."
+    ),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset NAME in --config (its num_classes)."),
     task: Optional[str] = typer.Option(None, "--task", help="detect, segment, pose or obb (default: inferred)."),
     images: Optional[bool] = typer.Option(
-        None, "--images/--no-images", help="Pair and check images (default: on for folders)."),
+        None, "--images/--no-images", help="Pair and check images (default: on for folders)."
+    ),
     label_key: str = typer.Option("label", "--label-key", help="JSONL/CSV label field."),
     ignore_index: Optional[List[int]] = typer.Option(
-        None, "--ignore-index", help="Allowed ignore label, e.g. -100 (repeatable)."),
+        None, "--ignore-index", help="Allowed ignore label, e.g. -100 (repeatable)."
+    ),
     vocab_size: Optional[int] = typer.Option(None, "--vocab-size", help="Integer tensors: ids must stay below this."),
     trust: Optional[list[str]] = TRUST,
     fmt: Format = FORMAT,
@@ -367,15 +392,35 @@ def check_data_cmd(
     from nandoctor.data.engine import check_data
 
     def one(p: Path) -> Report:
-        return check_data(p, num_classes=num_classes, config=config, dataset=dataset, task=task, images=images,
-                          label_key=label_key, ignore_index=ignore_index, vocab_size=vocab_size)
+        return check_data(
+            p,
+            num_classes=num_classes,
+            config=config,
+            dataset=dataset,
+            task=task,
+            images=images,
+            label_key=label_key,
+            ignore_index=ignore_index,
+            vocab_size=vocab_size,
+        )
 
-    _run_many("check-data", paths, lambda p: trusting(trust, lambda: one(p))(), fmt, fail_on, debug, color,
-              statistics, quiet)
+    _run_many(
+        "check-data", paths, lambda p: trusting(trust, lambda: one(p))(), fmt, fail_on, debug, color, statistics, quiet
+    )
 
 
-def _run_many(command: str, paths: Sequence[Path], one: Callable[[Path], Report], fmt, fail_on, debug, color,
-              statistics, quiet, stdin: bool = False) -> None:
+def _run_many(
+    command: str,
+    paths: Sequence[Path],
+    one: Callable[[Path], Report],
+    fmt,
+    fail_on,
+    debug,
+    color,
+    statistics,
+    quiet,
+    stdin: bool = False,
+) -> None:
     try:
         inputs = expand(paths, stdin=stdin)
     except NandoctorError as exc:
@@ -388,8 +433,13 @@ def _run_many(command: str, paths: Sequence[Path], one: Callable[[Path], Report]
 @app.command("inspect-ckpt")
 def inspect_ckpt_cmd(
     paths: List[Path] = typer.Argument(
-        ..., metavar="PATH...", help="Checkpoint files, sharded/DCP model folders, or folders of checkpoints (globs allowed)."),
-    stats: bool = typer.Option(False, "--stats", help="Add a per-tensor table (dtype, shape, min, max, mean, std, ...)."),
+        ...,
+        metavar="PATH...",
+        help="Checkpoint files, sharded/DCP model folders, or folders of checkpoints (globs allowed).",
+    ),
+    stats: bool = typer.Option(
+        False, "--stats", help="Add a per-tensor table (dtype, shape, min, max, mean, std, ...)."
+    ),
     trust: Optional[list[str]] = TRUST,
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
@@ -401,23 +451,40 @@ def inspect_ckpt_cmd(
     """Which checkpoint is still clean, and what exactly is broken in the others (never runs pickled code)."""
     from nandoctor.ckpt.engine import inspect_ckpt
 
-    _run_many("inspect-ckpt", paths, lambda p: trusting(trust, lambda: inspect_ckpt(p, stats=stats))(), fmt, fail_on,
-              debug, color, statistics, quiet)
+    _run_many(
+        "inspect-ckpt",
+        paths,
+        lambda p: trusting(trust, lambda: inspect_ckpt(p, stats=stats))(),
+        fmt,
+        fail_on,
+        debug,
+        color,
+        statistics,
+        quiet,
+    )
 
 
 # analyze-log
 @app.command("analyze-log")
 def analyze_log_cmd(
     paths: List[Path] = typer.Argument(
-        ..., metavar="PATH...", help="Logs: results.csv, trainer_state.json, metrics.csv, any CSV, TensorBoard events, a console log, "
-                  "or run folders holding one (globs allowed), or - for stdin."),
-    metric: Optional[str] = typer.Option(None, "--metric", help="Column to classify (default: the training loss; "
-                                                                "Ultralytics: the sum of train/*_loss)."),
+        ...,
+        metavar="PATH...",
+        help="Logs: results.csv, trainer_state.json, metrics.csv, any CSV, TensorBoard events, a console log, "
+        "or run folders holding one (globs allowed), or - for stdin.",
+    ),
+    metric: Optional[str] = typer.Option(
+        None, "--metric", help="Column to classify (default: the training loss; Ultralytics: the sum of train/*_loss)."
+    ),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a PNG of the curve (needs matplotlib)."),
     force: bool = typer.Option(False, "--force", help="Overwrite the --plot file if it exists."),
-    watch: bool = typer.Option(False, "--watch", help="Follow a log still being written (it may not exist yet); "
-                                                      "exit 1 at the first non-finite loss or early warning, "
-                                                      "3 at --timeout."),
+    watch: bool = typer.Option(
+        False,
+        "--watch",
+        help="Follow a log still being written (it may not exist yet); "
+        "exit 1 at the first non-finite loss or early warning, "
+        "3 at --timeout.",
+    ),
     interval: float = typer.Option(2.0, "--interval", min=0.05, help="--watch: seconds between polls."),
     timeout: float = typer.Option(3600.0, "--timeout", min=0.0, help="--watch: stop after this many seconds."),
     heartbeat: int = typer.Option(30, "--heartbeat", min=1, help="--watch: a status line every N polls."),
@@ -451,9 +518,24 @@ def analyze_log_cmd(
             sys.stderr.write(inert(line) + "\n")
             sys.stderr.flush()
 
-        run(lambda: watch_log(paths[0], metric=metric, interval=interval, timeout=timeout, emit=emit, plot=plot,
-                              force=force, heartbeat=heartbeat),
-            fmt, fail_on, debug, color=color, statistics=statistics, quiet=quiet)
+        run(
+            lambda: watch_log(
+                paths[0],
+                metric=metric,
+                interval=interval,
+                timeout=timeout,
+                emit=emit,
+                plot=plot,
+                force=force,
+                heartbeat=heartbeat,
+            ),
+            fmt,
+            fail_on,
+            debug,
+            color=color,
+            statistics=statistics,
+            quiet=quiet,
+        )
         return
     from nandoctor.logs.engine import analyze_log
 
@@ -469,16 +551,25 @@ def analyze_log_cmd(
 # diagnose-config
 @app.command("diagnose-config")
 def diagnose_config_cmd(
-    cfg: Path = typer.Argument(..., help="Training config: Ultralytics args.yaml, HF TrainingArguments YAML, "
-                               "accelerate or DeepSpeed config (YAML/JSON), Lightning config, or your own YAML."),
-    log: Optional[Path] = typer.Option(None, "--log", help="Training log (results.csv, trainer_state.json, ...) "
-                                       "whose diagnosis picks the LR, clip value and precision."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write the repaired config "
-                                          "(default: <name>_fixed.yaml beside CFG)."),
+    cfg: Path = typer.Argument(
+        ...,
+        help="Training config: Ultralytics args.yaml, HF TrainingArguments YAML, "
+        "accelerate or DeepSpeed config (YAML/JSON), Lightning config, or your own YAML.",
+    ),
+    log: Optional[Path] = typer.Option(
+        None,
+        "--log",
+        help="Training log (results.csv, trainer_state.json, ...) "
+        "whose diagnosis picks the LR, clip value and precision.",
+    ),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Where to write the repaired config (default: <name>_fixed.yaml beside CFG)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff; write nothing."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing repaired file."),
-    no_log: bool = typer.Option(False, "--no-log", help="Ignore the run's own log beside CFG (results.csv, "
-                                "trainer_state.json)."),
+    no_log: bool = typer.Option(
+        False, "--no-log", help="Ignore the run's own log beside CFG (results.csv, trainer_state.json)."
+    ),
     fmt: Format = FORMAT,
     fail_on: FailOn = FAIL_ON,
     color: Color = COLOR,
@@ -489,9 +580,22 @@ def diagnose_config_cmd(
     """Find the settings that make training fragile and write a repaired <name>_fixed.yaml."""
     from nandoctor.config.engine import diagnose_config
 
-    run(lambda: diagnose_config(existing(cfg), log=existing(log) if log else None, output=output,
-                                dry_run=dry_run, force=force, find_log=not no_log), fmt, fail_on, debug, color=color,
-        statistics=statistics, quiet=quiet)
+    run(
+        lambda: diagnose_config(
+            existing(cfg),
+            log=existing(log) if log else None,
+            output=output,
+            dry_run=dry_run,
+            force=force,
+            find_log=not no_log,
+        ),
+        fmt,
+        fail_on,
+        debug,
+        color=color,
+        statistics=statistics,
+        quiet=quiet,
+    )
 
 
 # env (diagnose-config's precision and version decisions)
@@ -524,8 +628,15 @@ def triage(
     """Run every check on a run folder and link them: when it broke, which checkpoint to trust, the fixed config."""
     from nandoctor.triage.engine import triage as triage_run
 
-    run(trusting(trust, lambda: triage_run(existing(run_dir), no_data=no_data, force=force, strict=debug)), fmt,
-        fail_on, debug, color=color, statistics=statistics, quiet=quiet)
+    run(
+        trusting(trust, lambda: triage_run(existing(run_dir), no_data=no_data, force=force, strict=debug)),
+        fmt,
+        fail_on,
+        debug,
+        color=color,
+        statistics=statistics,
+        quiet=quiet,
+    )
 
 
 def _click_exceptions() -> ModuleType:

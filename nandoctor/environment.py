@@ -13,17 +13,26 @@ from functools import lru_cache
 
 # Distribution names whose version decides a repair (Lightning ships as `lightning` or the older
 # `pytorch-lightning`; both are reported).
-PACKAGES = ("torch", "ultralytics", "transformers", "lightning", "pytorch-lightning", "deepspeed", "accelerate",
-            "hydra-core", "jsonargparse")
+PACKAGES = (
+    "torch",
+    "ultralytics",
+    "transformers",
+    "lightning",
+    "pytorch-lightning",
+    "deepspeed",
+    "accelerate",
+    "hydra-core",
+    "jsonargparse",
+)
 
 
 @dataclass
 class Environment:
     python: str
-    packages: dict[str, str | None] = field(default_factory=dict)   # name -> version, None when not installed
-    cuda: bool | None = None          # None: torch is not installed, so nothing is known
+    packages: dict[str, str | None] = field(default_factory=dict)  # name -> version, None when not installed
+    cuda: bool | None = None  # None: torch is not installed, so nothing is known
     devices: list[str] = field(default_factory=list)
-    bf16: bool | None = None          # native bf16 on this machine's GPU (None: unknown without torch)
+    bf16: bool | None = None  # native bf16 on this machine's GPU (None: unknown without torch)
     note: str = ""
 
     def version(self, name: str) -> str | None:
@@ -63,8 +72,11 @@ def gpu_driver_present() -> bool:
 
     if not sys.platform.startswith("linux"):
         return True
-    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/kfd") or \
-        bool(glob.glob("/dev/nvidia[0-9]*"))
+    return (
+        os.path.exists("/proc/driver/nvidia/version")
+        or os.path.exists("/dev/kfd")
+        or bool(glob.glob("/dev/nvidia[0-9]*"))
+    )
 
 
 @lru_cache(maxsize=2)

@@ -10,8 +10,12 @@ def list_codes() -> None:
     from rich import box
     from rich.table import Table
 
-    table = Table(title="nandoctor rule codes (`nandoctor explain CODE` for one)", title_justify="left",
-                  box=box.SIMPLE, show_edge=False)
+    table = Table(
+        title="nandoctor rule codes (`nandoctor explain CODE` for one)",
+        title_justify="left",
+        box=box.SIMPLE,
+        show_edge=False,
+    )
     table.add_column("code", style="bold", no_wrap=True)
     table.add_column("title", overflow="fold")
     for code, rule in catalogue().items():
@@ -34,8 +38,12 @@ def explain_code(code: str) -> None:
     head = Text(rule.code, style="bold")
     head.append(f": {rule.title}", style="")
     say(head)
-    for title, body in (("Why it leads to NaN/Inf", rule.why), ("How to fix it", rule.fix),
-                        ("Anti-pattern", rule.bad), ("Best practice", rule.good)):
+    for title, body in (
+        ("Why it leads to NaN/Inf", rule.why),
+        ("How to fix it", rule.fix),
+        ("Anti-pattern", rule.bad),
+        ("Best practice", rule.good),
+    ):
         say("")
         say(title, "bold")
         for paragraph in body.splitlines() or [""]:

@@ -12,9 +12,9 @@ from typing import Any
 
 
 class Severity(str, Enum):
-    ERROR = "error"      # will produce, or already contains, NaN/Inf
+    ERROR = "error"  # will produce, or already contains, NaN/Inf
     WARNING = "warning"  # makes NaN/Inf likely
-    INFO = "info"        # worth knowing
+    INFO = "info"  # worth knowing
 
     @property
     def rank(self) -> int:

@@ -19,7 +19,9 @@ from typing import Any
 
 # C0 controls, DEL, C1 controls, surrogates, bidi embeddings/overrides/isolates and marks.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_KEEP_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_KEEP_LINES = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 
 # Summary keys whose value is multi-line text by design (the repaired config's unified diff).
 MULTILINE_KEYS = frozenset({"diff"})
@@ -64,9 +66,13 @@ def sanitize_report(report):
 
     from nandoctor.findings import Report
 
-    out = Report(command=report.command, summary=sanitize(report.summary),
-                 next_steps=[inert(s) for s in report.next_steps], alarm=report.alarm,
-                 parts=[sanitize_report(p) for p in report.parts])  # several inputs merged (cli.merge)
+    out = Report(
+        command=report.command,
+        summary=sanitize(report.summary),
+        next_steps=[inert(s) for s in report.next_steps],
+        alarm=report.alarm,
+        parts=[sanitize_report(p) for p in report.parts],
+    )  # several inputs merged (cli.merge)
     for f in report.findings:
         g = copy.copy(f)
         g.message, g.title = inert(f.message), inert(f.title)

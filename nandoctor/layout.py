@@ -19,8 +19,10 @@ _SPAN = re.compile(r"`[^`\n]*`")
 _GLUE = "\x00"  # stands for a space that must not break (inert text never holds a raw NUL)
 
 # Where a next step's prose ends and its command begins: ": " then one of these.
-_COMMAND_START = re.compile(r": (?=(?:nandoctor|yolo|mkdir|cp|python|pip|torchrun|accelerate|deepspeed)\s"
-                            r"|(?:model|ckpt) = |trainer\.\w+\()")
+_COMMAND_START = re.compile(
+    r": (?=(?:nandoctor|yolo|mkdir|cp|python|pip|torchrun|accelerate|deepspeed)\s"
+    r"|(?:model|ckpt) = |trainer\.\w+\()"
+)
 _PYTHON_TAIL = re.compile(r"^(.*?)\s{2}\(Python: (.*)\)$", re.S)
 
 
@@ -30,8 +32,9 @@ def cell_len(text: str) -> int:
     return _cell_len(text)
 
 
-def wrap(text: str, width: int | None, indent: str = "", hang: str | None = None,
-         atoms: Iterable[str] = ()) -> list[str]:
+def wrap(
+    text: str, width: int | None, indent: str = "", hang: str | None = None, atoms: Iterable[str] = ()
+) -> list[str]:
     """Lines of `text`, broken only at spaces outside backtick spans and outside `atoms` (paths,
     names). A token wider than the line keeps a line of its own, whole. `width=None`: one line."""
     hang = indent if hang is None else hang
@@ -64,7 +67,7 @@ def split_step(step: str) -> list[tuple[str, str]]:
         step, python = m.group(1), m.group(2)
     c = _COMMAND_START.search(step)
     if c:
-        parts += [("prose", step[: c.start() + 1]), ("code", step[c.end():].rstrip())]
+        parts += [("prose", step[: c.start() + 1]), ("code", step[c.end() :].rstrip())]
     else:
         parts.append(("prose", step))
     if python:
@@ -72,8 +75,17 @@ def split_step(step: str) -> list[tuple[str, str]]:
     return parts
 
 
-def fitted_table(console, title: str, headers: Sequence[str], rows: Sequence[Sequence], *, key: Sequence[int],
-                 justify: dict[int, JustifyMethod] | None = None, prose: Sequence[int] = (), name_style: str = "") -> list:
+def fitted_table(
+    console,
+    title: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    key: Sequence[int],
+    justify: dict[int, JustifyMethod] | None = None,
+    prose: Sequence[int] = (),
+    name_style: str = "",
+) -> list:
     """Renderables for a table that fits `console.width` with no cell cut: the whole table when it
     fits; else the `key` columns (column 0 is the name) with the others folded under the name;
     else one block per row (the name alone on its line, then `header value` pairs). `prose`
@@ -89,8 +101,13 @@ def fitted_table(console, title: str, headers: Sequence[str], rows: Sequence[Seq
     def build(cols: Sequence[int], fold: Sequence[int] = ()) -> Table:
         t = Table(title=title, title_justify="left", box=box.SIMPLE, show_edge=False, pad_edge=False)
         for i in cols:
-            t.add_column(headers[i], justify=justify.get(i, "left"), no_wrap=i not in prose,
-                         overflow="fold" if i in prose else "ignore", min_width=12 if i in prose else None)
+            t.add_column(
+                headers[i],
+                justify=justify.get(i, "left"),
+                no_wrap=i not in prose,
+                overflow="fold" if i in prose else "ignore",
+                min_width=12 if i in prose else None,
+            )
         for row in rows:
             cells = [_as_text(row[i]) for i in cols]
             if fold:
@@ -122,8 +139,11 @@ def fitted_table(console, title: str, headers: Sequence[str], rows: Sequence[Seq
     out: list = [Text(title, style="italic")] if title else []
     for row in rows:
         out.append(Text("  ").append(_as_text(row[0])))
-        pairs = [f"{headers[i]}{_GLUE}{_plain(row[i]).replace(' ', _GLUE)}" for i in list(key)[1:] + rest
-                 if _plain(row[i]) != ""]
+        pairs = [
+            f"{headers[i]}{_GLUE}{_plain(row[i]).replace(' ', _GLUE)}"
+            for i in list(key)[1:] + rest
+            if _plain(row[i]) != ""
+        ]
         out.extend(Text(line) for line in wrap(" ".join(pairs), width, "      "))
     return out
 

@@ -30,99 +30,414 @@ _RANK = {SAFE: 0, UNKNOWN: 1, UNSAFE: 2}
 # --- the allow-list ----------------------------------------------------------------------------------
 # Functions a real checkpoint calls; each has a stand-in in unpickle.py that checks torch's argument
 # shapes and never runs torch.
-TORCH_REBUILD = {f"torch._utils.{n}" for n in (
-    "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
-    "_rebuild_parameter_with_state", "_rebuild_qtensor", "_rebuild_sparse_tensor",
-    "_rebuild_meta_tensor_no_storage", "_rebuild_nested_tensor", "_rebuild_wrapper_subclass",
-    "_rebuild_device_tensor_from_numpy", "_rebuild_device_tensor_from_cpu_tensor")}
+TORCH_REBUILD = {
+    f"torch._utils.{n}"
+    for n in (
+        "_rebuild_tensor",
+        "_rebuild_tensor_v2",
+        "_rebuild_tensor_v3",
+        "_rebuild_parameter",
+        "_rebuild_parameter_with_state",
+        "_rebuild_qtensor",
+        "_rebuild_sparse_tensor",
+        "_rebuild_meta_tensor_no_storage",
+        "_rebuild_nested_tensor",
+        "_rebuild_wrapper_subclass",
+        "_rebuild_device_tensor_from_numpy",
+        "_rebuild_device_tensor_from_cpu_tensor",
+    )
+}
 SAFE_FUNCTIONS = TORCH_REBUILD | {
-    "torch._tensor._rebuild_from_type_v2", "torch.serialization._get_layout", "torch.Size", "torch.device",
-    "collections.OrderedDict", "collections.Counter", "collections.defaultdict", "_codecs.encode",
-    "copyreg._reconstructor", "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
-    "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype",
-    "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer",
-    *(f"builtins.{n}" for n in ("set", "frozenset", "list", "tuple", "dict", "complex", "slice", "range",
-                                "bytes", "bytearray", "int", "float", "bool", "str", "object")),
+    "torch._tensor._rebuild_from_type_v2",
+    "torch.serialization._get_layout",
+    "torch.Size",
+    "torch.device",
+    "collections.OrderedDict",
+    "collections.Counter",
+    "collections.defaultdict",
+    "_codecs.encode",
+    "copyreg._reconstructor",
+    "numpy.core.multiarray._reconstruct",
+    "numpy._core.multiarray._reconstruct",
+    "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar",
+    "numpy.dtype",
+    "numpy.core.numeric._frombuffer",
+    "numpy._core.numeric._frombuffer",
+    *(
+        f"builtins.{n}"
+        for n in (
+            "set",
+            "frozenset",
+            "list",
+            "tuple",
+            "dict",
+            "complex",
+            "slice",
+            "range",
+            "bytes",
+            "bytearray",
+            "int",
+            "float",
+            "bool",
+            "str",
+            "object",
+        )
+    ),
 }
 # Values a checkpoint names but never calls.
 TORCH_DTYPES = {
-    "float32", "float", "float64", "double", "float16", "half", "bfloat16", "complex32", "complex64",
-    "complex128", "cfloat", "cdouble", "chalf", "uint8", "int8", "int16", "short", "int32", "int", "int64",
-    "long", "bool", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
-    "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2", "qint8", "quint8", "qint32", "quint4x2",
-    "quint2x4", "bits8", "bits16", "bits1x8", "bits2x4", "bits4x2", *(f"int{i}" for i in range(1, 8)),
-    *(f"uint{i}" for i in range(1, 8))}
-TORCH_QSCHEMES = {"per_tensor_affine", "per_tensor_symmetric", "per_channel_affine", "per_channel_symmetric",
-                  "per_channel_affine_float_qparams"}
+    "float32",
+    "float",
+    "float64",
+    "double",
+    "float16",
+    "half",
+    "bfloat16",
+    "complex32",
+    "complex64",
+    "complex128",
+    "cfloat",
+    "cdouble",
+    "chalf",
+    "uint8",
+    "int8",
+    "int16",
+    "short",
+    "int32",
+    "int",
+    "int64",
+    "long",
+    "bool",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float8_e4m3fn",
+    "float8_e5m2",
+    "float8_e4m3fnuz",
+    "float8_e5m2fnuz",
+    "float8_e8m0fnu",
+    "float4_e2m1fn_x2",
+    "qint8",
+    "quint8",
+    "qint32",
+    "quint4x2",
+    "quint2x4",
+    "bits8",
+    "bits16",
+    "bits1x8",
+    "bits2x4",
+    "bits4x2",
+    *(f"int{i}" for i in range(1, 8)),
+    *(f"uint{i}" for i in range(1, 8)),
+}
+TORCH_QSCHEMES = {
+    "per_tensor_affine",
+    "per_tensor_symmetric",
+    "per_channel_affine",
+    "per_channel_symmetric",
+    "per_channel_affine_float_qparams",
+}
 TORCH_LAYOUTS = {"strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc", "_mkldnn", "jagged"}
-SAFE_VALUES = ({f"torch.{n}" for n in TORCH_DTYPES | TORCH_QSCHEMES | TORCH_LAYOUTS}
-               | {"typing.Any", "torch.Tensor", "torch.nn.parameter.Parameter", "torch.nn.parameter.Buffer",
-                  "torch.storage.UntypedStorage", "torch.storage.TypedStorage", "numpy.ndarray",
-                  "torch.contiguous_format", "torch.channels_last", "torch.channels_last_3d", "torch.preserve_format"})
+SAFE_VALUES = {f"torch.{n}" for n in TORCH_DTYPES | TORCH_QSCHEMES | TORCH_LAYOUTS} | {
+    "typing.Any",
+    "torch.Tensor",
+    "torch.nn.parameter.Parameter",
+    "torch.nn.parameter.Buffer",
+    "torch.storage.UntypedStorage",
+    "torch.storage.TypedStorage",
+    "numpy.ndarray",
+    "torch.contiguous_format",
+    "torch.channels_last",
+    "torch.channels_last_3d",
+    "torch.preserve_format",
+}
 # torch.FloatTensor & co.: tensor types old formats record beside each tensor.
-LEGACY_TENSOR_TYPES = {f"{t}Tensor" for t in ("Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char",
-                                              "Byte", "Bool", "ComplexFloat", "ComplexDouble")}
+LEGACY_TENSOR_TYPES = {
+    f"{t}Tensor"
+    for t in (
+        "Float",
+        "Double",
+        "Half",
+        "BFloat16",
+        "Long",
+        "Int",
+        "Short",
+        "Char",
+        "Byte",
+        "Bool",
+        "ComplexFloat",
+        "ComplexDouble",
+    )
+}
 # Classes rebuilt as inert stand-ins from class name and pickled state (never constructed).
 SAFE_CLASSES = {
-    "argparse.Namespace", "types.SimpleNamespace", "datetime.datetime", "datetime.date", "datetime.time",
-    "datetime.timedelta", "datetime.timezone", "decimal.Decimal", "fractions.Fraction", "uuid.UUID",
-    *(f"{m}.{c}" for m in ("pathlib", "pathlib._local") for c in (
-        "Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath", "PureWindowsPath")),
-    "lightning.fabric.utilities.data.AttributeDict", "lightning_fabric.utilities.data.AttributeDict",
-    "pytorch_lightning.utilities.parsing.AttributeDict", "lightning.pytorch.utilities.parsing.AttributeDict",
-    "ultralytics.utils.IterableSimpleNamespace", "accelerate.state.PartialState",
-    "accelerate.state.AcceleratorState", "accelerate.state.GradientState",
+    "argparse.Namespace",
+    "types.SimpleNamespace",
+    "datetime.datetime",
+    "datetime.date",
+    "datetime.time",
+    "datetime.timedelta",
+    "datetime.timezone",
+    "decimal.Decimal",
+    "fractions.Fraction",
+    "uuid.UUID",
+    *(
+        f"{m}.{c}"
+        for m in ("pathlib", "pathlib._local")
+        for c in ("Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath", "PureWindowsPath")
+    ),
+    "lightning.fabric.utilities.data.AttributeDict",
+    "lightning_fabric.utilities.data.AttributeDict",
+    "pytorch_lightning.utilities.parsing.AttributeDict",
+    "lightning.pytorch.utilities.parsing.AttributeDict",
+    "ultralytics.utils.IterableSimpleNamespace",
+    "accelerate.state.PartialState",
+    "accelerate.state.AcceleratorState",
+    "accelerate.state.GradientState",
 }
 # Modules whose classes (CamelCase names, no attribute chains) are data in real checkpoints: torch
 # modules pickled whole (Ultralytics), transformers' TrainingArguments and its enums, omegaconf nodes,
 # accelerate's dataclasses and enums, numpy 2's dtype classes, TorchScript's `__torch__` archive layout.
-SAFE_CLASS_MODULES = ("torch.nn.modules.", "ultralytics.nn.", "__torch__.", "omegaconf.",
-                      "transformers.training_args", "transformers.trainer_utils", "transformers.trainer_pt_utils",
-                      "transformers.debug_utils", "transformers.utils.generic", "accelerate.utils.dataclasses",
-                      "numpy.dtypes", "torch.ao.quantization.", "torch.ao.nn.",
-                      "torch.distributed.checkpoint.metadata", "torch.distributed.checkpoint.filesystem",
-                      "torch.distributed.checkpoint.planner")
+SAFE_CLASS_MODULES = (
+    "torch.nn.modules.",
+    "ultralytics.nn.",
+    "__torch__.",
+    "omegaconf.",
+    "transformers.training_args",
+    "transformers.trainer_utils",
+    "transformers.trainer_pt_utils",
+    "transformers.debug_utils",
+    "transformers.utils.generic",
+    "accelerate.utils.dataclasses",
+    "numpy.dtypes",
+    "torch.ao.quantization.",
+    "torch.ao.nn.",
+    "torch.distributed.checkpoint.metadata",
+    "torch.distributed.checkpoint.filesystem",
+    "torch.distributed.checkpoint.planner",
+)
 
 # --- what can run code ----------------------------------------------------------------------------------
 # Whole modules (and their submodules) that execute, import, reach attributes, spawn, or do I/O.
 UNSAFE_MODULES = {
-    "os", "posix", "nt", "posixpath", "ntpath", "subprocess", "sys", "builtins", "__builtin__", "importlib",
-    "runpy", "socket", "shutil", "pickle", "_pickle", "cPickle", "pickletools", "copyreg", "copy_reg",
-    "marshal", "ctypes", "code", "codeop", "pty", "multiprocessing", "concurrent", "webbrowser", "urllib",
-    "urllib2", "urllib3", "http", "httplib", "requests", "httpx", "aiohttp", "ftplib", "telnetlib", "smtplib",
-    "poplib", "imaplib", "nntplib", "asyncio", "signal", "threading", "_thread", "tempfile", "glob",
-    "commands", "pydoc", "inspect", "types", "operator", "_operator", "functools", "dill", "joblib",
-    "cloudpickle", "timeit", "cProfile", "profile", "pdb", "bdb", "trace", "gc", "_posixsubprocess",
-    "zipimport", "pkgutil", "distutils", "setuptools", "pip", "ensurepip", "venv", "site", "sysconfig",
-    "linecache", "fcntl", "mmap", "io", "_io", "codecs", "_codecs", "doctest", "unittest", "logging",
-    "_osx_support", "_aix_support", "mailcap", "uuid", "platform", "cgi", "cgitb", "xmlrpc",
-    "wsgiref", "idlelib", "tkinter", "turtle", "lib2to3", "zipfile", "tarfile", "shelve", "dbm", "sqlite3",
-    "fileinput", "filecmp", "netrc", "mailbox", "smtpd", "socketserver", "selectors", "select", "ssl",
-    "readline", "rlcompleter", "atexit", "weakref", "_weakref", "ast", "compileall", "py_compile",
-    "dis", "tokenize", "pathlib", "shlex", "resource", "syslog", "getpass", "contextlib",
-    "numexpr", "sympy", "yaml", "jinja2", "IPython", "torch.hub", "pandas.io", "pandas.core.computation",
+    "os",
+    "posix",
+    "nt",
+    "posixpath",
+    "ntpath",
+    "subprocess",
+    "sys",
+    "builtins",
+    "__builtin__",
+    "importlib",
+    "runpy",
+    "socket",
+    "shutil",
+    "pickle",
+    "_pickle",
+    "cPickle",
+    "pickletools",
+    "copyreg",
+    "copy_reg",
+    "marshal",
+    "ctypes",
+    "code",
+    "codeop",
+    "pty",
+    "multiprocessing",
+    "concurrent",
+    "webbrowser",
+    "urllib",
+    "urllib2",
+    "urllib3",
+    "http",
+    "httplib",
+    "requests",
+    "httpx",
+    "aiohttp",
+    "ftplib",
+    "telnetlib",
+    "smtplib",
+    "poplib",
+    "imaplib",
+    "nntplib",
+    "asyncio",
+    "signal",
+    "threading",
+    "_thread",
+    "tempfile",
+    "glob",
+    "commands",
+    "pydoc",
+    "inspect",
+    "types",
+    "operator",
+    "_operator",
+    "functools",
+    "dill",
+    "joblib",
+    "cloudpickle",
+    "timeit",
+    "cProfile",
+    "profile",
+    "pdb",
+    "bdb",
+    "trace",
+    "gc",
+    "_posixsubprocess",
+    "zipimport",
+    "pkgutil",
+    "distutils",
+    "setuptools",
+    "pip",
+    "ensurepip",
+    "venv",
+    "site",
+    "sysconfig",
+    "linecache",
+    "fcntl",
+    "mmap",
+    "io",
+    "_io",
+    "codecs",
+    "_codecs",
+    "doctest",
+    "unittest",
+    "logging",
+    "_osx_support",
+    "_aix_support",
+    "mailcap",
+    "uuid",
+    "platform",
+    "cgi",
+    "cgitb",
+    "xmlrpc",
+    "wsgiref",
+    "idlelib",
+    "tkinter",
+    "turtle",
+    "lib2to3",
+    "zipfile",
+    "tarfile",
+    "shelve",
+    "dbm",
+    "sqlite3",
+    "fileinput",
+    "filecmp",
+    "netrc",
+    "mailbox",
+    "smtpd",
+    "socketserver",
+    "selectors",
+    "select",
+    "ssl",
+    "readline",
+    "rlcompleter",
+    "atexit",
+    "weakref",
+    "_weakref",
+    "ast",
+    "compileall",
+    "py_compile",
+    "dis",
+    "tokenize",
+    "pathlib",
+    "shlex",
+    "resource",
+    "syslog",
+    "getpass",
+    "contextlib",
+    "numexpr",
+    "sympy",
+    "yaml",
+    "jinja2",
+    "IPython",
+    "torch.hub",
+    "pandas.io",
+    "pandas.core.computation",
 }
 # Module prefixes inside otherwise data-only libraries that compile, load, save, spawn or eval.
 UNSAFE_PREFIXES = (
-    "torch.serialization", "torch.hub", "torch.utils.collect_env", "torch.utils.cpp_extension",
-    "torch.utils.benchmark", "torch.utils._config_module", "torch.jit", "torch.fx",
-    "torch._inductor", "torch._dynamo", "torch.package", "torch._C", "torch.ops", "torch.distributed",
-    "torch.multiprocessing", "torch.storage", "torch.testing", "torch.onnx", "torch.export", "torch.compiler",
-    "torch.library", "torch._ops", "torch._export", "torch._utils_internal",
-    "torch._functorch", "torch.utils.hooks", "torch.utils._python_dispatch", "torch._higher_order_ops",
-    "numpy.lib", "numpy.testing", "numpy.f2py", "numpy.distutils", "numpy.load", "numpy.save",
-    "numpy.memmap", "numpy.fromfile", "numpy.tofile", "numpy.loadtxt", "numpy.savetxt", "numpy.genfromtxt",
-    "numpy.fromregex", "numpy.ctypeslib", "numpy._core._internal", "numpy.core._internal",
-    "pandas.read_", "pandas.eval", "pandas.io", "pandas.core.computation", "pandas.core.frame.DataFrame.to_",
-    "scipy.io", "scipy.weave", "h5py", "keras", "tensorflow", "hydra", "fickling",
+    "torch.serialization",
+    "torch.hub",
+    "torch.utils.collect_env",
+    "torch.utils.cpp_extension",
+    "torch.utils.benchmark",
+    "torch.utils._config_module",
+    "torch.jit",
+    "torch.fx",
+    "torch._inductor",
+    "torch._dynamo",
+    "torch.package",
+    "torch._C",
+    "torch.ops",
+    "torch.distributed",
+    "torch.multiprocessing",
+    "torch.storage",
+    "torch.testing",
+    "torch.onnx",
+    "torch.export",
+    "torch.compiler",
+    "torch.library",
+    "torch._ops",
+    "torch._export",
+    "torch._utils_internal",
+    "torch._functorch",
+    "torch.utils.hooks",
+    "torch.utils._python_dispatch",
+    "torch._higher_order_ops",
+    "numpy.lib",
+    "numpy.testing",
+    "numpy.f2py",
+    "numpy.distutils",
+    "numpy.load",
+    "numpy.save",
+    "numpy.memmap",
+    "numpy.fromfile",
+    "numpy.tofile",
+    "numpy.loadtxt",
+    "numpy.savetxt",
+    "numpy.genfromtxt",
+    "numpy.fromregex",
+    "numpy.ctypeslib",
+    "numpy._core._internal",
+    "numpy.core._internal",
+    "pandas.read_",
+    "pandas.eval",
+    "pandas.io",
+    "pandas.core.computation",
+    "pandas.core.frame.DataFrame.to_",
+    "scipy.io",
+    "scipy.weave",
+    "h5py",
+    "keras",
+    "tensorflow",
+    "hydra",
+    "fickling",
 )
 # Single functions elsewhere known to run code or do I/O (also reached by the rules above; kept for
 # the reason they give in a report).
 UNSAFE_NAMES = {
-    "torch.load", "torch.save", "torch.compile", "torch.from_file", "torch.classes",
-    "numpy.load", "numpy.save", "numpy.savez", "numpy.savetxt", "numpy.loadtxt", "numpy.fromfile",
-    "numpy.genfromtxt", "numpy.memmap", "numpy.DataSource", "numpy.frompyfunc", "numpy.vectorize",
-    "numpy.piecewise", "numpy.apply_along_axis", "numpy.apply_over_axes",
+    "torch.load",
+    "torch.save",
+    "torch.compile",
+    "torch.from_file",
+    "torch.classes",
+    "numpy.load",
+    "numpy.save",
+    "numpy.savez",
+    "numpy.savetxt",
+    "numpy.loadtxt",
+    "numpy.fromfile",
+    "numpy.genfromtxt",
+    "numpy.memmap",
+    "numpy.DataSource",
+    "numpy.frompyfunc",
+    "numpy.vectorize",
+    "numpy.piecewise",
+    "numpy.apply_along_axis",
+    "numpy.apply_over_axes",
 }
 FUNCTION_CALLED = "calls {}, a function outside nandoctor's allow-list, with the pickle's own arguments"
 _CLASSLIKE = re.compile(r"^_*[A-Z]")
@@ -134,11 +449,11 @@ class Verdict:
     """One file's (or one pickle's) judgement; `merge` keeps the worst."""
 
     status: str = SAFE
-    globals: list[str] = field(default_factory=list)       # every global named, torch's included
-    unknown: list[str] = field(default_factory=list)       # outside the list, not trusted
-    trusted: list[str] = field(default_factory=list)       # outside the list, named by --trust
-    unsafe: dict[str, str] = field(default_factory=dict)   # global -> why it can run code
-    pickles: list[str] = field(default_factory=list)       # which pickles were judged
+    globals: list[str] = field(default_factory=list)  # every global named, torch's included
+    unknown: list[str] = field(default_factory=list)  # outside the list, not trusted
+    trusted: list[str] = field(default_factory=list)  # outside the list, named by --trust
+    unsafe: dict[str, str] = field(default_factory=dict)  # global -> why it can run code
+    pickles: list[str] = field(default_factory=list)  # which pickles were judged
 
     def saw(self, name: str) -> None:
         if name not in self.globals:
@@ -178,10 +493,14 @@ class Verdict:
 
     def to_dict(self) -> dict:
         cap = 500  # real checkpoints name a few dozen; a crafted one may name millions
-        return {"verdict": self.status, "globals": self.globals[:cap], "unknown_globals": self.unknown[:cap],
-                "trusted_globals": self.trusted[:cap],
-                "unsafe_globals": [{"global": g, "why": w} for g, w in list(self.unsafe.items())[:cap]],
-                "pickles": self.pickles[:cap]}
+        return {
+            "verdict": self.status,
+            "globals": self.globals[:cap],
+            "unknown_globals": self.unknown[:cap],
+            "trusted_globals": self.trusted[:cap],
+            "unsafe_globals": [{"global": g, "why": w} for g, w in list(self.unsafe.items())[:cap]],
+            "pickles": self.pickles[:cap],
+        }
 
 
 # --- --trust -------------------------------------------------------------------------------------------
@@ -243,11 +562,13 @@ def classify(module: str, name: str) -> tuple[str, str]:
     if len(chain) == 1 and _CLASSLIKE.match(name) and full.startswith(SAFE_CLASS_MODULES):
         return SAFE, "a data class of a framework whose checkpoints are inspected"
     hit = next((m for m in (module, root) if m in UNSAFE_MODULES), None) or next(
-        (m for m in UNSAFE_MODULES if module.startswith(m + ".")), None)
+        (m for m in UNSAFE_MODULES if module.startswith(m + ".")), None
+    )
     if hit:
         return UNSAFE, f"{hit} can run code, import modules or do I/O"
-    if full in UNSAFE_NAMES or any(full.startswith(p) if p.endswith(("_", ".")) else full == p or full.startswith(p + ".")
-                                  for p in UNSAFE_PREFIXES):
+    if full in UNSAFE_NAMES or any(
+        full.startswith(p) if p.endswith(("_", ".")) else full == p or full.startswith(p + ".") for p in UNSAFE_PREFIXES
+    ):
         return UNSAFE, "loads, saves, compiles or runs code"
     # An attribute chain (protocol-4 dotted name) through a module, function or method: `torch.os.system`,
     # `pathlib.Path.write_text`, `numpy.prod.a`. Nested classes (`Outer.Inner`) stay unknown.
@@ -314,7 +635,7 @@ def scan_opcodes(data: bytes, verdict: Verdict) -> None:
                 continue
             before = op.stack_before
             if pickletools.markobject in before:
-                del stack[marks.pop() if marks else 0:]
+                del stack[marks.pop() if marks else 0 :]
                 before = [b for b in before if b is not pickletools.markobject and b is not pickletools.stackslice]
             for _ in before:
                 if stack:

@@ -40,8 +40,12 @@ def progress(description: str, total: int | None) -> Iterator[_NullBar | _Bar]:
             outer.remove_task(task)
         return
     with Progress(
-        TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=stderr_console(), transient=True,
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+        transient=True,
     ) as bar:
         _shown = bar
         try:

@@ -43,10 +43,11 @@ SUMMARY_VIEWS = {
 @dataclass
 class Output:
     """How to print: set once from the command line (cli.py), read by every renderer."""
+
     fmt: str = "text"
-    color: str = "auto"        # auto | always | never
-    statistics: bool = False   # counts per code instead of the list
-    quiet: bool = False        # the findings only
+    color: str = "auto"  # auto | always | never
+    statistics: bool = False  # counts per code instead of the list
+    quiet: bool = False  # the findings only
 
 
 OUTPUT = Output()
@@ -86,8 +87,7 @@ def _jsonable(value: Any) -> Any:
 def envelope(command: str, findings: list, summary: Any) -> str:
     from nandoctor.inert import sanitize
 
-    env = {"tool": "nandoctor", "version": __version__, "command": command, "findings": findings,
-           "summary": summary}
+    env = {"tool": "nandoctor", "version": __version__, "command": command, "findings": findings, "summary": summary}
     return json.dumps(sanitize(_jsonable(env)), indent=2, allow_nan=False)
 
 
@@ -144,6 +144,7 @@ def wrap_width(console) -> int | None:
 
 # --- totals ----------------------------------------------------------------------------------
 
+
 def true_counts(report: Report) -> tuple[dict[str, int], dict[str, int]]:
     """(count per severity, count per code), including findings an engine counted but did not
     list (`summary["findings_not_listed"]`, {code: n}): the real totals, not the list's length."""
@@ -174,9 +175,11 @@ def summary_line(report: Report) -> str:
             text += f", first {listed[sev]:,} listed"
         return text
 
-    return "; ".join(part(s, w) for s, w in (("error", "error"), ("warning", "warning"), ("info", "info"))) \
-        if any(listed[s] < by_sev[s] for s in by_sev) else \
-        ", ".join(part(s, w) for s, w in (("error", "error"), ("warning", "warning"), ("info", "info")))
+    return (
+        "; ".join(part(s, w) for s, w in (("error", "error"), ("warning", "warning"), ("info", "info")))
+        if any(listed[s] < by_sev[s] for s in by_sev)
+        else ", ".join(part(s, w) for s, w in (("error", "error"), ("warning", "warning"), ("info", "info")))
+    )
 
 
 def statistics_rows(report: Report) -> list[tuple[int, str, str, str]]:
@@ -189,6 +192,7 @@ def statistics_rows(report: Report) -> list[tuple[int, str, str, str]]:
 
 
 # --- formats ---------------------------------------------------------------------------------
+
 
 def _ordered(report: Report) -> list:
     return sorted(report.findings, key=lambda f: (-f.severity.rank, f.path or "", f.line or 0))
@@ -344,8 +348,17 @@ def diff_lines(diff: str) -> list:
     for line in diff.splitlines():
         if len(line) > MAX_LINE:
             line = line[:MAX_LINE] + f" ... ({len(line) - MAX_LINE:,} more characters)"
-        style = "bold" if line.startswith(("---", "+++")) else "cyan" if line.startswith("@@") else \
-            "green" if line.startswith("+") else "red" if line.startswith("-") else ""
+        style = (
+            "bold"
+            if line.startswith(("---", "+++"))
+            else "cyan"
+            if line.startswith("@@")
+            else "green"
+            if line.startswith("+")
+            else "red"
+            if line.startswith("-")
+            else ""
+        )
         out.append(Text(line, style=style))
     return out
 

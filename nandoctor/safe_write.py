@@ -36,8 +36,10 @@ def check_target(path: Path | str, force: bool, inputs: Iterable[Path | str] = (
         if str(src) == "-":
             continue
         if real == Path(os.path.realpath(src)) or _same_file(path, Path(src)):
-            raise NandoctorError(f"{path} is an input of this command; refusing to write the {what} over it "
-                                 "(--force does not change that)")
+            raise NandoctorError(
+                f"{path} is an input of this command; refusing to write the {what} over it "
+                "(--force does not change that)"
+            )
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -52,8 +54,9 @@ def check_target(path: Path | str, force: bool, inputs: Iterable[Path | str] = (
         if stat.S_ISDIR(mode):
             raise NandoctorError(f"{path} is a directory; give the {what} a file name")
         if not stat.S_ISREG(mode):
-            raise NandoctorError(f"{path} is not a regular file (a device, FIFO or socket); refusing to write the "
-                                 f"{what} there")
+            raise NandoctorError(
+                f"{path} is not a regular file (a device, FIFO or socket); refusing to write the {what} there"
+            )
         if not force:
             raise NandoctorError(f"{path} exists; choose another path or pass --force")
     parent = path.parent if str(path.parent) else Path(".")
@@ -68,8 +71,14 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path | str, data: Data, force: bool = False, inputs: Iterable[Path | str] = (),
-                 what: str = "output", mode: int | None = None) -> Path:
+def write_atomic(
+    path: Path | str,
+    data: Data,
+    force: bool = False,
+    inputs: Iterable[Path | str] = (),
+    what: str = "output",
+    mode: int | None = None,
+) -> Path:
     """Write `data` to `path` under the rules above; return the path written. `mode`: the new file's
     permission bits instead of the umask's (a repaired config keeps its input's)."""
     inputs = list(inputs)

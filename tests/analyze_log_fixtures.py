@@ -43,16 +43,16 @@ def noisy_curve(pattern: str, n: int = 4000, seed: int = 0, noise: float = 0.08)
         y[brk:] = NAN
     elif pattern == "sudden_spike":
         y[brk] = y[brk - 1] * 60
-        y[brk + 1:] = NAN
+        y[brk + 1 :] = NAN
     elif pattern == "exponential_growth":
         grow = int(n * 0.1)
-        y[brk - grow:brk] *= np.exp(np.linspace(0, math.log(150), grow))
+        y[brk - grow : brk] *= np.exp(np.linspace(0, math.log(150), grow))
         y[brk:] = NAN
     elif pattern == "oscillating_divergence":
         grow = int(n * 0.1)
         amp = np.linspace(0.0, 2.2, grow)
         sign = np.where(np.arange(grow) % 2 == 0, 1.0, -1.0)
-        y[brk - grow:brk] *= np.exp(sign * amp)
+        y[brk - grow : brk] *= np.exp(sign * amp)
         y[brk:] = NAN
     return y
 
@@ -72,7 +72,7 @@ def healthy_variant(seed: int) -> np.ndarray:
     if kind == 2:
         return np.maximum(base * (1 + 0.5 * np.sin(t / 5)) * np.exp(rng.normal(0, 0.1, n)), 1e-3)
     y = base * np.exp(rng.normal(0, 0.3, n))
-    y[int(n * 0.7):] *= np.linspace(1, 1.8, n - int(n * 0.7))
+    y[int(n * 0.7) :] *= np.linspace(1, 1.8, n - int(n * 0.7))
     return y
 
 
@@ -98,28 +98,60 @@ def write_training_history(path: Path, train, val=None, acc=None) -> Path:
     n = len(train)
     val = val if val is not None else [v * 1.1 for v in train]
     acc = acc if acc is not None else [0.5] * n
-    return write_csv(path, {"epoch": list(range(1, n + 1)), "train_loss": [float(v) for v in train],
-                            "val_loss": [float(v) for v in val], "val_acc": [float(v) for v in acc]})
+    return write_csv(
+        path,
+        {
+            "epoch": list(range(1, n + 1)),
+            "train_loss": [float(v) for v in train],
+            "val_loss": [float(v) for v in val],
+            "val_acc": [float(v) for v in acc],
+        },
+    )
 
 
-def write_trainer_state(path: Path, losses, grad_norms=None, eval_every: int = 0, eval_losses=None,
-                        steps_per_epoch: int = 100, logging_steps: int = 10) -> Path:
+def write_trainer_state(
+    path: Path,
+    losses,
+    grad_norms=None,
+    eval_every: int = 0,
+    eval_losses=None,
+    steps_per_epoch: int = 100,
+    logging_steps: int = 10,
+) -> Path:
     """A trainer_state.json with the structure transformers' TrainerState.save_to_json writes."""
     history = []
     for i, loss in enumerate(losses):
         step = (i + 1) * logging_steps
-        entry = {"epoch": step / steps_per_epoch, "grad_norm": float(grad_norms[i]) if grad_norms is not None else 1.0,
-                 "learning_rate": 5e-5, "loss": float(loss), "step": step}
+        entry = {
+            "epoch": step / steps_per_epoch,
+            "grad_norm": float(grad_norms[i]) if grad_norms is not None else 1.0,
+            "learning_rate": 5e-5,
+            "loss": float(loss),
+            "step": step,
+        }
         history.append(entry)
         if eval_every and (i + 1) % eval_every == 0:
             ev = float(eval_losses[i]) if eval_losses is not None else float(loss) * 1.05
             history.append({"epoch": step / steps_per_epoch, "eval_loss": ev, "eval_runtime": 1.5, "step": step})
-    state = {"best_metric": None, "best_model_checkpoint": None, "epoch": history[-1]["epoch"],
-             "eval_steps": 500, "global_step": history[-1]["step"], "is_hyper_param_search": False,
-             "is_local_process_zero": True, "is_world_process_zero": True, "log_history": history,
-             "logging_steps": logging_steps, "max_steps": history[-1]["step"], "num_train_epochs": 3,
-             "save_steps": 500, "total_flos": 1.0e15, "train_batch_size": 8, "trial_name": None,
-             "trial_params": None}
+    state = {
+        "best_metric": None,
+        "best_model_checkpoint": None,
+        "epoch": history[-1]["epoch"],
+        "eval_steps": 500,
+        "global_step": history[-1]["step"],
+        "is_hyper_param_search": False,
+        "is_local_process_zero": True,
+        "is_world_process_zero": True,
+        "log_history": history,
+        "logging_steps": logging_steps,
+        "max_steps": history[-1]["step"],
+        "num_train_epochs": 3,
+        "save_steps": 500,
+        "total_flos": 1.0e15,
+        "train_batch_size": 8,
+        "trial_name": None,
+        "trial_params": None,
+    }
     # json.dumps writes bare NaN/Infinity, exactly as TrainerState.save_to_json does
     path.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
     return path
@@ -132,9 +164,15 @@ def write_lightning_metrics(path: Path, step_losses, steps_per_epoch: int = 10) 
         epoch = i // steps_per_epoch
         rows.append({"epoch": epoch, "step": i, "train_loss_step": loss})
         if (i + 1) % steps_per_epoch == 0:
-            chunk = step_losses[i + 1 - steps_per_epoch:i + 1]
-            rows.append({"epoch": epoch, "step": i, "train_loss_epoch": float(np.mean(chunk)),
-                         "val_loss": float(np.mean(chunk)) * 1.1})
+            chunk = step_losses[i + 1 - steps_per_epoch : i + 1]
+            rows.append(
+                {
+                    "epoch": epoch,
+                    "step": i,
+                    "train_loss_epoch": float(np.mean(chunk)),
+                    "val_loss": float(np.mean(chunk)) * 1.1,
+                }
+            )
     keys = sorted({k for r in rows for k in r})
     with open(path, "w", newline="") as fh:  # CSVLogger uses csv.DictWriter the same way (CRLF line ends)
         w = csv.DictWriter(fh, fieldnames=keys)
@@ -152,11 +190,12 @@ def write_lightning_metrics_fast(path: Path, step_losses, steps_per_epoch: int =
     y = np.asarray(step_losses, dtype=float)
     n = len(y)
     steps = np.arange(n)
-    ends = steps[steps_per_epoch - 1::steps_per_epoch]
-    epoch_mean = y[:len(ends) * steps_per_epoch].reshape(-1, steps_per_epoch).mean(axis=1)
+    ends = steps[steps_per_epoch - 1 :: steps_per_epoch]
+    epoch_mean = y[: len(ends) * steps_per_epoch].reshape(-1, steps_per_epoch).mean(axis=1)
     step_rows = pd.DataFrame({"epoch": steps // steps_per_epoch, "step": steps, "train_loss_step": y})
-    epoch_rows = pd.DataFrame({"epoch": ends // steps_per_epoch, "step": ends, "train_loss_epoch": epoch_mean,
-                               "val_loss": epoch_mean * 1.1})
+    epoch_rows = pd.DataFrame(
+        {"epoch": ends // steps_per_epoch, "step": ends, "train_loss_epoch": epoch_mean, "val_loss": epoch_mean * 1.1}
+    )
     order = np.concatenate([2 * steps, 2 * ends + 1])  # each epoch row right after its last step row
     frame = pd.concat([step_rows, epoch_rows], ignore_index=True).iloc[np.argsort(order, kind="stable")]
     frame = frame[sorted(frame.columns)]
@@ -175,8 +214,18 @@ def write_ultralytics_results(path: Path, box, cls=None, dfl=None, first_epoch: 
     for i in range(n):
         bad = not all(map(math.isfinite, (box[i], cls[i], dfl[i])))
         metrics = [0.0] * 4 if bad else [0.5, 0.45, 0.4, 0.2]
-        vals = [first_epoch + i, 30.0 * (i + 1), box[i], cls[i], dfl[i], *metrics,
-                *(3 * [NAN] if bad else [box[i] * 1.05, cls[i] * 1.05, dfl[i] * 1.05]), 1e-3, 1e-3, 1e-3]
+        vals = [
+            first_epoch + i,
+            30.0 * (i + 1),
+            box[i],
+            cls[i],
+            dfl[i],
+            *metrics,
+            *(3 * [NAN] if bad else [box[i] * 1.05, cls[i] * 1.05, dfl[i] * 1.05]),
+            1e-3,
+            1e-3,
+            1e-3,
+        ]
         lines.append(",".join(str(int(v)) if j == 0 else "%.6g" % v for j, v in enumerate(vals)))
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -189,87 +238,367 @@ def write_ultralytics_results(path: Path, box, cls=None, dfl=None, first_epoch: 
 _ANY = ...
 REAL_LOGS = [
     # realworld: other people's runs
-    dict(path="realworld/ultralytics_coffee_val_inf_recovered/results.csv", reader="ultralytics-results",
-         index="epoch", first=None, pattern="healthy", exit=0, warnings=["ND308"], no_errors=True),
-    dict(path="realworld/ultralytics_waterfowl_resumed_val_nan_at_end/results.csv", reader="ultralytics-results",
-         index="epoch", first=None, pattern="healthy", exit=1, errors=["ND308"]),
-    dict(path="realworld/ultralytics_rtdetr_val_nan_transient/results.csv", reader="ultralytics-results",
-         index="epoch", first=None, pattern="healthy", exit=0, warnings=["ND308"], no_errors=True),
-    dict(path="realworld/keras_console_nan_epoch4/console.txt", reader="keras-console", index="epoch",
-         first=4, batch="23/31", last=3, pattern="!healthy", exit=1, errors=["ND301"]),
-    dict(path="realworld/keras_history_json_nan_epoch3/history.json", reader="keras-history", index="epoch",
-         first=3, last=2, pattern="!healthy", exit=1, errors=["ND301"]),
-    dict(path="realworld/hf_console_loss0_gradnorm_nan/console.txt", reader="hf-console", index="epoch",
-         first=0.54, last=None, pattern="nonfinite_throughout", exit=1, errors=["ND301", "ND310"]),
-    dict(path="realworld/megatron_console_gradnorm_nan/console.txt", reader="megatron", index="step",
-         metric="grad_norm", first=5426, last=None, pattern="nonfinite_throughout", exit=1, errors=["ND301"]),
-    dict(path="realworld/mmdet_console_all_nan/console.txt", reader="mmdet", index="epoch", metric="loss",
-         first=1, batch="25500/61598", last=None, pattern="nonfinite_throughout", exit=1, errors=["ND301"]),
-    dict(path="realworld/yolov7_console_box_nan/console.txt", reader="yolo-console", index="epoch", metric="total",
-         first=41, last=None, pattern="nonfinite_throughout", exit=1, errors=["ND301"]),
-    dict(path="realworld/healthy_hf_t5_trainer_state/trainer_state.json", reader="hf-trainer-state", index="step",
-         first=None, pattern="healthy", exit=0, no_errors=True),
-    dict(path="realworld/healthy_hf_tinyllama_trainer_state/trainer_state.json", reader="hf-trainer-state",
-         index="step", first=None, pattern="healthy", exit=0, no_errors=True),
-    dict(path="realworld/healthy_lightning_pendulum_metrics/metrics.csv", reader="lightning-metrics", index="step",
-         first=None, pattern="healthy", exit=0, no_errors=True),
-    dict(path="realworld/healthy_lightning_camels_plain_columns/metrics.csv", reader="lightning-metrics",
-         index="step", metric="train_loss", first=None, pattern="healthy", exit=0, no_errors=True),
-    dict(path="realworld/healthy_yolov5_results/results.csv", reader="ultralytics-results", index="epoch",
-         first=None, pattern="healthy", exit=0, no_errors=True),
-    dict(path="realworld/healthy_yolov5_console/training_terminal_output_64e_20bs.md", reader="yolo-console",
-         index="epoch", metric="box+obj+cls", points=64, first=None, pattern="healthy", exit=0, no_errors=True),
-    dict(path="realworld/healthy_keras_console/ReadMe.txt", reader="keras-console", index="epoch", metric="loss",
-         first=None, pattern="healthy", exit=0, no_errors=True),
+    dict(
+        path="realworld/ultralytics_coffee_val_inf_recovered/results.csv",
+        reader="ultralytics-results",
+        index="epoch",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        warnings=["ND308"],
+        no_errors=True,
+    ),
+    dict(
+        path="realworld/ultralytics_waterfowl_resumed_val_nan_at_end/results.csv",
+        reader="ultralytics-results",
+        index="epoch",
+        first=None,
+        pattern="healthy",
+        exit=1,
+        errors=["ND308"],
+    ),
+    dict(
+        path="realworld/ultralytics_rtdetr_val_nan_transient/results.csv",
+        reader="ultralytics-results",
+        index="epoch",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        warnings=["ND308"],
+        no_errors=True,
+    ),
+    dict(
+        path="realworld/keras_console_nan_epoch4/console.txt",
+        reader="keras-console",
+        index="epoch",
+        first=4,
+        batch="23/31",
+        last=3,
+        pattern="!healthy",
+        exit=1,
+        errors=["ND301"],
+    ),
+    dict(
+        path="realworld/keras_history_json_nan_epoch3/history.json",
+        reader="keras-history",
+        index="epoch",
+        first=3,
+        last=2,
+        pattern="!healthy",
+        exit=1,
+        errors=["ND301"],
+    ),
+    dict(
+        path="realworld/hf_console_loss0_gradnorm_nan/console.txt",
+        reader="hf-console",
+        index="epoch",
+        first=0.54,
+        last=None,
+        pattern="nonfinite_throughout",
+        exit=1,
+        errors=["ND301", "ND310"],
+    ),
+    dict(
+        path="realworld/megatron_console_gradnorm_nan/console.txt",
+        reader="megatron",
+        index="step",
+        metric="grad_norm",
+        first=5426,
+        last=None,
+        pattern="nonfinite_throughout",
+        exit=1,
+        errors=["ND301"],
+    ),
+    dict(
+        path="realworld/mmdet_console_all_nan/console.txt",
+        reader="mmdet",
+        index="epoch",
+        metric="loss",
+        first=1,
+        batch="25500/61598",
+        last=None,
+        pattern="nonfinite_throughout",
+        exit=1,
+        errors=["ND301"],
+    ),
+    dict(
+        path="realworld/yolov7_console_box_nan/console.txt",
+        reader="yolo-console",
+        index="epoch",
+        metric="total",
+        first=41,
+        last=None,
+        pattern="nonfinite_throughout",
+        exit=1,
+        errors=["ND301"],
+    ),
+    dict(
+        path="realworld/healthy_hf_t5_trainer_state/trainer_state.json",
+        reader="hf-trainer-state",
+        index="step",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="realworld/healthy_hf_tinyllama_trainer_state/trainer_state.json",
+        reader="hf-trainer-state",
+        index="step",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="realworld/healthy_lightning_pendulum_metrics/metrics.csv",
+        reader="lightning-metrics",
+        index="step",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="realworld/healthy_lightning_camels_plain_columns/metrics.csv",
+        reader="lightning-metrics",
+        index="step",
+        metric="train_loss",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="realworld/healthy_yolov5_results/results.csv",
+        reader="ultralytics-results",
+        index="epoch",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="realworld/healthy_yolov5_console/training_terminal_output_64e_20bs.md",
+        reader="yolo-console",
+        index="epoch",
+        metric="box+obj+cls",
+        points=64,
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="realworld/healthy_keras_console/ReadMe.txt",
+        reader="keras-console",
+        index="epoch",
+        metric="loss",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
     # two epochs: too few points for a verdict, so exit 2 (never "healthy" from 2 points)
     dict(path="realworld/healthy_ultralytics_crater/results.csv", exit=2),
     # runs made with the real trainers
-    dict(path="runs/h1_healthy/console.log", reader="hf-console", index="epoch", metric="loss", first=None,
-         pattern="healthy", exit=0, no_errors=True),
-    dict(path="runs/h1_healthy/out/trainer_state.json", reader="hf-trainer-state", index="step", first=None,
-         pattern="healthy", exit=0, no_errors=True),
-    dict(path="runs/h1_healthy/out/runs", reader="tensorboard", index="step", metric="train/loss", first=None,
-         pattern="healthy", exit=0, no_errors=True),
-    dict(path="runs/h3_nan_end30/console.log", reader="hf-console", index="epoch", metric="loss", first=0.9688,
-         last=0.9375, pattern="!healthy", exit=1, errors=["ND301", "ND310"]),
-    dict(path="runs/h3_nan_end30/out/trainer_state.json", reader="hf-trainer-state", index="step", first=31, last=30,
-         pattern="!healthy", exit=1, errors=["ND301", "ND310"]),
-    dict(path="runs/h3_nan_end30/out/runs", reader="tensorboard", index="step", metric="train/loss", first=31,
-         last=30, pattern="!healthy", exit=1, errors=["ND301", "ND310"]),
+    dict(
+        path="runs/h1_healthy/console.log",
+        reader="hf-console",
+        index="epoch",
+        metric="loss",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="runs/h1_healthy/out/trainer_state.json",
+        reader="hf-trainer-state",
+        index="step",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="runs/h1_healthy/out/runs",
+        reader="tensorboard",
+        index="step",
+        metric="train/loss",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="runs/h3_nan_end30/console.log",
+        reader="hf-console",
+        index="epoch",
+        metric="loss",
+        first=0.9688,
+        last=0.9375,
+        pattern="!healthy",
+        exit=1,
+        errors=["ND301", "ND310"],
+    ),
+    dict(
+        path="runs/h3_nan_end30/out/trainer_state.json",
+        reader="hf-trainer-state",
+        index="step",
+        first=31,
+        last=30,
+        pattern="!healthy",
+        exit=1,
+        errors=["ND301", "ND310"],
+    ),
+    dict(
+        path="runs/h3_nan_end30/out/runs",
+        reader="tensorboard",
+        index="step",
+        metric="train/loss",
+        first=31,
+        last=30,
+        pattern="!healthy",
+        exit=1,
+        errors=["ND301", "ND310"],
+    ),
     # Lightning's console shows only the final progress bar: one point
     dict(path="runs/l1_healthy/console.log", exit=2),
-    dict(path="runs/l1_healthy/run/lightning_logs/version_0/metrics.csv", reader="lightning-metrics", index="step",
-         metric="train_loss_step", first=None, pattern="healthy", exit=0, no_errors=True),
-    dict(path="runs/l1_healthy/run/tb_logs/version_0", reader="tensorboard", index="step", metric="train_loss_step",
-         first=None, pattern="healthy", exit=0, no_errors=True),
-    dict(path="runs/l2_diverge/console.log", reader="lightning-console", index="epoch", first=9, exit=1,
-         errors=["ND301"]),
-    dict(path="runs/l2_diverge/run/lightning_logs/version_0/metrics.csv", reader="lightning-metrics", index="step",
-         metric="train_loss_step", first=69, last=68, pattern="exponential_growth", exit=1, errors=["ND301"]),
-    dict(path="runs/l2_diverge/run/tb_logs/version_0", reader="tensorboard", index="step", metric="train_loss_step",
-         first=69, last=68, pattern="exponential_growth", exit=1, errors=["ND301"]),
-    dict(path="runs/p1_healthy/console.log", reader="pipe-console", index="epoch", metric="train_loss", first=None,
-         pattern="healthy", exit=0, no_errors=True),
-    dict(path="runs/p1_healthy/run/train.log", reader="pipe-console", index="epoch", metric="train_loss",
-         first=None, pattern="healthy", exit=0, no_errors=True),
-    dict(path="runs/p1_healthy/run/training_history.csv", reader="csv", index="epoch", metric="train_loss",
-         first=None, pattern="healthy", exit=0, no_errors=True),
-    dict(path="runs/p1_healthy/run/tb", reader="tensorboard", index="step", metric="Loss/train_step", first=None,
-         pattern="healthy", exit=0, no_errors=True),
+    dict(
+        path="runs/l1_healthy/run/lightning_logs/version_0/metrics.csv",
+        reader="lightning-metrics",
+        index="step",
+        metric="train_loss_step",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="runs/l1_healthy/run/tb_logs/version_0",
+        reader="tensorboard",
+        index="step",
+        metric="train_loss_step",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="runs/l2_diverge/console.log", reader="lightning-console", index="epoch", first=9, exit=1, errors=["ND301"]
+    ),
+    dict(
+        path="runs/l2_diverge/run/lightning_logs/version_0/metrics.csv",
+        reader="lightning-metrics",
+        index="step",
+        metric="train_loss_step",
+        first=69,
+        last=68,
+        pattern="exponential_growth",
+        exit=1,
+        errors=["ND301"],
+    ),
+    dict(
+        path="runs/l2_diverge/run/tb_logs/version_0",
+        reader="tensorboard",
+        index="step",
+        metric="train_loss_step",
+        first=69,
+        last=68,
+        pattern="exponential_growth",
+        exit=1,
+        errors=["ND301"],
+    ),
+    dict(
+        path="runs/p1_healthy/console.log",
+        reader="pipe-console",
+        index="epoch",
+        metric="train_loss",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="runs/p1_healthy/run/train.log",
+        reader="pipe-console",
+        index="epoch",
+        metric="train_loss",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="runs/p1_healthy/run/training_history.csv",
+        reader="csv",
+        index="epoch",
+        metric="train_loss",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
+    dict(
+        path="runs/p1_healthy/run/tb",
+        reader="tensorboard",
+        index="step",
+        metric="Loss/train_step",
+        first=None,
+        pattern="healthy",
+        exit=0,
+        no_errors=True,
+    ),
     # a poisoned sample at epoch 10: the loss surged a million-fold and came back, never non-finite
     dict(path="runs/p4_poison_recover/console.log", reader="pipe-console", index="epoch", first=None, exit=_ANY),
     dict(path="runs/p4_poison_recover/run/train.log", reader="pipe-console", index="epoch", first=None, exit=_ANY),
     dict(path="runs/p4_poison_recover/run/training_history.csv", reader="csv", index="epoch", first=None, exit=_ANY),
     dict(path="runs/p4_poison_recover/run/tb", reader="tensorboard", index="step", first=None, exit=_ANY),
-    dict(path="runs/p5_fp16_overflow/console.log", reader="pipe-console", index="epoch", metric="train_loss",
-         first=10, last=9, pattern="exponential_growth", exit=1, errors=["ND301"]),
-    dict(path="runs/p5_fp16_overflow/run/train.log", reader="pipe-console", index="epoch", metric="train_loss",
-         first=10, last=9, pattern="exponential_growth", exit=1, errors=["ND301"]),
-    dict(path="runs/p5_fp16_overflow/run/training_history.csv", reader="csv", index="epoch", metric="train_loss",
-         first=10, last=9, pattern="exponential_growth", exit=1, errors=["ND301"]),
+    dict(
+        path="runs/p5_fp16_overflow/console.log",
+        reader="pipe-console",
+        index="epoch",
+        metric="train_loss",
+        first=10,
+        last=9,
+        pattern="exponential_growth",
+        exit=1,
+        errors=["ND301"],
+    ),
+    dict(
+        path="runs/p5_fp16_overflow/run/train.log",
+        reader="pipe-console",
+        index="epoch",
+        metric="train_loss",
+        first=10,
+        last=9,
+        pattern="exponential_growth",
+        exit=1,
+        errors=["ND301"],
+    ),
+    dict(
+        path="runs/p5_fp16_overflow/run/training_history.csv",
+        reader="csv",
+        index="epoch",
+        metric="train_loss",
+        first=10,
+        last=9,
+        pattern="exponential_growth",
+        exit=1,
+        errors=["ND301"],
+    ),
     # 8 steps an epoch: epoch 10 is steps 73-80
-    dict(path="runs/p5_fp16_overflow/run/tb", reader="tensorboard", index="step", metric="Loss/train_step",
-         first=range(73, 81), pattern="!healthy", exit=1, errors=["ND301"]),
+    dict(
+        path="runs/p5_fp16_overflow/run/tb",
+        reader="tensorboard",
+        index="step",
+        metric="Loss/train_step",
+        first=range(73, 81),
+        pattern="!healthy",
+        exit=1,
+        errors=["ND301"],
+    ),
     # Lightning's defaults (log_every_n_steps=50 on an 8-step run) logged no scalar at all
     dict(path="runs/x2_lightning_defaults/lightning_logs/version_0", exit=2),
 ]
@@ -294,8 +623,12 @@ def check_real_log(case: dict, rc: int, doc: dict | None) -> list[str]:
             return abs(got - want) < 1e-3
         return got == want
 
-    for key, want in (("reader", case.get("reader")), ("index_name", case.get("index")),
-                      ("metric", case.get("metric")), ("points", case.get("points"))):
+    for key, want in (
+        ("reader", case.get("reader")),
+        ("index_name", case.get("index")),
+        ("metric", case.get("metric")),
+        ("points", case.get("points")),
+    ):
         if want is not None and s.get(key) != want:
             bad.append(f"{key} {s.get(key)!r}, truth {want!r}")
     first = s.get("first_nonfinite")

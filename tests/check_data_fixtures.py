@@ -13,8 +13,14 @@ import yaml
 from PIL import Image
 
 
-def write_dataset(root: Path, labels: dict[str, str], names: list[str], split: str = "train",
-                  images: bool = True, extra_yaml: dict | None = None) -> Path:
+def write_dataset(
+    root: Path,
+    labels: dict[str, str],
+    names: list[str],
+    split: str = "train",
+    images: bool = True,
+    extra_yaml: dict | None = None,
+) -> Path:
     """images/<split>/<stem>.jpg + labels/<split>/<stem>.txt + data.yaml; returns the dataset root."""
     (root / "labels" / split).mkdir(parents=True, exist_ok=True)
     if images:
@@ -23,14 +29,18 @@ def write_dataset(root: Path, labels: dict[str, str], names: list[str], split: s
         (root / "labels" / split / f"{stem}.txt").write_text(text)
         if images:
             Image.new("RGB", (32, 24), (90, 120, 150)).save(root / "images" / split / f"{stem}.jpg")
-    data = {"path": str(root), "train": f"images/{split}", "val": f"images/{split}",
-            "names": dict(enumerate(names)), **(extra_yaml or {})}
+    data = {
+        "path": str(root),
+        "train": f"images/{split}",
+        "val": f"images/{split}",
+        "names": dict(enumerate(names)),
+        **(extra_yaml or {}),
+    }
     (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return root
 
 
-def ultralytics_rejects(text: str | bytes, num_cls: int, keypoint: bool = False, nkpt: int = 0,
-                        ndim: int = 0) -> bool:
+def ultralytics_rejects(text: str | bytes, num_cls: int, keypoint: bool = False, nkpt: int = 0, ndim: int = 0) -> bool:
     """The label half of ultralytics/data/utils.py verify_image_label (8.4.190): True when it raises,
     i.e. when Ultralytics drops the image ('ignoring corrupt image/label')."""
     try:
@@ -102,8 +112,11 @@ def rule_rows(which: str = "bad") -> dict[str, list[str]]:
 
     rows = {}
     for rule in RULES:
-        quoted = [q for q in re.findall(r"`([^`]+)`", getattr(rule, which))
-                  if len(q.split()) > 1 and re.search(r"\d", q) and not re.search(r"nandoctor|\.\.\.|[/:{]", q)]
+        quoted = [
+            q
+            for q in re.findall(r"`([^`]+)`", getattr(rule, which))
+            if len(q.split()) > 1 and re.search(r"\d", q) and not re.search(r"nandoctor|\.\.\.|[/:{]", q)
+        ]
         if quoted and rule.code <= "ND113":
             rows[rule.code] = quoted
     return rows
@@ -116,12 +129,15 @@ def label_cases() -> list[dict]:
     for code, rows in sorted(rule_rows("bad").items()):
         for n, row in enumerate(rows):
             stem = f"{code}_{n}"
-            for ctx, before, after, pose in (("alone", [], [], False), ("after_boxes", BOX_ROWS, [], False),
-                                             ("among_polygons", POLY_ROWS[:1], POLY_ROWS[1:], False),
-                                             ("twice", [row], [], False), ("pose", [POSE_ROW], [], True)):
+            for ctx, before, after, pose in (
+                ("alone", [], [], False),
+                ("after_boxes", BOX_ROWS, [], False),
+                ("among_polygons", POLY_ROWS[:1], POLY_ROWS[1:], False),
+                ("twice", [row], [], False),
+                ("pose", [POSE_ROW], [], True),
+            ):
                 text = "\n".join(before + [row] + after) + "\n"
-                cases.append({"name": f"{stem}_{ctx}", "data": text.encode(), "pose": pose,
-                              "line": len(before) + 1})
+                cases.append({"name": f"{stem}_{ctx}", "data": text.encode(), "pose": pose, "line": len(before) + 1})
     for name, (data, line) in FILE_CASES.items():
         cases.append({"name": f"file_{name}", "data": data, "pose": False, "line": line})
     return cases

@@ -32,8 +32,13 @@ class Result:
 def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> Result:
     """Run `python -m nandoctor ARGS` in a fresh process, as a user would."""
     full_env = {**os.environ, **(env or {})}
-    p = subprocess.run([sys.executable, "-m", "nandoctor", *map(str, args)], capture_output=True,
-                       text=True, env=full_env, timeout=timeout)
+    p = subprocess.run(
+        [sys.executable, "-m", "nandoctor", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
     return Result(p.returncode, p.stdout, p.stderr)
 
 

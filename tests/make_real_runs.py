@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "data" / "runs"
-BUILD = Path(tempfile.gettempdir()) / "nandoctor_real_runs"   # where the trainers write first
+BUILD = Path(tempfile.gettempdir()) / "nandoctor_real_runs"  # where the trainers write first
 
 TINY_YOLO = """# a detector of a few thousand weights: 32x32 images, 1 class
 nc: 1
@@ -42,6 +42,7 @@ head:
 
 
 # --- truth: isfinite over every tensor of a checkpoint ------------------------------------------
+
 
 def _tensors(obj, prefix=""):
     """(name, tensor) for every tensor reachable in a loaded checkpoint, modules included."""
@@ -65,6 +66,7 @@ def file_truth(path: Path, root: Path) -> dict:
 
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
+
         obj = load_file(str(path))
     else:
         obj = torch.load(path, map_location="cpu", weights_only=False)  # our own file, just written
@@ -79,14 +81,18 @@ def file_truth(path: Path, root: Path) -> dict:
                 s["nonfinite_tensors"] += 1
             if bool(finite.any()):
                 s["max_abs"] = max(s["max_abs"], float(t[finite].abs().max()))
-    info = {"file": str(path.relative_to(root)), "sections": sections,
-            "all_finite": all(s["nonfinite_tensors"] == 0 for s in sections.values())}
+    info = {
+        "file": str(path.relative_to(root)),
+        "sections": sections,
+        "all_finite": all(s["nonfinite_tensors"] == 0 for s in sections.values()),
+    }
     if isinstance(obj, dict):
         for key in ("epoch", "global_step", "step"):
             if isinstance(obj.get(key), int):
                 info[key] = obj[key]
-        info["has_optimizer"] = bool(obj.get("optimizer") or obj.get("optimizer_state_dict")
-                                     or obj.get("optimizer_states"))
+        info["has_optimizer"] = bool(
+            obj.get("optimizer") or obj.get("optimizer_state_dict") or obj.get("optimizer_states")
+        )
     return info
 
 
@@ -115,6 +121,7 @@ def publish(build: Path, name: str, keep=lambda p: True) -> Path:
 
 # --- Ultralytics ---------------------------------------------------------------------------------
 
+
 def yolo_dataset() -> Path:
     """8 images of 32x32 with one bright square each, YOLO labels; kept for the paste tests."""
     import numpy as np
@@ -130,7 +137,7 @@ def yolo_dataset() -> Path:
         for i in range(n):
             img = (rng.random((32, 32, 3)) * 60).astype("uint8")
             x, y, s = rng.integers(4, 16), rng.integers(4, 16), rng.integers(8, 14)
-            img[y:y + s, x:x + s] = 230
+            img[y : y + s, x : x + s] = 230
             Image.fromarray(img).save(root / "images" / split / f"{i}.png")
             cx, cy = (x + s / 2) / 32, (y + s / 2) / 32
             (root / "labels" / split / f"{i}.txt").write_text(f"0 {cx:.4f} {cy:.4f} {s / 32:.4f} {s / 32:.4f}\n")
@@ -142,9 +149,26 @@ def yolo_dataset() -> Path:
 
 def _yolo_args(build: Path, name: str, epochs: int) -> dict:
     data = yolo_dataset()
-    return dict(data=str(data / "data.yaml"), epochs=epochs, imgsz=32, batch=4, workers=0, device="cpu",
-                amp=False, plots=False, save_period=1, project=str(build), name=name, exist_ok=True,
-                seed=0, deterministic=True, val=True, verbose=False, mosaic=0.0, warmup_epochs=0)
+    return dict(
+        data=str(data / "data.yaml"),
+        epochs=epochs,
+        imgsz=32,
+        batch=4,
+        workers=0,
+        device="cpu",
+        amp=False,
+        plots=False,
+        save_period=1,
+        project=str(build),
+        name=name,
+        exist_ok=True,
+        seed=0,
+        deterministic=True,
+        val=True,
+        verbose=False,
+        mosaic=0.0,
+        warmup_epochs=0,
+    )
 
 
 def _poisoner(at_epoch: int, times: int):
@@ -154,11 +178,13 @@ def _poisoner(at_epoch: int, times: int):
 
     def poison(trainer):
         import torch
+
         if trainer.epoch == at_epoch and state["left"] > 0:
             state["left"] -= 1
             with torch.no_grad():
                 for p in trainer.model.parameters():
                     p.fill_(float("nan"))
+
     return poison, state
 
 
@@ -178,8 +204,9 @@ def _yolo_train(model_path, build, name, epochs, poison=None, resume=False):
         return str(exc)
 
 
-def _yolo_truth(run: Path, root: Path, *, injected_epoch, recovered: bool, error: str | None,
-                resumed: bool = False) -> dict:
+def _yolo_truth(
+    run: Path, root: Path, *, injected_epoch, recovered: bool, error: str | None, resumed: bool = False
+) -> dict:
     files = [file_truth(p, root) for p in sorted((run / "weights").glob("*.pt"))]
     rows = list(csv.DictReader((run / "results.csv").open()))
     times = [float(r["time"]) for r in rows]
@@ -190,15 +217,24 @@ def _yolo_truth(run: Path, root: Path, *, injected_epoch, recovered: bool, error
         # Ultralytics stores epoch N 0-based; epoch -1 marks weights stripped at the end of the run
         f["log_epoch"] = stored + 1 if isinstance(stored, int) and stored >= 0 else len(rows)
         # with recovery the NaN epoch was rolled back: later checkpoints come from healthy training
-        through_nan = (injected_epoch is not None and not recovered and f["log_epoch"] > injected_epoch)
+        through_nan = injected_epoch is not None and not recovered and f["log_epoch"] > injected_epoch
         f["healthy_state"] = f["all_finite"] and not through_nan
-    return {"framework": "ultralytics", "epochs_asked": int(args["epochs"]), "rows": len(rows),
-            "injected_log_epoch": None if injected_epoch is None else injected_epoch + 1,
-            "nan_recovery": recovered, "error": error, "finished": finished, "resumed": resumed,
-            "time_restarts_at_row": [i + 1 for i in range(1, len(times)) if times[i] < times[i - 1]],
-            "results_nonfinite_cells": sum(1 for r in rows for v in r.values()
-                                           if v.strip().lower() in ("nan", "inf", "-inf")),
-            "files": files, "expected_recommended": _newest(files, "log_epoch")}
+    return {
+        "framework": "ultralytics",
+        "epochs_asked": int(args["epochs"]),
+        "rows": len(rows),
+        "injected_log_epoch": None if injected_epoch is None else injected_epoch + 1,
+        "nan_recovery": recovered,
+        "error": error,
+        "finished": finished,
+        "resumed": resumed,
+        "time_restarts_at_row": [i + 1 for i in range(1, len(times)) if times[i] < times[i - 1]],
+        "results_nonfinite_cells": sum(
+            1 for r in rows for v in r.values() if v.strip().lower() in ("nan", "inf", "-inf")
+        ),
+        "files": files,
+        "expected_recommended": _newest(files, "log_epoch"),
+    }
 
 
 def _newest(files: list[dict], key: str):
@@ -242,11 +278,11 @@ def make_ultralytics() -> None:
     err = _yolo_train(str(build / "train" / "weights" / "last.pt"), build, "train", 5, resume=True)
     assert err is None, err
     root = publish(build, "yolo_resumed")
-    write_truth(root, _yolo_truth(root / "train", root, injected_epoch=2, recovered=True, error=err,
-                                  resumed=True))
+    write_truth(root, _yolo_truth(root / "train", root, injected_epoch=2, recovered=True, error=err, resumed=True))
 
 
 # --- transformers Trainer ------------------------------------------------------------------------
+
 
 def hf_toy_dataset(n: int, seed: int):
     """n sequences of 12 tokens; the label is whether the second token is above 32."""
@@ -267,14 +303,21 @@ def hf_toy_dataset(n: int, seed: int):
     return Toy()
 
 
-def _hf_run(name: str, *, lr: float, inject_step: int | None, max_steps: int = 40, save_steps: int = 10,
-            save_model: bool = True):
+def _hf_run(
+    name: str, *, lr: float, inject_step: int | None, max_steps: int = 40, save_steps: int = 10, save_model: bool = True
+):
     import torch
     from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainerCallback, TrainingArguments
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=16)
+    config = BertConfig(
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=16,
+    )
     model = BertForSequenceClassification(config)
 
     class Poison(TrainerCallback):
@@ -285,11 +328,27 @@ def _hf_run(name: str, *, lr: float, inject_step: int | None, max_steps: int = 4
 
     build = fresh(name)
     out = build / "out"
-    args = TrainingArguments(output_dir=str(out), max_steps=max_steps, per_device_train_batch_size=8,
-                             learning_rate=lr, save_steps=save_steps, logging_steps=1, eval_strategy="steps",
-                             eval_steps=save_steps, report_to=[], use_cpu=True, seed=0, save_strategy="steps")
-    trainer = Trainer(model=model, args=args, train_dataset=hf_toy_dataset(256, 1), eval_dataset=hf_toy_dataset(32, 2),
-                      callbacks=[Poison()])
+    args = TrainingArguments(
+        output_dir=str(out),
+        max_steps=max_steps,
+        per_device_train_batch_size=8,
+        learning_rate=lr,
+        save_steps=save_steps,
+        logging_steps=1,
+        eval_strategy="steps",
+        eval_steps=save_steps,
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+        save_strategy="steps",
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=hf_toy_dataset(256, 1),
+        eval_dataset=hf_toy_dataset(32, 2),
+        callbacks=[Poison()],
+    )
     trainer.train()
     if save_model:
         trainer.save_model()
@@ -317,10 +376,19 @@ def _hf_run(name: str, *, lr: float, inject_step: int | None, max_steps: int = 4
     for u in units.values():
         u["healthy_state"] = u["all_finite"] and (broke is None or u["step"] < broke)
         u["has_optimizer"] = "optimizer.pt" in u["files"]
-    truth = {"framework": "hf", "max_steps": max_steps, "save_steps": save_steps, "learning_rate": lr,
-             "injected_step": inject_step, "diverged_step": diverged, "files": files, "units": sorted(units.values(), key=lambda u: u["step"]),
-             "loss_first": losses[0], "loss_max": max((x for x in losses if math.isfinite(x)), default=None),
-             "loss_last": losses[-1]}
+    truth = {
+        "framework": "hf",
+        "max_steps": max_steps,
+        "save_steps": save_steps,
+        "learning_rate": lr,
+        "injected_step": inject_step,
+        "diverged_step": diverged,
+        "files": files,
+        "units": sorted(units.values(), key=lambda u: u["step"]),
+        "loss_first": losses[0],
+        "loss_max": max((x for x in losses if math.isfinite(x)), default=None),
+        "loss_last": losses[-1],
+    }
     ok = [u for u in units.values() if u["healthy_state"] and u["has_optimizer"]]
     truth["expected_recommended"] = max(ok, key=lambda u: u["step"])["unit"] if ok else None
     write_truth(root, truth)
@@ -335,6 +403,7 @@ def make_hf() -> None:
 
 
 # --- Lightning -----------------------------------------------------------------------------------
+
 
 def regression_loader():
     """64 rows of y = x @ w + 0.1, batches of 8 (the Lightning runs and their paste test)."""
@@ -386,9 +455,15 @@ def _lightning_run(name: str, *, inject_epoch: int | None, weights_only: bool, e
     Regressor = lightning_regressor(inject_epoch)
 
     build = fresh(name)
-    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=CSVLogger(str(build), name="lightning_logs"),
-                        callbacks=[ModelCheckpoint(save_top_k=-1, save_weights_only=weights_only)],
-                        enable_progress_bar=False, log_every_n_steps=1, enable_model_summary=False)
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=CSVLogger(str(build), name="lightning_logs"),
+        callbacks=[ModelCheckpoint(save_top_k=-1, save_weights_only=weights_only)],
+        enable_progress_bar=False,
+        log_every_n_steps=1,
+        enable_model_summary=False,
+    )
     trainer.fit(Regressor(), loader, loader)
     root = publish(build, name)
     files = []
@@ -398,11 +473,17 @@ def _lightning_run(name: str, *, inject_epoch: int | None, weights_only: bool, e
         info["weights_finite"] = info["sections"].get("state_dict", {}).get("nonfinite_tensors", 1) == 0
         info["healthy_state"] = info["weights_finite"] and (inject_epoch is None or info["epoch"] < inject_epoch)
         files.append(info)
-    truth = {"framework": "lightning", "epochs": epochs, "injected_epoch": inject_epoch,
-             "save_weights_only": weights_only, "files": files}
+    truth = {
+        "framework": "lightning",
+        "epochs": epochs,
+        "injected_epoch": inject_epoch,
+        "save_weights_only": weights_only,
+        "files": files,
+    }
     ok = [f for f in files if f["healthy_state"] and (weights_only or f["has_optimizer"])]
     truth["expected_recommended" if not weights_only else "expected_restart_weights"] = (
-        max(ok, key=lambda f: f["epoch"])["file"] if ok else None)
+        max(ok, key=lambda f: f["epoch"])["file"] if ok else None
+    )
     write_truth(root, truth)
 
 
@@ -413,6 +494,7 @@ def make_lightning() -> None:
 
 
 # --- a plain PyTorch loop with GradScaler --------------------------------------------------------
+
 
 def make_plain() -> None:
     import torch
@@ -434,15 +516,22 @@ def make_plain() -> None:
         total = 0.0
         for i in range(0, 128, 16):
             opt.zero_grad()
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x[i:i + 16]), y[i:i + 16])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x[i : i + 16]), y[i : i + 16])
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
             total += float(loss.detach())
         history.append({"epoch": epoch, "train_loss": total / 8})
-        torch.save({"epoch": epoch, "model_state_dict": model.state_dict(), "optimizer_state_dict": opt.state_dict(),
-                    "scaler_state_dict": scaler.state_dict(), "loss": total / 8},
-                   build / "checkpoints" / f"epoch_{epoch}.pt")
+        torch.save(
+            {
+                "epoch": epoch,
+                "model_state_dict": model.state_dict(),
+                "optimizer_state_dict": opt.state_dict(),
+                "scaler_state_dict": scaler.state_dict(),
+                "loss": total / 8,
+            },
+            build / "checkpoints" / f"epoch_{epoch}.pt",
+        )
     with (build / "training_history.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, ["epoch", "train_loss"])
         w.writeheader()
@@ -451,8 +540,16 @@ def make_plain() -> None:
     files = [file_truth(p, root) for p in sorted((root / "checkpoints").glob("*.pt"), key=lambda p: int(p.stem[6:]))]
     for f in files:
         f["healthy_state"] = f["all_finite"] and f["epoch"] < inject_epoch
-    write_truth(root, {"framework": "generic", "injected_epoch": inject_epoch, "files": files,
-                       "history": history, "expected_recommended": _newest(files, "epoch")})
+    write_truth(
+        root,
+        {
+            "framework": "generic",
+            "injected_epoch": inject_epoch,
+            "files": files,
+            "history": history,
+            "expected_recommended": _newest(files, "epoch"),
+        },
+    )
 
 
 BUILDERS = {"ultralytics": make_ultralytics, "hf": make_hf, "lightning": make_lightning, "plain": make_plain}

@@ -54,8 +54,9 @@ def _op_str(s: str) -> bytes:
 
 def _call_bytes(module: str, name: str, arg: str, proto: int = 4) -> bytes:
     """`module.name(arg)` via STACK_GLOBAL (protocol 4), the name possibly dotted."""
-    return (b"\x80" + bytes([proto]) + _op_str(module) + _op_str(name) + b"\x93" + _op_str(arg)
-            + b"\x85R.")  # TUPLE1 REDUCE STOP
+    return (
+        b"\x80" + bytes([proto]) + _op_str(module) + _op_str(name) + b"\x93" + _op_str(arg) + b"\x85R."
+    )  # TUPLE1 REDUCE STOP
 
 
 def _torch_save(path: Path, obj, **kw) -> Path:
@@ -130,9 +131,14 @@ def malicious(root: Path, canary: Path) -> dict[str, Path]:
         "uuid._get_command_stdout": Reduce(uuid._get_command_stdout, "touch", str(canary)),
         "imaplib.IMAP4_stream": Reduce(imaplib.IMAP4_stream, touch),
         "ensurepip._run_pip": Reduce(ensurepip._run_pip, ["--version", "--log", str(canary)]),
-        "logging.config.dictConfig": Reduce(logging.config.dictConfig, {
-            "version": 1, "handlers": {"h": {"class": "logging.FileHandler", "filename": str(canary)}},
-            "root": {"handlers": ["h"]}}),
+        "logging.config.dictConfig": Reduce(
+            logging.config.dictConfig,
+            {
+                "version": 1,
+                "handlers": {"h": {"class": "logging.FileHandler", "filename": str(canary)}},
+                "root": {"handlers": ["h"]},
+            },
+        ),
         "_osx_support._read_output": Reduce(_osx_support._read_output, touch),
         "sympy.sympify": Reduce(sympy.sympify, f"__import__('os').system({touch!r})"),
         "numpy runstring": Reduce(np_utils.runstring, py, {}),
@@ -149,24 +155,27 @@ def malicious(root: Path, canary: Path) -> dict[str, Path]:
         "pickle.loads": Reduce(pickle.loads, pickle.dumps(Reduce(os.system, touch))),
         "subprocess.run": Reduce(subprocess.run, ["touch", str(canary)]),
         "functools.partial": Reduce(functools.partial(os.system, touch)),
-        "copyreg._reconstructor(Popen)": Reduce(copyreg._reconstructor, subprocess.Popen, subprocess.Popen,
-                                                ["touch", str(canary)]),
+        "copyreg._reconstructor(Popen)": Reduce(
+            copyreg._reconstructor, subprocess.Popen, subprocess.Popen, ["touch", str(canary)]
+        ),
         "pathlib.Path.touch (method)": Reduce(pathlib.Path.touch, pathlib.Path(canary)),
-        "mailcap.findmatch": Reduce(mailcap.findmatch, {"text/plain": [{"view": "true", "test": touch}]},
-                                    "text/plain"),
+        "mailcap.findmatch": Reduce(mailcap.findmatch, {"text/plain": [{"view": "true", "test": touch}]}, "text/plain"),
         # safe names used the way no checkpoint uses them
-        "_rebuild_from_type_v2 func=OrderedDict": Reduce(torch._tensor._rebuild_from_type_v2,
-                                                         collections.OrderedDict, torch.Tensor, (), None),
+        "_rebuild_from_type_v2 func=OrderedDict": Reduce(
+            torch._tensor._rebuild_from_type_v2, collections.OrderedDict, torch.Tensor, (), None
+        ),
         "bytearray size bomb": Reduce(bytearray, 1 << 40),
         # published picklescan / modelscan bypasses
-        "importlib.import_module": Reduce(Reduce(builtins.getattr, Reduce(importlib.import_module, "os"), "system"),
-                                          touch),
+        "importlib.import_module": Reduce(
+            Reduce(builtins.getattr, Reduce(importlib.import_module, "os"), "system"), touch
+        ),
         "marshal.loads": Reduce(builtins.exec, Reduce(marshal.loads, marshal.dumps(compile(py, "<p>", "exec")))),
         "pkgutil.resolve_name": Reduce(Reduce(pkgutil.resolve_name, "os:system"), touch),
         "builtins.getattr chain": Reduce(Reduce(builtins.getattr, Reduce(builtins.__import__, "os"), "system"), touch),
         # torch's weights-only loader: _rebuild_from_type_v2 calls func(*args) whatever func is
-        "_rebuild_from_type_v2 func=os.system": Reduce(torch._tensor._rebuild_from_type_v2, os.system,
-                                                       torch.Tensor, (touch,), None),
+        "_rebuild_from_type_v2 func=os.system": Reduce(
+            torch._tensor._rebuild_from_type_v2, os.system, torch.Tensor, (touch,), None
+        ),
         "_rebuild_tensor_v2 misused": Reduce(torch._utils._rebuild_tensor_v2, Reduce(os.system, touch), 0, (1,), (1,)),
     }
     out: dict[str, Path] = {}
@@ -177,23 +186,39 @@ def malicious(root: Path, canary: Path) -> dict[str, Path]:
     out["bare pickle protocol 2"].write_bytes(pickle.dumps({"state_dict": {}, "x": payloads["os.system"]}, protocol=2))
     out["bare pickle protocol 0"] = root / "bare0.pt"
     out["bare pickle protocol 0"].write_bytes(pickle.dumps(payloads["os.system"], protocol=0))
-    out["legacy format"] = _torch_save(root / "legacy.pt", {**_state(torch), "x": payloads["os.system"]},
-                                       _use_new_zipfile_serialization=False)
+    out["legacy format"] = _torch_save(
+        root / "legacy.pt", {**_state(torch), "x": payloads["os.system"]}, _use_new_zipfile_serialization=False
+    )
     # protocol-4 dotted names: the module is torch, the attribute chain reaches os.system
     out["GLOBAL 'torch' 'os.system'"] = root / "dotted.pt"
     out["GLOBAL 'torch' 'os.system'"].write_bytes(_call_bytes("torch", "os.system", touch))
-    for label, module, name in (("GLOBAL 'pathlib' 'Path.touch'", "pathlib", "Path.touch"),
-                                ("GLOBAL 'argparse' '_os.system'", "argparse", "_os.system")):
+    for label, module, name in (
+        ("GLOBAL 'pathlib' 'Path.touch'", "pathlib", "Path.touch"),
+        ("GLOBAL 'argparse' '_os.system'", "argparse", "_os.system"),
+    ):
         out[label] = root / f"dotted_{len(out)}.pt"
         out[label].write_bytes(_call_bytes(module, name, str(canary) if module == "pathlib" else touch))
     out["numpy prod BUILD trick"] = root / "prod.pkl"
     out["numpy prod BUILD trick"].write_bytes(  # modelscan #85: BUILD plants strings on a global
         b"\x80\x05cnumpy\nprod\nN(Va\nVos\nd\x86bN(Vb\nVsystem\nd\x86b0cnumpy\nprod.a\np0\n"
-        b"cnumpy\nprod.b\np1\n00g0\ng1\n\x93V" + touch.encode() + b"\n\x85R.")
+        b"cnumpy\nprod.b\np1\n00g0\ng1\n\x93V" + touch.encode() + b"\n\x85R."
+    )
     # memo confusion (picklescan #14): BINPUT and MEMOIZE mixed so a scanner's memo says torch._utils
-    memo = (b"\x80\x04" + _op_str("os") + b"q\x00" + _op_str("system") + b"q\x01"
-            + _op_str("torch._utils") + b"\x94" + _op_str("_rebuild_tensor_v2") + b"\x94" + b"00"
-            + b"h\x00h\x01\x93" + _op_str(touch) + b"\x85R.")
+    memo = (
+        b"\x80\x04"
+        + _op_str("os")
+        + b"q\x00"
+        + _op_str("system")
+        + b"q\x01"
+        + _op_str("torch._utils")
+        + b"\x94"
+        + _op_str("_rebuild_tensor_v2")
+        + b"\x94"
+        + b"00"
+        + b"h\x00h\x01\x93"
+        + _op_str(touch)
+        + b"\x85R."
+    )
     out["memo confusion"] = root / "memo.pkl"
     out["memo confusion"].write_bytes(memo)
     # exception-directed: the payload runs, then a broken opcode stops scanners that give up on errors
@@ -205,8 +230,10 @@ def malicious(root: Path, canary: Path) -> dict[str, Path]:
     evil = pickle.dumps({"w": payloads["os.system"]}, protocol=2)
     with zipfile.ZipFile(io.BytesIO(clean.getvalue())) as src:
         members = [(i.filename, src.read(i)) for i in src.infolist()]
-    for label, extra in (("zip decoy archive/xdata.pkl", [("archive/xdata.pkl", evil)]),
-                         ("zip duplicate data.pkl", [("archive/data.pkl", evil)])):
+    for label, extra in (
+        ("zip decoy archive/xdata.pkl", [("archive/xdata.pkl", evil)]),
+        ("zip duplicate data.pkl", [("archive/data.pkl", evil)]),
+    ):
         path = root / f"{label.split()[1]}.pt"
         with zipfile.ZipFile(path, "w") as z, _quiet_duplicates():
             for name, data in members + extra:
@@ -227,7 +254,9 @@ def unknown_only(root: Path) -> dict[str, Path]:
 
     root.mkdir(parents=True, exist_ok=True)
     custom = _torch_save(root / "custom.pt", {**_state(torch), "config": CustomModel()})
-    nan = _torch_save(root / "custom_nan.pt", {**_state(torch, torch.tensor([1.0, float("nan")])), "config": CustomModel()})
+    nan = _torch_save(
+        root / "custom_nan.pt", {**_state(torch, torch.tensor([1.0, float("nan")])), "config": CustomModel()}
+    )
     return {"custom class": custom, "custom class with NaN": nan}
 
 
@@ -245,6 +274,7 @@ class _quiet_duplicates:
 
 def _write_tar(path: Path, pickled: bytes) -> None:
     """The layout torch's legacy_load reads: sys_info, storages, tensors, pickle."""
+
     def add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
         info = tarfile.TarInfo(name)
         info.size = len(data)
@@ -270,41 +300,86 @@ def benign(root: Path) -> dict[str, Path]:
     opt = torch.optim.AdamW(model.parameters())
     model(torch.randn(3, 4)).sum().backward()
     opt.step()
-    out["state_dict + AdamW"] = _torch_save(root / "plain.pt", {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                                                "epoch": 1})
+    out["state_dict + AdamW"] = _torch_save(
+        root / "plain.pt", {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 1}
+    )
     out["whole nn.Module"] = _torch_save(root / "module.pt", {"model": model, "epoch": 1})
-    out["legacy format"] = _torch_save(root / "legacy.pt", {"model": model.state_dict()},
-                                       _use_new_zipfile_serialization=False)
+    out["legacy format"] = _torch_save(
+        root / "legacy.pt", {"model": model.state_dict()}, _use_new_zipfile_serialization=False
+    )
     path = root / "ultralytics" / "last.pt"
     path.parent.mkdir(exist_ok=True)
     save_ultralytics_checkpoint(path, epoch=3, results={"epoch": [1, 2, 3, 4], "train/box_loss": [1.2, 1.1, 1.0, 0.9]})
     out["Ultralytics-shaped"] = path
-    out["Lightning-style hparams"] = _torch_save(root / "lightning.ckpt", {
-        "epoch": 2, "global_step": 20, "pytorch-lightning_version": "2.6.0", "state_dict": model.state_dict(),
-        "optimizer_states": [opt.state_dict()], "hparams_name": "kwargs",
-        "hyper_parameters": {"ns": argparse.Namespace(lr=0.1, root=pathlib.PosixPath("/data")),
-                             "sn": types.SimpleNamespace(a=1), "when": datetime.datetime(2024, 5, 1, 12, 0),
-                             "delta": datetime.timedelta(hours=1), "win": pathlib.PureWindowsPath("C:/x")}})
-    out["containers"] = _torch_save(root / "containers.pt", {
-        "w": torch.ones(2), "counts": collections.Counter(a=2), "groups": collections.defaultdict(list, a=[1]),
-        "od": collections.OrderedDict(b=1), "r": range(3), "s": slice(1, 5, 2), "c": complex(1, 2),
-        "set": {1, 2}, "fs": frozenset({3}), "bytes": b"\x00\xff", "ba": bytearray(b"ab")})
-    out["numpy scalars and arrays"] = _torch_save(root / "numpy.pt", {
-        "w": torch.ones(2), "best_fitness": np.float64(0.5), "n": np.int64(3), "hist": np.arange(4.0),
-        "rng": np.random.RandomState(0).get_state()})
+    out["Lightning-style hparams"] = _torch_save(
+        root / "lightning.ckpt",
+        {
+            "epoch": 2,
+            "global_step": 20,
+            "pytorch-lightning_version": "2.6.0",
+            "state_dict": model.state_dict(),
+            "optimizer_states": [opt.state_dict()],
+            "hparams_name": "kwargs",
+            "hyper_parameters": {
+                "ns": argparse.Namespace(lr=0.1, root=pathlib.PosixPath("/data")),
+                "sn": types.SimpleNamespace(a=1),
+                "when": datetime.datetime(2024, 5, 1, 12, 0),
+                "delta": datetime.timedelta(hours=1),
+                "win": pathlib.PureWindowsPath("C:/x"),
+            },
+        },
+    )
+    out["containers"] = _torch_save(
+        root / "containers.pt",
+        {
+            "w": torch.ones(2),
+            "counts": collections.Counter(a=2),
+            "groups": collections.defaultdict(list, a=[1]),
+            "od": collections.OrderedDict(b=1),
+            "r": range(3),
+            "s": slice(1, 5, 2),
+            "c": complex(1, 2),
+            "set": {1, 2},
+            "fs": frozenset({3}),
+            "bytes": b"\x00\xff",
+            "ba": bytearray(b"ab"),
+        },
+    )
+    out["numpy scalars and arrays"] = _torch_save(
+        root / "numpy.pt",
+        {
+            "w": torch.ones(2),
+            "best_fitness": np.float64(0.5),
+            "n": np.int64(3),
+            "hist": np.arange(4.0),
+            "rng": np.random.RandomState(0).get_state(),
+        },
+    )
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
-    out["GradScaler state"] = _torch_save(root / "scaler.pt", {"model": {"w": torch.ones(2)}, "scaler": scaler.state_dict()})
+    out["GradScaler state"] = _torch_save(
+        root / "scaler.pt", {"model": {"w": torch.ones(2)}, "scaler": scaler.state_dict()}
+    )
     q = torch.quantize_per_tensor(torch.randn(4), 0.1, 0, torch.qint8)
-    out["fp8 / bf16 / quantized / sparse"] = _torch_save(root / "dtypes.pt", {
-        "f8": torch.randn(4).to(torch.float8_e4m3fn), "f8b": torch.randn(4).to(torch.float8_e5m2),
-        "bf": torch.randn(4).to(torch.bfloat16), "q": q, "sp": torch.randn(3, 3).to_sparse(),
-        "uint16": torch.zeros(4, dtype=torch.uint16), "param": torch.nn.Parameter(torch.ones(2))})
+    out["fp8 / bf16 / quantized / sparse"] = _torch_save(
+        root / "dtypes.pt",
+        {
+            "f8": torch.randn(4).to(torch.float8_e4m3fn),
+            "f8b": torch.randn(4).to(torch.float8_e5m2),
+            "bf": torch.randn(4).to(torch.bfloat16),
+            "q": q,
+            "sp": torch.randn(3, 3).to_sparse(),
+            "uint16": torch.zeros(4, dtype=torch.uint16),
+            "param": torch.nn.Parameter(torch.ones(2)),
+        },
+    )
     ts = root / "scripted.pt"
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), ts)
     out["TorchScript"] = ts
-    for name, label in (("lightning.ckpt", "real Lightning hparams (omegaconf, AttributeDict)"),
-                        ("lightning_trainer.ckpt", "real Lightning Trainer.fit checkpoint"),
-                        ("training_args.bin", "real HF training_args.bin")):
+    for name, label in (
+        ("lightning.ckpt", "real Lightning hparams (omegaconf, AttributeDict)"),
+        ("lightning_trainer.ckpt", "real Lightning Trainer.fit checkpoint"),
+        ("training_args.bin", "real HF training_args.bin"),
+    ):
         if (DATA / name).is_file():
             out[label] = DATA / name
     return out

@@ -26,12 +26,24 @@ from tests.analyze_log_fixtures import (
 )
 from tests.conftest import run_cli
 
-ULTRALYTICS = ["results_classify.csv", "results_detect_padded_epoch1_healthy_same_project.csv",
-               "results_detect_v8new.csv", "results_detect_v8padded.csv", "results_obb.csv", "results_pose.csv",
-               "results_segment.csv", "results_yolov5.csv"]
+ULTRALYTICS = [
+    "results_classify.csv",
+    "results_detect_padded_epoch1_healthy_same_project.csv",
+    "results_detect_v8new.csv",
+    "results_detect_v8padded.csv",
+    "results_obb.csv",
+    "results_pose.csv",
+    "results_segment.csv",
+    "results_yolov5.csv",
+]
 DIVERGENT = ["sudden_spike", "exponential_growth", "oscillating_divergence"]
-CODE = {"nonfinite_from_start": "ND303", "sudden_spike": "ND304", "exponential_growth": "ND305",
-        "oscillating_divergence": "ND306", "abrupt_nonfinite": "ND307"}
+CODE = {
+    "nonfinite_from_start": "ND303",
+    "sudden_spike": "ND304",
+    "exponential_growth": "ND305",
+    "oscillating_divergence": "ND306",
+    "abrupt_nonfinite": "ND307",
+}
 
 
 def codes(report):
@@ -43,6 +55,7 @@ def errors(report):
 
 
 # --- the six patterns: playbook sequences and noisy per-step logs ----------------------------------
+
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_playbook_sequences(pattern):
@@ -109,6 +122,7 @@ def test_ND302_recovered_spike_in_noisy_per_step_log(tmp_path):
 
 # --- readers: real files ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ULTRALYTICS)
 def test_real_ultralytics_results_are_read_and_healthy(shared_formats, name):
     report = analyze_log(shared_formats / "ultralytics" / name)
@@ -159,6 +173,7 @@ def test_real_lightning_metrics_sparse_rows(shared_formats):
 
 # --- dating: the field notes' stories ----------------------------------------------------------------
 
+
 def test_ND301_demo_results_csv(demo_run):
     report = analyze_log(demo_run / "results.csv")
     s = report.summary
@@ -192,7 +207,8 @@ def test_ND307_ultralytics_console_epoch_134(tmp_path):
         "      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size\n"
         "    133/200      24.6G      1.874      4.012      1.652        301       1280: 100%|####| 20/20\n"
         "    134/200      24.6G       1.88       4.06      1.659        316       1280\r"
-        "    134/200      24.6G        nan        nan        nan        294       1280\n")
+        "    134/200      24.6G        nan        nan        nan        294       1280\n"
+    )
     report = analyze_log(log)
     s = report.summary
     assert s["format"] == "ultralytics-console" and s["metric"] == "box_loss+cls_loss+dfl_loss"
@@ -202,9 +218,11 @@ def test_ND307_ultralytics_console_epoch_134(tmp_path):
 
 def test_ND308_ND309_field_notes_1A_validation_first_and_acc_snaps(tmp_path):
     log = tmp_path / "train.log"
-    log.write_text("Epoch 1/50 | Train Loss: 0.4974 | Val Loss: 2.1927 | Val Acc: 0.0000\n"
-                   "Epoch 2/50 | Train Loss: 0.7663 | Val Loss: nan | Val Acc: 1.0000\n"
-                   "Epoch 3/50 | Train Loss: nan | Val Loss: nan | Val Acc: 1.0000\n")
+    log.write_text(
+        "Epoch 1/50 | Train Loss: 0.4974 | Val Loss: 2.1927 | Val Acc: 0.0000\n"
+        "Epoch 2/50 | Train Loss: 0.7663 | Val Loss: nan | Val Acc: 1.0000\n"
+        "Epoch 3/50 | Train Loss: nan | Val Loss: nan | Val Acc: 1.0000\n"
+    )
     report = analyze_log(log)
     s = report.summary
     assert s["format"] == "pipe-console" and s["metric"] == "train_loss"
@@ -218,8 +236,10 @@ def test_ND308_ND309_field_notes_1A_validation_first_and_acc_snaps(tmp_path):
 
 def test_ND303_field_notes_1C_inf_from_the_first_evaluation(tmp_path):
     log = tmp_path / "eval.log"
-    log.write_text("food101: Loss: inf, Accuracy: 0.0097 (0.97%)\nfood172: Loss: inf, Accuracy: 0.0035 (0.35%)\n"
-                   "foodx251: Loss: inf, Accuracy: 0.0050 (0.50%)\n")
+    log.write_text(
+        "food101: Loss: inf, Accuracy: 0.0097 (0.97%)\nfood172: Loss: inf, Accuracy: 0.0035 (0.35%)\n"
+        "foodx251: Loss: inf, Accuracy: 0.0050 (0.50%)\n"
+    )
     report = analyze_log(log)
     assert report.summary["pattern"] == "nonfinite_from_start" and report.summary["last_healthy"] is None
     assert "ND303" in codes(report)
@@ -227,9 +247,10 @@ def test_ND303_field_notes_1C_inf_from_the_first_evaluation(tmp_path):
 
 # --- HF, Lightning, TensorBoard built with their real structures --------------------------------------
 
+
 def test_ND310_hf_filtered_loss_grad_norm_is_the_witness(tmp_path):
     n = 60
-    losses = [2.0 - 0.01 * i for i in range(n)]       # logging_nan_inf_filter kept these finite
+    losses = [2.0 - 0.01 * i for i in range(n)]  # logging_nan_inf_filter kept these finite
     grads = [1.0 + 0.01 * i for i in range(40)] + [NAN] * 20
     log = write_trainer_state(tmp_path / "trainer_state.json", losses, grads, eval_every=10)
     assert "NaN" in log.read_text()
@@ -286,6 +307,7 @@ def test_tensorboard_event_files_from_summary_writer(tmp_path):
 
 # --- options, views and the CLI -----------------------------------------------------------------------
 
+
 def test_metric_option_and_unknown_metric(cli, demo_run):
     r = cli("analyze-log", demo_run / "results.csv", "--metric", "val/box_loss", "--format", "json")
     assert r.code == 1 and r.json["summary"]["metric"] == "val/box_loss"
@@ -318,8 +340,10 @@ def test_plot_is_written_atomically_and_not_overwritten(cli, demo_run, tmp_path)
 def test_watch_exits_1_when_the_loss_turns_nonfinite(tmp_path):
     log = tmp_path / "training_history.csv"
     write_training_history(log, [2.0, 1.9, 1.8])
-    writer = ("import time,sys\ntime.sleep(1.0)\nopen(sys.argv[1],'a').write('4,1.7,1.8,0.5\\n')\n"
-              "time.sleep(0.5)\nopen(sys.argv[1],'a').write('5,nan,nan,1.0\\n')\n")
+    writer = (
+        "import time,sys\ntime.sleep(1.0)\nopen(sys.argv[1],'a').write('4,1.7,1.8,0.5\\n')\n"
+        "time.sleep(0.5)\nopen(sys.argv[1],'a').write('5,nan,nan,1.0\\n')\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", writer, str(log)])
     try:
         r = run_cli("analyze-log", log, "--watch", "--interval", "0.2", "--timeout", "30", "--format", "json")
@@ -337,9 +361,23 @@ def test_watch_timeout_on_a_healthy_log_exits_3(tmp_path):
 
 
 def test_analyze_log_never_imports_torch(demo_run):
-    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "nandoctor", "analyze-log",
-                        str(demo_run / "results.csv"), "--format", "json"], capture_output=True, text=True,
-                       timeout=120, cwd=Path(__file__).resolve().parents[1])
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "nandoctor",
+            "analyze-log",
+            str(demo_run / "results.csv"),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert p.returncode == 1 and '"pattern": "abrupt_nonfinite"' in p.stdout
     imported = {line.split("|")[-1].strip().split(".")[0] for line in p.stderr.splitlines() if "|" in line}
     assert "pandas" in imported and "torch" not in imported
@@ -350,8 +388,11 @@ def test_padded_v8_results_with_nan_rows(tmp_path):
     cols = ["epoch", "train/box_loss", "train/cls_loss", "train/dfl_loss", "metrics/mAP50(B)", "val/box_loss"]
     lines = [",".join(c.rjust(23) for c in cols)]
     for e in range(0, 12):
-        vals = [str(e)] + (["nan"] * 3 + ["0", "nan"] if e >= 9 else
-                           [f"{1.5 - 0.02 * e:.5g}", f"{2.0 - 0.03 * e:.5g}", "1.2", "0.31", "1.6"])
+        vals = [str(e)] + (
+            ["nan"] * 3 + ["0", "nan"]
+            if e >= 9
+            else [f"{1.5 - 0.02 * e:.5g}", f"{2.0 - 0.03 * e:.5g}", "1.2", "0.31", "1.6"]
+        )
         lines.append(",".join(v.rjust(23) for v in vals))
     log = tmp_path / "results.csv"
     log.write_text("\n".join(lines) + "\n")
@@ -409,8 +450,10 @@ def test_ND314_time_column_reset_on_resume(tmp_path):
     assert report.summary["pattern"] == "healthy" and report.exit_code() == 0
 
 
-@pytest.mark.parametrize("token,kind", [("nan", "NaN"), ("NaN", "NaN"), ("inf", "Inf"), ("Infinity", "Inf"),
-                                        ("-inf", "-Inf"), ("-Infinity", "-Inf")])
+@pytest.mark.parametrize(
+    "token,kind",
+    [("nan", "NaN"), ("NaN", "NaN"), ("inf", "Inf"), ("Infinity", "Inf"), ("-inf", "-Inf"), ("-Infinity", "-Inf")],
+)
 def test_nonfinite_tokens_are_understood(tmp_path, token, kind):
     log = tmp_path / "history.csv"
     log.write_text("epoch,train_loss\n1,2.0\n2,1.9\n3," + token + "\n")
@@ -433,9 +476,13 @@ def test_watch_ctrl_c_exits_cleanly(tmp_path):
     import signal
 
     log = write_training_history(tmp_path / "h.csv", [2.0, 1.9, 1.8])
-    p = subprocess.Popen([sys.executable, "-m", "nandoctor", "analyze-log", str(log), "--watch", "--interval", "0.1",
-                          "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         cwd=Path(__file__).resolve().parents[1])
+    p = subprocess.Popen(
+        [sys.executable, "-m", "nandoctor", "analyze-log", str(log), "--watch", "--interval", "0.1", "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert p.stderr.readline().startswith("watching ")  # the heartbeat: the watch is running, not starting
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)

@@ -36,7 +36,7 @@ def _imports(name: str, path: Path) -> set[str]:
             base = node.module or ""
             if node.level:  # relative: from . import x / from .x import y
                 anchor = package.split(".")
-                base = ".".join(anchor[:len(anchor) - node.level + 1] + ([base] if base else []))
+                base = ".".join(anchor[: len(anchor) - node.level + 1] + ([base] if base else []))
             # `from nandoctor.logs import series` imports the module nandoctor.logs.series
             targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
         else:
@@ -58,7 +58,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         path.pop()

@@ -28,8 +28,10 @@ def test_real_log_agrees_with_its_truth(case):
         assert "\n" not in str(exc)
         rc, doc = 2, None
     else:
-        rc, doc = report.exit_code("error"), {"summary": report.summary,
-                                             "findings": [f.to_dict() for f in report.findings]}
+        rc, doc = (
+            report.exit_code("error"),
+            {"summary": report.summary, "findings": [f.to_dict() for f in report.findings]},
+        )
     assert check_real_log(case, rc, doc) == []
 
 

@@ -45,14 +45,34 @@ def sampled(monkeypatch):
 
 def verdict(report):
     s = report.summary
-    findings = sorted((f.code, f.line, f.where) for f in report.findings if f.code not in ("ND303", "ND304", "ND305",
-                                                                                           "ND306", "ND307"))
-    return (s["pattern"], s["rows"], s["first_nonfinite"], s["last_healthy"], s["nonfinite_columns"],
-            s["epochs_to_nonfinite"], s["spike_score"], findings)
+    findings = sorted(
+        (f.code, f.line, f.where)
+        for f in report.findings
+        if f.code not in ("ND303", "ND304", "ND305", "ND306", "ND307")
+    )
+    return (
+        s["pattern"],
+        s["rows"],
+        s["first_nonfinite"],
+        s["last_healthy"],
+        s["nonfinite_columns"],
+        s["epochs_to_nonfinite"],
+        s["spike_score"],
+        findings,
+    )
 
 
-@pytest.mark.parametrize("pattern", ["healthy", "abrupt_nonfinite", "sudden_spike", "exponential_growth",
-                                     "oscillating_divergence", "nonfinite_from_start"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "healthy",
+        "abrupt_nonfinite",
+        "sudden_spike",
+        "exponential_growth",
+        "oscillating_divergence",
+        "nonfinite_from_start",
+    ],
+)
 def test_sampled_verdict_matches_the_full_table(tmp_path, sampled, pattern):
     n = 40_000
     log = write_training_history(tmp_path / "training_history.csv", noisy_curve(pattern, n, seed=3))
@@ -110,8 +130,10 @@ def test_sampled_grad_norm_surge_and_time_reset_are_exact(tmp_path, sampled):
     grad[20_000] = 12.0  # a surge 5,500 steps before the NaN
     time = [0.5 * (i + 1) for i in range(n)]
     time[12_000:] = [0.5 * (i - 11_999) for i in range(12_000, n)]  # resumed: the clock restarts
-    log = write_csv(tmp_path / "log.csv", {"step": list(range(n)), "time": time, "loss": [float(v) for v in loss],
-                                           "grad_norm": [float(v) for v in grad]})
+    log = write_csv(
+        tmp_path / "log.csv",
+        {"step": list(range(n)), "time": time, "loss": [float(v) for v in loss], "grad_norm": [float(v) for v in grad]},
+    )
     full, part = sampled(log)
     assert verdict(part) == verdict(full)
     where = {f.code: f.where for f in part.findings}
@@ -147,7 +169,7 @@ def test_sampler_keeps_the_rows_before_a_break_at_a_block_start():
     s.add(second, {"loss": np.ones(5000, bool)}, first_line=5002)
     frame, written, lines, kept = s.finish()
     ids = list(kept.row_ids)
-    assert ids[ids.index(5000) - sample.CONTEXT:ids.index(5000) + 1] == list(range(5000 - sample.CONTEXT, 5001))
+    assert ids[ids.index(5000) - sample.CONTEXT : ids.index(5000) + 1] == list(range(5000 - sample.CONTEXT, 5001))
     assert lines[ids.index(5000)] == 5002 and written["loss"][ids.index(5000)]
     assert kept.total_rows == 10_000 and ids[-1] == 9_999
 
@@ -234,7 +256,7 @@ def test_spike_and_surge_tests_read_the_same_block_by_block_as_on_the_whole_seri
     found = {}
     for test in (signals.spike_mask, signals.surge_mask):
         whole = test(y)
-        blocks = [test(y[max(0, a - w):a + 1000], history=min(a, w)) for a in range(0, 5000, 1000)]
+        blocks = [test(y[max(0, a - w) : a + 1000], history=min(a, w)) for a in range(0, 5000, 1000)]
         assert np.array_equal(np.concatenate(blocks), whole)
         found[test.__name__] = list(np.flatnonzero(whole))
     assert found == {"spike_mask": [7, 2500], "surge_mask": [7, 2500]}

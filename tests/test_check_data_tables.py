@@ -7,8 +7,13 @@ import json
 import pandas as pd
 import yaml
 
-FOOD = {"training": {"lr": 5e-6}, "datasets": {"enable_logits_masking": True, "dataset_configs": {
-    "food101": {"num_classes": 101, "eval_ratio": 0.01}, "fru92": {"num_classes": 92}}}}
+FOOD = {
+    "training": {"lr": 5e-6},
+    "datasets": {
+        "enable_logits_masking": True,
+        "dataset_configs": {"food101": {"num_classes": 101, "eval_ratio": 0.01}, "fru92": {"num_classes": 92}},
+    },
+}
 
 
 def _jsonl(path, labels):
@@ -53,7 +58,11 @@ def test_ND122_ND100_bad_jsonl_lines(cli, tmp_path):
     f.write_text('{"label": 1}\n{"label": "2"}\nnot json\n{"lbl": 1}\n{"label": 1.0}\n{"label": true}\n')
     r = cli("check-data", f, "--num-classes", "3", "--format", "json")
     assert [(x["code"], x["line"]) for x in r.json["findings"]] == [
-        ("ND122", 2), ("ND100", 3), ("ND122", 4), ("ND122", 6)]
+        ("ND122", 2),
+        ("ND100", 3),
+        ("ND122", 4),
+        ("ND122", 6),
+    ]
 
 
 def test_label_key_and_csv(cli, tmp_path):
@@ -82,13 +91,15 @@ def test_folder_of_tables_honours_label_key_and_ignore_index(cli, tmp_path):
             f.write(json.dumps({"y": lab}) + "\n")
     pd.DataFrame({"y": [2, -100, -1]}).to_csv(tmp_path / "b.csv", index=False)
     pd.DataFrame({"label": [1]}).to_csv(tmp_path / "c.csv", index=False)  # no `y` column: one finding, not a stop
-    r = cli("check-data", tmp_path, "--label-key", "y", "--ignore-index", "-100", "--num-classes", "3",
-            "--format", "json")
+    r = cli(
+        "check-data", tmp_path, "--label-key", "y", "--ignore-index", "-100", "--num-classes", "3", "--format", "json"
+    )
     assert r.code == 1
     assert [(x["code"], x["path"].rsplit("/", 1)[-1], x["line"], x["message"]) for x in r.json["findings"]] == [
         ("ND121", "a.jsonl", 3, "label 7 >= num_classes 3 (valid 0..2)"),
         ("ND121", "b.csv", 4, "label -1 is negative (allow it with --ignore-index -1)"),
-        ("ND100", "c.csv", None, "no 'y' column (use --label-key)")]
+        ("ND100", "c.csv", None, "no 'y' column (use --label-key)"),
+    ]
     tables = r.json["summary"]["tables"]
     assert tables[str(tmp_path / "a.jsonl")]["ignored"] == 1 and tables[str(tmp_path / "b.csv")]["ignored"] == 1
 
@@ -97,8 +108,9 @@ def test_ND100_utf16_csv_and_jsonl_are_read_not_called_binary(cli, tmp_path):
     """UTF-16 with a byte-order mark (PowerShell's `Export-Csv -Encoding Unicode` and `>`, pandas
     `to_csv(encoding="utf-16")`): decoded by its mark, its labels checked, the encoding named."""
     table = tmp_path / "train.csv"
-    pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "label": [3, 101, 7]}).to_csv(table, index=False,
-                                                                                  encoding="utf-16")
+    pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "label": [3, 101, 7]}).to_csv(
+        table, index=False, encoding="utf-16"
+    )
     lines = tmp_path / "train.jsonl"
     with open(lines, "w", encoding="utf-16") as f:
         for lab in (101, 2, 5):
@@ -109,7 +121,9 @@ def test_ND100_utf16_csv_and_jsonl_are_read_not_called_binary(cli, tmp_path):
         assert r.code == 1, r.stderr
         got = [(x["code"], x["severity"], x["line"]) for x in r.json["findings"]]
         assert got == [("ND100", "warning", None), ("ND121", "error", bad_line)]
-        assert r.json["findings"][0]["message"].startswith("UTF-16 text") and "UTF-8" in r.json["findings"][0]["message"]
+        assert (
+            r.json["findings"][0]["message"].startswith("UTF-16 text") and "UTF-8" in r.json["findings"][0]["message"]
+        )
         assert "binary" not in r.stdout
         assert r.json["summary"]["rows"] == 3
 

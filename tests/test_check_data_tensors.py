@@ -38,8 +38,10 @@ def _write(kind: str, tmp_path):
     return p
 
 
-@pytest.mark.parametrize("kind,name", [("pt_dict", "features"), ("pt_list", "1"), ("npz", "features"),
-                                       ("npy", "features"), ("safetensors", "features")])
+@pytest.mark.parametrize(
+    "kind,name",
+    [("pt_dict", "features"), ("pt_list", "1"), ("npz", "features"), ("npy", "features"), ("safetensors", "features")],
+)
 def test_ND123_nan_inf_by_tensor_name(cli, tmp_path, kind, name):
     r = cli("check-data", _write(kind, tmp_path), "--format", "json")
     assert r.code == 1
@@ -54,8 +56,15 @@ def test_ND124_ND125_ND126_hazards(tmp_path):
     from nandoctor.data.engine import check_data
 
     p = tmp_path / "inputs.safetensors"
-    save_pt({"images": torch.rand(2, 3, 16, 16) * 255, "pad": torch.zeros(4, 4),
-             "big": torch.tensor([1.0, 1e6]), "normed": torch.rand(2, 3, 16, 16)}, str(p))
+    save_pt(
+        {
+            "images": torch.rand(2, 3, 16, 16) * 255,
+            "pad": torch.zeros(4, 4),
+            "big": torch.tensor([1.0, 1e6]),
+            "normed": torch.rand(2, 3, 16, 16),
+        },
+        str(p),
+    )
     rep = check_data(p)
     assert {(f.code, f.where) for f in rep.findings} == {("ND124", "images"), ("ND125", "pad"), ("ND126", "big")}
 
@@ -122,9 +131,14 @@ def test_blockwise_checks_equal_whole_array_checks(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     base = rng.normal(size=(9, 11, 5)).astype(np.float32) * 1e5
     base[4, 7, 2], base[6, 0, 1], base[8, 10, 4] = np.nan, -np.inf, np.nan
-    views = {"plain": torch.from_numpy(base), "transposed": torch.from_numpy(base).permute(2, 0, 1),
-             "sliced": torch.from_numpy(base)[1::2, 3:, ::2], "half": torch.from_numpy(base / 1e5).half(),
-             "ids": torch.from_numpy(rng.integers(0, 50, size=(6, 13))), "row": torch.from_numpy(base[5, 2])}
+    views = {
+        "plain": torch.from_numpy(base),
+        "transposed": torch.from_numpy(base).permute(2, 0, 1),
+        "sliced": torch.from_numpy(base)[1::2, 3:, ::2],
+        "half": torch.from_numpy(base / 1e5).half(),
+        "ids": torch.from_numpy(rng.integers(0, 50, size=(6, 13))),
+        "row": torch.from_numpy(base[5, 2]),
+    }
     p = tmp_path / "views.pt"
     torch.save(views, p)
     rep = check_data(p, vocab_size=45)
@@ -146,7 +160,8 @@ def test_stride0_view_is_judged_on_its_stored_values(tmp_path):
     torch.save({"w": row.expand(1000, 3)}, p)  # 3 stored values read by 3000 elements
     rep = check_data(p)
     assert [(f.code, f.message, f.data["first_inf"]) for f in rep.findings] == [
-        ("ND123", "w: 1 Inf (first at [0, 1]) of 3 stored values", [0, 1])]
+        ("ND123", "w: 1 Inf (first at [0, 1]) of 3 stored values", [0, 1])
+    ]
     assert rep.summary["tensors"]["w"]["judged"] == "judged on the 3 stored values its 3,000 elements read"
 
 

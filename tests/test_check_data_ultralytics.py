@@ -19,8 +19,7 @@ from PIL import Image
 from nandoctor.data import yolo
 from tests.check_data_fixtures import NC, label_cases, ultralytics_rejects, write_cases
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("ultralytics") is None,
-                                reason="ultralytics is not installed")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("ultralytics") is None, reason="ultralytics is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +49,9 @@ def test_real_verify_image_label_drops_only_files_that_get_an_error(verify, tmp_
     for pose in (False, True):
         root = write_cases(tmp_path / f"ds{pose}", cases, pose)
         r = CliRunner().invoke(app, ["check-data", str(root), "--format", "json"], catch_exceptions=False)
-        errored = {Path(f["path"]).stem for f in json.loads(r.stdout)["findings"]
-                   if f["severity"] == "error" and f["path"]}
+        errored = {
+            Path(f["path"]).stem for f in json.loads(r.stdout)["findings"] if f["severity"] == "error" and f["path"]
+        }
         for c in (c for c in cases if c["pose"] == pose):
             label = root / "labels" / "train" / f"{c['name']}.txt"
             real, msg = _real_rejects(verify, root / "images" / "train" / f"{c['name']}.png", label, pose)
@@ -67,11 +67,32 @@ def test_real_verify_image_label_drops_only_files_that_get_an_error(verify, tmp_
 _TOKENS = st.one_of(
     st.integers(-2, 4).map(str),
     st.floats(-0.05, 1.1, allow_nan=False).map(lambda x: f"{x:.4f}"),
-    st.sampled_from(["nan", "inf", "0", "1", "2", "1.5", "2.0000001", "-0.005", "1.01", "1.0100001", "-0.01",
-                     "-0.011", "abc", "1e39", "0.5,", "0.0"]),
+    st.sampled_from(
+        [
+            "nan",
+            "inf",
+            "0",
+            "1",
+            "2",
+            "1.5",
+            "2.0000001",
+            "-0.005",
+            "1.01",
+            "1.0100001",
+            "-0.01",
+            "-0.011",
+            "abc",
+            "1e39",
+            "0.5,",
+            "0.0",
+        ]
+    ),
 )
-_ROWS = st.lists(st.one_of(st.lists(_TOKENS, min_size=1, max_size=10).map(" ".join),
-                           st.sampled_from(["", " ", "\t"])), min_size=0, max_size=5)
+_ROWS = st.lists(
+    st.one_of(st.lists(_TOKENS, min_size=1, max_size=10).map(" ".join), st.sampled_from(["", " ", "\t"])),
+    min_size=0,
+    max_size=5,
+)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -25,23 +25,23 @@ CLEAN = "0 0.500000 0.500000 0.200000 0.300000\n1 0.250000 0.300000 0.100000 0.1
 
 # defect row -> the code it must produce (nc = 3, detect)
 DEFECTS = {
-    "5 0.5 0.5 0.1 0.1": "ND101",      # class >= nc
-    "-1 0.5 0.5 0.1 0.1": "ND101",     # negative class
-    "1.5 0.5 0.5 0.1 0.1": "ND102",    # not an integer (Ultralytics drops the image)
-    "0 0.5 0.5 0.1": "ND103",          # 4 columns
+    "5 0.5 0.5 0.1 0.1": "ND101",  # class >= nc
+    "-1 0.5 0.5 0.1 0.1": "ND101",  # negative class
+    "1.5 0.5 0.5 0.1 0.1": "ND102",  # not an integer (Ultralytics drops the image)
+    "0 0.5 0.5 0.1": "ND103",  # 4 columns
     "0 0.5 0.5 0.1 0.1 0.3": "ND103",  # 6 columns
-    "0 0.5 abc 0.1 0.1": "ND104",      # not a number
-    "0 0.5,0.5 0.1 0.1": "ND104",      # stray comma
+    "0 0.5 abc 0.1 0.1": "ND104",  # not a number
+    "0 0.5,0.5 0.1 0.1": "ND104",  # stray comma
     "0 nan 0.5 0.1 0.1": "ND105",
     "0 0.5 0.5 inf 0.1": "ND105",
-    "0 0.5 1.2 0.1 0.1": "ND106",      # cy > 1
-    "0 320 240 64 48": "ND106",        # pixels
+    "0 0.5 1.2 0.1 0.1": "ND106",  # cy > 1
+    "0 320 240 64 48": "ND106",  # pixels
     "0 0.5 -0.2 0.1 0.1": "ND106",
     "0 0.5 1.005 0.005 0.005": "ND107",  # within Ultralytics' tolerance
-    "0 0.5 0.5 0 0.1": "ND108",        # zero width
-    "0 0.5 0.5 0.1 -0.2": "ND108",     # negative height
-    "0 0.95 0.5 0.2 0.1": "ND109",     # x2 = 1.05
-    "2 0.05 0.05 0.2 0.2": "ND109",    # x1 < 0
+    "0 0.5 0.5 0 0.1": "ND108",  # zero width
+    "0 0.5 0.5 0.1 -0.2": "ND108",  # negative height
+    "0 0.95 0.5 0.2 0.1": "ND109",  # x2 = 1.05
+    "2 0.05 0.05 0.2 0.2": "ND109",  # x1 < 0
 }
 
 
@@ -53,11 +53,11 @@ def test_demo_dataset_reports_each_planted_defect_at_file_and_line(cli, demo_run
     r = cli("check-data", demo_run / "dataset", "--format", "json")
     assert r.code == 1
     got = _codes_at(r)
-    assert ("img_002.txt", 2, "ND101") in got    # class 5 >= nc 3
-    assert ("img_003.txt", 1, "ND106") in got    # cy 1.2
-    assert ("img_004.txt", 1, "ND105") in got    # nan token
-    assert ("img_006.txt", 2, "ND108") in got    # zero width
-    assert ("img_006.txt", 1, "ND109") in got    # past the edge
+    assert ("img_002.txt", 2, "ND101") in got  # class 5 >= nc 3
+    assert ("img_003.txt", 1, "ND106") in got  # cy 1.2
+    assert ("img_004.txt", 1, "ND105") in got  # nan token
+    assert ("img_006.txt", 2, "ND108") in got  # zero width
+    assert ("img_006.txt", 1, "ND109") in got  # past the edge
     assert ("img_008.jpg", None, "ND114") in got  # image without label
     assert ("img_009.txt", None, "ND115") in got  # label without image
     empty = [f for f in r.json["findings"] if f["code"] == "ND113"]
@@ -162,8 +162,9 @@ def test_every_rule_good_example_is_accepted_and_gets_no_error(tmp_path):
     assert len(good) >= 10
     for pose in (False, True):  # 8-column rows are the pose examples (kpt_shape [1, 3])
         rows = {k: row + "\n" for k, row in good.items() if (len(row.split()) == 8) == pose}
-        root = write_dataset(tmp_path / f"ds{pose}", rows, ["a", "b", "c"],
-                             extra_yaml={"kpt_shape": [1, 3]} if pose else None)
+        root = write_dataset(
+            tmp_path / f"ds{pose}", rows, ["a", "b", "c"], extra_yaml={"kpt_shape": [1, 3]} if pose else None
+        )
         rep = engine.check_data(root)
         assert rows and not [f for f in rep.findings if f.severity.value == "error"]
         assert not [k for k, row in rows.items() if _rejects(row.encode(), pose)]
@@ -262,8 +263,9 @@ def test_ND103_whole_rows_split_by_an_odd_line_break_are_a_warning_not_an_error(
 
 
 def test_ND111_pose_visibility(tmp_path):
-    root = write_dataset(tmp_path / "ds", {"p": "0 0.5 0.5 0.2 0.2 0.4 0.4 2 0.6 0.6 5\n"}, ["person"],
-                         extra_yaml={"kpt_shape": [2, 3]})
+    root = write_dataset(
+        tmp_path / "ds", {"p": "0 0.5 0.5 0.2 0.2 0.4 0.4 2 0.6 0.6 5\n"}, ["person"], extra_yaml={"kpt_shape": [2, 3]}
+    )
     rep = engine.check_data(root)
     assert [(x.code, x.line, x.data["keypoint"]) for x in rep.findings if x.code == "ND111"] == [("ND111", 1, 2)]
     assert rep.summary["task"] == "pose"
@@ -309,12 +311,19 @@ def test_no_images_flag_skips_pairing(cli, demo_run):
     assert "ND114" not in r.codes() and "ND115" not in r.codes() and "ND101" in r.codes()
 
 
-@pytest.mark.parametrize("name,task", [
-    ("detect_coco8_000000000009.txt", None), ("detect_roboflow_fire_multi_noeol.txt", None),
-    ("detect_roboflow_fire_empty.txt", None), ("segment_coco8seg_000000000009.txt", "segment"),
-    ("segment_landslide_valid220.txt", None), ("pose_coco8pose_000000000049.txt", "pose"),
-    ("pose_coco8pose_000000000049.txt", None), ("obb_dota8_P0861__1024__0___1648.txt", "obb"),
-])
+@pytest.mark.parametrize(
+    "name,task",
+    [
+        ("detect_coco8_000000000009.txt", None),
+        ("detect_roboflow_fire_multi_noeol.txt", None),
+        ("detect_roboflow_fire_empty.txt", None),
+        ("segment_coco8seg_000000000009.txt", "segment"),
+        ("segment_landslide_valid220.txt", None),
+        ("pose_coco8pose_000000000049.txt", "pose"),
+        ("pose_coco8pose_000000000049.txt", None),
+        ("obb_dota8_P0861__1024__0___1648.txt", "obb"),
+    ],
+)
 def test_shared_real_labels_yield_no_error(cli, shared_formats, name, task):
     f = shared_formats / "ultralytics" / "labels" / name
     args = ["check-data", f, "--num-classes", "80", "--format", "json"] + (["--task", task] if task else [])
@@ -335,11 +344,32 @@ def test_shared_roboflow_noeol_counts_every_row(cli, shared_formats):
 _TOKENS = st.one_of(
     st.integers(-2, 5).map(str),
     st.floats(-0.1, 1.3, allow_nan=False).map(lambda x: f"{x:.4f}"),
-    st.sampled_from(["nan", "inf", "-inf", "0", "1", "1.01", "1.0100001", "-0.01", "-0.011", "abc", "2.9999999999",
-                     "1e39", "0.5,", "1.5", "2.0000001", "-0.005"]),
+    st.sampled_from(
+        [
+            "nan",
+            "inf",
+            "-inf",
+            "0",
+            "1",
+            "1.01",
+            "1.0100001",
+            "-0.01",
+            "-0.011",
+            "abc",
+            "2.9999999999",
+            "1e39",
+            "0.5,",
+            "1.5",
+            "2.0000001",
+            "-0.005",
+        ]
+    ),
 )
-_LINES = st.lists(st.one_of(st.lists(_TOKENS, min_size=1, max_size=11).map(" ".join),
-                            st.sampled_from(["", " ", "\t", " \r"])), min_size=0, max_size=6)
+_LINES = st.lists(
+    st.one_of(st.lists(_TOKENS, min_size=1, max_size=11).map(" ".join), st.sampled_from(["", " ", "\t", " \r"])),
+    min_size=0,
+    max_size=6,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -381,8 +411,13 @@ def test_every_rule_bad_example_raises_its_own_code(generated):
     missing = []
     for code, rows in rule_rows("bad").items():
         stems = [f"{code}_{n}_" for n in range(len(rows))]
-        got = {c for name, lines in found.items() if name.startswith(tuple(stems))
-               for hits in lines.values() for c, _ in hits}
+        got = {
+            c
+            for name, lines in found.items()
+            if name.startswith(tuple(stems))
+            for hits in lines.values()
+            for c, _ in hits
+        }
         if code not in got:
             missing.append((code, sorted(got)))
     assert not missing

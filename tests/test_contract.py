@@ -34,10 +34,20 @@ def test_json_envelope_has_exactly_the_contract_keys():
     assert env["summary"] == {"loss": "nan", "best": "inf"}
 
 
-@pytest.mark.parametrize("worst,fail_on,expected", [
-    ("error", "error", 1), ("error", "never", 0),
-    ("warning", "error", 0), ("warning", "warning", 1), ("warning", "info", 1), ("warning", "never", 0),
-    ("info", "error", 0), ("info", "warning", 0), ("info", "info", 1)])
+@pytest.mark.parametrize(
+    "worst,fail_on,expected",
+    [
+        ("error", "error", 1),
+        ("error", "never", 0),
+        ("warning", "error", 0),
+        ("warning", "warning", 1),
+        ("warning", "info", 1),
+        ("warning", "never", 0),
+        ("info", "error", 0),
+        ("info", "warning", 0),
+        ("info", "info", 1),
+    ],
+)
 def test_exit_code_follows_fail_on(worst, fail_on, expected):
     """Each threshold is tested on a report whose worst finding sits on the other side of it."""
     r = Report(command="x")
@@ -86,8 +96,9 @@ def test_version():
 
 @pytest.mark.parametrize("args", [["--help"], ["explain"], ["--version"]])
 def test_fast_commands_import_neither_torch_nor_pandas(args):
-    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "nandoctor", *args],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "nandoctor", *args], capture_output=True, text=True, timeout=60
+    )
     assert p.returncode == 0
     imported = {line.split("|")[-1].strip().split(".")[0] for line in p.stderr.splitlines() if "|" in line}
     assert "torch" not in imported and "pandas" not in imported
@@ -125,7 +136,7 @@ COMMANDS = ["check-data", "inspect-ckpt", "analyze-log", "diagnose-config", "tri
 def readme_exit_codes() -> dict[str, int]:
     """{input class: exit code} from the README's exit-code table."""
     text = (ROOT / "README.md").read_text()
-    table = text[text.index("### Exit codes"):]
+    table = text[text.index("### Exit codes") :]
     classes: dict[str, int] = {}
     for line in table.splitlines()[1:]:
         m = re.match(r"\|\s*(\d+)\s*\|.*\|(.*)\|\s*$", line)
@@ -150,19 +161,28 @@ def inputs(tmp_path_factory, demo_run) -> dict[str, dict[str, list]]:
     healthy = d / "healthy_run"
     (healthy / "weights").mkdir(parents=True)
     torch.save({"model": {"w": torch.ones(3)}, "epoch": 2}, healthy / "weights" / "epoch2.pt")
-    (healthy / "results.csv").write_text("epoch,train/box_loss,train/cls_loss,train/dfl_loss\n"
-                                         "1,1.5,2.0,1.2\n2,1.4,1.9,1.1\n3,1.3,1.8,1.0\n")
+    (healthy / "results.csv").write_text(
+        "epoch,train/box_loss,train/cls_loss,train/dfl_loss\n1,1.5,2.0,1.2\n2,1.4,1.9,1.1\n3,1.3,1.8,1.0\n"
+    )
     (d / "healthy.yaml").write_text("lr0: 0.001\namp: false\nimgsz: 640\n")
     (d / "label.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     picture = d / "picture.png"
     Image.new("RGB", (8, 8)).save(picture)
-    broken = {"check-data": [demo_run / "dataset"], "inspect-ckpt": [demo_run / "weights"],
-              "analyze-log": [demo_run / "results.csv"], "diagnose-config": [demo_run / "args.yaml", "--log", demo_run / "results.csv", "--dry-run"],
-              "triage": [demo_run, "--no-data"]}
+    broken = {
+        "check-data": [demo_run / "dataset"],
+        "inspect-ckpt": [demo_run / "weights"],
+        "analyze-log": [demo_run / "results.csv"],
+        "diagnose-config": [demo_run / "args.yaml", "--log", demo_run / "results.csv", "--dry-run"],
+        "triage": [demo_run, "--no-data"],
+    }
     return {
-        "healthy": {"check-data": [d / "label.txt", "--num-classes", "1"],
-                    "inspect-ckpt": [healthy / "weights" / "epoch2.pt"], "analyze-log": [healthy / "results.csv"],
-                    "diagnose-config": [d / "healthy.yaml", "--dry-run"], "triage": [healthy]},
+        "healthy": {
+            "check-data": [d / "label.txt", "--num-classes", "1"],
+            "inspect-ckpt": [healthy / "weights" / "epoch2.pt"],
+            "analyze-log": [healthy / "results.csv"],
+            "diagnose-config": [d / "healthy.yaml", "--dry-run"],
+            "triage": [healthy],
+        },
         "broken": broken,
         "broken --fail-on never": {c: [*a, "--fail-on", "never"] for c, a in broken.items()},
         "missing": {c: [d / "does_not_exist"] for c in COMMANDS},
@@ -211,12 +231,19 @@ def test_watch_codes_follow_the_table(tmp_path):
     table = readme_exit_codes()
     log = tmp_path / "h.csv"
     log.write_text("epoch,train_loss\n1,2.0\n2,1.9\n3,1.8\n")  # enough points to judge: no alarm
-    assert run_cli("analyze-log", log, "--watch", "--interval", "0.1", "--timeout", "0.3").code == table["watch timeout"]
+    assert (
+        run_cli("analyze-log", log, "--watch", "--interval", "0.1", "--timeout", "0.3").code == table["watch timeout"]
+    )
     bad = tmp_path / "bad.csv"
     bad.write_text("epoch,train_loss\n1,2.0\n2,nan\n")
     assert run_cli("analyze-log", bad, "--watch", "--interval", "0.1", "--timeout", "30").code == table["watch alarm"]
-    p = subprocess.Popen([sys.executable, "-m", "nandoctor", "analyze-log", str(log), "--watch", "--interval", "0.1",
-                          "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "nandoctor", "analyze-log", str(log), "--watch", "--interval", "0.1", "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     assert p.stderr.readline().startswith("watching ")
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=30)
@@ -231,8 +258,10 @@ def test_an_internal_error_is_named_as_ours_with_the_traceback_under_debug(monke
 
     monkeypatch.setattr(engine, "analyze_log", bug)
     r = cli("analyze-log", demo_run / "results.csv")
-    assert r.code == 2 and r.stderr == ("nandoctor: error: internal error in nandoctor, please report: "
-                                        "ZeroDivisionError: division by zero (rerun with --debug for the traceback)\n")
+    assert r.code == 2 and r.stderr == (
+        "nandoctor: error: internal error in nandoctor, please report: "
+        "ZeroDivisionError: division by zero (rerun with --debug for the traceback)\n"
+    )
     d = cli("analyze-log", demo_run / "results.csv", "--debug")
     assert d.code == 2 and "Traceback" in d.stderr and "ZeroDivisionError" in d.stderr
 
@@ -253,10 +282,12 @@ def test_a_known_parse_error_is_exit_2_with_its_reason(monkeypatch, cli, demo_ru
 
 # --- one file of the wrong kind: exit 2 with one line naming it, whichever command reads it ----------
 
-WRONG_KIND_COMMANDS = {"random bytes": ["check-data", "inspect-ckpt", "analyze-log", "diagnose-config"],
-                       "png": ["check-data", "inspect-ckpt", "analyze-log", "diagnose-config"],
-                       "empty": ["check-data", "inspect-ckpt", "analyze-log"],
-                       "yaml config": ["check-data", "inspect-ckpt", "analyze-log"]}
+WRONG_KIND_COMMANDS = {
+    "random bytes": ["check-data", "inspect-ckpt", "analyze-log", "diagnose-config"],
+    "png": ["check-data", "inspect-ckpt", "analyze-log", "diagnose-config"],
+    "empty": ["check-data", "inspect-ckpt", "analyze-log"],
+    "yaml config": ["check-data", "inspect-ckpt", "analyze-log"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -280,8 +311,19 @@ def wrong_kind_files(tmp_path_factory) -> dict[str, list[Path]]:
         files["empty"].append(d / f"empty{ext}")
     Image.new("RGB", (16, 16), (200, 30, 30)).save(d / "picture.png")
     files["png"].append(d / "picture.png")
-    (d / "args.yaml").write_text(yaml.safe_dump({"task": "detect", "mode": "train", "model": "yolov8n.pt",
-                                                 "data": "coco8.yaml", "epochs": 3, "lr0": 0.01, "amp": True}))
+    (d / "args.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "task": "detect",
+                "mode": "train",
+                "model": "yolov8n.pt",
+                "data": "coco8.yaml",
+                "epochs": 3,
+                "lr0": 0.01,
+                "amp": True,
+            }
+        )
+    )
     files["yaml config"].append(d / "args.yaml")
     return files
 
@@ -318,8 +360,10 @@ def test_library_warnings_stay_off_stderr_unless_debug(tmp_path):
     of the report; --debug shows it, which proves the input really triggers one."""
     import torch
 
-    torch.save({"model": {"w": torch.tensor([1e308, -1e308, 1e308, 5.0], dtype=torch.float64)}, "epoch": 1},
-               tmp_path / "huge.pt")
+    torch.save(
+        {"model": {"w": torch.tensor([1e308, -1e308, 1e308, 5.0], dtype=torch.float64)}, "epoch": 1},
+        tmp_path / "huge.pt",
+    )
     r = run_cli("inspect-ckpt", tmp_path / "huge.pt", "--stats", "--format", "json")
     assert r.code in (0, 1) and r.stderr == "", r.stderr
     row = json.loads(r.stdout)["summary"]["checkpoints"][0]
@@ -332,12 +376,18 @@ def _bug(*a, **kw):
     raise ZeroDivisionError("division by zero")
 
 
-@pytest.mark.parametrize("command,target", [("inspect-ckpt", "nandoctor.ckpt.scan.scan"),
-                                            ("inspect-ckpt", "nandoctor.pickle_policy.classify"),
-                                            ("check-data", "nandoctor.ckpt.readers.read_any"),
-                                            ("check-data", "nandoctor.pickle_policy.classify")])
-def test_a_bug_deep_inside_an_engine_is_an_internal_error_never_a_verdict_on_the_file(monkeypatch, cli, tmp_path,
-                                                                                       command, target):
+@pytest.mark.parametrize(
+    "command,target",
+    [
+        ("inspect-ckpt", "nandoctor.ckpt.scan.scan"),
+        ("inspect-ckpt", "nandoctor.pickle_policy.classify"),
+        ("check-data", "nandoctor.ckpt.readers.read_any"),
+        ("check-data", "nandoctor.pickle_policy.classify"),
+    ],
+)
+def test_a_bug_deep_inside_an_engine_is_an_internal_error_never_a_verdict_on_the_file(
+    monkeypatch, cli, tmp_path, command, target
+):
     """The per-file handlers catch what a file can make a parser raise; a bug of ours (here in the tensor
     scan, the pickle policy or the reader check-data shares) must not become "unreadable checkpoint"."""
     import importlib
@@ -349,5 +399,7 @@ def test_a_bug_deep_inside_an_engine_is_an_internal_error_never_a_verdict_on_the
     monkeypatch.setattr(importlib.import_module(module), name, _bug)
     r = cli(command, tmp_path / "epoch1.pt", "--format", "json")
     assert r.code == 2 and r.stdout == "", (r.code, r.stdout[:300])
-    assert r.stderr == ("nandoctor: error: internal error in nandoctor, please report: ZeroDivisionError: "
-                        "division by zero (rerun with --debug for the traceback)\n")
+    assert r.stderr == (
+        "nandoctor: error: internal error in nandoctor, please report: ZeroDivisionError: "
+        "division by zero (rerun with --debug for the traceback)\n"
+    )

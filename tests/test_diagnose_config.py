@@ -37,10 +37,11 @@ def codes(report) -> dict[str, set[str]]:
 
 
 def comments(text: str) -> list[str]:
-    return [line[line.index("#"):].strip() for line in text.splitlines() if "#" in line]
+    return [line[line.index("#") :].strip() for line in text.splitlines() if "#" in line]
 
 
 # --- done when ---------------------------------------------------------------------------------
+
 
 def test_done_multi_dataset_config_lower_float_lr_clipping_masking_off_cross_entropy_comments_intact(tmp_path, cli):
     cfg = sample(tmp_path, "multi_dataset.yaml")
@@ -57,8 +58,12 @@ def test_done_multi_dataset_config_lower_float_lr_clipping_masking_off_cross_ent
     original_comments = comments(cfg.read_text())
     kept = " ".join(comments(text))
     assert all(c in kept for c in original_comments)
-    assert {c["key"] for c in s["changes"]} == {"training.lr", "training.max_grad_norm",
-                                                "datasets.enable_logits_masking", "loss.type"}
+    assert {c["key"] for c in s["changes"]} == {
+        "training.lr",
+        "training.max_grad_norm",
+        "datasets.enable_logits_masking",
+        "loss.type",
+    }
 
 
 def test_done_yolo_1280_args_repaired_with_exactly_the_original_keys(tmp_path):
@@ -100,24 +105,37 @@ def test_done_accelerate_fp16_repaired_with_only_accelerate_keys(tmp_path):
     assert fixed["downcast_bf16"] == "no"  # the quoted 'no' stays a string
 
 
-@pytest.mark.parametrize("name", ["ultralytics/args_detect.yaml", "ultralytics/args_pose.yaml",
-                                  "ultralytics/args_classify.yaml", "ultralytics/default.yaml",
-                                  "ultralytics/yolov5_hyp.yaml",
-                                  "hf/training_args_llamafactory_qwen3_lora_sft.yaml",
-                                  "hf/training_args_alignment_handbook_zephyr_sft_full.yaml",
-                                  "accelerate/alignment_handbook_zero3.yaml", "accelerate/default_config.yaml",
-                                  "accelerate/default_config_multinode_mp_no.yaml",
-                                  "accelerate/default_config_sd3_deepspeed_inline_bf16.yaml",
-                                  "accelerate/llamafactory_fsdp_config.yaml", "deepspeed/ds_config.json",
-                                  "deepspeed/ds_config_bf16_zero3.json", "deepspeed/ds_z3_config_auto.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ultralytics/args_detect.yaml",
+        "ultralytics/args_pose.yaml",
+        "ultralytics/args_classify.yaml",
+        "ultralytics/default.yaml",
+        "ultralytics/yolov5_hyp.yaml",
+        "hf/training_args_llamafactory_qwen3_lora_sft.yaml",
+        "hf/training_args_alignment_handbook_zephyr_sft_full.yaml",
+        "accelerate/alignment_handbook_zero3.yaml",
+        "accelerate/default_config.yaml",
+        "accelerate/default_config_multinode_mp_no.yaml",
+        "accelerate/default_config_sd3_deepspeed_inline_bf16.yaml",
+        "accelerate/llamafactory_fsdp_config.yaml",
+        "deepspeed/ds_config.json",
+        "deepspeed/ds_config_bf16_zero3.json",
+        "deepspeed/ds_z3_config_auto.json",
+    ],
+)
 def test_done_real_healthy_configs_have_no_error(shared_formats, name, tmp_path):
     path = shared_formats / name
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     report = diagnose_config(path, output=tmp_path / "out", dry_run=True)
     assert report.summary["framework"] is not None
     # transformers >= 5 installed here refuses warmup_ratio (ND418): a real error for this machine's version
-    assert [f for f in report.findings if f.severity.value == "error"
-            and not (f.code == "ND418" and "(installed)" in f.message)] == []
+    assert [
+        f
+        for f in report.findings
+        if f.severity.value == "error" and not (f.code == "ND418" and "(installed)" in f.message)
+    ] == []
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 
 
@@ -147,6 +165,7 @@ def test_ND415_keep_existing_reports_instead_of_failing(tmp_path):
 
 # --- the repaired file -----------------------------------------------------------------------
 
+
 def test_untouched_lines_of_a_real_args_yaml_are_byte_identical(shared_formats, tmp_path):
     src = shared_formats / "ultralytics" / "default.yaml"
     report = diagnose_config(src, output=tmp_path / "default_fixed.yaml")
@@ -157,7 +176,7 @@ def test_untouched_lines_of_a_real_args_yaml_are_byte_identical(shared_formats, 
         if a != b:
             key = a.split(":")[0]
             assert key in changed and b.startswith(f"{key}: ") and "# nandoctor: " in b
-            assert a[a.index("#"):] in b  # the original comment stays
+            assert a[a.index("#") :] in b  # the original comment stays
     assert "amp: False # (bool | str)" in (tmp_path / "default_fixed.yaml").read_text()  # style kept
 
 
@@ -203,12 +222,17 @@ def test_deepspeed_json_repaired_as_json_keeping_untouched_text(tmp_path):
     assert '"allgather_bucket_size": 5e8' in out.read_text()
 
 
-@pytest.mark.parametrize("name,framework", [("ultralytics_args_1280.yaml", "ultralytics"),
-                                            ("hf_training_args_fp16.yaml", "hf-trainer"),
-                                            ("accelerate_fp16.yaml", "accelerate"),
-                                            ("deepspeed_fp16.json", "deepspeed"),
-                                            ("lightning_config.yaml", "lightning"),
-                                            ("multi_dataset.yaml", "generic")])
+@pytest.mark.parametrize(
+    "name,framework",
+    [
+        ("ultralytics_args_1280.yaml", "ultralytics"),
+        ("hf_training_args_fp16.yaml", "hf-trainer"),
+        ("accelerate_fp16.yaml", "accelerate"),
+        ("deepspeed_fp16.json", "deepspeed"),
+        ("lightning_config.yaml", "lightning"),
+        ("multi_dataset.yaml", "generic"),
+    ],
+)
 def test_framework_detection_of_every_sample(name, framework, tmp_path):
     assert diagnose_config(SAMPLES / name, dry_run=True).summary["framework"] == framework
 
@@ -232,6 +256,7 @@ def test_demo_args_yaml_is_repaired_from_the_runs_own_log(demo_run, tmp_path, cl
 
 # --- one test per rule -----------------------------------------------------------------------
 
+
 def write(tmp_path: Path, text: str, name: str = "cfg.yaml") -> Path:
     p = tmp_path / name
     p.write_text(text)
@@ -249,25 +274,32 @@ def test_ND401_lightning_precision_16_mixed(tmp_path):
 
 def test_ND402_ultralytics_lr0_at_1280_not_at_640(tmp_path):
     hi = diagnose_config(write(tmp_path, "lr0: 0.01\nimgsz: 1280\namp: false\noptimizer: SGD\n"), dry_run=True)
-    lo = diagnose_config(write(tmp_path, "lr0: 0.01\nimgsz: 640\namp: false\noptimizer: SGD\n", "b.yaml"),
-                         dry_run=True)
+    lo = diagnose_config(write(tmp_path, "lr0: 0.01\nimgsz: 640\namp: false\noptimizer: SGD\n", "b.yaml"), dry_run=True)
     assert "lr0" in codes(hi)["ND402"] and "ND402" not in codes(lo)
 
 
 def test_ND403_adam_eps_only_where_the_optimizer_state_is_fp16(tmp_path):
-    pure = diagnose_config(write(tmp_path, "trainer:\n  precision: 16-true\n  gradient_clip_val: 1.0\n"
-                                           "optimizer:\n  class_path: torch.optim.AdamW\n  init_args:\n"
-                                           "    lr: 1.0e-05\n    eps: 1.0e-08\n"))
+    pure = diagnose_config(
+        write(
+            tmp_path,
+            "trainer:\n  precision: 16-true\n  gradient_clip_val: 1.0\n"
+            "optimizer:\n  class_path: torch.optim.AdamW\n  init_args:\n"
+            "    lr: 1.0e-05\n    eps: 1.0e-08\n",
+        )
+    )
     assert "optimizer.init_args.eps" in codes(pure)["ND403"]
     assert fixed_of(pure)["optimizer"]["init_args"]["eps"] == 1e-6
-    amp = diagnose_config(write(tmp_path, "learning_rate: 2.0e-05\nfp16: true\nadam_epsilon: 1.0e-08\n"
-                                          "warmup_steps: 0.1\n", "amp.yaml"), dry_run=True)
+    amp = diagnose_config(
+        write(tmp_path, "learning_rate: 2.0e-05\nfp16: true\nadam_epsilon: 1.0e-08\nwarmup_steps: 0.1\n", "amp.yaml"),
+        dry_run=True,
+    )
     assert "ND403" not in codes(amp)  # AMP: the optimizer runs in fp32
 
 
 def test_ND404_deepspeed_gradient_clipping_zero(tmp_path):
-    r = diagnose_config(write(tmp_path, '{"train_batch_size": 8, "bf16": {"enabled": true}, '
-                                        '"gradient_clipping": 0}', "ds.json"))
+    r = diagnose_config(
+        write(tmp_path, '{"train_batch_size": 8, "bf16": {"enabled": true}, "gradient_clipping": 0}', "ds.json")
+    )
     assert "gradient_clipping" in codes(r)["ND404"] and fixed_of(r)["gradient_clipping"] == 1.0
 
 
@@ -289,8 +321,9 @@ def test_ND418_warmup_ratio_under_transformers_5_becomes_warmup_steps(tmp_path):
 
 
 def test_ND406_logits_masking(tmp_path):
-    r = diagnose_config(write(tmp_path, "training:\n  lr: 1.0e-05\n  max_grad_norm: 1.0\n"
-                                        "enable_logits_masking: true\n"))
+    r = diagnose_config(
+        write(tmp_path, "training:\n  lr: 1.0e-05\n  max_grad_norm: 1.0\nenable_logits_masking: true\n")
+    )
     assert fixed_of(r)["enable_logits_masking"] is False
 
 
@@ -299,16 +332,27 @@ def test_ND407_focal_loss(tmp_path):
     assert fixed_of(r)["loss"] == "cross_entropy" and "loss" in codes(r)["ND407"]
 
 
-@pytest.mark.parametrize("block,where", [("loss:\n  name: asymmetric\n", "loss.name"),
-                                         ("loss:\n  _target_: losses.FocalLoss\n  gamma: 2.0\n", "loss._target_"),
-                                         ("criterion:\n  class_path: mylosses.FocalLoss\n", "criterion.class_path")])
+@pytest.mark.parametrize(
+    "block,where",
+    [
+        ("loss:\n  name: asymmetric\n", "loss.name"),
+        ("loss:\n  _target_: losses.FocalLoss\n  gamma: 2.0\n", "loss._target_"),
+        ("criterion:\n  class_path: mylosses.FocalLoss\n", "criterion.class_path"),
+    ],
+)
 def test_ND407_loss_named_by_name_target_or_class_path(tmp_path, block, where):
     r = diagnose_config(write(tmp_path, "optimizer:\n  lr: 1.0e-05\nmax_grad_norm: 1.0\n" + block), dry_run=True)
     assert where in codes(r)["ND407"]
     changed = {c["key"] for c in r.summary["changes"]}
     assert (where in changed) is where.endswith(".name")  # a constructor's class is reported, never swapped alone
-    ce = diagnose_config(write(tmp_path, "optimizer:\n  lr: 1.0e-05\nmax_grad_norm: 1.0\nloss:\n  _target_: "
-                               "torch.nn.CrossEntropyLoss\n", "ce.yaml"), dry_run=True)
+    ce = diagnose_config(
+        write(
+            tmp_path,
+            "optimizer:\n  lr: 1.0e-05\nmax_grad_norm: 1.0\nloss:\n  _target_: torch.nn.CrossEntropyLoss\n",
+            "ce.yaml",
+        ),
+        dry_run=True,
+    )
     assert "ND407" not in codes(ce)
 
 
@@ -359,6 +403,7 @@ def test_ND414_nothing_to_diagnose_is_info_exit_0(tmp_path, cli, text):
 
 # --- --log (analyze-log's diagnosis) ----------------------------------------------------------
 
+
 def test_ND417_log_drives_repair_values(demo_run, tmp_path):
     pytest.importorskip("nandoctor.logs.engine")
     report = diagnose_config(demo_run / "args.yaml", log=demo_run / "results.csv", output=tmp_path / "f.yaml")
@@ -382,8 +427,9 @@ def test_log_option_missing_file_exits_2(tmp_path, cli):
 
 
 def test_ND401_generic_mixed_precision_no_is_quoted_so_pyyaml_keeps_a_string(tmp_path):
-    r = diagnose_config(write(tmp_path, "training:\n  lr: 1.0e-05\n  max_grad_norm: 1.0\n  mixed_precision: fp16\n",
-                              "train.yml"))
+    r = diagnose_config(
+        write(tmp_path, "training:\n  lr: 1.0e-05\n  max_grad_norm: 1.0\n  mixed_precision: fp16\n", "train.yml")
+    )
     out = Path(r.summary["output"])
     assert out.name == "train_fixed.yml"
     assert yaml.safe_load(out.read_text())["training"]["mixed_precision"] == "no"  # not False (YAML 1.1)
@@ -400,6 +446,7 @@ def test_output_symlinked_to_the_input_is_refused(tmp_path):
 
 # --- issue 15: evidence, versions, constructor blocks, detection ------------------------------
 
+
 def nan_trainer_state(path: Path, grad: float = 8.0) -> Path:
     from tests.analyze_log_fixtures import write_trainer_state
 
@@ -409,8 +456,11 @@ def nan_trainer_state(path: Path, grad: float = 8.0) -> Path:
 
 def test_hf_config_beside_its_trainer_state_uses_it_as_evidence(tmp_path, cli):
     pytest.importorskip("nandoctor.logs.engine")
-    cfg = write(tmp_path, "learning_rate: 1.0e-05\nlr_scheduler_type: cosine\nwarmup_steps: 0.1\n"
-                          "max_grad_norm: 1.0\nfp16: true\n", "training_args.yaml")
+    cfg = write(
+        tmp_path,
+        "learning_rate: 1.0e-05\nlr_scheduler_type: cosine\nwarmup_steps: 0.1\nmax_grad_norm: 1.0\nfp16: true\n",
+        "training_args.yaml",
+    )
     (tmp_path / "checkpoint-400").mkdir()
     nan_trainer_state(tmp_path / "checkpoint-400" / "trainer_state.json")
     r = cli("diagnose-config", cfg, "--dry-run", "--format", "json")
@@ -431,21 +481,24 @@ def test_unreadable_log_beside_the_config_is_an_info_not_a_failure(tmp_path):
 def test_ND404_deepspeed_clip_from_the_log_is_never_looser_than_the_default(tmp_path):
     pytest.importorskip("nandoctor.logs.engine")
     log = nan_trainer_state(tmp_path / "trainer_state.json", grad=10.0)
-    cfg = write(tmp_path, '{"train_micro_batch_size_per_gpu": 4, "bf16": {"enabled": true}, '
-                          '"gradient_clipping": 0}', "ds.json")
+    cfg = write(
+        tmp_path, '{"train_micro_batch_size_per_gpu": 4, "bf16": {"enabled": true}, "gradient_clipping": 0}', "ds.json"
+    )
     r = diagnose_config(cfg, log=log, output=tmp_path / "out.json")
     assert r.summary["log"]["clip_threshold"] > 1.0  # the log alone would say clip at 2-3x a norm of 10
-    assert fixed_of(r)["gradient_clipping"] == 1.0    # DeepSpeed's current default; never looser
+    assert fixed_of(r)["gradient_clipping"] == 1.0  # DeepSpeed's current default; never looser
     light = diagnose_config(sample(tmp_path, "lightning_config.yaml"), log=log, output=tmp_path / "l.yaml")
     assert fixed_of(light)["trainer"]["gradient_clip_val"] == r.summary["log"]["clip_threshold"]  # default: off
 
 
 def test_ND404_deepspeed_absent_clipping_names_the_version_it_assumes(tmp_path):
-    r = diagnose_config(write(tmp_path, '{"train_micro_batch_size_per_gpu": 4, "bf16": {"enabled": true}}',
-                              "ds.json"), dry_run=True)
+    r = diagnose_config(
+        write(tmp_path, '{"train_micro_batch_size_per_gpu": 4, "bf16": {"enabled": true}}', "ds.json"), dry_run=True
+    )
     f = next(f for f in r.findings if f.code == "ND404")
-    assert f.severity.value == "info" and "DeepSpeed" in f.message and ("0.19.8" in f.message or
-                                                                         "installed" in f.message)
+    assert (
+        f.severity.value == "info" and "DeepSpeed" in f.message and ("0.19.8" in f.message or "installed" in f.message)
+    )
 
 
 def test_ND402_ultralytics_auto_uses_the_logs_lr_not_lr0(tmp_path):
@@ -465,27 +518,37 @@ def test_ND402_ultralytics_auto_uses_the_logs_lr_not_lr0(tmp_path):
 
 
 def test_no_large_image_advice_at_640(tmp_path):
-    r = diagnose_config(write(tmp_path, "lr0: 0.01\nimgsz: 640\noptimizer: SGD\namp: false\n"), dry_run=True,
-                        find_log=False)
+    r = diagnose_config(
+        write(tmp_path, "lr0: 0.01\nimgsz: 640\noptimizer: SGD\namp: false\n"), dry_run=True, find_log=False
+    )
     assert "ND402" not in codes(r)
 
 
-@pytest.mark.parametrize("text,framework", [
-    ("_target_: lightning.pytorch.trainer.Trainer\nmax_epochs: 10\nprecision: 16\n", "lightning"),
-    ("trainer:\n  _target_: pytorch_lightning.Trainer\n  max_epochs: 3\n", "lightning"),
-    ("compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\nmixed_precision: fp16\n", "accelerate"),
-    ("mixed_precision: fp16\nnum_processes: 2\n", "accelerate"),
-    ("base_model: NousResearch/Llama-2-7b-hf\nadapter: lora\nsequence_len: 4096\nmicro_batch_size: 2\n"
-     "learning_rate: 0.0002\nfp16: true\n", "axolotl"),
-])
+@pytest.mark.parametrize(
+    "text,framework",
+    [
+        ("_target_: lightning.pytorch.trainer.Trainer\nmax_epochs: 10\nprecision: 16\n", "lightning"),
+        ("trainer:\n  _target_: pytorch_lightning.Trainer\n  max_epochs: 3\n", "lightning"),
+        ("compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\nmixed_precision: fp16\n", "accelerate"),
+        ("mixed_precision: fp16\nnum_processes: 2\n", "accelerate"),
+        (
+            "base_model: NousResearch/Llama-2-7b-hf\nadapter: lora\nsequence_len: 4096\nmicro_batch_size: 2\n"
+            "learning_rate: 0.0002\nfp16: true\n",
+            "axolotl",
+        ),
+    ],
+)
 def test_detection_of_hydra_trainers_short_accelerate_and_axolotl(tmp_path, text, framework):
     assert diagnose_config(write(tmp_path, text), dry_run=True, find_log=False).summary["framework"] == framework
 
 
 def test_hydra_trainer_gets_gradient_clip_val_and_its_constructor_blocks_no_key(tmp_path):
-    cfg = write(tmp_path, "trainer:\n  _target_: lightning.pytorch.trainer.Trainer\n  max_epochs: 10\n"
-                          "  precision: 16-mixed\nmodel:\n  _target_: src.models.Lit\n  optimizer:\n"
-                          "    _target_: torch.optim.Adam\n    _partial_: true\n    lr: 0.001\n")
+    cfg = write(
+        tmp_path,
+        "trainer:\n  _target_: lightning.pytorch.trainer.Trainer\n  max_epochs: 10\n"
+        "  precision: 16-mixed\nmodel:\n  _target_: src.models.Lit\n  optimizer:\n"
+        "    _target_: torch.optim.Adam\n    _partial_: true\n    lr: 0.001\n",
+    )
     r = diagnose_config(cfg, find_log=False)
     fixed = fixed_of(r)
     assert fixed["trainer"]["gradient_clip_val"] == 1.0
@@ -493,8 +556,11 @@ def test_hydra_trainer_gets_gradient_clip_val_and_its_constructor_blocks_no_key(
 
 
 def test_hydra_model_config_alone_is_told_where_to_clip_not_edited(tmp_path):
-    cfg = write(tmp_path, "_target_: src.models.mnist_module.MNISTLitModule\noptimizer:\n  _target_: torch.optim.Adam\n"
-                          "  _partial_: true\n  lr: 0.001\ncompile: false\n")
+    cfg = write(
+        tmp_path,
+        "_target_: src.models.mnist_module.MNISTLitModule\noptimizer:\n  _target_: torch.optim.Adam\n"
+        "  _partial_: true\n  lr: 0.001\ncompile: false\n",
+    )
     r = diagnose_config(cfg, find_log=False)
     f = next(f for f in r.findings if f.code == "ND404")
     assert "constructor" in f.message and r.summary["output"] is None
@@ -509,8 +575,11 @@ def test_lightningcli_class_path_blocks_get_no_key(tmp_path):
 
 @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "1e400", "1.0e+400"])
 def test_ND419_non_finite_values_are_reported_and_never_proposed(tmp_path, value):
-    r = diagnose_config(write(tmp_path, f"lr0: {value}\nimgsz: 640\noptimizer: SGD\namp: false\n"),
-                        output=tmp_path / "out.yaml", find_log=False)
+    r = diagnose_config(
+        write(tmp_path, f"lr0: {value}\nimgsz: 640\noptimizer: SGD\namp: false\n"),
+        output=tmp_path / "out.yaml",
+        find_log=False,
+    )
     f = next(f for f in r.findings if f.code == "ND419")
     assert f.where == "lr0" and f.severity.value == "error" and f.line == 1
     assert all(c["key"] != "lr0" for c in r.summary["changes"])
@@ -545,8 +614,13 @@ def test_env_command_reports_versions_and_bf16(cli):
     assert "bf16:" in text.stdout and "transformers:" in text.stdout
 
 
-@pytest.mark.parametrize("name", sorted(p.relative_to(SAMPLES.parent / "tests" / "data" / "configs").as_posix()
-                                        for p in (SAMPLES.parent / "tests" / "data" / "configs").rglob("*healthy*")))
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        p.relative_to(SAMPLES.parent / "tests" / "data" / "configs").as_posix()
+        for p in (SAMPLES.parent / "tests" / "data" / "configs").rglob("*healthy*")
+    ),
+)
 def test_healthy_corpus_configs_get_no_warning(name):
     path = SAMPLES.parent / "tests" / "data" / "configs" / name
     r = diagnose_config(path, dry_run=True, find_log=False)
@@ -555,8 +629,11 @@ def test_healthy_corpus_configs_get_no_warning(name):
 
 
 def test_ND405_transformers_4_named_in_the_file_keeps_warmup_ratio(tmp_path):
-    cfg = write(tmp_path, "transformers_version: 4.44.2\nlearning_rate: 2.0e-05\nlr_scheduler_type: cosine\n"
-                          "warmup_steps: 0\nbf16: true\n")
+    cfg = write(
+        tmp_path,
+        "transformers_version: 4.44.2\nlearning_rate: 2.0e-05\nlr_scheduler_type: cosine\n"
+        "warmup_steps: 0\nbf16: true\n",
+    )
     r = diagnose_config(cfg, find_log=False)
     fixed = fixed_of(r)
     assert fixed["warmup_ratio"] == 0.05 and fixed["warmup_steps"] == 0  # 4.x: the ratio key, steps 0 defers to it
@@ -566,8 +643,11 @@ def test_ND405_transformers_4_named_in_the_file_keeps_warmup_ratio(tmp_path):
 
 
 def test_ND401_bf16_chosen_when_the_config_names_an_ampere_machine(tmp_path):
-    cfg = write(tmp_path, "compute_environment: AMAZON_SAGEMAKER\ndistributed_type: MULTI_GPU\n"
-                          "ec2_instance_type: ml.p4d.24xlarge\nmixed_precision: fp16\nnum_processes: 8\n")
+    cfg = write(
+        tmp_path,
+        "compute_environment: AMAZON_SAGEMAKER\ndistributed_type: MULTI_GPU\n"
+        "ec2_instance_type: ml.p4d.24xlarge\nmixed_precision: fp16\nnum_processes: 8\n",
+    )
     r = diagnose_config(cfg, find_log=False)
     assert fixed_of(r)["mixed_precision"] == "bf16"
     assert "p4d" in r.summary["changes"][0]["reason"]

@@ -26,22 +26,28 @@ def test_flow_mapping_document_is_yaml_and_gets_a_pair_inserted(tmp_path):
     raw = b"{training: {lr: 1.0e-5, mixed_precision: fp16}, loss: ce}\n"
     got, report = repair(tmp_path, raw)
     assert report.summary["framework"] == "generic"
-    assert got == (b'{training: {lr: 1.0e-5, max_grad_norm: 1.0, mixed_precision: "no"}, loss: ce}'
-                   b"  # nandoctor: fp16 -> no, " + FP32.encode() + b"  # nandoctor: added 1.0, add gradient clipping\n")
+    assert got == (
+        b'{training: {lr: 1.0e-5, max_grad_norm: 1.0, mixed_precision: "no"}, loss: ce}'
+        b"  # nandoctor: fp16 -> no, " + FP32.encode() + b"  # nandoctor: added 1.0, add gradient clipping\n"
+    )
     assert yaml.safe_load(got)["training"] == {"lr": 1e-5, "max_grad_norm": 1.0, "mixed_precision": "no"}
 
 
 def test_flow_document_string_number_is_read_as_pyyaml_does(tmp_path):
     got, report = repair(tmp_path, b"{training: {lr: 1e-6, max_grad_norm: 1.0}}\n")
-    assert "ND412" in {f.code for f in report.findings}  # json would read 1e-6 as a float; the script's PyYAML reads a string
+    assert "ND412" in {
+        f.code for f in report.findings
+    }  # json would read 1e-6 as a float; the script's PyYAML reads a string
     assert yaml.safe_load(got)["training"]["lr"] == 1e-6
 
 
 def test_anchor_is_kept_and_the_shared_value_edited_once(tmp_path):
     raw = b"base: &lr 1.0e-4\nopt:\n  lr: *lr\n  fp16: true\n"
     got, report = repair(tmp_path, raw)
-    assert got.startswith(b"base: &lr 5.0e-05  # nandoctor: 0.0001 -> 5e-05, lower LR until stable\n"
-                          b"opt:\n  lr: *lr\n  fp16: false  # nandoctor: true -> false, " + FP32.encode() + b"\n")
+    assert got.startswith(
+        b"base: &lr 5.0e-05  # nandoctor: 0.0001 -> 5e-05, lower LR until stable\n"
+        b"opt:\n  lr: *lr\n  fp16: false  # nandoctor: true -> false, " + FP32.encode() + b"\n"
+    )
     assert got.count(b"5.0e-05") == 1
     fixed = yaml.safe_load(got)
     assert fixed["opt"]["lr"] == fixed["base"] == 5e-05 and fixed["opt"]["max_grad_norm"] == 1.0
@@ -50,9 +56,11 @@ def test_anchor_is_kept_and_the_shared_value_edited_once(tmp_path):
 def test_merge_keys_edit_the_base_once_for_every_inheriting_mapping(tmp_path):
     raw = b"a: &base\n  lr: 1.0e-5\n  fp16: true\nb:\n  <<: *base\nc:\n  <<: *base\n"
     got, _ = repair(tmp_path, raw)
-    assert got == (b"a: &base\n  lr: 1.0e-5\n  max_grad_norm: 1.0  # nandoctor: added 1.0, add gradient clipping\n"
-                   b"  fp16: false  # nandoctor: true -> false, " + FP32.encode() + b"\n"
-                   b"b:\n  <<: *base\nc:\n  <<: *base\n")
+    assert got == (
+        b"a: &base\n  lr: 1.0e-5\n  max_grad_norm: 1.0  # nandoctor: added 1.0, add gradient clipping\n"
+        b"  fp16: false  # nandoctor: true -> false, " + FP32.encode() + b"\n"
+        b"b:\n  <<: *base\nc:\n  <<: *base\n"
+    )
     fixed = yaml.safe_load(got)
     assert fixed["b"]["fp16"] is False and fixed["c"]["fp16"] is False
 
@@ -60,32 +68,40 @@ def test_merge_keys_edit_the_base_once_for_every_inheriting_mapping(tmp_path):
 def test_a_key_added_next_to_a_merge_is_written_in_the_mapping_itself(tmp_path):
     raw = b"defaults: &d\n  mixed_precision: bf16\nrun:\n  <<: *d\n  lr: 1.0e-5\n"
     got, _ = repair(tmp_path, raw)
-    assert got == (b"defaults: &d\n  mixed_precision: bf16\nrun:\n  <<: *d\n  lr: 1.0e-5\n"
-                   b"  max_grad_norm: 1.0  # nandoctor: added 1.0, add gradient clipping\n")
+    assert got == (
+        b"defaults: &d\n  mixed_precision: bf16\nrun:\n  <<: *d\n  lr: 1.0e-5\n"
+        b"  max_grad_norm: 1.0  # nandoctor: added 1.0, add gradient clipping\n"
+    )
 
 
 def test_changes_under_a_list_are_written_and_read_back(tmp_path):
     raw = b"stages:\n  - name: warm\n    lr: 1.0e-5\n    mixed_precision: fp16\n"
     got, report = repair(tmp_path, raw)
-    assert got == (b"stages:\n  - name: warm\n    lr: 1.0e-5\n"
-                   b"    max_grad_norm: 1.0  # nandoctor: added 1.0, add gradient clipping\n"
-                   b'    mixed_precision: "no"  # nandoctor: fp16 -> no, ' + FP32.encode() + b"\n")
+    assert got == (
+        b"stages:\n  - name: warm\n    lr: 1.0e-5\n"
+        b"    max_grad_norm: 1.0  # nandoctor: added 1.0, add gradient clipping\n"
+        b'    mixed_precision: "no"  # nandoctor: fp16 -> no, ' + FP32.encode() + b"\n"
+    )
     assert {c["key"] for c in report.summary["changes"]} == {"stages.0.max_grad_norm", "stages.0.mixed_precision"}
 
 
 def test_crlf_file_gets_crlf_in_inserted_lines(tmp_path):
     raw = b"learning_rate: 2.0e-5\r\nlr_scheduler_type: cosine\r\nbf16: true\r\n"
     got, _ = repair(tmp_path, raw)
-    assert got == (b"learning_rate: 2.0e-5\r\nlr_scheduler_type: cosine\r\n"
-                   b"warmup_steps: 0.05  # nandoctor: added 0.05, warm up over 0.05 of the run's steps "
-                   b"(a ratio in transformers >= 5; 4.x: warmup_ratio)\r\nbf16: true\r\n")
+    assert got == (
+        b"learning_rate: 2.0e-5\r\nlr_scheduler_type: cosine\r\n"
+        b"warmup_steps: 0.05  # nandoctor: added 0.05, warm up over 0.05 of the run's steps "
+        b"(a ratio in transformers >= 5; 4.x: warmup_ratio)\r\nbf16: true\r\n"
+    )
 
 
 def test_cr_only_file_keeps_cr(tmp_path):
     raw = b"lr0: 0.01\rimgsz: 640\rsave_period: -1\roptimizer: SGD\r"
     got, _ = repair(tmp_path, raw)
-    assert got == (b"lr0: 0.01\rimgsz: 640\rsave_period: 5  # nandoctor: -1 -> 5, keep a clean checkpoint every "
-                   b"5 epochs\roptimizer: SGD\r")
+    assert got == (
+        b"lr0: 0.01\rimgsz: 640\rsave_period: 5  # nandoctor: -1 -> 5, keep a clean checkpoint every "
+        b"5 epochs\roptimizer: SGD\r"
+    )
 
 
 def test_crlf_json_insert(tmp_path):
@@ -106,8 +122,10 @@ def test_bom_is_kept(tmp_path):
 
 def test_int_precision_stays_an_int(tmp_path):
     got, _ = repair(tmp_path, b"training:\n  precision: 16\n  lr: 1.0e-5\n  max_grad_norm: 1.0\n")
-    assert got == b"training:\n  precision: 32  # nandoctor: 16 -> 32, " + FP32.encode() + b"\n  lr: 1.0e-5\n" \
-                  b"  max_grad_norm: 1.0\n"
+    assert (
+        got == b"training:\n  precision: 32  # nandoctor: 16 -> 32, " + FP32.encode() + b"\n  lr: 1.0e-5\n"
+        b"  max_grad_norm: 1.0\n"
+    )
     assert yaml.safe_load(got)["training"]["precision"] == 32  # the int 32, not the string "32"
 
 

@@ -21,16 +21,26 @@ from nandoctor.config.engine import diagnose_config
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "data" / "configs"
 SHARED = ROOT.parent / "shared" / "formats"
-NEEDS = {"ultralytics": "ultralytics", "hf-trainer": "transformers", "accelerate": "accelerate",
-         "deepspeed": "deepspeed", "lightning": "lightning", "axolotl": "axolotl"}
+NEEDS = {
+    "ultralytics": "ultralytics",
+    "hf-trainer": "transformers",
+    "accelerate": "accelerate",
+    "deepspeed": "deepspeed",
+    "lightning": "lightning",
+    "axolotl": "axolotl",
+}
 
 
 def configs() -> list[Path]:
     files = sorted(p for p in CORPUS.rglob("*") if p.suffix in {".yaml", ".json"})
     files += sorted((ROOT / "sample_configs").iterdir())
     if SHARED.is_dir():
-        files += sorted(p for sub in ("ultralytics", "hf", "accelerate", "deepspeed") for p in (SHARED / sub).iterdir()
-                        if p.suffix in {".yaml", ".json"} and not p.name.startswith(("data_", "trainer_state")))
+        files += sorted(
+            p
+            for sub in ("ultralytics", "hf", "accelerate", "deepspeed")
+            for p in (SHARED / sub).iterdir()
+            if p.suffix in {".yaml", ".json"} and not p.name.startswith(("data_", "trainer_state"))
+        )
     return files
 
 
@@ -100,12 +110,21 @@ def load_lightning(path: Path, original: dict) -> None:
         instantiate(block)([torch.nn.Parameter(torch.zeros(1))])
 
 
-LOADERS = {"ultralytics": load_ultralytics, "hf-trainer": load_hf, "accelerate": load_accelerate,
-           "deepspeed": load_deepspeed, "lightning": load_lightning}
+LOADERS = {
+    "ultralytics": load_ultralytics,
+    "hf-trainer": load_hf,
+    "accelerate": load_accelerate,
+    "deepspeed": load_deepspeed,
+    "lightning": load_lightning,
+}
 # What each loader raises on a file it refuses (HfArgumentParser's unused keys, get_cfg's unknown argument,
 # accelerate's config check, jsonargparse's unknown option).
-REFUSES = {"hf-trainer": ValueError, "ultralytics": SyntaxError, "accelerate": ValueError,
-           "lightning": argparse.ArgumentError}
+REFUSES = {
+    "hf-trainer": ValueError,
+    "ultralytics": SyntaxError,
+    "accelerate": ValueError,
+    "lightning": argparse.ArgumentError,
+}
 
 
 @pytest.mark.parametrize("path", configs(), ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -119,8 +138,9 @@ def test_repaired_file_loads_in_its_framework(path, tmp_path):
     assert (report.summary["validation"] or {}).get("status") != "rejected", report.summary["validation"]
     original = read(path)
     if not out.exists():
-        assert [f for f in report.findings if f.severity.value == "error"] == [] or \
-            any(f.code in {"ND413", "ND418", "ND419"} for f in report.findings)
+        assert [f for f in report.findings if f.severity.value == "error"] == [] or any(
+            f.code in {"ND413", "ND418", "ND419"} for f in report.findings
+        )
         try:
             LOADERS[framework](path, original)  # a config left as it is still loads
         except Exception as orig:
@@ -136,14 +156,21 @@ def test_repaired_file_loads_in_its_framework(path, tmp_path):
         raise AssertionError(f"{framework} refuses the repaired {path.name}: {exc}") from exc
 
 
-@pytest.mark.parametrize("framework,text,name", [
-    ("hf-trainer", "learning_rate: 2.0e-05\nwarmup_ratio: 0.05\n", "hf.yaml"),          # transformers 5: no such key
-    ("ultralytics", "lr0: 0.01\nmax_grad_norm: 1.0\n", "u.yaml"),                         # not a YOLO argument
-    ("accelerate", "compute_environment: LOCAL_MACHINE\nmixed_precision: fp16\nmax_grad_norm: 1.0\n", "a.yaml"),
-    ("lightning", "trainer:\n  precision: 16-mixed\n  detect_anomalies: true\n", "l.yaml"),   # misspelt argument
-    ("lightning", "_target_: lightning.pytorch.trainer.Trainer\nmodel:\n  optimizer:\n    _target_: torch.optim.Adam\n"
-                  "    _partial_: true\n    lr: 0.001\n    max_grad_norm: 1.0\n", "h.yaml"),  # the old generic repair
-])
+@pytest.mark.parametrize(
+    "framework,text,name",
+    [
+        ("hf-trainer", "learning_rate: 2.0e-05\nwarmup_ratio: 0.05\n", "hf.yaml"),  # transformers 5: no such key
+        ("ultralytics", "lr0: 0.01\nmax_grad_norm: 1.0\n", "u.yaml"),  # not a YOLO argument
+        ("accelerate", "compute_environment: LOCAL_MACHINE\nmixed_precision: fp16\nmax_grad_norm: 1.0\n", "a.yaml"),
+        ("lightning", "trainer:\n  precision: 16-mixed\n  detect_anomalies: true\n", "l.yaml"),  # misspelt argument
+        (
+            "lightning",
+            "_target_: lightning.pytorch.trainer.Trainer\nmodel:\n  optimizer:\n    _target_: torch.optim.Adam\n"
+            "    _partial_: true\n    lr: 0.001\n    max_grad_norm: 1.0\n",
+            "h.yaml",
+        ),  # the old generic repair
+    ],
+)
 def test_the_loaders_refuse_what_old_repairs_wrote(framework, text, name, tmp_path):
     """The checks above can fail: each loader refuses a file of the kind the old repairs produced."""
     pytest.importorskip(NEEDS[framework])
@@ -160,8 +187,9 @@ def test_a_repair_the_framework_refuses_is_not_written(tmp_path, monkeypatch):
 
     cfg = tmp_path / "args.yaml"
     cfg.write_text("learning_rate: 2.0e-05\nlr_scheduler_type: cosine\nwarmup_steps: 0.1\n")
-    bad = Issue("ND405", "warning", ("warmup_ratio",), "a 4.x key", reason="old repair", new=0.05,
-                after="lr_scheduler_type")
+    bad = Issue(
+        "ND405", "warning", ("warmup_ratio",), "a 4.x key", reason="old repair", new=0.05, after="lr_scheduler_type"
+    )
     monkeypatch.setattr(engine, "check", lambda framework, ctx: [bad])
     report = engine.diagnose_config(cfg, find_log=False)
     f = next(f for f in report.findings if f.code == "ND420")

@@ -49,9 +49,11 @@ def test_ND402_same_lr_from_analyze_log_diagnose_config_and_triage(tmp_path, cli
 
     # the text views print the same number, and no other advised LR beside it (the rule's fix text,
     # the same everywhere, states the policy with its own examples)
-    texts = {"analyze-log": cli("analyze-log", run / "results.csv").stdout,
-             "diagnose-config": cli("diagnose-config", run / "args.yaml", "--dry-run").stdout,
-             "triage": cli("triage", run, "--force").stdout}
+    texts = {
+        "analyze-log": cli("analyze-log", run / "results.csv").stdout,
+        "diagnose-config": cli("diagnose-config", run / "args.yaml", "--dry-run").stdout,
+        "triage": cli("triage", run, "--force").stdout,
+    }
     for command, text in texts.items():
         assert f"{advised:g}" in text, command
         advice = "\n".join(line for line in text.splitlines() if "fix:" not in line)

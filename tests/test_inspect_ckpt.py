@@ -59,65 +59,85 @@ def trained(steps: int = 2):
 
 # --- the demo run: the issue's "done when" -------------------------------------------------------
 
+
 def test_ND201_demo_run_names_bad_tensors_and_recommends_newest_clean_epoch(cli, demo_run):
     r = cli("inspect-ckpt", demo_run / "weights", "--format", "json")
     assert r.code == 1
     env = r.json
     status = {Path(c["path"]).name: c["status"] for c in env["summary"]["checkpoints"]}
-    assert status == {"epoch0.pt": "clean", "epoch1.pt": "clean", "epoch2.pt": "clean", "best.pt": "clean",
-                      "epoch3.pt": "poisoned", "epoch4.pt": "poisoned", "last.pt": "suspect"}
+    assert status == {
+        "epoch0.pt": "clean",
+        "epoch1.pt": "clean",
+        "epoch2.pt": "clean",
+        "best.pt": "clean",
+        "epoch3.pt": "poisoned",
+        "epoch4.pt": "poisoned",
+        "last.pt": "suspect",
+    }
     assert Path(env["summary"]["recommended"]).name == "epoch2.pt"
     bad = {(Path(f["path"]).name, f["code"], f["where"]) for f in env["findings"]}
     for name in ("epoch3.pt", "epoch4.pt"):
         assert (name, "ND201", "model.1.conv.weight") in bad
-        assert (name, "ND201", "model.2.bn.running_var") in bad       # the Inf BatchNorm buffer
+        assert (name, "ND201", "model.2.bn.running_var") in bad  # the Inf BatchNorm buffer
         assert (name, "ND203", "optimizer.state.0.exp_avg_sq") in bad  # the NaN Adam state
     e3 = next(c for c in env["summary"]["checkpoints"] if c["path"].endswith("epoch3.pt"))
     assert e3["epoch"] == 3 and e3["resumable"] and e3["framework"] == "ultralytics" and e3["format"] == "torch-zip"
-    assert set(e3["nonfinite_tensors"]) == {"model.1.conv.weight", "model.2.bn.running_var",
-                                            "optimizer.state.0.exp_avg_sq"}
+    assert set(e3["nonfinite_tensors"]) == {
+        "model.1.conv.weight",
+        "model.2.bn.running_var",
+        "optimizer.state.0.exp_avg_sq",
+    }
 
 
 def test_ND205_sanitised_last_pt_is_not_clean(demo_run):
     r = inspect_ckpt(demo_run / "weights" / "last.pt")
     assert entry(r, "last.pt")["status"] == "suspect"
     where = {f.where for f in found(r, "ND205")}
-    assert "model.2.bn.running_var" in where   # Inf -> 65504
-    assert "model.1.conv.weight" in where      # NaN -> 0 in a dense weight
+    assert "model.2.bn.running_var" in where  # Inf -> 65504
+    assert "model.1.conv.weight" in where  # NaN -> 0 in a dense weight
     assert r.summary["recommended"] is None
 
 
 def test_demo_text_view_ends_with_backup_and_resume_step(cli, demo_run):
     r = cli("inspect-ckpt", demo_run / "weights")
     assert r.code == 1
-    tail = r.stdout[r.stdout.index("Next steps:"):]
+    tail = r.stdout[r.stdout.index("Next steps:") :]
     assert "backup of" in tail and "last.pt" in tail
     assert "Resume from" in tail and "epoch2.pt" in tail
     step = inspect_ckpt(demo_run / "weights").next_steps[-1]  # as pasted: a new folder, never `resume`
     assert "yolo train resume" not in step and "resume=" not in step
-    assert (f"`yolo train model={demo_run / 'weights' / 'epoch2.pt'} cfg={demo_run / 'args_fixed.yaml'} "
-            f"pretrained=True save_dir={demo_run.parent / (demo_run.name + '_from_epoch2')}`") in step
+    assert (
+        f"`yolo train model={demo_run / 'weights' / 'epoch2.pt'} cfg={demo_run / 'args_fixed.yaml'} "
+        f"pretrained=True save_dir={demo_run.parent / (demo_run.name + '_from_epoch2')}`"
+    ) in step
 
 
 def test_reading_an_ultralytics_checkpoint_imports_neither_torch_nor_ultralytics(demo_run):
-    code = ("import sys; from pathlib import Path; from nandoctor.ckpt.engine import inspect_ckpt; "
-            f"r = inspect_ckpt(Path({str(demo_run / 'weights' / 'epoch3.pt')!r})); "
-            "assert r.summary['checkpoints'][0]['status'] == 'poisoned'; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ultralytics')))")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                       cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import sys; from pathlib import Path; from nandoctor.ckpt.engine import inspect_ckpt; "
+        f"r = inspect_ckpt(Path({str(demo_run / 'weights' / 'epoch3.pt')!r})); "
+        "assert r.summary['checkpoints'][0]['status'] == 'poisoned'; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ultralytics')))"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
 
 
 # --- ordering and recommendation -----------------------------------------------------------------
 
+
 def test_stripped_checkpoints_order_by_train_results_and_fall_back_to_clean_without_optimizer(tmp_path):
     # Stripped files all say epoch -1; order comes from the length of their stored results.
     save_ultralytics_checkpoint(tmp_path / "a.pt", epoch=9, results=results(5), stripped=True)
     save_ultralytics_checkpoint(tmp_path / "b.pt", epoch=9, results=results(3), stripped=True)
-    save_ultralytics_checkpoint(tmp_path / "c.pt", epoch=9, results=results(7, nan_from=7), stripped=True,
-                                poison=True)
+    save_ultralytics_checkpoint(tmp_path / "c.pt", epoch=9, results=results(7, nan_from=7), stripped=True, poison=True)
     os.utime(tmp_path / "b.pt", (2e9, 2e9))  # newest by mtime, oldest by training progress
     r = inspect_ckpt(tmp_path)
     order = [Path(c["path"]).name for c in r.summary["checkpoints"]]
@@ -150,13 +170,22 @@ def test_ND212_folder_holding_one_poisoned_checkpoint(tmp_path):
 
 # --- generic, Lightning and HF layouts -----------------------------------------------------------
 
+
 def test_ND203_generic_layout_names_optimizer_entry_and_step(tmp_path):
     net, opt = trained()
     state = opt.state_dict()
     state["state"][2]["exp_avg"][0] = float("inf")
-    torch.save({"model_state_dict": net.state_dict(), "optimizer_state_dict": state,
-                "scheduler_state_dict": {"last_epoch": 3}, "epoch": 3, "step": 1200,
-                "metrics": {"val_loss": 0.4}}, tmp_path / "ckpt.pth")
+    torch.save(
+        {
+            "model_state_dict": net.state_dict(),
+            "optimizer_state_dict": state,
+            "scheduler_state_dict": {"last_epoch": 3},
+            "epoch": 3,
+            "step": 1200,
+            "metrics": {"val_loss": 0.4},
+        },
+        tmp_path / "ckpt.pth",
+    )
     r = inspect_ckpt(tmp_path / "ckpt.pth")
     e = entry(r, "ckpt.pth")
     assert (e["epoch"], e["step"], e["resumable"], e["status"]) == (3, 1200, True, "suspect")
@@ -202,9 +231,11 @@ def test_ND208_fp16_exp_avg_sq_flushed_to_zero(tmp_path):
 
 def test_ND209_grad_scaler_collapsed(tmp_path):
     net, opt = trained()
-    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** -14)
-    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
-                "epoch": 5}, tmp_path / "c.pt")
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**-14)
+    torch.save(
+        {"model": net.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(), "epoch": 5},
+        tmp_path / "c.pt",
+    )
     r = inspect_ckpt(tmp_path / "c.pt")
     [f] = found(r, "ND209")
     assert f.severity.value == "warning" and "6.1e-05" in f.message
@@ -222,8 +253,9 @@ def test_ND211_fp32_beyond_fp16_range_under_amp(tmp_path):
     net, opt = trained()
     with torch.no_grad():
         net.fc.weight[0, 0] = 1.5e5
-    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "train_args": {"amp": True}},
-               tmp_path / "c.pt")
+    torch.save(
+        {"model": net.state_dict(), "optimizer": opt.state_dict(), "train_args": {"amp": True}}, tmp_path / "c.pt"
+    )
     assert [f.where for f in found(inspect_ckpt(tmp_path / "c.pt"), "ND211")] == ["fc.weight"]
 
 
@@ -231,9 +263,19 @@ def test_lightning_checkpoint(tmp_path):
     net, opt = trained()
     sd = {f"model.{k}": v for k, v in net.state_dict().items()}
     sd["model.fc.bias"][1] = float("nan")
-    torch.save({"epoch": 4, "global_step": 5000, "pytorch-lightning_version": "2.4.0", "state_dict": sd,
-                "loops": {}, "callbacks": {}, "optimizer_states": [opt.state_dict()], "lr_schedulers": []},
-               tmp_path / "epoch=4-step=5000.ckpt")
+    torch.save(
+        {
+            "epoch": 4,
+            "global_step": 5000,
+            "pytorch-lightning_version": "2.4.0",
+            "state_dict": sd,
+            "loops": {},
+            "callbacks": {},
+            "optimizer_states": [opt.state_dict()],
+            "lr_schedulers": [],
+        },
+        tmp_path / "epoch=4-step=5000.ckpt",
+    )
     r = inspect_ckpt(tmp_path)
     e = r.summary["checkpoints"][0]
     assert (e["framework"], e["step"], e["epoch"], e["resumable"]) == ("lightning", 5000, 4, True)
@@ -266,6 +308,7 @@ def test_bf16_and_noncontiguous_views_in_torch_zip(tmp_path):
 
 # --- safetensors, sharded, DCP, npz --------------------------------------------------------------
 
+
 def test_safetensors_nan_found(tmp_path):
     from safetensors.torch import save_file
 
@@ -290,9 +333,15 @@ def test_ND201_sharded_safetensors_names_the_shard(tmp_path):
     save_file(shard1, model / names[0])
     save_file(shard2, model / names[1])
     weight_map = {**{k: names[0] for k in shard1}, **{k: names[1] for k in shard2}}
-    (model / "model.safetensors.index.json").write_text(json.dumps(
-        {"metadata": {"total_size": 4 * sum(t.numel() for t in [*shard1.values(), *shard2.values()])},
-         "weight_map": weight_map}, indent=2))
+    (model / "model.safetensors.index.json").write_text(
+        json.dumps(
+            {
+                "metadata": {"total_size": 4 * sum(t.numel() for t in [*shard1.values(), *shard2.values()])},
+                "weight_map": weight_map,
+            },
+            indent=2,
+        )
+    )
     (model / "config.json").write_text("{}")
     r = inspect_ckpt(tmp_path)  # the folder above: the sharded model is found and read as one
     assert len(r.summary["checkpoints"]) == 1
@@ -359,7 +408,13 @@ def test_stats_table(cli, tmp_path):
     assert r.code == 0
     [row] = r.json["summary"]["checkpoints"][0]["stats"]
     assert (row["name"], row["min"], row["max"], row["mean"], row["absmax"], row["zero_frac"]) == (
-        "w", -2.0, 4.0, 1.0, 4.0, 0.25)
+        "w",
+        -2.0,
+        4.0,
+        1.0,
+        4.0,
+        0.25,
+    )
     assert row["std"] == pytest.approx(math.sqrt(5.0)) and row["shape"] == [2, 2]
     text = cli("inspect-ckpt", tmp_path / "s.pt", "--stats")
     assert "Tensors in" in text.stdout and "f32" in text.stdout
@@ -384,12 +439,23 @@ def test_ND210_hf_trainer_checkpoint_folders(tmp_path):
         save_file({k: v.contiguous() for k, v in net.state_dict().items()}, d / "model.safetensors")
         torch.save(opt.state_dict(), d / "optimizer.pt")
         torch.save({"last_epoch": step}, d / "scheduler.pt")
-        history = [{"epoch": 0.5, "grad_norm": 1.2, "learning_rate": 5e-5, "loss": 2.1, "step": 250},
-                   {"epoch": 1.0, "grad_norm": float("nan") if bad else 0.9, "learning_rate": 4e-5,
-                    "loss": 1.9, "step": step}]
-        (d / "trainer_state.json").write_text(json.dumps(
-            {"best_metric": None, "epoch": step / 500, "global_step": step, "log_history": history,
-             "max_steps": 2000, "num_train_epochs": 4}, indent=2))
+        history = [
+            {"epoch": 0.5, "grad_norm": 1.2, "learning_rate": 5e-5, "loss": 2.1, "step": 250},
+            {"epoch": 1.0, "grad_norm": float("nan") if bad else 0.9, "learning_rate": 4e-5, "loss": 1.9, "step": step},
+        ]
+        (d / "trainer_state.json").write_text(
+            json.dumps(
+                {
+                    "best_metric": None,
+                    "epoch": step / 500,
+                    "global_step": step,
+                    "log_history": history,
+                    "max_steps": 2000,
+                    "num_train_epochs": 4,
+                },
+                indent=2,
+            )
+        )
     r = inspect_ckpt(tmp_path / "output")
     c500, c1000 = r.summary["checkpoints"]
     assert (c500["format"], c500["framework"], c500["step"], c500["resumable"]) == ("hf-trainer", "hf", 500, True)
@@ -437,8 +503,10 @@ def test_ND203_ultralytics_three_param_groups_name_the_parameter(tmp_path):
         state = opt.state_dict()
         index = len(g[2]) + 1  # the second weight with decay: model.1.conv.weight
         state["state"][index]["exp_avg"].view(-1)[0] = float("nan")
-        torch.save({"epoch": 3, "model": None, "ema": model.half(), "optimizer": state,
-                    "train_results": results(4)}, tmp_path / "epoch3.pt")
+        torch.save(
+            {"epoch": 3, "model": None, "ema": model.half(), "optimizer": state, "train_results": results(4)},
+            tmp_path / "epoch3.pt",
+        )
     [f] = found(inspect_ckpt(tmp_path / "epoch3.pt"), "ND203")
     assert f.where == f"optimizer.state.{index}.exp_avg" and "parameter model.1.conv.weight" in f.message
 
@@ -464,11 +532,23 @@ def test_ND210_numpy_scalars_in_train_metrics(tmp_path):
     """Ultralytics stores validator results as numpy float64 scalars (pickled through numpy globals)."""
     import numpy as np
 
-    torch.save({"epoch": 9, "model": None, "ema": None, "train_args": {"amp": False},
-                "train_metrics": {"metrics/mAP50(B)": np.float64(0.0), "val/box_loss": np.float64("nan"),
-                                  "fitness": np.float64(0.1)},
-                "best_fitness": np.float64(0.3), "w": torch.ones(2), "hist": np.array([1.0, np.inf])},
-               tmp_path / "epoch9.pt")
+    torch.save(
+        {
+            "epoch": 9,
+            "model": None,
+            "ema": None,
+            "train_args": {"amp": False},
+            "train_metrics": {
+                "metrics/mAP50(B)": np.float64(0.0),
+                "val/box_loss": np.float64("nan"),
+                "fitness": np.float64(0.1),
+            },
+            "best_fitness": np.float64(0.3),
+            "w": torch.ones(2),
+            "hist": np.array([1.0, np.inf]),
+        },
+        tmp_path / "epoch9.pt",
+    )
     r = inspect_ckpt(tmp_path / "epoch9.pt")
     [f] = found(r, "ND210")
     assert "val/box_loss" in f.message
@@ -497,7 +577,10 @@ def test_lightning_epoch_in_name_orders_the_run(tmp_path):
         torch.save({"state_dict": net.state_dict(), "optimizer_states": [opt.state_dict()]}, tmp_path / name)
     os.utime(tmp_path / "epoch=2-step=20.ckpt", (2e9, 2e9))
     r = inspect_ckpt(tmp_path)
-    assert [Path(c["path"]).name for c in r.summary["checkpoints"]] == ["epoch=2-step=20.ckpt", "epoch=10-step=100.ckpt"]
+    assert [Path(c["path"]).name for c in r.summary["checkpoints"]] == [
+        "epoch=2-step=20.ckpt",
+        "epoch=10-step=100.ckpt",
+    ]
     assert Path(r.summary["recommended"]).name == "epoch=10-step=100.ckpt"
 
 

@@ -27,8 +27,11 @@ def by_name(report) -> dict[str, dict]:
 
 
 def codes(report, path_end: str = "", severity: str | None = None) -> list[str]:
-    return [f.code for f in report.findings if f.path.endswith(path_end)
-            and (severity is None or f.severity.value == severity)]
+    return [
+        f.code
+        for f in report.findings
+        if f.path.endswith(path_end) and (severity is None or f.severity.value == severity)
+    ]
 
 
 # --- ../shared/runs: every checkpoint verdict matches the truth --------------------------------------
@@ -38,12 +41,15 @@ def codes(report, path_end: str = "", severity: str | None = None) -> list[str]:
 EXPECTED = {
     # run: (units folder, poisoned, exploded, recommended)
     "h1_healthy": ("out", set(), set(), "checkpoint-60"),
-    "h3_nan_end30": ("out", {"checkpoint-30", "checkpoint-40", "checkpoint-50", "checkpoint-60"}, set(),
-                     "checkpoint-20"),
+    "h3_nan_end30": (
+        "out",
+        {"checkpoint-30", "checkpoint-40", "checkpoint-50", "checkpoint-60"},
+        set(),
+        "checkpoint-20",
+    ),
     "l1_healthy": ("run", set(), set(), "epoch=9-step=80.ckpt"),
     # lr 1.0: the loss is 6e4 within epoch 0 and x100 per epoch after; weights x100+ per checkpoint
-    "l2_diverge": ("run", set(), {f"epoch={e}-step={8 * (e + 1)}.ckpt" for e in range(1, 10)},
-                   "epoch=0-step=8.ckpt"),
+    "l2_diverge": ("run", set(), {f"epoch={e}-step={8 * (e + 1)}.ckpt" for e in range(1, 10)}, "epoch=0-step=8.ckpt"),
     "p1_healthy": ("run", set(), set(), "epoch_30.pt"),
     # poisoned sample at epoch 10: val_loss 4.35e6, weights x3700 and never back to their scale
     "p4_poison_recover": ("run", set(), {f"epoch_{e}.pt" for e in range(10, 21)}, "epoch_9.pt"),
@@ -61,8 +67,9 @@ def test_shared_runs_every_verdict_matches_the_truth(run):
     truth = [json.loads(line) for line in (RUNS / run / "ckpt_truth.jsonl").read_text().splitlines()]
     r = inspect_ckpt(RUNS / run / folder)
     got = by_name(r)
-    weights = [t for t in truth if not t["file"].endswith((".pth", "scheduler.pt", "training_args.bin",
-                                                          "optimizer.pt"))]
+    weights = [
+        t for t in truth if not t["file"].endswith((".pth", "scheduler.pt", "training_args.bin", "optimizer.pt"))
+    ]
     assert len(got) == len(weights)
     for t in weights:
         name = Path(t["file"]).parent.name if t["file"].endswith("model.safetensors") else Path(t["file"]).name
@@ -75,11 +82,15 @@ def test_shared_runs_every_verdict_matches_the_truth(run):
             assert c["status"] == "clean", name
     assert Path(r.summary["recommended"]).name == recommended
     for t in truth:  # rng_state.pth, scheduler.pt, training_args.bin: read for safety, never a checkpoint
-        assert not any(c["path"].endswith(t["file"].split("/", 1)[1]) for c in r.summary["checkpoints"]
-                       if t["file"].endswith((".pth", "scheduler.pt", "training_args.bin")))
+        assert not any(
+            c["path"].endswith(t["file"].split("/", 1)[1])
+            for c in r.summary["checkpoints"]
+            if t["file"].endswith((".pth", "scheduler.pt", "training_args.bin"))
+        )
 
 
 # --- Lightning: callback, loop and score state is bookkeeping ------------------------------------------
+
 
 def test_lightning_model_checkpoint_scores_never_poison():
     """version_0: ModelCheckpoint(monitor='val_loss', save_top_k=-1) stores kth_value, best_model_score,
@@ -93,16 +104,19 @@ def test_lightning_model_checkpoint_scores_never_poison():
 
 def test_lightning_kth_value_inf_is_info_not_poison(tmp_path):
     """ModelCheckpoint's initial worst score, as a fresh callback stores it (monitor None)."""
-    ckpt = torch.load(DATA / "lightning" / "lightning_logs" / "version_0" / "checkpoints" / "epoch=0-step=4.ckpt",
-                      weights_only=False)
+    ckpt = torch.load(
+        DATA / "lightning" / "lightning_logs" / "version_0" / "checkpoints" / "epoch=0-step=4.ckpt", weights_only=False
+    )
     state = next(iter(ckpt["callbacks"].values()))
     state.update(kth_value=torch.tensor(float("inf")), best_model_score=torch.tensor(float("nan")))
     torch.save(ckpt, tmp_path / "epoch=0-step=4.ckpt")
     r = inspect_ckpt(tmp_path / "epoch=0-step=4.ckpt")
     assert by_name(r)["epoch=0-step=4.ckpt"]["status"] == "clean"
     [f] = [f for f in r.findings if f.code == "ND216"]
-    assert f.severity.value == "info" and {n.rsplit(".", 1)[1] for n in f.data["names"]} == {"kth_value",
-                                                                                          "best_model_score"}
+    assert f.severity.value == "info" and {n.rsplit(".", 1)[1] for n in f.data["names"]} == {
+        "kth_value",
+        "best_model_score",
+    }
 
 
 def test_lightning_save_weights_only_run_with_nan_injected_at_epoch_2():
@@ -116,6 +130,7 @@ def test_lightning_save_weights_only_run_with_nan_injected_at_epoch_2():
 
 
 # --- HF Trainer output_dir ---------------------------------------------------------------------------
+
 
 def test_hf_output_dir_after_save_model_and_save_state(cli):
     """checkpoint-4/ and checkpoint-8/ beside the final model and a top-level trainer_state.json."""
@@ -152,6 +167,7 @@ def test_hf_padding_row_from_config_json_is_construction(tmp_path):
 
 
 # --- zeros by construction vs sanitised --------------------------------------------------------------
+
 
 class Esm(torch.nn.Module):
     """ESM-2's shape: a 33-token vocabulary with padding_idx 1 (3 % of the embedding is zeros)."""
@@ -205,7 +221,8 @@ def test_zeros_since_the_first_checkpoint_are_construction_new_zeros_are_evidenc
     r = inspect_ckpt(tmp_path)
     assert by_name(r)["epoch_3.pt"]["status"] == "suspect"
     assert [(f.severity.value, f.where) for f in r.findings if f.path.endswith("epoch_3.pt")] == [
-        ("warning", "embed_tokens.weight")]
+        ("warning", "embed_tokens.weight")
+    ]
     assert Path(r.summary["recommended"]).name == "epoch_2.pt"
 
 
@@ -213,8 +230,10 @@ def test_fp16_mask_constant_present_since_the_first_checkpoint(tmp_path):
     """-65504 is torch.finfo(float16).min: a causal-mask buffer holds it by construction."""
     for epoch in (1, 2):
         mask = torch.triu(torch.full((8, 8), -65504.0, dtype=torch.float16), 1)
-        torch.save({"state_dict": {"w": torch.randn(8, 8).half() * epoch, "mask": mask}, "epoch": epoch},
-                   tmp_path / f"epoch_{epoch}.pt")
+        torch.save(
+            {"state_dict": {"w": torch.randn(8, 8).half() * epoch, "mask": mask}, "epoch": epoch},
+            tmp_path / f"epoch_{epoch}.pt",
+        )
     r = inspect_ckpt(tmp_path)
     assert {c["status"] for c in r.summary["checkpoints"]} == {"clean"}
     assert {(f.code, f.severity.value) for f in r.findings} == {("ND205", "info")}
@@ -222,12 +241,19 @@ def test_fp16_mask_constant_present_since_the_first_checkpoint(tmp_path):
 
 # --- exploded: finite is not healthy ---------------------------------------------------------------
 
+
 def test_weights_that_jumped_orders_of_magnitude_are_exploded(tmp_path):
     torch.manual_seed(0)
     w = torch.randn(16, 16)
     for epoch, scale in ((1, 1.0), (2, 1.3), (3, 4e3)):
-        torch.save({"model": {"fc.weight": w * scale, "fc.bias": torch.zeros(16)},
-                    "optimizer": {"state": {}, "param_groups": []}, "epoch": epoch}, tmp_path / f"epoch{epoch}.pt")
+        torch.save(
+            {
+                "model": {"fc.weight": w * scale, "fc.bias": torch.zeros(16)},
+                "optimizer": {"state": {}, "param_groups": []},
+                "epoch": epoch,
+            },
+            tmp_path / f"epoch{epoch}.pt",
+        )
     r = inspect_ckpt(tmp_path)
     assert (by_name(r)["epoch3.pt"]["status"], by_name(r)["epoch3.pt"]["reason"]) == ("suspect", "exploded")
     [f] = [f for f in r.findings if f.code == "ND215"]
@@ -275,15 +301,23 @@ def test_a_bug_in_the_scan_is_an_internal_error_not_an_unreadable_checkpoint(cli
 
 
 def test_huge_epoch_and_strings_in_train_results_stay_per_file(tmp_path):
-    torch.save({"model": {"w": torch.ones(3)}, "epoch": 10 ** 5000}, tmp_path / "a.pt")
-    torch.save({"epoch": -1, "model": None, "ema": {"w": torch.ones(3)},
-                "train_results": {"epoch": ["one", "two"], "train/box_loss": [1.0, math.nan]}}, tmp_path / "b.pt")
+    torch.save({"model": {"w": torch.ones(3)}, "epoch": 10**5000}, tmp_path / "a.pt")
+    torch.save(
+        {
+            "epoch": -1,
+            "model": None,
+            "ema": {"w": torch.ones(3)},
+            "train_results": {"epoch": ["one", "two"], "train/box_loss": [1.0, math.nan]},
+        },
+        tmp_path / "b.pt",
+    )
     torch.save({"model": {"w": torch.ones(3)}, "epoch": 3}, tmp_path / "c.pt")
     r = inspect_ckpt(tmp_path)
     rows = by_name(r)
     assert (rows["a.pt"]["status"], rows["a.pt"]["epoch"]) == ("clean", None)
     assert rows["b.pt"]["status"] == "suspect" and "from epoch 'two'" in next(
-        f.message for f in r.findings if f.code == "ND210")
+        f.message for f in r.findings if f.code == "ND210"
+    )
     assert rows["c.pt"]["status"] == "clean"
 
 
@@ -309,14 +343,24 @@ def test_lora_b_growing_from_zero_init_is_not_exploded(tmp_path):
     for step, b_scale in ((100, 1e-4), (200, 3e-2), (300, 0.3), (400, 300.0)):
         d = tmp_path / f"checkpoint-{step}"
         d.mkdir()
-        save_file({"q_proj.lora_A.weight": a, "q_proj.lora_B.weight": torch.randn(64, 8) * b_scale},
-                  d / "adapter_model.safetensors")
+        save_file(
+            {"q_proj.lora_A.weight": a, "q_proj.lora_B.weight": torch.randn(64, 8) * b_scale},
+            d / "adapter_model.safetensors",
+        )
     r = inspect_ckpt(tmp_path)
     rows = [(Path(c["path"]).parent.name, c["step"], c["status"]) for c in r.summary["checkpoints"]]
-    assert rows == [("checkpoint-100", 100, "clean"), ("checkpoint-200", 200, "clean"),
-                    ("checkpoint-300", 300, "clean"), ("checkpoint-400", 400, "suspect")]
+    assert rows == [
+        ("checkpoint-100", 100, "clean"),
+        ("checkpoint-200", 200, "clean"),
+        ("checkpoint-300", 300, "clean"),
+        ("checkpoint-400", 400, "suspect"),
+    ]
     [f] = r.findings
-    assert f.code == "ND215" and f.where == "q_proj.lora_B.weight" and f.path.endswith("checkpoint-400/adapter_model.safetensors")
+    assert (
+        f.code == "ND215"
+        and f.where == "q_proj.lora_B.weight"
+        and f.path.endswith("checkpoint-400/adapter_model.safetensors")
+    )
 
 
 def test_lightning_monitored_score_nan_is_info_absurd_is_exploded(tmp_path):

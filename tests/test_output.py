@@ -22,8 +22,15 @@ def hostile_names(tmp_path):
     from safetensors.torch import save_file
 
     path = tmp_path / "m.safetensors"
-    save_file({"w[/]": torch.ones(2), f"{OSC52}evil": torch.tensor([float("nan"), 1.0]),
-               "[link=https://evil.example]click[/link]": torch.zeros(3), "clear\x1b[2J": torch.ones(1)}, path)
+    save_file(
+        {
+            "w[/]": torch.ones(2),
+            f"{OSC52}evil": torch.tensor([float("nan"), 1.0]),
+            "[link=https://evil.example]click[/link]": torch.zeros(3),
+            "clear\x1b[2J": torch.ones(1),
+        },
+        path,
+    )
     return path
 
 
@@ -79,8 +86,10 @@ def test_concise_and_github_formats_name_file_and_line(cli, demo_run):
     assert f"{label / 'img_002.txt'}:2: ND101 error class 5 >= nc 3 (valid ids 0..2)" in lines
     assert lines[-1].startswith("nandoctor check-data: 4 errors")
     gh = cli("check-data", demo_run / "dataset", "--format", "github")
-    assert f"::error file={label / 'img_002.txt'},line=2,title=ND101 class id out of range::class 5 >= nc 3 " \
-           "(valid ids 0..2)" in gh.stdout.splitlines()
+    assert (
+        f"::error file={label / 'img_002.txt'},line=2,title=ND101 class id out of range::class 5 >= nc 3 "
+        "(valid ids 0..2)" in gh.stdout.splitlines()
+    )
     assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in gh.stdout.splitlines())
 
 
@@ -92,7 +101,9 @@ def test_statistics_and_quiet(cli, demo_run):
     quiet = cli("check-data", demo_run / "dataset", "-f", "concise", "--quiet")
     assert quiet.code == 1 and all(" ND1" in line for line in quiet.stdout.splitlines())
     text_quiet = cli("analyze-log", demo_run / "results.csv", "--quiet")
-    assert "Next steps" not in text_quiet.stdout and "pattern:" not in text_quiet.stdout and "ND301" in text_quiet.stdout
+    assert (
+        "Next steps" not in text_quiet.stdout and "pattern:" not in text_quiet.stdout and "ND301" in text_quiet.stdout
+    )
 
 
 def test_capped_lists_print_the_true_totals(cli, tmp_path):
@@ -118,20 +129,30 @@ def test_stats_table_at_80_columns_keeps_names_bad_counts_and_whole_numbers(tmp_
 
     name = "model.model.22.cv3.2.1.conv.bn.running_var_long_enough_name"
     path = tmp_path / "last.pt"
-    torch.save({"model": {name: torch.tensor([65504.0, -65504.0, float("nan")]),
-                          "model.0.conv.weight": torch.full((16, 3, 3, 3), 0.125)}}, path)
+    torch.save(
+        {
+            "model": {
+                name: torch.tensor([65504.0, -65504.0, float("nan")]),
+                "model.0.conv.weight": torch.full((16, 3, 3, 3), 0.125),
+            }
+        },
+        path,
+    )
     report = inspect_ckpt(path, stats=True)
     for width in (80, 200):
         console = stdout_console(width=width)
         with console.capture() as cap:
             render_text(report, console)
         out = cap.get()
-        assert all(len(line) <= width for line in out.splitlines() if name not in line and "fix:" not in line
-                   and "/" not in line), width
+        assert all(
+            len(line) <= width
+            for line in out.splitlines()
+            if name not in line and "fix:" not in line and "/" not in line
+        ), width
         assert name in out and "65504" in out and "-65504" in out and "…" not in out
         lines = out.splitlines()
         at = next(i for i, line in enumerate(lines) if line.strip().startswith(name))
-        row = " ".join(lines[at:at + 2])  # beside the name, or on the line below it when the name is long
+        row = " ".join(lines[at : at + 2])  # beside the name, or on the line below it when the name is long
         assert re.search(r"\b(bad )?1\s+(min )?-65504\s+(max )?65504\b", row), row
     wide = stdout_console(width=200)
     with wide.capture() as cap:
@@ -144,8 +165,10 @@ def test_config_keys_are_never_cut_at_80_columns(tmp_path):
     from nandoctor.render import render_text, stdout_console
 
     cfg = tmp_path / "train.yaml"
-    cfg.write_text("training:\n  lr: 0.01\n  max_grad_norm_for_the_very_long_key_name_here: null\n  amp: true\n"
-                   "  fp16: true\n  warmup_steps: 0\n")
+    cfg.write_text(
+        "training:\n  lr: 0.01\n  max_grad_norm_for_the_very_long_key_name_here: null\n  amp: true\n"
+        "  fp16: true\n  warmup_steps: 0\n"
+    )
     report = diagnose_config(cfg, dry_run=True)
     keys = [c["key"] for c in report.summary.get("changes", [])]
     assert keys
@@ -181,8 +204,10 @@ def test_several_paths_and_a_glob_make_one_report(cli, demo_run, tmp_path):
     healthy = tmp_path / "h.csv"
     healthy.write_text("epoch,train_loss\n1,2.0\n2,1.9\n3,1.8\n")
     r = cli("analyze-log", demo_run / "results.csv", healthy, "-f", "json")
-    assert r.code == 1 and [i["path"] for i in r.json["summary"]["inputs"]] == [str(demo_run / "results.csv"),
-                                                                                 str(healthy)]
+    assert r.code == 1 and [i["path"] for i in r.json["summary"]["inputs"]] == [
+        str(demo_run / "results.csv"),
+        str(healthy),
+    ]
     assert [i["summary"]["pattern"] for i in r.json["summary"]["inputs"]] == ["abrupt_nonfinite", "healthy"]
     glob = cli("inspect-ckpt", str(demo_run / "weights" / "epoch[23].pt"), "-f", "json")
     assert glob.code == 1 and len(glob.json["summary"]["inputs"]) == 2
@@ -242,8 +267,9 @@ def test_wrap_never_breaks_a_path_or_a_backticked_command():
     from nandoctor.layout import split_step, wrap
 
     path = "/very/long/path with spaces/实验/run 1/weights/epoch2.pt"
-    lines = wrap(f"resume from {path} and run `nandoctor triage /tmp/run --force` then stop here now", 30,
-                 "  ", "    ", [path])
+    lines = wrap(
+        f"resume from {path} and run `nandoctor triage /tmp/run --force` then stop here now", 30, "  ", "    ", [path]
+    )
     assert any(path in line for line in lines)
     assert any("`nandoctor triage /tmp/run --force`" in line for line in lines)
     assert all(line.startswith("    ") for line in lines[1:])
@@ -268,8 +294,13 @@ def test_every_view_fits_and_cuts_nothing(demo_run, tmp_path, width):
 
     run = tmp_path / "run"
     shutil.copytree(demo_run, run)
-    reports = [check_data(run / "dataset"), inspect_ckpt(run / "weights", stats=True), analyze_log(run / "results.csv"),
-               diagnose_config(run / "args.yaml", dry_run=True), triage(run, force=True)]
+    reports = [
+        check_data(run / "dataset"),
+        inspect_ckpt(run / "weights", stats=True),
+        analyze_log(run / "results.csv"),
+        diagnose_config(run / "args.yaml", dry_run=True),
+        triage(run, force=True),
+    ]
     for report in reports:
         console = stdout_console(width=width)
         with console.capture() as cap:
@@ -279,6 +310,7 @@ def test_every_view_fits_and_cuts_nothing(demo_run, tmp_path, width):
         diff = [line for line in (report.summary.get("diff") or "").splitlines() if line.strip()]
         printed = out.splitlines()
         assert all(line in printed for line in diff), report.command  # whole and alone on its line
-        long = [line for line in printed
-                if len(line) > width and "/" not in line and "=" not in line and line not in diff]
+        long = [
+            line for line in printed if len(line) > width and "/" not in line and "=" not in line and line not in diff
+        ]
         assert not long, (report.command, long[:3])

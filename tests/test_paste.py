@@ -33,8 +33,15 @@ def in_pty(args: list, cols: int) -> tuple[int, list[str]]:
     """Run `nandoctor ARGS` with a terminal of `cols` columns on stdin/stdout/stderr; its lines."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
-    p = subprocess.Popen([sys.executable, "-m", "nandoctor", *map(str, args)], stdin=slave, stdout=slave,
-                         stderr=slave, cwd=ROOT, env=_env(), close_fds=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "nandoctor", *map(str, args)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=ROOT,
+        env=_env(),
+        close_fds=True,
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -52,8 +59,14 @@ def in_pty(args: list, cols: int) -> tuple[int, list[str]]:
 
 
 def piped(args: list) -> tuple[int, list[str]]:
-    p = subprocess.run([sys.executable, "-m", "nandoctor", *map(str, args)], capture_output=True, text=True,
-                       cwd=ROOT, env=_env(), timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "nandoctor", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_env(),
+        timeout=120,
+    )
     return p.returncode, p.stdout.splitlines()
 
 
@@ -67,9 +80,13 @@ def pasteables(command: str, args: list) -> set[str]:
     from nandoctor.triage.engine import triage
 
     target = Path(args[1])
-    report = {"check-data": lambda: check_data(target), "inspect-ckpt": lambda: inspect_ckpt(target, stats=True),
-              "analyze-log": lambda: analyze_log(target), "diagnose-config": lambda: diagnose_config(target, dry_run=True),
-              "triage": lambda: triage(target, force=True)}[command]()
+    report = {
+        "check-data": lambda: check_data(target),
+        "inspect-ckpt": lambda: inspect_ckpt(target, stats=True),
+        "analyze-log": lambda: analyze_log(target),
+        "diagnose-config": lambda: diagnose_config(target, dry_run=True),
+        "triage": lambda: triage(target, force=True),
+    }[command]()
     out = {f.path for f in report.findings if f.path}
     for step in report.next_steps:
         out |= {text for kind, text in split_step(step) if kind == "code"}

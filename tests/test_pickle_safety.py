@@ -31,9 +31,12 @@ CHECK_DATA_SUFFIXES = {".pt", ".pth", ".bin"}
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
     canary = root / "CANARY"
-    files = {"malicious": pickle_corpus.malicious(root / "malicious", canary),
-             "unknown": pickle_corpus.unknown_only(root / "unknown"),
-             "benign": pickle_corpus.benign(root / "benign"), "canary": canary}
+    files = {
+        "malicious": pickle_corpus.malicious(root / "malicious", canary),
+        "unknown": pickle_corpus.unknown_only(root / "unknown"),
+        "benign": pickle_corpus.benign(root / "benign"),
+        "canary": canary,
+    }
     yield files
     assert not canary.exists(), "a pickle payload ran"
 
@@ -81,8 +84,11 @@ def test_benign_real_checkpoints_are_never_unsafe_nor_unknown(corpus):
     # the tensors' own verdict is inspect-ckpt's business (a real Trainer checkpoint keeps ModelCheckpoint's
     # inf "kth_value"); the pickle never makes a benign file unsafe, unknown or unreadable
     not_checkpoints = {"real HF training_args.bin"}  # configuration: no tensors
-    assert all(status not in ("unsafe", "unknown", "unreadable")
-               for name, (_, status) in verdicts.items() if name not in not_checkpoints), verdicts
+    assert all(
+        status not in ("unsafe", "unknown", "unreadable")
+        for name, (_, status) in verdicts.items()
+        if name not in not_checkpoints
+    ), verdicts
     ours = {n: s for n, (_, s) in verdicts.items() if not n.startswith("real ")}
     assert set(ours.values()) == {"clean"}, ours
 
@@ -107,8 +113,9 @@ torch.save({"epoch": 1, "best_fitness": None, "model": None, "ema": deepcopy(ema
 def test_a_real_ultralytics_checkpoint_is_safe_and_clean(tmp_path):
     """Written by real ultralytics (a DetectionModel pickled whole, as its trainer saves it)."""
     path = tmp_path / "last.pt"
-    made = subprocess.run([str(FW_PYTHON), "-c", REAL_ULTRALYTICS, str(path)], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path)
+    made = subprocess.run(
+        [str(FW_PYTHON), "-c", REAL_ULTRALYTICS, str(path)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
     if made.returncode != 0:
         pytest.skip(f"ultralytics not importable in the framework venv: {made.stderr[-200:]}")
     entry = _ckpt(path)
@@ -120,11 +127,19 @@ def test_a_real_ultralytics_checkpoint_is_safe_and_clean(tmp_path):
 def test_json_reports_every_global_torch_included(corpus):
     r = run_cli("inspect-ckpt", corpus["benign"]["Lightning-style hparams"], "--format", "json")
     globals_ = r.json["summary"]["checkpoints"][0]["globals"]
-    assert {"torch._utils._rebuild_tensor_v2", "collections.OrderedDict", "argparse.Namespace",
-            "pathlib.PosixPath", "datetime.datetime"} <= set(globals_)
+    assert {
+        "torch._utils._rebuild_tensor_v2",
+        "collections.OrderedDict",
+        "argparse.Namespace",
+        "pathlib.PosixPath",
+        "datetime.datetime",
+    } <= set(globals_)
     r = run_cli("inspect-ckpt", corpus["malicious"]["builtins.getattr chain"], "--format", "json")
     [f] = r.json["findings"]
-    assert r.code == 1 and {g["global"] for g in f["data"]["unsafe_globals"]} == {"builtins.getattr", "builtins.__import__"}
+    assert r.code == 1 and {g["global"] for g in f["data"]["unsafe_globals"]} == {
+        "builtins.getattr",
+        "builtins.__import__",
+    }
     assert "os.system" not in f["data"]["globals"]  # only reached at load time: never named in the file
     assert "torch._utils._rebuild_tensor_v2" in f["data"]["globals"]
 
@@ -163,10 +178,18 @@ def test_trust_makes_an_unknown_class_safe_but_never_an_unsafe_one(corpus):
 def test_malicious_files_in_a_run_folder_are_never_recommended(corpus, tmp_path):
     run = tmp_path / "weights"
     run.mkdir()
-    torch.save({"model": {"w": torch.ones(2)}, "optimizer": {"state": {}, "param_groups": []}, "epoch": 1},
-               run / "epoch1.pt")
-    for i, name in enumerate(["torch.utils.collect_env.run", "zip decoy archive/xdata.pkl", "zip duplicate data.pkl",
-                              "GLOBAL 'torch' 'os.system'", "legacy format"]):
+    torch.save(
+        {"model": {"w": torch.ones(2)}, "optimizer": {"state": {}, "param_groups": []}, "epoch": 1}, run / "epoch1.pt"
+    )
+    for i, name in enumerate(
+        [
+            "torch.utils.collect_env.run",
+            "zip decoy archive/xdata.pkl",
+            "zip duplicate data.pkl",
+            "GLOBAL 'torch' 'os.system'",
+            "legacy format",
+        ]
+    ):
         (run / f"epoch{i + 2}.pt").write_bytes(corpus["malicious"][name].read_bytes())
     r = run_cli("inspect-ckpt", run, "--format", "json")
     assert r.code == 1 and Path(r.json["summary"]["recommended"]).name == "epoch1.pt"
@@ -211,8 +234,11 @@ def test_a_decoy_pickle_torch_never_reads_is_still_judged(tmp_path):
 
 def test_legacy_format_tensors_are_read_in_place(tmp_path):
     path = tmp_path / "legacy.pt"
-    torch.save({"model": {"a": torch.ones(3), "b": torch.tensor([1.0, float("inf")]).half()}}, path,
-               _use_new_zipfile_serialization=False)
+    torch.save(
+        {"model": {"a": torch.ones(3), "b": torch.tensor([1.0, float("inf")]).half()}},
+        path,
+        _use_new_zipfile_serialization=False,
+    )
     entry = _ckpt(path)
     assert entry["format"] == "torch-legacy" and entry["status"] == "poisoned" and entry["nonfinite_tensors"] == ["b"]
 
@@ -228,7 +254,8 @@ def test_memo_bomb_is_refused_before_allocating():
         "r = inspect_ckpt(p)\n"
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
         "peak = int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(r.summary['checkpoints'][0]['status'], [f.code for f in r.findings], peak // 1024)\n")
+        "print(r.summary['checkpoints'][0]['status'], [f.code for f in r.findings], peak // 1024)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     words = out.stdout.split()
     assert words and words[0] == "unsafe" and "'ND202'" in out.stdout, out.stdout + out.stderr
@@ -268,14 +295,21 @@ def test_an_allow_listed_class_called_with_non_data_is_unsafe():
     assert obj.fields == {"lr": 0.1} and globals_ == ["argparse.Namespace"]
 
 
-
 _plain = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
-    | st.binary(max_size=8) | st.complex_numbers(allow_nan=False, allow_infinity=False)
-    | st.frozensets(st.integers(), max_size=4) | st.sets(st.text(max_size=3), max_size=4),
-    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
-    | st.dictionaries(st.text(max_size=4), inner, max_size=4),
-    max_leaves=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.binary(max_size=8)
+    | st.complex_numbers(allow_nan=False, allow_infinity=False)
+    | st.frozensets(st.integers(), max_size=4)
+    | st.sets(st.text(max_size=3), max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -293,8 +327,15 @@ def test_triage_never_recommends_an_unknown_checkpoint_unless_trusted(cli, tmp_p
     from tests.triage_runs import ultralytics_run
 
     run = ultralytics_run(tmp_path / "run", epochs=5, nan_epoch=4)
-    torch.save({"epoch": 2, "model": {"w": torch.ones(2)}, "optimizer": {"state": {}, "param_groups": []},
-                "cfg": pickle_corpus.CustomModel()}, run / "weights" / "epoch2.pt")
+    torch.save(
+        {
+            "epoch": 2,
+            "model": {"w": torch.ones(2)},
+            "optimizer": {"state": {}, "param_groups": []},
+            "cfg": pickle_corpus.CustomModel(),
+        },
+        run / "weights" / "epoch2.pt",
+    )
     r = cli("triage", run, "--format", "json")
     assert r.json["summary"]["recommended"] == str(run / "weights" / "epoch1.pt")
     assert "ND217" in r.codes()
@@ -355,15 +396,29 @@ def test_tar_format_records_are_walked_and_every_pickle_judged(tmp_path):
         WithStorage(buf, protocol=2).dump(obj)
         return buf.getvalue()
 
-    storages = (pickle.dumps(1, protocol=2) + pickle.dumps(("k0", "cpu", torch.FloatStorage), protocol=2)
-                + struct.pack("<q", 3) + struct.pack("<3f", 1, 2, 3) + pickle.dumps([], protocol=2))
-    tensors = (pickle.dumps(1, protocol=2) + pickle.dumps(("t0", "k0", torch.FloatTensor), protocol=2)
-               + struct.pack("<ii", 1, 0) + struct.pack("<qq", 3, 1) + struct.pack("<q", 0))
+    storages = (
+        pickle.dumps(1, protocol=2)
+        + pickle.dumps(("k0", "cpu", torch.FloatStorage), protocol=2)
+        + struct.pack("<q", 3)
+        + struct.pack("<3f", 1, 2, 3)
+        + pickle.dumps([], protocol=2)
+    )
+    tensors = (
+        pickle.dumps(1, protocol=2)
+        + pickle.dumps(("t0", "k0", torch.FloatTensor), protocol=2)
+        + struct.pack("<ii", 1, 0)
+        + struct.pack("<qq", 3, 1)
+        + struct.pack("<q", 0)
+    )
     for name, main in (("ok", {"w": "STORAGE", "epoch": 1}), ("evil", {"w": pickle_corpus.Reduce(print, "x")})):
         path = tmp_path / f"{name}.pt"
         with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
-            for member, data in (("sys_info", pickle.dumps({"little_endian": True}, protocol=2)),
-                                 ("storages", storages), ("tensors", tensors), ("pickle", dumps_with_pid(main))):
+            for member, data in (
+                ("sys_info", pickle.dumps({"little_endian": True}, protocol=2)),
+                ("storages", storages),
+                ("tensors", tensors),
+                ("pickle", dumps_with_pid(main)),
+            ):
                 info = tarfile.TarInfo(member)
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))

@@ -163,8 +163,10 @@ def test_ND501_hf_trainer_checkpoint_after_nan_grad_norm(cli, tmp_path):
     assert str(run / "checkpoint-300") in s["distrusted"]
     assert s["recommended"] == str(run / "checkpoint-200") and s["restart_weights"] is None
     assert "ND501" in r.codes()
-    assert any(f"trainer.train(resume_from_checkpoint='{run / 'checkpoint-200'}')" in step
-               and "old learning rate" in step for step in s["next_steps"])
+    assert any(
+        f"trainer.train(resume_from_checkpoint='{run / 'checkpoint-200'}')" in step and "old learning rate" in step
+        for step in s["next_steps"]
+    )
 
 
 def test_hf_training_args_bin_read_without_executing_and_repaired(cli, tmp_path):
@@ -343,8 +345,7 @@ def test_resumed_run_distrusts_what_only_the_superseded_segment_reached(cli, tmp
 def test_a_kept_repaired_config_that_names_the_old_folder_is_not_pasted(cli, demo_copy):
     """An args_fixed.yaml kept from before (here: the user's own copy of args.yaml, save_dir and all)
     is never handed to `yolo train cfg=`: the printed line names the weights, data and a new folder."""
-    (demo_copy / "args_fixed.yaml").write_text((demo_copy / "args.yaml").read_text()
-                                               + f"save_dir: {demo_copy}\n")
+    (demo_copy / "args_fixed.yaml").write_text((demo_copy / "args.yaml").read_text() + f"save_dir: {demo_copy}\n")
     s = cli("triage", demo_copy, "--no-data", "--format", "json").json["summary"]
     assert s["fixed_config_status"] == "kept"
     line = next(step for step in s["next_steps"] if "yolo train" in step)

@@ -41,8 +41,11 @@ def test_ND501_zero_based_log_has_no_offset():
 
 
 def test_ND501_poisoned_checkpoints_are_not_double_reported():
-    entries = [_entry("/run/weights/epoch2.pt", epoch=2), _entry("/run/weights/epoch3.pt", "poisoned", epoch=3),
-               _entry("/run/weights/last.pt", "suspect", epoch=4)]
+    entries = [
+        _entry("/run/weights/epoch2.pt", epoch=2),
+        _entry("/run/weights/epoch3.pt", "poisoned", epoch=3),
+        _entry("/run/weights/last.pt", "suspect", epoch=4),
+    ]
     units, chosen, report = _link(entries)
     assert units["epoch3.pt"].verdict == "poisoned" and units["last.pt"].verdict == "after-nonfinite"
     assert [Path(f.path).name for f in report.findings if f.code == "ND501"] == ["last.pt"]
@@ -66,10 +69,12 @@ def test_ND502_only_non_resumable_clean_weights_offered_for_restart():
 
 
 def test_hf_checkpoint_folder_is_one_unit_dated_by_its_name():
-    entries = [_entry("/run/checkpoint-200/model.safetensors", resumable=False),
-               _entry("/run/checkpoint-200/optimizer.pt"),
-               _entry("/run/checkpoint-200/training_args.bin", "unsafe"),
-               _entry("/run/checkpoint-300/model.safetensors", "poisoned")]
+    entries = [
+        _entry("/run/checkpoint-200/model.safetensors", resumable=False),
+        _entry("/run/checkpoint-200/optimizer.pt"),
+        _entry("/run/checkpoint-200/training_args.bin", "unsafe"),
+        _entry("/run/checkpoint-300/model.safetensors", "poisoned"),
+    ]
     units, chosen, _ = _link(entries, framework="hf", nan_at=250, healthy_to=240, axis="step")
     assert set(units) == {"checkpoint-200", "checkpoint-300"}
     assert units["checkpoint-200"].step == 200 and units["checkpoint-200"].status == "clean"

@@ -22,7 +22,7 @@ RUNS = Path(__file__).parent / "data" / "runs"
 
 def _command(steps: list[str], start: str) -> str:
     line = next(s for s in steps if start in s)
-    return line[line.index(start):].split("  (")[0].strip()
+    return line[line.index(start) :].split("  (")[0].strip()
 
 
 def test_printed_yolo_train_runs_a_new_folder_from_the_recommended_weights(tmp_path):
@@ -40,8 +40,13 @@ def test_printed_yolo_train_runs_a_new_folder_from_the_recommended_weights(tmp_p
     fixed = Path(re.search(r"cfg=(\S+)", command).group(1))
     fixed.write_text(re.sub(r"(?m)^data: .*$", f"data: {tmp_path / 'yolo_data' / 'data.yaml'}", fixed.read_text()))
     yolo = Path(sys.executable).with_name("yolo")
-    done = subprocess.run([str(yolo), *command.split()[2:], "epochs=1", "device=cpu", "workers=0"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [str(yolo), *command.split()[2:], "epochs=1", "device=cpu", "workers=0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout + done.stderr
     assert "Transferred" in out and "from pretrained weights" in out  # epoch1.pt's weights were loaded
@@ -69,7 +74,7 @@ def test_printed_training_arguments_construct_in_transformers(tmp_path):
 
 
 def _snippet(line: str, start: str) -> str:
-    return line[line.index(start):]
+    return line[line.index(start) :]
 
 
 def test_printed_from_pretrained_snippet_trains_a_new_run(tmp_path):
@@ -88,11 +93,19 @@ def test_printed_from_pretrained_snippet_trains_a_new_run(tmp_path):
     fixed = triage(out, no_data=True).summary["fixed_config"]
     clean = out / "checkpoint-10"  # the truth's expected_recommended
     line = _hf_new_run(fixed, str(clean))
-    code = (line.replace("<YourModelClass>", "BertForSequenceClassification")
-                .replace("<your dataset>", "hf_toy_dataset(64, 1)").replace("; ", "\n"))
+    code = (
+        line.replace("<YourModelClass>", "BertForSequenceClassification")
+        .replace("<your dataset>", "hf_toy_dataset(64, 1)")
+        .replace("; ", "\n")
+    )
     before = tree_hash(out, skip=("training_args_fixed.yaml",))
-    namespace = {"BertForSequenceClassification": BertForSequenceClassification, "Trainer": Trainer,
-                 "TrainingArguments": TrainingArguments, "yaml": yaml, "hf_toy_dataset": hf_toy_dataset}
+    namespace = {
+        "BertForSequenceClassification": BertForSequenceClassification,
+        "Trainer": Trainer,
+        "TrainingArguments": TrainingArguments,
+        "yaml": yaml,
+        "hf_toy_dataset": hf_toy_dataset,
+    }
     exec(code, namespace)  # the printed line, as pasted
     loaded = BertForSequenceClassification.from_pretrained(str(clean))
     assert namespace["model"].config.vocab_size == loaded.config.vocab_size == 64
@@ -124,8 +137,15 @@ def test_printed_load_from_checkpoint_snippet_runs_in_lightning(tmp_path):
         def train_dataloader(self):
             return regression_loader()
 
-    shim = type("L", (), {"Trainer": functools.partial(L.Trainer, max_epochs=1, accelerator="cpu",
-                                                       enable_progress_bar=False, logger=False)})
+    shim = type(
+        "L",
+        (),
+        {
+            "Trainer": functools.partial(
+                L.Trainer, max_epochs=1, accelerator="cpu", enable_progress_bar=False, logger=False
+            )
+        },
+    )
     namespace = {"MyModule": lightning_regressor(), "L": shim, "dm": Data()}
     exec(line.replace("; ", "\n"), namespace)  # the printed line, run for 1 epoch
     assert namespace["model"].hparams.lr == 0.025

@@ -43,8 +43,8 @@ def test_per_step_oscillation_is_named_at_every_block_alignment(seed):
     rng = np.random.default_rng(seed)
     n, k = 3000, 600
     y = (0.3 + 2 * np.exp(-4 * np.arange(n) / n)) * (1 + 0.05 * rng.standard_normal(n))
-    level = np.median(y[n - k - 20:n - k])
-    y[n - k:] = np.maximum(level + rng.choice([1.0, -1.0], size=k) * level * np.linspace(0.5, 12, k), 0.5 * level)
+    level = np.median(y[n - k - 20 : n - k])
+    y[n - k :] = np.maximum(level + rng.choice([1.0, -1.0], size=k) * level * np.linspace(0.5, 12, k), 0.5 * level)
     assert [classify(y[s:]).pattern for s in range(0, 31, 3)] == ["oscillating_divergence"] * 11
 
 

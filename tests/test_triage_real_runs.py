@@ -15,11 +15,20 @@ from tests.triage_runs import tree_hash
 
 RUNS = Path(__file__).parent / "data" / "runs"
 SHARED_RUNS = Path(__file__).resolve().parents[1].parent / "shared" / "runs"
-RUN_DIRS = {"yolo_healthy": "train", "yolo_nan_recovered": "train", "yolo_nan_persisted": "train",
-            "yolo_resumed": "train", "hf_healthy": "out", "hf_nan_step15": "out", "hf_lr10_diverge": "out",
-            "hf_state_only_nan_step25": "out",
-            "lightning_healthy": "", "lightning_nan_epoch3": "", "lightning_weights_only": "",
-            "plain_scaler_nan_epoch4": ""}
+RUN_DIRS = {
+    "yolo_healthy": "train",
+    "yolo_nan_recovered": "train",
+    "yolo_nan_persisted": "train",
+    "yolo_resumed": "train",
+    "hf_healthy": "out",
+    "hf_nan_step15": "out",
+    "hf_lr10_diverge": "out",
+    "hf_state_only_nan_step25": "out",
+    "lightning_healthy": "",
+    "lightning_nan_epoch3": "",
+    "lightning_weights_only": "",
+    "plain_scaler_nan_epoch4": "",
+}
 
 
 def _copy(name: str, tmp_path: Path) -> tuple[Path, Path, dict]:
@@ -57,8 +66,10 @@ def test_recommendation_matches_the_truth(tmp_path, name):
     assert {k: v for k, v in after.items() if not k.endswith("_fixed.yaml")} == before
 
 
-@pytest.mark.parametrize("name", ["yolo_healthy", "yolo_nan_recovered", "yolo_resumed", "hf_healthy",
-                                  "lightning_healthy", "lightning_weights_only"])
+@pytest.mark.parametrize(
+    "name",
+    ["yolo_healthy", "yolo_nan_recovered", "yolo_resumed", "hf_healthy", "lightning_healthy", "lightning_weights_only"],
+)
 def test_healthy_real_runs_get_no_error(tmp_path, name):
     """Healthy, or recovered by the trainer itself (8.4's NaN recovery, a resume after it)."""
     _, run, _ = _copy(name, tmp_path)
@@ -129,8 +140,11 @@ def test_shared_real_runs(tmp_path, name):
     s = triage(root / folder if folder else root, no_data=True).summary
     assert s["recommended"] == (str(root / expected) if expected else None)
     weights = ("model_state_dict", "state_dict", "bert", "classifier", "state")
-    bad = {Path(t["file"]).relative_to(name) for t in _shared_truth(name)
-           if any(sec.get("nonfinite_tensors") for key, sec in t["sections"].items() if key in weights)}
+    bad = {
+        Path(t["file"]).relative_to(name)
+        for t in _shared_truth(name)
+        if any(sec.get("nonfinite_tensors") for key, sec in t["sections"].items() if key in weights)
+    }
     for c in s["checkpoints"]:
         rel = Path(c["path"]).relative_to(root)
         if rel in bad or any(b.parent == rel for b in bad):

@@ -36,15 +36,25 @@ class Script:
 
 def _watch(path: Path, script: Script, **kw):
     lines: list[str] = []
-    report = watch_log(path, interval=1.0, timeout=kw.pop("timeout", 50.0), emit=lines.append, clock=script.clock,
-                       sleep=script.sleep, **kw)
+    report = watch_log(
+        path,
+        interval=1.0,
+        timeout=kw.pop("timeout", 50.0),
+        emit=lines.append,
+        clock=script.clock,
+        sleep=script.sleep,
+        **kw,
+    )
     return report, lines
 
 
 def test_waits_for_a_log_that_does_not_exist_yet(tmp_path):
     log = tmp_path / "training_history.csv"
-    script = Script(lambda: None, lambda: log.write_text(HEADER + rows([2.0, 1.9])),
-                    lambda: log.write_text(HEADER + rows([2.0, 1.9, "nan"])))
+    script = Script(
+        lambda: None,
+        lambda: log.write_text(HEADER + rows([2.0, 1.9])),
+        lambda: log.write_text(HEADER + rows([2.0, 1.9, "nan"])),
+    )
     report, lines = _watch(log, script)
     assert lines[0].startswith(f"watching {log} every 1 s")
     assert lines[1] == f"waiting for {log} to appear ..."
@@ -67,7 +77,7 @@ def test_truncation_in_place_is_read_again_from_the_start(tmp_path):
     report, lines = _watch(log, script)
     assert log.stat().st_ino == inode
     assert f"{log} was truncated; reading it from the start" in lines
-    after = lines[lines.index(f"{log} was truncated; reading it from the start") + 1:]
+    after = lines[lines.index(f"{log} was truncated; reading it from the start") + 1 :]
     assert after[:2] == ["epoch 1: train_loss 3", "epoch 2: train_loss NaN"]  # the new log's first point is not skipped
     assert report.summary["first_nonfinite"] == {"index": 2, "row": 1}
 
@@ -83,7 +93,7 @@ def test_deletion_and_re_creation(tmp_path):
     report, lines = _watch(log, script)
     assert f"{log} is gone; waiting for it" in lines
     assert f"{log} was re-created; reading it from the start" in lines
-    tail = lines[lines.index(f"{log} was re-created; reading it from the start") + 1:]
+    tail = lines[lines.index(f"{log} was re-created; reading it from the start") + 1 :]
     assert tail[:3] == ["epoch 1: train_loss 2.5", "epoch 2: train_loss 2.4", "epoch 3: train_loss Inf"]
     assert report.alarm
 
@@ -116,6 +126,7 @@ def test_plot_is_refreshed_with_each_new_point(tmp_path):
         def change():
             drawn.append(png.stat().st_ino)
             log.open("a").write(rows([value], start=start))
+
         return change
 
     report, lines = _watch(log, Script(grow(1.7, 4), grow("nan", 5)), plot=png)

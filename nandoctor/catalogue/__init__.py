@@ -22,11 +22,11 @@ _MODULES = ("data", "ckpt", "logs", "config", "triage", "general")
 class Rule:
     code: str
     title: str
-    why: str           # why this leads to NaN/Inf
-    fix: str           # what to do about it
-    bad: str           # anti-pattern: a concrete example that triggers the rule
-    good: str          # best practice: the repaired form
-    check: str = ""    # "module:function" whose source raises this code (tests/test_catalogue.py follows it)
+    why: str  # why this leads to NaN/Inf
+    fix: str  # what to do about it
+    bad: str  # anti-pattern: a concrete example that triggers the rule
+    good: str  # best practice: the repaired form
+    check: str = ""  # "module:function" whose source raises this code (tests/test_catalogue.py follows it)
 
 
 @lru_cache(maxsize=1)

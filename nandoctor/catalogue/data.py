@@ -9,8 +9,7 @@ RULES = [
         why="A label or tensor file that cannot be parsed is skipped or crashes the loader; what the "
         "loader does read instead may be garbage. Ultralytics 8.4 drops the image ('ignoring corrupt "
         "image/label') when its label is not UTF-8 or holds binary bytes.",
-        fix="Regenerate or re-export the file; check that its extension matches its content; save text as "
-        "UTF-8.",
+        fix="Regenerate or re-export the file; check that its extension matches its content; save text as UTF-8.",
         bad="labels/train/img_1.txt that holds JPEG bytes",
         good="a UTF-8 text file with one `cls cx cy w h` row per object",
         check="nandoctor.data.yolo:_vet",
@@ -204,8 +203,7 @@ RULES = [
     Rule(
         code="ND118",
         title="pairing skipped",
-        why="No images folder was found, so images without labels and labels without images were not "
-        "checked.",
+        why="No images folder was found, so images without labels and labels without images were not checked.",
         fix="Point check-data at the dataset folder or data.yaml (with images/ beside labels/).",
         bad="`nandoctor check-data dataset/labels/train` when images live elsewhere",
         good="`nandoctor check-data dataset/data.yaml`",

@@ -22,21 +22,24 @@ GENTLE_CUT = 2.0
 # The table's absolute rows, for a log that shows no LR and a caller that knows no configured one.
 TABLE = ((3.0, 1e-5), (10.0, 2e-5))
 TABLE_LATE = 5e-5
-ULTRALYTICS_SAFE_LR0 = 0.003   # a YOLO restart at SGD lr0 0.01 -> 0.003 (0.005 to resume)
+ULTRALYTICS_SAFE_LR0 = 0.003  # a YOLO restart at SGD lr0 0.01 -> 0.003 (0.005 to resume)
 ADAM_FAMILY = frozenset({"adam", "adamw", "adamax", "nadam", "radam"})
-ADAM_SAFE_RATIO = 0.1          # Adam-family lr0 sits an order below SGD's (default.yaml: SGD 0.01, Adam 1e-3)
+ADAM_SAFE_RATIO = 0.1  # Adam-family lr0 sits an order below SGD's (default.yaml: SGD 0.01, Adam 1e-3)
 
 # The policy in words, for the catalogue's fix texts (ND305, ND402), built from the numbers above.
-CUT_TEXT = (f"1/{CUTS[0][1]:g} of the LR that ran when the NaN came within {CUTS[0][0]:g} epochs, "
-            f"1/{CUTS[1][1]:g} within {CUTS[1][0]:g}, 1/{GENTLE_CUT:g} later (1e-4 -> "
-            + " / ".join(f"{1e-4 / d:.0e}".replace("e-0", "e-") for d in (CUTS[0][1], CUTS[1][1], GENTLE_CUT)) + ")")
+CUT_TEXT = (
+    f"1/{CUTS[0][1]:g} of the LR that ran when the NaN came within {CUTS[0][0]:g} epochs, "
+    f"1/{CUTS[1][1]:g} within {CUTS[1][0]:g}, 1/{GENTLE_CUT:g} later (1e-4 -> "
+    + " / ".join(f"{1e-4 / d:.0e}".replace("e-0", "e-") for d in (CUTS[0][1], CUTS[1][1], GENTLE_CUT))
+    + ")"
+)
 
 
 @dataclass(frozen=True)
 class LrAdvice:
-    value: float     # the LR to train with next
-    reason: str      # one line: what the value was derived from
-    basis: str       # "ran" (the log's LR), "configured" (the config's), "framework" or "table"
+    value: float  # the LR to train with next
+    reason: str  # one line: what the value was derived from
+    basis: str  # "ran" (the log's LR), "configured" (the config's), "framework" or "table"
 
     def text(self) -> str:
         return f"{self.value:g} ({self.reason})"
@@ -64,9 +67,15 @@ def _finite_positive(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) and x > 0 else None
 
 
-def advise_lr(*, ran: float | None = None, ran_column: str | None = None, configured: float | None = None,
-              epochs_to_nonfinite: float | None = None, framework: str | None = None,
-              optimizer: str | None = None) -> LrAdvice | None:
+def advise_lr(
+    *,
+    ran: float | None = None,
+    ran_column: str | None = None,
+    configured: float | None = None,
+    epochs_to_nonfinite: float | None = None,
+    framework: str | None = None,
+    optimizer: str | None = None,
+) -> LrAdvice | None:
     """The LR to use after a run went non-finite, or None when nothing known supports a number.
 
     `ran`: peak LR the log shows before the NaN; `configured`: the LR the config sets (pass None when it
@@ -79,16 +88,23 @@ def advise_lr(*, ran: float | None = None, ran_column: str | None = None, config
     ran, configured = _finite_positive(ran), _finite_positive(configured)
     if ran is not None:
         where = f" in {ran_column}" if ran_column else ""
-        return LrAdvice(round_lr(ran / divisor), f"{share} the peak LR that ran before the NaN, {ran:g}{where}, "
-                        f"{_when(epochs)}", "ran")
+        return LrAdvice(
+            round_lr(ran / divisor),
+            f"{share} the peak LR that ran before the NaN, {ran:g}{where}, {_when(epochs)}",
+            "ran",
+        )
     if configured is not None:
-        return LrAdvice(round_lr(configured / divisor), f"{share} the configured LR {configured:g}, {_when(epochs)}",
-                        "configured")
+        return LrAdvice(
+            round_lr(configured / divisor), f"{share} the configured LR {configured:g}, {_when(epochs)}", "configured"
+        )
     if str(framework or "").startswith("ultralytics"):
         adam = str(optimizer or "").strip().lower() in ADAM_FAMILY
         value = ULTRALYTICS_SAFE_LR0 * (ADAM_SAFE_RATIO if adam else 1.0)
-        return LrAdvice(value, f"a safe Ultralytics restart lr0 for {'Adam' if adam else 'SGD'}, as no LR that "
-                        "ran is known", "framework")
+        return LrAdvice(
+            value,
+            f"a safe Ultralytics restart lr0 for {'Adam' if adam else 'SGD'}, as no LR that ran is known",
+            "framework",
+        )
     if epochs is None:
         return None
     value = next((v for limit, v in TABLE if epochs <= limit), TABLE_LATE)
@@ -98,8 +114,10 @@ def advise_lr(*, ran: float | None = None, ran_column: str | None = None, config
 def lr_step(advice: LrAdvice, framework: str | None) -> str:
     """The one "lower the learning rate" line of next steps (analyze-log's and triage's)."""
     if str(framework or "").startswith("ultralytics"):
-        return (f"lower the learning rate: lr0 {advice.text()}, with an explicit optimizer (optimizer: auto "
-                "ignores lr0), and warmup_epochs 3")
+        return (
+            f"lower the learning rate: lr0 {advice.text()}, with an explicit optimizer (optimizer: auto "
+            "ignores lr0), and warmup_epochs 3"
+        )
     return f"lower the learning rate to {advice.text()}"
 
 
@@ -110,8 +128,7 @@ def advised_in(engines: dict[str, Any] | None) -> tuple[str | None, LrAdvice | N
     for run in reversed(runs.get("diagnose-config") or []):
         for change in (run.get("summary") or {}).get("changes") or []:
             if change.get("code") == "ND402" and isinstance(change.get("new"), (int, float)):
-                return str(change.get("key")), LrAdvice(float(change["new"]), str(change.get("reason") or ""),
-                                                        "config")
+                return str(change.get("key")), LrAdvice(float(change["new"]), str(change.get("reason") or ""), "config")
     for run in reversed(runs.get("analyze-log") or []):
         s = run.get("summary") or {}
         if isinstance(s.get("suggested_lr"), (int, float)):

@@ -21,10 +21,10 @@ from nandoctor.ckpt.walk import Named, is_module, module_params
 from nandoctor.numbers import parse_number
 
 OPT_LEAVES = ("exp_avg_sq", "exp_avg", "max_exp_avg_sq", "momentum_buffer", "square_avg")
-LOSS_ABSURD = 1e6      # a stored loss above this is divergence whatever the loss function
-WEIGHT_ABSURD = 1e12   # no trained network needs a weight this large
-LOSS_JUMP = 5.0        # a loss this many times above the run's highest healthy value so far has exploded
-WEIGHT_JUMP = 100.0    # two orders of magnitude over the run's own earlier checkpoints
+LOSS_ABSURD = 1e6  # a stored loss above this is divergence whatever the loss function
+WEIGHT_ABSURD = 1e12  # no trained network needs a weight this large
+LOSS_JUMP = 5.0  # a loss this many times above the run's highest healthy value so far has exploded
+WEIGHT_JUMP = 100.0  # two orders of magnitude over the run's own earlier checkpoints
 
 
 def opt_state(name: str) -> tuple[str, str] | None:
@@ -35,7 +35,7 @@ def opt_state(name: str) -> tuple[str, str] | None:
         return None
     s = f".{head}."
     i = s.find(".state.")
-    param = s[i + 7:-1] if i >= 0 else ""
+    param = s[i + 7 : -1] if i >= 0 else ""
     return (param, leaf) if param else None
 
 
@@ -49,7 +49,8 @@ def is_norm_weight(name: str) -> bool:
     if comp.startswith("bn"):
         return comp[2:].isdigit() or comp == "bn"
     return comp.startswith(("norm", "ln", "layernorm", "layer_norm", "batchnorm", "batch_norm")) or comp.endswith(
-        ("_norm", "_ln"))
+        ("_norm", "_ln")
+    )
 
 
 @dataclass
@@ -66,9 +67,9 @@ class Verdict:
     issues: list[Issue] = field(default_factory=list)
     nonfinite: list[str] = field(default_factory=list)
     weights_nonfinite: bool = False
-    role: str = "model"                                        # model | optimizer | trainer-state
-    losses: dict[str, float] = field(default_factory=dict)     # stored losses, for the run comparison
-    profile: dict[str, tuple] = field(default_factory=dict)    # weight name -> (absmax, zero_frac, fp16 hits)
+    role: str = "model"  # model | optimizer | trainer-state
+    losses: dict[str, float] = field(default_factory=dict)  # stored losses, for the run comparison
+    profile: dict[str, tuple] = field(default_factory=dict)  # weight name -> (absmax, zero_frac, fp16 hits)
 
     def add(self, code: str, severity: str, message: str, where: str | None = None, **data: Any) -> None:
         self.issues.append(Issue(code, severity, message, where, data))
@@ -90,8 +91,14 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4g}"
 
 
-def judge(tensors: list[Named], stats: dict[str, TensorStat], obj: Any, shards: dict[str, str],
-          pad_rows: dict[str, set[int]] | None = None, meta: dict | None = None) -> Verdict:
+def judge(
+    tensors: list[Named],
+    stats: dict[str, TensorStat],
+    obj: Any,
+    shards: dict[str, str],
+    pad_rows: dict[str, set[int]] | None = None,
+    meta: dict | None = None,
+) -> Verdict:
     """`pad_rows`: rows that are zero by construction (an embedding's padding_idx, config.json's
     pad_token_id), by tensor name. `meta`: non-tensor facts beside the weights (HF trainer_state)."""
     from nandoctor.ckpt.scan import zeros_outside_rows
@@ -127,52 +134,112 @@ def judge(tensors: list[Named], stats: dict[str, TensorStat], obj: Any, shards: 
         if st.nonfinite:
             v.nonfinite.append(t.name)
             parts = [f"{n} {w}" for n, w in ((st.nan, "NaN"), (st.posinf, "+Inf"), (st.neginf, "-Inf")) if n]
-            msg = (f"{' and '.join(parts)} values in {desc}{opt_param}, first at flat index {st.first_bad} "
-                   f"of {st.numel:,}")
+            msg = (
+                f"{' and '.join(parts)} values in {desc}{opt_param}, first at flat index {st.first_bad} of {st.numel:,}"
+            )
             code = "ND203" if m else "ND201"
             v.weights_nonfinite |= code == "ND201"
-            v.add(code, "error", msg, t.name, nan=st.nan, posinf=st.posinf, neginf=st.neginf,
-                  first_index=st.first_bad, shard=shards.get(t.name))
+            v.add(
+                code,
+                "error",
+                msg,
+                t.name,
+                nan=st.nan,
+                posinf=st.posinf,
+                neginf=st.neginf,
+                first_index=st.first_bad,
+                shard=shards.get(t.name),
+            )
         if st.fp16_max_hits:
-            v.add("ND205", "warning", f"{st.fp16_max_hits} values are exactly +-65504 in {desc}: nan_to_num "
-                  "replaced Inf here before saving", t.name, count=st.fp16_max_hits, sign="fp16max")
-        if (t.section == "model" and dense_model and st.numel >= 256 and len(st.shape) >= 2
-                and st.zero_frac is not None and 0.01 <= st.zero_frac < 0.95):
+            v.add(
+                "ND205",
+                "warning",
+                f"{st.fp16_max_hits} values are exactly +-65504 in {desc}: nan_to_num replaced Inf here before saving",
+                t.name,
+                count=st.fp16_max_hits,
+                sign="fp16max",
+            )
+        if (
+            t.section == "model"
+            and dense_model
+            and st.numel >= 256
+            and len(st.shape) >= 2
+            and st.zero_frac is not None
+            and 0.01 <= st.zero_frac < 0.95
+        ):
             frac = st.zero_frac
             rows = pad_rows.get(t.name)
             if rows:  # zeros confined to the padding row(s) are how the layer was built
                 total, in_rows = zeros_outside_rows(t.ref, rows)
                 frac = (total - in_rows) / max(st.numel, 1)
             if frac >= 0.01:
-                v.add("ND205", "warning", f"{frac:.1%} exact zeros in {desc} while the model's other weights "
-                      "are dense: the pattern nan_to_num leaves where NaN was", t.name, zero_fraction=frac,
-                      sign="zeros")
+                v.add(
+                    "ND205",
+                    "warning",
+                    f"{frac:.1%} exact zeros in {desc} while the model's other weights "
+                    "are dense: the pattern nan_to_num leaves where NaN was",
+                    t.name,
+                    zero_fraction=frac,
+                    sign="zeros",
+                )
         if t.name.endswith("running_var") and st.min is not None and st.min <= 0:
             v.add("ND206", "error", f"{desc} has values <= 0 (min {_fmt(st.min)})", t.name, min=st.min)
         if t.section == "model" and is_norm_weight(t.name) and st.absmax == 0 and st.numel > 1:
             v.add("ND207", "warning", f"{desc} is all zeros", t.name)
         if m and m[1] in ("exp_avg_sq", "max_exp_avg_sq"):
             if st.min is not None and st.min < 0:
-                v.add("ND204", "error", f"{desc}{opt_param} has negative values (min {_fmt(st.min)})", t.name,
-                      min=st.min)
+                v.add(
+                    "ND204", "error", f"{desc}{opt_param} has negative values (min {_fmt(st.min)})", t.name, min=st.min
+                )
             if st.dtype == "float16" and st.zero_frac is not None and st.zero_frac >= 0.5 and st.numel >= 16:
-                v.add("ND208", "warning", f"{desc}{opt_param} is {st.zero_frac:.0%} exact zeros in fp16", t.name,
-                      zero_fraction=st.zero_frac)
-        if (amp and t.section == "model" and st.dtype in ("float32", "float64") and st.absmax is not None
-                and st.absmax > FP16_MAX):
-            v.add("ND211", "warning", f"{desc} abs-max {_fmt(st.absmax)} overflows fp16 under AMP", t.name,
-                  absmax=st.absmax)
+                v.add(
+                    "ND208",
+                    "warning",
+                    f"{desc}{opt_param} is {st.zero_frac:.0%} exact zeros in fp16",
+                    t.name,
+                    zero_fraction=st.zero_frac,
+                )
+        if (
+            amp
+            and t.section == "model"
+            and st.dtype in ("float32", "float64")
+            and st.absmax is not None
+            and st.absmax > FP16_MAX
+        ):
+            v.add(
+                "ND211",
+                "warning",
+                f"{desc} abs-max {_fmt(st.absmax)} overflows fp16 under AMP",
+                t.name,
+                absmax=st.absmax,
+            )
     if bookkeeping:
-        v.add("ND216", "info", f"{len(bookkeeping)} non-finite value(s) in trainer bookkeeping, not weights, e.g. "
-              f"{bookkeeping[0]} (an initial worst score or a scheduler value); not held against the weights",
-              bookkeeping[0], names=bookkeeping[:20])
+        v.add(
+            "ND216",
+            "info",
+            f"{len(bookkeeping)} non-finite value(s) in trainer bookkeeping, not weights, e.g. "
+            f"{bookkeeping[0]} (an initial worst score or a scheduler value); not held against the weights",
+            bookkeeping[0],
+            names=bookkeeping[:20],
+        )
     if unscanned:
-        v.add("ND213", "info", f"{len(unscanned)} tensors in a layout nandoctor does not read, e.g. "
-              f"{unscanned[0]}", unscanned[0], names=unscanned[:20])
+        v.add(
+            "ND213",
+            "info",
+            f"{len(unscanned)} tensors in a layout nandoctor does not read, e.g. {unscanned[0]}",
+            unscanned[0],
+            names=unscanned[:20],
+        )
     absurd = max(v.profile.items(), key=lambda kv: kv[1][0], default=None)
     if absurd and absurd[1][0] >= WEIGHT_ABSURD:
-        v.add("ND215", "warning", f"{absurd[0]} abs-max {_fmt(absurd[1][0])}: the weights have exploded (finite, "
-              "but no trained network holds values this large)", absurd[0], absmax=absurd[1][0])
+        v.add(
+            "ND215",
+            "warning",
+            f"{absurd[0]} abs-max {_fmt(absurd[1][0])}: the weights have exploded (finite, "
+            "but no trained network holds values this large)",
+            absurd[0],
+            absmax=absurd[1][0],
+        )
     _check_scaler(v, obj)
     _check_history(v, facts)
     return v
@@ -182,8 +249,11 @@ def _role(tensors: list[Named]) -> str:
     """model (it holds weights), optimizer (only optimizer state: a lone optimizer.pt) or trainer-state
     (rng_state.pth, scheduler.pt: nothing to resume a model from)."""
     weights = [t for t in tensors if t.section in ("model", "other", "scaler")]
-    if any(getattr(t.ref, "kind", "float") in ("float", "bf16", "f8e4m3", "f8e5m2", "complex", "unknown")
-           for t in weights if t.section != "scaler"):
+    if any(
+        getattr(t.ref, "kind", "float") in ("float", "bf16", "f8e4m3", "f8e5m2", "complex", "unknown")
+        for t in weights
+        if t.section != "scaler"
+    ):
         return "model"
     if any(t.section == "optimizer" for t in tensors):
         return "optimizer"
@@ -195,9 +265,15 @@ def _module_padding(obj: Any) -> dict[str, set[int]]:
     from nandoctor.ckpt.walk import MODEL_KEYS
 
     out: dict[str, set[int]] = {}
-    roots = [(obj, "")] if is_module(obj) else [
-        (val, "" if key in ("model", "ema", "state_dict", "model_state_dict", "module") else f"{key}.")
-        for key, val in (obj.items() if isinstance(obj, dict) else []) if key in MODEL_KEYS and is_module(val)]
+    roots = (
+        [(obj, "")]
+        if is_module(obj)
+        else [
+            (val, "" if key in ("model", "ema", "state_dict", "model_state_dict", "module") else f"{key}.")
+            for key, val in (obj.items() if isinstance(obj, dict) else [])
+            if key in MODEL_KEYS and is_module(val)
+        ]
+    )
     budget = 200_000
     for root, prefix in roots:
         stack = [(root, prefix)]
@@ -245,9 +321,13 @@ def _optimizer_param_names(top: dict) -> list[str]:
 
 def _otherwise_dense(tensors: list[Named], stats: dict[str, TensorStat]) -> bool:
     """True when most weight matrices have (almost) no exact zeros, i.e. the model is not pruned."""
-    fracs = sorted(s.zero_frac for t in tensors if t.section == "model"
-                   for s in [stats.get(t.name)] if s and s.zero_frac is not None and len(s.shape) >= 2
-                   and s.numel >= 256)
+    fracs = sorted(
+        s.zero_frac
+        for t in tensors
+        if t.section == "model"
+        for s in [stats.get(t.name)]
+        if s and s.zero_frac is not None and len(s.shape) >= 2 and s.numel >= 256
+    )
     return bool(fracs) and fracs[len(fracs) // 2] < 0.001
 
 
@@ -293,8 +373,9 @@ def _check_scaler(v: Verdict, obj: Any) -> None:
         if not math.isfinite(scale):
             v.add("ND209", "error", f"GradScaler {where} is {scale}", where, scale=scale)
         elif scale < 1:
-            v.add("ND209", "warning", f"GradScaler {where} collapsed to {scale:.3g} (starts at 65536)", where,
-                  scale=scale)
+            v.add(
+                "ND209", "warning", f"GradScaler {where} collapsed to {scale:.3g} (starts at 65536)", where, scale=scale
+            )
 
 
 def exploded_index(values: list[float]) -> int | None:
@@ -338,9 +419,13 @@ def _check_history(v: Verdict, top: dict) -> None:
             bad = [i for i, n in enumerate(nums) if n is not None and not math.isfinite(n)]
             if bad:
                 first = _label(epochs[bad[0]]) if epochs and bad[0] < len(epochs) else str(bad[0] + 1)
-                v.add("ND210", "warning", f"train_results['{col}'] is {nums[bad[0]]} from epoch {first} "
-                      f"({len(bad)} of {len(values)} epochs)", f"train_results.{col}",
-                      first_epoch=metric_number(epochs[bad[0]]) if epochs and bad[0] < len(epochs) else bad[0] + 1)
+                v.add(
+                    "ND210",
+                    "warning",
+                    f"train_results['{col}'] is {nums[bad[0]]} from epoch {first} ({len(bad)} of {len(values)} epochs)",
+                    f"train_results.{col}",
+                    first_epoch=metric_number(epochs[bad[0]]) if epochs and bad[0] < len(epochs) else bad[0] + 1,
+                )
                 break
         for col, values in list(results.items())[:1000]:
             if "loss" in str(col) and isinstance(values, list) and values:
@@ -348,9 +433,14 @@ def _check_history(v: Verdict, top: dict) -> None:
                 v.losses.setdefault(str(col), series[-1])
                 at = exploded_index(series)
                 if at is not None:
-                    v.add("ND215", "warning", f"train_results['{col}'] exploded to {_fmt(series[-1])} (from "
-                          f"{_fmt(min(x for x in series[:at] if math.isfinite(x)))} earlier in the run)",
-                          f"train_results.{col}", loss=series[-1])
+                    v.add(
+                        "ND215",
+                        "warning",
+                        f"train_results['{col}'] exploded to {_fmt(series[-1])} (from "
+                        f"{_fmt(min(x for x in series[:at] if math.isfinite(x)))} earlier in the run)",
+                        f"train_results.{col}",
+                        loss=series[-1],
+                    )
                     break
     history = top.get("log_history")
     if isinstance(history, list):  # HF trainer_state.json: loss may be NaN-filtered, grad_norm/eval_loss are not
@@ -366,26 +456,46 @@ def _check_history(v: Verdict, top: dict) -> None:
                 seen.setdefault(k, []).append(n)
                 if not math.isfinite(n) and not flagged:
                     flagged = True
-                    v.add("ND210", "warning", f"trainer_state.json log_history has {k} = {n} at step "
-                          f"{_label(item.get('step'))}", f"log_history.{k}", step=item.get("step"))
+                    v.add(
+                        "ND210",
+                        "warning",
+                        f"trainer_state.json log_history has {k} = {n} at step {_label(item.get('step'))}",
+                        f"log_history.{k}",
+                        step=item.get("step"),
+                    )
         for k in ("loss", "eval_loss"):
             if seen.get(k):
                 v.losses[f"log_history.{k}"] = seen[k][-1]
                 at = exploded_index(seen[k])
                 if at is not None and not v.exploded:
-                    v.add("ND215", "warning", f"trainer_state.json {k} exploded to {_fmt(seen[k][-1])} (from "
-                          f"{_fmt(min(x for x in seen[k][:at] if math.isfinite(x)))} earlier)", f"log_history.{k}",
-                          loss=seen[k][-1])
+                    v.add(
+                        "ND215",
+                        "warning",
+                        f"trainer_state.json {k} exploded to {_fmt(seen[k][-1])} (from "
+                        f"{_fmt(min(x for x in seen[k][:at] if math.isfinite(x)))} earlier)",
+                        f"log_history.{k}",
+                        loss=seen[k][-1],
+                    )
     metrics = top.get("train_metrics")
     if isinstance(metrics, dict):
-        bad_keys = [k for k, x in list(metrics.items())[:1000] if "loss" in str(k)
-                    and (n := metric_number(x)) is not None and not math.isfinite(n)]
+        bad_keys = [
+            k
+            for k, x in list(metrics.items())[:1000]
+            if "loss" in str(k) and (n := metric_number(x)) is not None and not math.isfinite(n)
+        ]
         if bad_keys:
-            v.add("ND210", "warning", f"train_metrics has non-finite {', '.join(map(str, bad_keys))}",
-                  f"train_metrics.{bad_keys[0]}")
+            v.add(
+                "ND210",
+                "warning",
+                f"train_metrics has non-finite {', '.join(map(str, bad_keys))}",
+                f"train_metrics.{bad_keys[0]}",
+            )
     # plain loops: torch.save({'epoch': e, 'train_loss': ..., 'val_loss': ...}); Lightning's monitored score
-    scalars = {str(k): metric_number(x) for k, x in list(top.items())[:1000] if isinstance(k, str) and "loss" in k
-               and not k.startswith("best") and not isinstance(x, (dict, list))}
+    scalars = {
+        str(k): metric_number(x)
+        for k, x in list(top.items())[:1000]
+        if isinstance(k, str) and "loss" in k and not k.startswith("best") and not isinstance(x, (dict, list))
+    }
     nonfinite = [k for k, n in scalars.items() if n is not None and not math.isfinite(n)]
     # Lightning's monitored score is bookkeeping (a NaN there is ND216 info), but an absurd finite
     # loss it recorded is still evidence the run had exploded when it saved
@@ -393,8 +503,13 @@ def _check_history(v: Verdict, top: dict) -> None:
         if "loss" in str(state.get("monitor")):
             scalars[f"callbacks.{key}.current_score"] = metric_number(state.get("current_score"))
     if nonfinite and not any(i.code == "ND210" for i in v.issues):
-        v.add("ND210", "warning", f"the checkpoint stores {nonfinite[0]} = {scalars[nonfinite[0]]}: it was saved "
-              "after the loss had gone non-finite", nonfinite[0])
+        v.add(
+            "ND210",
+            "warning",
+            f"the checkpoint stores {nonfinite[0]} = {scalars[nonfinite[0]]}: it was saved "
+            "after the loss had gone non-finite",
+            nonfinite[0],
+        )
     for k, n in scalars.items():
         if n is None:
             continue
@@ -407,8 +522,11 @@ def _model_checkpoints(top: dict) -> list[tuple[str, dict]]:
     callbacks = top.get("callbacks")
     if not isinstance(callbacks, dict):
         return []
-    return [(str(k)[:80], s) for k, s in list(callbacks.items())[:100]
-            if str(k).startswith("ModelCheckpoint") and isinstance(s, dict)]
+    return [
+        (str(k)[:80], s)
+        for k, s in list(callbacks.items())[:100]
+        if str(k).startswith("ModelCheckpoint") and isinstance(s, dict)
+    ]
 
 
 def compare_run(entries: list[dict[str, Any]]) -> None:
@@ -442,21 +560,31 @@ def _construction_signatures(run: list[dict[str, Any]]) -> None:
     from pathlib import Path
 
     first = run[0]["_verdict"].profile
-    flagged = {(i.where, i.data.get("sign")) for e in run for i in e["_verdict"].issues
-               if i.code == "ND205" and i.severity == "warning"}
+    flagged = {
+        (i.where, i.data.get("sign"))
+        for e in run
+        for i in e["_verdict"].issues
+        if i.code == "ND205" and i.severity == "warning"
+    }
     for where, sign in flagged:
         col = 1 if sign == "zeros" else 2
         base = first.get(where, (None, None, None))[col]
         if not base:
             continue
-        same = [e for e in run[1:] if (x := e["_verdict"].profile.get(where, (None, None, None))[col]) is not None
-                and 0.9 * x <= base <= x / 0.9]  # the same signature as in the run's first checkpoint
+        same = [
+            e
+            for e in run[1:]
+            if (x := e["_verdict"].profile.get(where, (None, None, None))[col]) is not None
+            and 0.9 * x <= base <= x / 0.9
+        ]  # the same signature as in the run's first checkpoint
         for e in [run[0], *same] if same else []:
             for i in e["_verdict"].issues:
                 if i.code == "ND205" and i.where == where and i.data.get("sign") == sign:
                     i.severity = "info"
-                    i.message += (f"; the same since the run's first checkpoint {Path(run[0]['path']).name}: "
-                                  "built that way, not sanitised")
+                    i.message += (
+                        f"; the same since the run's first checkpoint {Path(run[0]['path']).name}: "
+                        "built that way, not sanitised"
+                    )
 
 
 def _explosions(run: list[dict[str, Any]]) -> None:
@@ -473,21 +601,43 @@ def _explosions(run: list[dict[str, Any]]) -> None:
                 if not before or not math.isfinite(a):
                     continue
                 floor = max(max(before), 0.01 * base_max)
-                if (floor > 0 and a >= WEIGHT_JUMP * floor and a > 10 * base_max  # beyond anything the run held
-                        and (worst is None or a / floor > worst[1])):
+                if (
+                    floor > 0
+                    and a >= WEIGHT_JUMP * floor
+                    and a > 10 * base_max  # beyond anything the run held
+                    and (worst is None or a / floor > worst[1])
+                ):
                     worst = (name, a / floor, a, max(before))
             if worst:
                 name, ratio, a, b = worst
-                v.add("ND215", "warning", f"{name} abs-max {_fmt(a)} is {ratio:.3g}x the run's earlier checkpoints "
-                      f"(at most {_fmt(b)}): the weights have exploded", name, absmax=a, ratio=ratio)
+                v.add(
+                    "ND215",
+                    "warning",
+                    f"{name} abs-max {_fmt(a)} is {ratio:.3g}x the run's earlier checkpoints "
+                    f"(at most {_fmt(b)}): the weights have exploded",
+                    name,
+                    absmax=a,
+                    ratio=ratio,
+                )
             for k, x in v.losses.items():
                 before = [h.losses[k] for h in healthy if math.isfinite(h.losses.get(k, math.nan))]
                 if before and math.isfinite(x) and max(before) > 0 and x > LOSS_JUMP * max(before) and not v.exploded:
-                    v.add("ND215", "warning", f"the stored {k} = {_fmt(x)} is {x / max(before):.3g}x the run's "
-                          f"earlier checkpoints (at most {_fmt(max(before))}): the loss has exploded", k, loss=x)
+                    v.add(
+                        "ND215",
+                        "warning",
+                        f"the stored {k} = {_fmt(x)} is {x / max(before):.3g}x the run's "
+                        f"earlier checkpoints (at most {_fmt(max(before))}): the loss has exploded",
+                        k,
+                        loss=x,
+                    )
         if not v.exploded and not v.weights_nonfinite:
             healthy.append(v)
     if len(healthy) == 1 and len(run) > 2 and all(e["_verdict"].exploded for e in run[1:]):
-        run[0]["_verdict"].add("ND215", "info", f"every later checkpoint exploded against this one, the run's "
-                               f"first ({Path(run[0]['path']).name}); it may already be on the way up",
-                               None, first=True)
+        run[0]["_verdict"].add(
+            "ND215",
+            "info",
+            f"every later checkpoint exploded against this one, the run's "
+            f"first ({Path(run[0]['path']).name}); it may already be on the way up",
+            None,
+            first=True,
+        )

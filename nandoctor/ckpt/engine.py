@@ -22,8 +22,19 @@ INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 MAX_FILES = 100_000
 # What parsing a corrupt, truncated or lying file raises (zipfile: NotImplementedError for a compression
 # method it lacks). Caught only around reading and scanning; anything else is a bug in nandoctor.
-PARSE_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, struct.error,
-                OverflowError, RecursionError, MemoryError, zlib.error, NotImplementedError)
+PARSE_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    pickle.UnpicklingError,
+    struct.error,
+    OverflowError,
+    RecursionError,
+    MemoryError,
+    zlib.error,
+    NotImplementedError,
+)
 
 
 def discover(root: Path) -> list[Path]:
@@ -68,14 +79,20 @@ def _unread_siblings(d: Path) -> list[Path]:
     from nandoctor.ckpt.readers import HF_WEIGHTS
 
     read_by_unit = {*HF_WEIGHTS, "optimizer.pt", "scaler.pt"} if _hf_unit(d) else set()
-    return sorted(p for p in d.iterdir() if p.suffix.lower() in SCANNED_SUFFIXES and p.name not in read_by_unit
-                  and (p.is_file() or p.is_symlink()))
+    return sorted(
+        p
+        for p in d.iterdir()
+        if p.suffix.lower() in SCANNED_SUFFIXES and p.name not in read_by_unit and (p.is_file() or p.is_symlink())
+    )
 
 
 def _leaf_unit(d: Path) -> bool:
     """A folder read as one checkpoint with nothing below it: DCP, a sharded model, checkpoint-N."""
-    return ((d / ".metadata").is_file() or any((d / i).is_file() for i in INDEXES)
-            or (_hf_unit(d) and not any(p.name.startswith("checkpoint-") and p.is_dir() for p in d.iterdir())))
+    return (
+        (d / ".metadata").is_file()
+        or any((d / i).is_file() for i in INDEXES)
+        or (_hf_unit(d) and not any(p.name.startswith("checkpoint-") and p.is_dir() for p in d.iterdir()))
+    )
 
 
 def _hf_unit(d: Path) -> bool:
@@ -100,8 +117,10 @@ def inspect_ckpt(path: Path, *, stats: bool = False) -> Report:
         raise NandoctorError(f"{path}: no such file or directory")
     units = discover(path)
     if not units:
-        raise NandoctorError(f"{path}: no checkpoints found (looked for {', '.join(sorted(SCANNED_SUFFIXES))}, "
-                             "sharded model folders and DCP folders)")
+        raise NandoctorError(
+            f"{path}: no checkpoints found (looked for {', '.join(sorted(SCANNED_SUFFIXES))}, "
+            "sharded model folders and DCP folders)"
+        )
     report = Report(command="inspect-ckpt")
     scanned: list[tuple[dict[str, Any], Report]] = []
     sizes = [_size(u) for u in units]
@@ -127,8 +146,9 @@ def inspect_ckpt(path: Path, *, stats: bool = False) -> Report:
         verdict = entry.pop("_verdict", None)
         if verdict is not None:
             for issue in verdict.issues:
-                sub.add(issue.code, issue.severity, issue.message, path=entry["path"], where=issue.where,
-                        data=issue.data)
+                sub.add(
+                    issue.code, issue.severity, issue.message, path=entry["path"], where=issue.where, data=issue.data
+                )
             entry["status"] = verdict.status
             if entry.get("pickle") == "unknown" and verdict.status == "clean":
                 entry["status"] = "unknown"  # clean tensors in a pickle nandoctor cannot vouch for: never recommended
@@ -141,10 +161,16 @@ def inspect_ckpt(path: Path, *, stats: bool = False) -> Report:
             others.append({"path": entry["path"], "role": entry.get("role") or "trainer-state"})
             continue
         if quiet and entry.get("role") is not None:
-            what = "it holds no tensors" if not entry["tensors"] else {
-                "optimizer": "optimizer state only"}.get(entry["role"], "trainer state only (RNG, scheduler, counters)")
-            sub.add("ND214", "warning", f"not a model checkpoint: {what}, no weights to resume from",
-                    path=entry["path"])
+            what = (
+                "it holds no tensors"
+                if not entry["tensors"]
+                else {"optimizer": "optimizer state only"}.get(
+                    entry["role"], "trainer state only (RNG, scheduler, counters)"
+                )
+            )
+            sub.add(
+                "ND214", "warning", f"not a model checkpoint: {what}, no weights to resume from", path=entry["path"]
+            )
         entries.append(entry)
         report.extend(sub)
     if not entries:
@@ -162,8 +188,9 @@ def _size(unit: Path) -> int:
         return 0
 
 
-def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
-                 advance: Callable[[int], None] = lambda n: None) -> dict[str, Any]:
+def _inspect_one(
+    unit: Path, shown: str, report: Report, want_stats: bool, advance: Callable[[int], None] = lambda n: None
+) -> dict[str, Any]:
     """One unit -> its summary entry; the verdict rides along in entry['_verdict'] until the run
     comparison has seen every checkpoint. A file's own defects become an `unreadable` entry; a bug in
     nandoctor propagates (the CLI reports it as an internal error, never as a verdict on the file)."""
@@ -175,9 +202,19 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
         mtime = unit.stat().st_mtime
     except OSError:
         mtime = 0.0
-    entry: dict[str, Any] = {"path": shown, "status": "unreadable", "epoch": None, "step": None,
-                             "resumable": False, "format": None, "framework": None, "role": None, "tensors": 0,
-                             "nonfinite_tensors": [], "mtime": mtime}
+    entry: dict[str, Any] = {
+        "path": shown,
+        "status": "unreadable",
+        "epoch": None,
+        "step": None,
+        "resumable": False,
+        "format": None,
+        "framework": None,
+        "role": None,
+        "tensors": 0,
+        "nonfinite_tensors": [],
+        "mtime": mtime,
+    }
     try:
         loaded = readers.read_any(unit)
         named = walk.flatten(loaded.obj)
@@ -189,12 +226,21 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
     except UnsafePickle as exc:
         entry["status"] = "unsafe"
         more = len(exc.verdict.unsafe) - 1
-        what = (f"the pickle is {exc.reason}" if exc.global_name == "pickle memo"
-                else f"the pickle names {exc.global_name} ({exc.reason})")
-        report.add("ND202", "error", what
-                   + (f" and {more} more global(s) that can run code" if more > 0 else "")
-                   + "; it was not run and nothing else was read from this file", path=shown, where=exc.global_name,
-                   data={"global": exc.global_name, **exc.verdict.to_dict()})
+        what = (
+            f"the pickle is {exc.reason}"
+            if exc.global_name == "pickle memo"
+            else f"the pickle names {exc.global_name} ({exc.reason})"
+        )
+        report.add(
+            "ND202",
+            "error",
+            what
+            + (f" and {more} more global(s) that can run code" if more > 0 else "")
+            + "; it was not run and nothing else was read from this file",
+            path=shown,
+            where=exc.global_name,
+            data={"global": exc.global_name, **exc.verdict.to_dict()},
+        )
         entry["unsafe_global"] = exc.global_name
         entry["globals"] = exc.verdict.globals
         entry["pickle"] = exc.verdict.status
@@ -221,8 +267,9 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
     if not named:  # training_args.bin, a dataset cache .pkl, torch.save({'epoch': 1}): not checkpoints
         entry["not_checkpoint"] = True
         if loaded.format == "pickle":
-            report.add("ND200", "error", "no tensors in this pickle: not a torch, safetensors or npz checkpoint",
-                       path=shown)
+            report.add(
+                "ND200", "error", "no tensors in this pickle: not a torch, safetensors or npz checkpoint", path=shown
+            )
         else:
             entry.update(status="no-weights", role="trainer-state", format=loaded.format)
         return entry
@@ -238,26 +285,34 @@ def _inspect_one(unit: Path, shown: str, report: Report, want_stats: bool,
         return entry
     facts = {**top, **(meta or {})}
     epoch = _int(facts.get("epoch"))
-    step = next((s for s in (_int(facts.get(k)) for k in ("global_step", "step", "steps", "iteration", "iter"))
-                 if s is not None), None)
+    step = next(
+        (
+            s
+            for s in (_int(facts.get(k)) for k in ("global_step", "step", "steps", "iteration", "iter"))
+            if s is not None
+        ),
+        None,
+    )
     if step is None and unit.parent.name.startswith("checkpoint-") and unit.parent.name[11:].isdigit():
         step = int(unit.parent.name[11:])  # a file inside an HF checkpoint-N folder (adapters, DeepSpeed)
     order = select.order_epoch(epoch, facts, unit.name)
 
-    entry.update({
-        "status": verdict.status,
-        "epoch": epoch,
-        "step": step,
-        "resumable": _resumable(named, top) and verdict.role != "trainer-state",
-        "format": loaded.format,
-        "framework": _framework(unit, loaded, top),
-        "role": verdict.role,
-        "tensors": len(named),
-        "nonfinite_tensors": verdict.nonfinite,
-        "order_epoch": order,
-        "globals": list(loaded.globals),  # every global, torch's included
-        "_verdict": verdict,
-    })
+    entry.update(
+        {
+            "status": verdict.status,
+            "epoch": epoch,
+            "step": step,
+            "resumable": _resumable(named, top) and verdict.role != "trainer-state",
+            "format": loaded.format,
+            "framework": _framework(unit, loaded, top),
+            "role": verdict.role,
+            "tensors": len(named),
+            "nonfinite_tensors": verdict.nonfinite,
+            "order_epoch": order,
+            "globals": list(loaded.globals),  # every global, torch's included
+            "_verdict": verdict,
+        }
+    )
     if loaded.shards:
         entry["shards"] = sorted(set(loaded.shards.values()))
     if want_stats:
@@ -272,10 +327,16 @@ def _judge_pickle(policy, entry: dict[str, Any], report: Report, shown: str) -> 
         return
     entry["unknown_globals"] = list(policy.unknown)
     listed = ", ".join(policy.unknown[:5]) + (f" and {len(policy.unknown) - 5} more" if len(policy.unknown) > 5 else "")
-    report.add("ND217", "warning", f"the pickle names {listed}, outside nandoctor's allow-list; nothing was run "
-               "and the tensors were scanned, but loading it with weights_only=False would import and call "
-               f"them; not recommended (pass --trust {policy.unknown[0]} if you trust its code)",
-               path=shown, where=policy.unknown[0], data=policy.to_dict())
+    report.add(
+        "ND217",
+        "warning",
+        f"the pickle names {listed}, outside nandoctor's allow-list; nothing was run "
+        "and the tensors were scanned, but loading it with weights_only=False would import and call "
+        f"them; not recommended (pass --trust {policy.unknown[0]} if you trust its code)",
+        path=shown,
+        where=policy.unknown[0],
+        data=policy.to_dict(),
+    )
 
 
 def _from_unpickling(exc: BaseException) -> bool:
@@ -288,7 +349,10 @@ def _from_unpickling(exc: BaseException) -> bool:
     while tb is not None:
         frame = tb.tb_frame
         if isinstance(frame.f_locals.get("self"), pickle.Unpickler) or frame.f_code.co_name in (
-                "restricted_loads", "read_pickle", "load_torch_zip"):
+            "restricted_loads",
+            "read_pickle",
+            "load_torch_zip",
+        ):
             return True
         tb = tb.tb_next
     return False
@@ -309,15 +373,19 @@ def _pad_rows(unit: Path, named: list) -> dict[str, set[int]]:
     rows = {p for p in pads if isinstance(p, int) and not isinstance(p, bool) and p >= 0}
     if not rows:
         return {}
-    return {n.name: rows for n in named if _is_embedding(n.name) and len(getattr(n.ref, "shape", ())) == 2
-            and n.ref.shape[0] > max(rows)}
+    return {
+        n.name: rows
+        for n in named
+        if _is_embedding(n.name) and len(getattr(n.ref, "shape", ())) == 2 and n.ref.shape[0] > max(rows)
+    }
 
 
 def _is_embedding(name: str) -> bool:
     last = name.rsplit(".", 2)
     owner = last[-2].lower() if len(last) >= 2 else ""
-    return name.endswith("weight") and ("embed" in owner or owner in ("wte", "shared", "tok_embeddings",
-                                                                      "word_embeddings", "lm_head"))
+    return name.endswith("weight") and (
+        "embed" in owner or owner in ("wte", "shared", "tok_embeddings", "word_embeddings", "lm_head")
+    )
 
 
 def _is_ref(ref: Any) -> bool:
@@ -358,16 +426,21 @@ def _framework(unit: Path, loaded: Any, top: dict) -> str:
         return "ultralytics"
     if "pytorch-lightning_version" in top or "optimizer_states" in top:
         return "lightning"
-    if loaded.format.endswith("sharded") or loaded.format == "hf-trainer" or unit.name.startswith(("pytorch_model", "model.safetensors")) \
-            or unit.name.startswith("model-0"):
+    if (
+        loaded.format.endswith("sharded")
+        or loaded.format == "hf-trainer"
+        or unit.name.startswith(("pytorch_model", "model.safetensors"))
+        or unit.name.startswith("model-0")
+    ):
         return "hf"
     if loaded.format == "dcp":
         return "dcp"
     return "generic"
 
 
-def _conclude(report: Report, entries: list[dict[str, Any]], root: Path,
-              others: list[dict[str, Any]] | None = None) -> None:
+def _conclude(
+    report: Report, entries: list[dict[str, Any]], root: Path, others: list[dict[str, Any]] | None = None
+) -> None:
     from nandoctor.ckpt.select import progress_key, recommend
 
     best, why = recommend(entries)
@@ -376,8 +449,10 @@ def _conclude(report: Report, entries: list[dict[str, Any]], root: Path,
         "checkpoints": [{k: v for k, v in e.items() if k not in ("mtime", "order_epoch")} for e in ordered],
         "recommended": best["path"] if best else None,
         "recommended_reason": why,
-        "counts": {s: sum(e["status"] == s for e in entries)
-                   for s in ("clean", "poisoned", "suspect", "unknown", "unsafe", "unreadable", "no-weights")},
+        "counts": {
+            s: sum(e["status"] == s for e in entries)
+            for s in ("clean", "poisoned", "suspect", "unknown", "unsafe", "unreadable", "no-weights")
+        },
     }
     if others:  # rng_state.pth, scheduler.pt, training_args.bin: read for safety, never resumed from
         report.summary["other_files"] = others
@@ -386,28 +461,34 @@ def _conclude(report: Report, entries: list[dict[str, Any]], root: Path,
         return
     bad = [e for e in ordered if e["status"] in ("poisoned", "suspect")]
     newest_bad = bad[-1]["path"] if bad else None
-    last = next((e["path"] for e in entries if Path(e["path"]).name == "last.pt"
-                 and e["status"] != "clean"), None)
+    last = next((e["path"] for e in entries if Path(e["path"]).name == "last.pt" and e["status"] != "clean"), None)
     keep = last or newest_bad
     steps: list[str] = []
     if keep:
         from nandoctor.catalogue.recipes import backup_command
 
         dest = (root if root.is_dir() else root.parent).parent / "nan_backup"  # outside what is scanned
-        steps.append(f"Keep a backup of {keep} as evidence before anything overwrites it; do not resume from it: "
-                     f"{backup_command([keep], dest)}")
+        steps.append(
+            f"Keep a backup of {keep} as evidence before anything overwrites it; do not resume from it: "
+            f"{backup_command([keep], dest)}"
+        )
     if best is None and [e["path"] for e in entries] == [str(root)]:
         # one file (or one checkpoint-N folder) asked about: the earlier ones are elsewhere, not absent.
         # A folder searched that holds one poisoned checkpoint is ND212 like one holding ten.
         steps.append(f"Look for an earlier clean checkpoint: nandoctor inspect-ckpt {root.parent}")
     elif best is None:
-        report.add("ND212", "error" if bad else "warning", f"none of the {len(entries)} checkpoints is clean",
-                   path=str(root))
-        steps.append("Restart from the pretrained weights with the repaired config "
-                     "(nandoctor diagnose-config), and keep epoch checkpoints (save_period).")
+        report.add(
+            "ND212", "error" if bad else "warning", f"none of the {len(entries)} checkpoints is clean", path=str(root)
+        )
+        steps.append(
+            "Restart from the pretrained weights with the repaired config "
+            "(nandoctor diagnose-config), and keep epoch checkpoints (save_period)."
+        )
     elif not bad and all(e["status"] == "clean" for e in entries):
-        steps.append(f"No checkpoint is broken; the newest to resume from is {best['path']}. Look for the cause in "
-                     "the data, the loss log and the config (nandoctor triage RUN_DIR).")
+        steps.append(
+            f"No checkpoint is broken; the newest to resume from is {best['path']}. Look for the cause in "
+            "the data, the loss log and the config (nandoctor triage RUN_DIR)."
+        )
     else:
         at = ", ".join(f"{k} {best[k]}" for k in ("epoch", "step") if best.get(k) is not None)
         at = f" ({at})" if at else ""
@@ -417,13 +498,17 @@ def _conclude(report: Report, entries: list[dict[str, Any]], root: Path,
             # weights explicitly, or it writes over the old run's epochN.pt files.
             ckpt = Path(best["path"])
             run = ckpt.parent.parent if ckpt.parent.name == "weights" else ckpt.parent
-            steps.append(f"Resume from the weights of {best['path']}{at} in a new run folder, with the repaired "
-                         f"config (nandoctor diagnose-config {run / 'args.yaml'}): `yolo train model={best['path']} "
-                         f"cfg={run / 'args_fixed.yaml'} pretrained=True "
-                         f"save_dir={run.with_name(f'{run.name}_from_{ckpt.stem}')}`.")
+            steps.append(
+                f"Resume from the weights of {best['path']}{at} in a new run folder, with the repaired "
+                f"config (nandoctor diagnose-config {run / 'args.yaml'}): `yolo train model={best['path']} "
+                f"cfg={run / 'args_fixed.yaml'} pretrained=True "
+                f"save_dir={run.with_name(f'{run.name}_from_{ckpt.stem}')}`."
+            )
         elif best["resumable"]:
-            steps.append(f"Resume from {best['path']}{at} with the repaired config (lower LR, gradient clipping, "
-                         "AMP off or bf16).")
+            steps.append(
+                f"Resume from {best['path']}{at} with the repaired config (lower LR, gradient clipping, "
+                "AMP off or bf16)."
+            )
         else:
             steps.append(f"Start a new run from the weights of {best['path']}{at} ({why}) with the repaired config.")
     report.next_steps = steps

@@ -47,8 +47,16 @@ NOT_PICKLES = (b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
 MAX_HEADER = 100 << 20  # safetensors caps its own header at 100 MB
 # What torch's own DCP .metadata pickle names; anything else is refused before torch unpickles it
 # (dangerous globals never get this far: the restricted unpickler has already refused them).
-DCP_PREFIXES = ("torch.distributed.checkpoint.", "collections.", "builtins.", "_codecs.", "pathlib.Posix",
-                "pathlib.Windows", "pathlib.Pure", "copyreg._reconstructor")
+DCP_PREFIXES = (
+    "torch.distributed.checkpoint.",
+    "collections.",
+    "builtins.",
+    "_codecs.",
+    "pathlib.Posix",
+    "pathlib.Windows",
+    "pathlib.Pure",
+    "copyreg._reconstructor",
+)
 DCP_TORCH = {"torch.serialization._get_layout", "torch.Size"} | {f"torch.{t}" for t in DTYPES if t.islower()}
 
 
@@ -57,9 +65,9 @@ class Loaded:
     format: str
     obj: Any
     globals: list[str] = field(default_factory=list)
-    shards: dict[str, str] = field(default_factory=dict)   # tensor name -> shard file (sharded models)
-    metadata: dict = field(default_factory=dict)           # safetensors __metadata__, DCP non-tensor keys
-    verdict: Verdict | None = None                         # the pickle policy's judgement (None: no pickle)
+    shards: dict[str, str] = field(default_factory=dict)  # tensor name -> shard file (sharded models)
+    metadata: dict = field(default_factory=dict)  # safetensors __metadata__, DCP non-tensor keys
+    verdict: Verdict | None = None  # the pickle policy's judgement (None: no pickle)
 
 
 def read_any(path: Path) -> Loaded:
@@ -118,8 +126,17 @@ def regular_file(path: Path, what: str) -> None:
     except OSError as exc:
         raise ValueError(f"{what} cannot be read ({exc.strerror or exc})") from None
     if not stat.S_ISREG(mode):
-        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else "a socket"
-                if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special")
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a folder"
+            if stat.S_ISDIR(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "special"
+        )
         raise ValueError(f"{what} is not a regular file ({kind}); it was not opened")
 
 
@@ -161,12 +178,23 @@ def read_safetensors(path: Path) -> Loaded:
         shape, offs = info.get("shape"), info.get("data_offsets")
         if dtype is None:
             raise ValueError(f"tensor {name!r}: unknown dtype {info.get('dtype')!r}")
-        if (not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape)
-                or not isinstance(offs, list) or len(offs) != 2 or not all(isinstance(o, int) for o in offs)):
+        if (
+            not isinstance(shape, list)
+            or not all(isinstance(s, int) and s >= 0 for s in shape)
+            or not isinstance(offs, list)
+            or len(offs) != 2
+            or not all(isinstance(o, int) for o in offs)
+        ):
             raise ValueError(f"tensor {name!r}: malformed shape or data_offsets")
         begin, end = offs
-        ref = TensorRef(dtype=dtype, numel_storage=_numel(tuple(shape)), file=str(path), base=data_start + begin,
-                        shape=tuple(shape), stride=_contiguous_strides(tuple(shape)))
+        ref = TensorRef(
+            dtype=dtype,
+            numel_storage=_numel(tuple(shape)),
+            file=str(path),
+            base=data_start + begin,
+            shape=tuple(shape),
+            stride=_contiguous_strides(tuple(shape)),
+        )
         if not 0 <= begin <= end <= data_len:
             raise ValueError(f"tensor {name!r}: data_offsets {offs} lie outside the {data_len}-byte data area")
         if end - begin != ref.nbytes:
@@ -178,12 +206,14 @@ def read_safetensors(path: Path) -> Loaded:
     for begin, end, name in sorted(spans):
         if begin != at:
             what = "overlaps the tensor before it" if begin < at else f"leaves a hole of {begin - at} bytes before it"
-            raise ValueError(f"tensor {name!r}: data_offsets [{begin}, {end}] {what} (the safetensors loader "
-                             "refuses this file)")
+            raise ValueError(
+                f"tensor {name!r}: data_offsets [{begin}, {end}] {what} (the safetensors loader refuses this file)"
+            )
         at = end
     if at != data_len:
-        raise ValueError(f"the data area has {data_len - at} bytes after the last tensor (the safetensors loader "
-                         "refuses this file)")
+        raise ValueError(
+            f"the data area has {data_len - at} bytes after the last tensor (the safetensors loader refuses this file)"
+        )
     return Loaded("safetensors", tensors, metadata=meta if isinstance(meta, dict) else {})
 
 
@@ -229,15 +259,29 @@ def read_npz(path: Path, zf: zipfile.ZipFile) -> Loaded:
         # Fortran order is a permuted view of the same bytes: reversed strides, still read in place.
         stride = tuple(reversed(_contiguous_strides(tuple(reversed(shape))))) if fortran else _contiguous_strides(shape)
         if info.compress_type == zipfile.ZIP_STORED:
-            tensors[name] = TensorRef(dtype=code, numel_storage=numel, file=str(path), byteorder=order,
-                                      base=zip_member_offset(zf, info) + header_len, shape=tuple(shape),
-                                      stride=stride)
+            tensors[name] = TensorRef(
+                dtype=code,
+                numel_storage=numel,
+                file=str(path),
+                byteorder=order,
+                base=zip_member_offset(zf, info) + header_len,
+                shape=tuple(shape),
+                stride=stride,
+            )
         else:  # inflated as a stream when scanned, against the per-file and per-run budget
             if info.file_size > MAX_INFLATE:
                 raise ValueError(f"{info.filename}: compressed member inflates to {info.file_size:,} bytes")
             _charge(str(path), info.file_size, info.filename)
-            tensors[name] = TensorRef(dtype=code, numel_storage=numel, file=str(path), byteorder=order,
-                                      member=info.filename, base=header_len, shape=tuple(shape), stride=stride)
+            tensors[name] = TensorRef(
+                dtype=code,
+                numel_storage=numel,
+                file=str(path),
+                byteorder=order,
+                member=info.filename,
+                base=header_len,
+                shape=tuple(shape),
+                stride=stride,
+            )
     if verdict.status == UNSAFE:
         raise UnsafePickle(verdict)
     return Loaded("npz", tensors, verdict.globals, verdict=verdict if verdict.pickles else None)
@@ -293,8 +337,15 @@ def read_pickle(path: Path) -> Loaded:
     def storage_for(key: str, dtype: str, numel: int) -> TensorRef:
         if key not in offsets or numel > offsets[key][1]:
             raise ValueError(f"legacy storage {key!r} is missing or shorter than the pickle claims")
-        return TensorRef(dtype=dtype, numel_storage=numel, file=str(path), base=offsets[key][0], byteorder=byteorder,
-                         shape=(numel,), stride=(1,))
+        return TensorRef(
+            dtype=dtype,
+            numel_storage=numel,
+            file=str(path),
+            base=offsets[key][0],
+            byteorder=byteorder,
+            shape=(numel,),
+            stride=(1,),
+        )
 
     obj, _ = judge_pickle(blobs[2], storage_for, "legacy object", Verdict())
     return Loaded("torch-legacy", obj, verdict.globals, verdict=verdict)
@@ -419,8 +470,7 @@ def _merged(into: Verdict | None, part: Verdict | None) -> Verdict | None:
     return into
 
 
-HF_WEIGHTS = ("model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors",
-              "pytorch_model.bin")
+HF_WEIGHTS = ("model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors", "pytorch_model.bin")
 
 
 def read_hf_trainer(folder: Path) -> Loaded:
@@ -435,15 +485,20 @@ def read_hf_trainer(folder: Path) -> Loaded:
     weights = next((folder / w for w in HF_WEIGHTS if _present(folder / w)), None)
     # log_history is plain JSON: kept beside the tensors, never walked for them (a long run's 40 MB
     # history is not a pickle bomb)
-    facts = {"global_step": state.get("global_step"), "epoch": state.get("epoch"),
-             "log_history": state.get("log_history")}
+    facts = {
+        "global_step": state.get("global_step"),
+        "epoch": state.get("epoch"),
+        "log_history": state.get("log_history"),
+    }
     obj: dict[str, Any] = {}
     globs: list[str] = []
     verdict: Verdict | None = None
     shards: dict[str, str] = {}
     if weights is None and folder.name.startswith("checkpoint-"):
-        raise ValueError("this Trainer checkpoint holds no model weights (no model.safetensors or "
-                         "pytorch_model.bin): a save cut short?")
+        raise ValueError(
+            "this Trainer checkpoint holds no model weights (no model.safetensors or "
+            "pytorch_model.bin): a save cut short?"
+        )
     if weights is not None:
         regular_file(weights, weights.name)
         part = read_any(weights)
@@ -493,8 +548,11 @@ def read_dcp(folder: Path) -> Loaded:
         if group:
             with warnings.catch_warnings():  # "torch.distributed is disabled ... single process": expected here
                 warnings.simplefilter("ignore", UserWarning)
-                dcp.load(group, storage_reader=dcp.FileSystemReader(str(folder)),
-                         planner=dcp.DefaultLoadPlanner(allow_partial_load=True))
+                dcp.load(
+                    group,
+                    storage_reader=dcp.FileSystemReader(str(folder)),
+                    planner=dcp.DefaultLoadPlanner(allow_partial_load=True),
+                )
             for k, t in group.items():
                 tensors[k] = _torch_ref(t)
         group, group_bytes = {}, 0

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from nandoctor.ckpt.tensors import TensorRef
 
 FP16_MAX = 65504.0
-ZERO_SAMPLE = 1 << 16   # elements per tensor sampled for the exact-zero fraction when not counting all
+ZERO_SAMPLE = 1 << 16  # elements per tensor sampled for the exact-zero fraction when not counting all
 
 
 @dataclass
@@ -24,13 +24,13 @@ class TensorStat:
     nan: int = 0
     posinf: int = 0
     neginf: int = 0
-    first_bad: int | None = None      # flat index of the first non-finite value
-    min: float | None = None          # over finite values
+    first_bad: int | None = None  # flat index of the first non-finite value
+    min: float | None = None  # over finite values
     max: float | None = None
-    fp16_max_hits: int = 0            # values exactly +-65504 (nan_to_num's Inf replacement in fp16)
-    zero_frac: float | None = None    # exact zeros (sampled on large tensors)
-    negative: int = 0                 # values < 0 (--stats only)
-    mean: float | None = None         # --stats only
+    fp16_max_hits: int = 0  # values exactly +-65504 (nan_to_num's Inf replacement in fp16)
+    zero_frac: float | None = None  # exact zeros (sampled on large tensors)
+    negative: int = 0  # values < 0 (--stats only)
+    mean: float | None = None  # --stats only
     std: float | None = None
     scanned: bool = True
 
@@ -147,6 +147,6 @@ def zeros_outside_rows(ref: TensorRef, rows: set[int]) -> tuple[int, int]:
         for a, b in spans:
             lo, hi = max(a, pos), min(b, end)
             if lo < hi:
-                inside += int(np.count_nonzero(chunk[lo - pos: hi - pos] == 0))
+                inside += int(np.count_nonzero(chunk[lo - pos : hi - pos] == 0))
         pos = end
     return total, inside

@@ -37,8 +37,9 @@ def order_epoch(epoch: Any, top: dict, filename: str) -> int | None:
     return epoch_in_name(filename)
 
 
-def choose(candidates: Iterable[T], key: Callable[[T], tuple],
-           resumable: Callable[[T], bool]) -> tuple[T | None, T | None]:
+def choose(
+    candidates: Iterable[T], key: Callable[[T], tuple], resumable: Callable[[T], bool]
+) -> tuple[T | None, T | None]:
     """(newest resumable, newest of all) among checkpoints already judged trustworthy, by `key`
     (progress()). Resume from the first; without one, start a new run from the second's weights."""
     pool = sorted(candidates, key=key, reverse=True)
@@ -52,8 +53,11 @@ def _resumable(entry: dict[str, Any]) -> bool:
 def recommend(entries: list[dict[str, Any]]) -> tuple[dict | None, str]:
     """(entry, why): newest clean resumable, else newest clean (saying it has no optimizer state).
     Only model checkpoints qualify: rng_state.pth or a lone optimizer.pt holds nothing to resume."""
-    clean = [e for e in entries if e["status"] == "clean" and e["tensors"] and e.get("role") == "model"
-             and e.get("pickle") != "unknown"]
+    clean = [
+        e
+        for e in entries
+        if e["status"] == "clean" and e["tensors"] and e.get("role") == "model" and e.get("pickle") != "unknown"
+    ]
     picked = choose(clean, progress_key, _resumable)  # unpacked apart: mypy would widen T to dict | None
     best, newest = picked
     if best is not None:

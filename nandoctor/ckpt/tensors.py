@@ -22,34 +22,77 @@ from typing import Any, Iterator
 # kind: "float" is scanned for NaN/Inf; "bf16"/"f8e4m3"/"f8e5m2" are floats numpy lacks, read as raw
 # integers and decoded; "int"/"bool"/"complex" are not scanned for finiteness (complex is, as pairs).
 DTYPES: dict[str, tuple[str, str]] = {
-    "float32": ("f4", "float"), "Float": ("f4", "float"), "float": ("f4", "float"),
-    "float64": ("f8", "float"), "Double": ("f8", "float"), "double": ("f8", "float"),
-    "float16": ("f2", "float"), "Half": ("f2", "float"), "half": ("f2", "float"),
-    "bfloat16": ("u2", "bf16"), "BFloat16": ("u2", "bf16"),
-    "float8_e4m3fn": ("u1", "f8e4m3"), "Float8_e4m3fn": ("u1", "f8e4m3"),
-    "float8_e5m2": ("u1", "f8e5m2"), "Float8_e5m2": ("u1", "f8e5m2"),
-    "int64": ("i8", "int"), "Long": ("i8", "int"), "long": ("i8", "int"),
-    "int32": ("i4", "int"), "Int": ("i4", "int"), "int": ("i4", "int"),
-    "int16": ("i2", "int"), "Short": ("i2", "int"), "short": ("i2", "int"),
-    "int8": ("i1", "int"), "Char": ("i1", "int"),
-    "uint8": ("u1", "int"), "Byte": ("u1", "int"),
-    "bool": ("b1", "bool"), "Bool": ("b1", "bool"),
-    "complex64": ("c8", "complex"), "ComplexFloat": ("c8", "complex"),
-    "complex128": ("c16", "complex"), "ComplexDouble": ("c16", "complex"),
+    "float32": ("f4", "float"),
+    "Float": ("f4", "float"),
+    "float": ("f4", "float"),
+    "float64": ("f8", "float"),
+    "Double": ("f8", "float"),
+    "double": ("f8", "float"),
+    "float16": ("f2", "float"),
+    "Half": ("f2", "float"),
+    "half": ("f2", "float"),
+    "bfloat16": ("u2", "bf16"),
+    "BFloat16": ("u2", "bf16"),
+    "float8_e4m3fn": ("u1", "f8e4m3"),
+    "Float8_e4m3fn": ("u1", "f8e4m3"),
+    "float8_e5m2": ("u1", "f8e5m2"),
+    "Float8_e5m2": ("u1", "f8e5m2"),
+    "int64": ("i8", "int"),
+    "Long": ("i8", "int"),
+    "long": ("i8", "int"),
+    "int32": ("i4", "int"),
+    "Int": ("i4", "int"),
+    "int": ("i4", "int"),
+    "int16": ("i2", "int"),
+    "Short": ("i2", "int"),
+    "short": ("i2", "int"),
+    "int8": ("i1", "int"),
+    "Char": ("i1", "int"),
+    "uint8": ("u1", "int"),
+    "Byte": ("u1", "int"),
+    "bool": ("b1", "bool"),
+    "Bool": ("b1", "bool"),
+    "complex64": ("c8", "complex"),
+    "ComplexFloat": ("c8", "complex"),
+    "complex128": ("c16", "complex"),
+    "ComplexDouble": ("c16", "complex"),
 }
 # torch storage class stems (FloatStorage -> Float) -> torch dtype names
-STORAGE_DTYPES = {"Float": "float32", "Double": "float64", "Half": "float16", "BFloat16": "bfloat16",
-                  "Float8_e4m3fn": "float8_e4m3fn", "Float8_e5m2": "float8_e5m2", "Long": "int64",
-                  "Int": "int32", "Short": "int16", "Char": "int8", "Byte": "uint8", "Bool": "bool",
-                  "ComplexFloat": "complex64", "ComplexDouble": "complex128"}
+STORAGE_DTYPES = {
+    "Float": "float32",
+    "Double": "float64",
+    "Half": "float16",
+    "BFloat16": "bfloat16",
+    "Float8_e4m3fn": "float8_e4m3fn",
+    "Float8_e5m2": "float8_e5m2",
+    "Long": "int64",
+    "Int": "int32",
+    "Short": "int16",
+    "Char": "int8",
+    "Byte": "uint8",
+    "Bool": "bool",
+    "ComplexFloat": "complex64",
+    "ComplexDouble": "complex128",
+}
 # safetensors dtype names -> torch names
-SAFETENSORS_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
-                      "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "I64": "int64",
-                      "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
+SAFETENSORS_DTYPES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "BOOL": "bool",
+}
 
 MAX_INFLATE = 512 << 20  # largest compressed member we decompress into memory (npz)
 MAX_INFLATE_FILE = 512 << 20  # total bytes all compressed storages of one file may inflate to
-MAX_INFLATE_RUN = 2 << 30     # ... and of all files in one inspect-ckpt run
+MAX_INFLATE_RUN = 2 << 30  # ... and of all files in one inspect-ckpt run
 _INFLATED: dict[str, int] = {"": 0}
 
 
@@ -69,8 +112,10 @@ def inflate_budget():
 def _charge(path: str, nbytes: int, what: str) -> None:
     file_total = _INFLATED.get(path, 0) + nbytes
     if file_total > MAX_INFLATE_FILE:
-        raise ValueError(f"compressed storages inflate to more than {file_total:,} bytes ({what}); torch never "
-                         f"compresses storages, refusing beyond {MAX_INFLATE_FILE:,} per file")
+        raise ValueError(
+            f"compressed storages inflate to more than {file_total:,} bytes ({what}); torch never "
+            f"compresses storages, refusing beyond {MAX_INFLATE_FILE:,} per file"
+        )
     if _INFLATED.get("", 0) + nbytes > MAX_INFLATE_RUN:
         raise ValueError(f"compressed storages of this run inflate to more than {MAX_INFLATE_RUN:,} bytes")
     _INFLATED[path] = file_total
@@ -104,27 +149,29 @@ class TensorRef:
     """A (view of a) storage: `file` + `base` byte offset, or `data` (in-memory array) for formats
     read through torch. `offset`/`shape`/`stride` are in elements, as torch pickles them."""
 
-    dtype: str                       # torch dtype name (float32, bfloat16, ...)
+    dtype: str  # torch dtype name (float32, bfloat16, ...)
     numel_storage: int
     file: str | None = None
     base: int = 0
-    data: Any = None                 # numpy array holding the storage (torch loads, npz members)
-    member: str | None = None        # a compressed zip member holding the storage, inflated as a stream
+    data: Any = None  # numpy array holding the storage (torch loads, npz members)
+    member: str | None = None  # a compressed zip member holding the storage, inflated as a stream
     byteorder: str = "little"
     offset: int = 0
     shape: tuple = ()
     stride: tuple = ()
 
     @classmethod
-    def for_zip_member(cls, path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, dtype: str, numel: int,
-                       byteorder: str = "little") -> "TensorRef":
+    def for_zip_member(
+        cls, path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, dtype: str, numel: int, byteorder: str = "little"
+    ) -> "TensorRef":
         np_code, _ = DTYPES.get(dtype, ("u1", "unknown"))
         itemsize = _np(np_code).itemsize
         if dtype not in DTYPES:  # UntypedStorage: numel counts bytes
             itemsize = 1
         if numel < 0 or numel * itemsize > info.file_size:
-            raise ValueError(f"storage {info.filename} holds {info.file_size} bytes, the pickle claims "
-                             f"{numel} x {itemsize}")
+            raise ValueError(
+                f"storage {info.filename} holds {info.file_size} bytes, the pickle claims {numel} x {itemsize}"
+            )
         ref = cls(dtype=dtype, numel_storage=numel, byteorder=byteorder, shape=(numel,), stride=(1,))
         if info.compress_type == zipfile.ZIP_STORED:
             return replace(ref, file=str(path), base=zip_member_offset(zf, info))
@@ -139,16 +186,27 @@ class TensorRef:
 
         array = np.ascontiguousarray(array)
         name = dtype or str(array.dtype)
-        return cls(dtype=name, numel_storage=array.size, data=array.reshape(-1), shape=tuple(array.shape),
-                   stride=_contiguous_strides(tuple(array.shape)))
+        return cls(
+            dtype=name,
+            numel_storage=array.size,
+            data=array.reshape(-1),
+            shape=tuple(array.shape),
+            stride=_contiguous_strides(tuple(array.shape)),
+        )
 
     def retype(self, dtype: str) -> "TensorRef":
         """An untyped (byte) storage read as `dtype`."""
         itemsize = _np(DTYPES[dtype][0]).itemsize
-        return replace(self, dtype=dtype, numel_storage=self.numel_storage // itemsize,
-                       shape=(self.numel_storage // itemsize,), stride=(1,),
-                       data=None if self.data is None else self.data[: self.numel_storage // itemsize * itemsize]
-                       .view(_np(DTYPES[dtype][0])))
+        return replace(
+            self,
+            dtype=dtype,
+            numel_storage=self.numel_storage // itemsize,
+            shape=(self.numel_storage // itemsize,),
+            stride=(1,),
+            data=None
+            if self.data is None
+            else self.data[: self.numel_storage // itemsize * itemsize].view(_np(DTYPES[dtype][0])),
+        )
 
     # --- shape -----------------------------------------------------------------------------------------
     def view(self, offset: int, shape: tuple, stride: tuple) -> "TensorRef":
@@ -157,8 +215,9 @@ class TensorRef:
         if _numel(shape):
             last = offset + sum((n - 1) * s for n, s in zip(shape, stride, strict=True))
             if offset < 0 or last >= self.numel_storage:
-                raise ValueError(f"tensor view [{offset}..{last}] lies outside its storage of "
-                                 f"{self.numel_storage} elements")
+                raise ValueError(
+                    f"tensor view [{offset}..{last}] lies outside its storage of {self.numel_storage} elements"
+                )
         return replace(self, offset=offset, shape=shape, stride=stride)
 
     @property
@@ -205,9 +264,9 @@ class TensorRef:
 
         dt = self.np_dtype
         if self.data is not None:
-            flat = self.data[start: start + count]
+            flat = self.data[start : start + count]
             for i in range(0, count, step):
-                yield flat[i: i + step]
+                yield flat[i : i + step]
             return
         buf = np.empty(min(step, count), dtype=dt)
         view = buf.data.cast("B")
@@ -239,15 +298,16 @@ class TensorRef:
             start = offset + i * stride[0]
             span = (k - 1) * stride[0] + inner
             raw = self._span(start, span)
-            view = np.lib.stride_tricks.as_strided(raw, shape=(k, *shape[1:]),
-                                                   strides=[s * dt.itemsize for s in stride], writeable=False)
+            view = np.lib.stride_tricks.as_strided(
+                raw, shape=(k, *shape[1:]), strides=[s * dt.itemsize for s in stride], writeable=False
+            )
             yield np.ascontiguousarray(view).reshape(-1)
 
     def _span(self, start: int, count: int):
         import numpy as np
 
         if self.data is not None:
-            return self.data[start: start + count]
+            return self.data[start : start + count]
         dt = self.np_dtype
         if self.file is None:
             raise ValueError("a tensor with neither a file nor data")
@@ -271,8 +331,10 @@ class TensorRef:
         except OSError:
             now = None
         if self.member is None and now is not None:
-            return (f"the file changed while reading (it is now {now:,} bytes; a tensor needs bytes up to "
-                    f"{self.base + self.offset * self.np_dtype.itemsize + want:,}); got {got} of {want}")
+            return (
+                f"the file changed while reading (it is now {now:,} bytes; a tensor needs bytes up to "
+                f"{self.base + self.offset * self.np_dtype.itemsize + want:,}); got {got} of {want}"
+            )
         return f"file ends inside a tensor ({got} of {want} bytes)"
 
     def array(self):
@@ -327,7 +389,9 @@ def _covering(offset: int, shape: tuple, stride: tuple) -> tuple[int, Any, Any]:
     Returns (offset, None, count) when that is the contiguous block [offset, offset + count) (each
     element once: a transpose or an expand), else (offset, shape, stride) to read through strides; an
     overlapping view (more elements than the span it covers) is judged on that span."""
-    dims = sorted(((int(n), int(s)) for n, s in zip(shape, stride, strict=True) if n > 1 and s != 0), key=lambda d: -d[1])
+    dims = sorted(
+        ((int(n), int(s)) for n, s in zip(shape, stride, strict=True) if n > 1 and s != 0), key=lambda d: -d[1]
+    )
     acc = 1
     for n, s in reversed(dims):
         if s != acc:

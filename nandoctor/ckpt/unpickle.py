@@ -32,10 +32,10 @@ from nandoctor import pickle_policy as policy
 from nandoctor.ckpt.tensors import DTYPES, STORAGE_DTYPES, TensorRef, _numel
 from nandoctor.pickle_policy import SAFE, UNSAFE, Verdict
 
-MAX_PICKLE = 64 << 20    # real data.pkl files are a few MB even for 10,000 tensors
-MAX_MEMO = 1 << 22       # memo slots; torch.save of a 10,000-tensor model uses ~60,000
-MAX_ARGS = 1 << 16       # elements checked per argument of a rebuild call
-MAX_MEMBERS = 1000       # .pkl members judged per zip; torch writes one or two
+MAX_PICKLE = 64 << 20  # real data.pkl files are a few MB even for 10,000 tensors
+MAX_MEMO = 1 << 22  # memo slots; torch.save of a 10,000-tensor model uses ~60,000
+MAX_ARGS = 1 << 16  # elements checked per argument of a rebuild call
+MAX_MEMBERS = 1000  # .pkl members judged per zip; torch writes one or two
 
 
 class _Misuse(Exception):
@@ -46,8 +46,18 @@ class _Misuse(Exception):
 # constructors with whatever arguments the file holds (dict(1): TypeError), BUILD state onto objects
 # that take none (AttributeError), index a memo or stack that is not there. Anything else (NameError,
 # AssertionError, ZeroDivisionError...) is a bug in nandoctor and propagates as one.
-MALFORMED = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-             OverflowError, RecursionError, _Misuse)
+MALFORMED = (
+    pickle.UnpicklingError,
+    EOFError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+    _Misuse,
+)
 
 
 class UnsafePickle(Exception):
@@ -70,14 +80,17 @@ class _StateSetter:
 
     def __get__(self, obj: Any, cls: type[Stub]) -> Callable:
         if obj is None:
+
             def on_class(state: Any) -> None:
                 verdict = cls.__dict__.get("_nd_verdict")
                 if verdict is not None:
                     verdict.flag(cls._nd_global, "sets attributes on the global itself (BUILD on a class)")
+
             return on_class
 
         def on_instance(state: Any) -> None:
             object.__setattr__(obj, "_nd_state", state)
+
         return on_instance
 
 
@@ -85,9 +98,9 @@ class Stub:
     """Inert stand-in for any class the pickle names: records args and state, runs nothing."""
 
     _nd_global = "?"
-    _nd_on_call: str | None = None   # why calling this global makes the file unsafe (unknown functions)
-    _nd_verdict: Verdict             # set on each unpickler's own stub classes (read from the class __dict__)
-    _nd_args: tuple                  # per instance: the call's arguments, BUILD state, APPENDS, SETITEMS
+    _nd_on_call: str | None = None  # why calling this global makes the file unsafe (unknown functions)
+    _nd_verdict: Verdict  # set on each unpickler's own stub classes (read from the class __dict__)
+    _nd_args: tuple  # per instance: the call's arguments, BUILD state, APPENDS, SETITEMS
     _nd_state: Any
     _nd_items: list
     _nd_map: dict
@@ -109,8 +122,13 @@ class Stub:
         # would run the class's constructor on the pickle's own objects.
         cls = type(self)
         verdict = cls.__dict__.get("_nd_verdict")
-        if cls.__dict__.get("_nd_safe") and verdict is not None and not all(
-                isinstance(a, (str, bytes, int, float, bool, type(None), Stub)) for a in (*args, *kwargs.values())):
+        if (
+            cls.__dict__.get("_nd_safe")
+            and verdict is not None
+            and not all(
+                isinstance(a, (str, bytes, int, float, bool, type(None), Stub)) for a in (*args, *kwargs.values())
+            )
+        ):
             verdict.flag(cls._nd_global, "constructed with arguments that are not plain data")
 
     # pickle's APPENDS / SETITEMS on an object go through these.
@@ -145,12 +163,14 @@ class _TensorType(Stub):
 @dataclass
 class StorageType:
     """What `torch.FloatStorage` & co. stand for: just a dtype name."""
+
     dtype: str
 
 
 @dataclass
 class Unsupported:
     """A tensor we cannot view as numpy (quantized, sparse, nested): named, never scanned."""
+
     kind: str
     args: tuple = ()
 
@@ -226,7 +246,9 @@ def _inert(x: Any, budget: list[int] | None = None) -> bool:
 
 
 def _ints(x: Any) -> bool:
-    return isinstance(x, (tuple, list)) and len(x) <= 64 and all(isinstance(i, int) and not isinstance(i, bool) for i in x)
+    return (
+        isinstance(x, (tuple, list)) and len(x) <= 64 and all(isinstance(i, int) and not isinstance(i, bool) for i in x)
+    )
 
 
 def _need(ok: bool, what: str) -> None:
@@ -260,31 +282,41 @@ class _Standins:
             "torch._utils._rebuild_device_tensor_from_cpu_tensor": self.rebuild_from_cpu,
         }
         self.rebuilders = {id(f) for f in t.values()}
-        t.update({
-            "torch._tensor._rebuild_from_type_v2": self.rebuild_from_type_v2,
-            "torch.serialization._get_layout": _get_layout,
-            "torch.Size": _size,
-            "torch.device": _device,
-            "collections.OrderedDict": _container(collections.OrderedDict),
-            "collections.Counter": _container(collections.Counter),
-            "collections.defaultdict": _defaultdict,
-            "_codecs.encode": _codecs_encode,
-            "copyreg._reconstructor": _reconstructor,
-            "numpy.core.multiarray._reconstruct": _np_reconstruct,
-            "numpy._core.multiarray._reconstruct": _np_reconstruct,
-            "numpy.core.multiarray.scalar": _np_scalar,
-            "numpy._core.multiarray.scalar": _np_scalar,
-            "numpy.core.numeric._frombuffer": _np_frombuffer,
-            "numpy._core.numeric._frombuffer": _np_frombuffer,
-            "numpy.dtype": _NumpyDtype,
-            "builtins.set": _container(set), "builtins.frozenset": _container(frozenset),
-            "builtins.list": _container(list), "builtins.tuple": _container(tuple),
-            "builtins.dict": _container(dict), "builtins.complex": _scalar(complex, (int, float)),
-            "builtins.slice": _scalar(slice, (int, type(None))), "builtins.range": _scalar(range, (int,)),
-            "builtins.int": _scalar(int, (int, float, str, bool)), "builtins.float": _scalar(float, (int, float, str)),
-            "builtins.bool": _scalar(bool, (int, bool)), "builtins.str": _scalar(str, (str,)),
-            "builtins.bytes": _bytes, "builtins.bytearray": _bytearray, "builtins.object": _Object,
-        })
+        t.update(
+            {
+                "torch._tensor._rebuild_from_type_v2": self.rebuild_from_type_v2,
+                "torch.serialization._get_layout": _get_layout,
+                "torch.Size": _size,
+                "torch.device": _device,
+                "collections.OrderedDict": _container(collections.OrderedDict),
+                "collections.Counter": _container(collections.Counter),
+                "collections.defaultdict": _defaultdict,
+                "_codecs.encode": _codecs_encode,
+                "copyreg._reconstructor": _reconstructor,
+                "numpy.core.multiarray._reconstruct": _np_reconstruct,
+                "numpy._core.multiarray._reconstruct": _np_reconstruct,
+                "numpy.core.multiarray.scalar": _np_scalar,
+                "numpy._core.multiarray.scalar": _np_scalar,
+                "numpy.core.numeric._frombuffer": _np_frombuffer,
+                "numpy._core.numeric._frombuffer": _np_frombuffer,
+                "numpy.dtype": _NumpyDtype,
+                "builtins.set": _container(set),
+                "builtins.frozenset": _container(frozenset),
+                "builtins.list": _container(list),
+                "builtins.tuple": _container(tuple),
+                "builtins.dict": _container(dict),
+                "builtins.complex": _scalar(complex, (int, float)),
+                "builtins.slice": _scalar(slice, (int, type(None))),
+                "builtins.range": _scalar(range, (int,)),
+                "builtins.int": _scalar(int, (int, float, str, bool)),
+                "builtins.float": _scalar(float, (int, float, str)),
+                "builtins.bool": _scalar(bool, (int, bool)),
+                "builtins.str": _scalar(str, (str,)),
+                "builtins.bytes": _bytes,
+                "builtins.bytearray": _bytearray,
+                "builtins.object": _Object,
+            }
+        )
         return t
 
     def _view(self, storage: Any, offset: Any, size: Any, stride: Any) -> Any:
@@ -316,8 +348,10 @@ class _Standins:
         return self._view(typed, offset, size, stride)
 
     def rebuild_parameter(self, data, requires_grad=False, hooks=None):
-        _need(isinstance(data, (TensorRef, Unsupported)) and isinstance(requires_grad, bool) and _hooks(hooks),
-              "a parameter rebuilt from something that is not a tensor")
+        _need(
+            isinstance(data, (TensorRef, Unsupported)) and isinstance(requires_grad, bool) and _hooks(hooks),
+            "a parameter rebuilt from something that is not a tensor",
+        )
         return data
 
     def rebuild_parameter_with_state(self, data, requires_grad, hooks, state):
@@ -325,14 +359,22 @@ class _Standins:
         return self.rebuild_parameter(data, requires_grad, hooks)
 
     def rebuild_qtensor(self, storage, offset, size, stride, qparams, requires_grad, hooks):
-        _need(isinstance(qparams, tuple) and _inert(qparams) and qparams and isinstance(qparams[0], str)
-              and qparams[0].startswith("torch.per_"), "quantizer parameters are not a torch qscheme")
+        _need(
+            isinstance(qparams, tuple)
+            and _inert(qparams)
+            and qparams
+            and isinstance(qparams[0], str)
+            and qparams[0].startswith("torch.per_"),
+            "quantizer parameters are not a torch qscheme",
+        )
         self.rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)
         return Unsupported("quantized", (qparams[0],))
 
     def rebuild_sparse(self, layout, data):
-        _need(isinstance(layout, str) and layout.startswith("torch.") and isinstance(data, tuple) and _inert(data),
-              "sparse tensor parts are not tensors")
+        _need(
+            isinstance(layout, str) and layout.startswith("torch.") and isinstance(data, tuple) and _inert(data),
+            "sparse tensor parts are not tensors",
+        )
         return Unsupported("sparse", (layout,))
 
     def rebuild_meta(self, dtype, size, stride, requires_grad):
@@ -344,8 +386,13 @@ class _Standins:
         return Unsupported("nested")
 
     def rebuild_wrapper_subclass(self, cls, dtype, size, stride, offset, layout, device, requires_grad):
-        _need(isinstance(cls, type) and issubclass(cls, Stub) and not cls._nd_on_call
-              and _inert((dtype, size, stride, offset, layout, device, requires_grad)), "tensor subclass is not a class")
+        _need(
+            isinstance(cls, type)
+            and issubclass(cls, Stub)
+            and not cls._nd_on_call
+            and _inert((dtype, size, stride, offset, layout, device, requires_grad)),
+            "tensor subclass is not a class",
+        )
         return Unsupported("tensor subclass", (cls._nd_global,))
 
     def rebuild_from_numpy(self, data, dtype, device, requires_grad):
@@ -361,8 +408,10 @@ class _Standins:
         """torch's wrapper for tensors with attributes or subclasses; torch calls `func(*args)`, so `func`
         must be one of its tensor rebuilders and `new_type` a tensor class."""
         _need(id(func) in self.rebuilders, "func is not a torch tensor rebuild function")
-        _need(isinstance(new_type, type) and issubclass(new_type, Stub) and not new_type._nd_on_call,
-              "new_type is not a tensor class")
+        _need(
+            isinstance(new_type, type) and issubclass(new_type, Stub) and not new_type._nd_on_call,
+            "new_type is not a tensor class",
+        )
         _need(isinstance(args, tuple) and len(args) <= 16 and _inert(state), "arguments are not data")
         return func(*args)
 
@@ -378,15 +427,20 @@ def _size(dims: Any = ()) -> tuple:
 
 
 def _device(kind: Any, index: Any = None) -> str:
-    _need(isinstance(kind, str) and len(kind) < 64 and (index is None or isinstance(index, int)), "device is not a name")
+    _need(
+        isinstance(kind, str) and len(kind) < 64 and (index is None or isinstance(index, int)), "device is not a name"
+    )
     return kind if index is None else f"{kind}:{index}"
 
 
 def _container(cls: type) -> Callable:
     def make(*args: Any) -> Any:
-        _need(len(args) <= 1 and all(isinstance(a, (list, tuple, dict, set, frozenset, str)) for a in args),
-              f"{cls.__name__} built from something that is not a container")
+        _need(
+            len(args) <= 1 and all(isinstance(a, (list, tuple, dict, set, frozenset, str)) for a in args),
+            f"{cls.__name__} built from something that is not a container",
+        )
         return cls(*args)
+
     make.__name__ = cls.__name__
     return make
 
@@ -399,10 +453,14 @@ def _defaultdict(factory: Any = None, *rest: Any) -> dict:
 
 def _scalar(cls: type, kinds: tuple) -> Callable:
     def make(*args: Any) -> Any:
-        _need(len(args) <= 3 and all(isinstance(a, kinds) for a in args)
-              and not (cls in (int, float) and any(isinstance(a, str) and len(a) > 400 for a in args)),
-              f"{cls.__name__} called with arguments that are not plain numbers")
+        _need(
+            len(args) <= 3
+            and all(isinstance(a, kinds) for a in args)
+            and not (cls in (int, float) and any(isinstance(a, str) and len(a) > 400 for a in args)),
+            f"{cls.__name__} called with arguments that are not plain numbers",
+        )
         return cls(*args)
+
     return make
 
 
@@ -413,15 +471,21 @@ def _bytes(*args: Any) -> bytes:
 
 def _bytearray(*args: Any) -> bytearray:
     """Protocol 2 writes bytearray(b) as bytearray(str, 'latin-1'); never from a size (a memory bomb)."""
-    _need(not args or isinstance(args[0], (str, bytes, list)) and all(isinstance(a, str) for a in args[1:]),
-          "bytearray of a size, not of data")
+    _need(
+        not args or isinstance(args[0], (str, bytes, list)) and all(isinstance(a, str) for a in args[1:]),
+        "bytearray of a size, not of data",
+    )
     return bytearray(*args)
 
 
 def _codecs_encode(text: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
     """Protocol-2 pickles spell bytes as `_codecs.encode(str, 'latin1')`: allow only that."""
-    _need(isinstance(text, str) and isinstance(encoding, str)
-          and encoding.lower().replace("-", "").replace("_", "") in ("latin1", "utf8", "ascii"), "not a bytes literal")
+    _need(
+        isinstance(text, str)
+        and isinstance(encoding, str)
+        and encoding.lower().replace("-", "").replace("_", "") in ("latin1", "utf8", "ascii"),
+        "not a bytes literal",
+    )
     return text.encode(encoding)
 
 
@@ -431,7 +495,9 @@ class _Object(Stub):
 
 def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     """Protocol 0/1 objects: `copyreg._reconstructor(cls, object, None)`; the class must be a stand-in."""
-    _need(isinstance(cls, type) and issubclass(cls, Stub) and _inert(state), "reconstructs something that is not a class")
+    _need(
+        isinstance(cls, type) and issubclass(cls, Stub) and _inert(state), "reconstructs something that is not a class"
+    )
     return cls()
 
 
@@ -451,8 +517,10 @@ def _np_scalar(dtype: Any, data: Any = None) -> Any:
 
 
 def _np_frombuffer(buf: Any, dtype: Any, shape: Any, order: Any) -> "_NumpyArray":
-    _need(isinstance(buf, (bytes, bytearray)) and isinstance(dtype, _NumpyDtype) and _ints(shape)
-          and order in ("C", "F"), "not numpy's buffer reconstruction")
+    _need(
+        isinstance(buf, (bytes, bytearray)) and isinstance(dtype, _NumpyDtype) and _ints(shape) and order in ("C", "F"),
+        "not numpy's buffer reconstruction",
+    )
     arr = _NumpyArray()
     object.__setattr__(arr, "_nd_state", (1, tuple(shape), dtype, order == "F", bytes(buf)))
     return arr
@@ -476,8 +544,9 @@ def _value(full: str) -> Any:
 class RestrictedUnpickler(pickle.Unpickler):
     """find_class never imports; persistent ids become lazy storages via `storage_for`."""
 
-    def __init__(self, file: Any, storage_for: Callable[[str, str, int], Any] | None = None,
-                 verdict: Verdict | None = None):
+    def __init__(
+        self, file: Any, storage_for: Callable[[str, str, int], Any] | None = None, verdict: Verdict | None = None
+    ):
         super().__init__(file, encoding="latin1")
         self.storage_for = storage_for
         self.verdict = verdict if verdict is not None else Verdict()
@@ -517,8 +586,11 @@ class RestrictedUnpickler(pickle.Unpickler):
         return self._stubs.setdefault(full, self._stub(full, on_call))
 
     def _stub(self, full: str, on_call: str | None, safe: bool = False) -> type:
-        return type(full.rsplit(".", 1)[-1], (Stub,), {"_nd_global": full, "_nd_on_call": on_call,
-                                                        "_nd_verdict": self.verdict, "_nd_safe": safe})
+        return type(
+            full.rsplit(".", 1)[-1],
+            (Stub,),
+            {"_nd_global": full, "_nd_on_call": on_call, "_nd_verdict": self.verdict, "_nd_safe": safe},
+        )
 
     def _guard(self, full: str, fn: Any) -> Any:
         if isinstance(fn, type):
@@ -540,8 +612,15 @@ class RestrictedUnpickler(pickle.Unpickler):
         return guarded
 
     def persistent_load(self, pid: Any) -> Any:
-        if (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage" and self.storage_for is not None
-                and isinstance(pid[1], StorageType) and isinstance(pid[2], (str, int)) and isinstance(pid[4], int)):
+        if (
+            isinstance(pid, tuple)
+            and len(pid) in (5, 6)
+            and pid[0] == "storage"
+            and self.storage_for is not None
+            and isinstance(pid[1], StorageType)
+            and isinstance(pid[2], (str, int))
+            and isinstance(pid[4], int)
+        ):
             return self.storage_for(str(pid[2]), pid[1].dtype, int(pid[4]))
         return Unsupported("persistent id", (repr(pid)[:80],))
 
@@ -559,7 +638,9 @@ def _pickle_end(data: bytes) -> int | None:
     stream = io.BytesIO(data)
     try:
         for count, (op, arg, _pos) in enumerate(pickletools.genops(stream), 1):
-            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not (isinstance(arg, int) and 0 <= arg <= min(MAX_MEMO, count)):
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not (
+                isinstance(arg, int) and 0 <= arg <= min(MAX_MEMO, count)
+            ):
                 raise UnsafePickle("pickle memo", f"a memory bomb (memo index {arg} after {count} opcodes)")
     except ValueError:
         if stream.tell() >= len(data):
@@ -595,8 +676,13 @@ def next_pickle(f: Any, end: int | None = None) -> bytes:
             f.seek(start + stop)
             return data[:stop]
         if len(data) < want or want >= limit:
-            raise _judge_broken(data, ValueError("the pickle ends before its STOP opcode"
-                                           + (f" (or is larger than {MAX_PICKLE >> 20} MiB)" if want >= MAX_PICKLE else "")))
+            raise _judge_broken(
+                data,
+                ValueError(
+                    "the pickle ends before its STOP opcode"
+                    + (f" (or is larger than {MAX_PICKLE >> 20} MiB)" if want >= MAX_PICKLE else "")
+                ),
+            )
         want = min(limit, want * 4)
 
 
@@ -610,8 +696,9 @@ def _judge_broken(data: bytes, exc: Exception) -> Exception:
     return ValueError(f"malformed or truncated pickle ({' '.join(str(exc).split())[:160]})")
 
 
-def judge_pickle(data: bytes, storage_for: Callable | None = None, label: str = "pickle",
-                 verdict: Verdict | None = None) -> tuple[Any, Verdict]:
+def judge_pickle(
+    data: bytes, storage_for: Callable | None = None, label: str = "pickle", verdict: Verdict | None = None
+) -> tuple[Any, Verdict]:
     """(object, verdict) for one pickle's bytes: rebuilt inertly, every global judged. A pickle the
     unpickler cannot finish is still judged from its opcodes; it raises only when nothing unsafe was
     found (then the file is unreadable, not unsafe)."""
@@ -682,7 +769,7 @@ def load_torch_zip(path: Path, zf: zipfile.ZipFile | None = None) -> TorchZip:
         verdict = Verdict()
         obj = None
         # what torch reads first (data.pkl, TorchScript's constants.pkl), then every decoy
-        pickles.sort(key=lambda i: (i is not main and i.filename != f"{prefix}constants.pkl"))
+        pickles.sort(key=lambda i: i is not main and i.filename != f"{prefix}constants.pkl")
         unjudged = len(pickles) - MAX_MEMBERS
         if unjudged > 0:
             del pickles[MAX_MEMBERS:]
@@ -697,8 +784,10 @@ def load_torch_zip(path: Path, zf: zipfile.ZipFile | None = None) -> TorchZip:
         if verdict.status == UNSAFE:
             raise UnsafePickle(verdict)
         if unjudged > 0:  # no checkpoint holds that many; the rest cannot be vouched for
-            raise ValueError(f"the zip holds {MAX_MEMBERS + unjudged:,} pickles; {unjudged:,} beyond the first "
-                             f"{MAX_MEMBERS:,} were not judged")
+            raise ValueError(
+                f"the zip holds {MAX_MEMBERS + unjudged:,} pickles; {unjudged:,} beyond the first "
+                f"{MAX_MEMBERS:,} were not judged"
+            )
         if main is None:
             raise ValueError(f"zip has no {prefix or '<prefix>/'}data.pkl: not a torch checkpoint")
         return TorchZip(obj, verdict.globals, verdict)
@@ -707,5 +796,14 @@ def load_torch_zip(path: Path, zf: zipfile.ZipFile | None = None) -> TorchZip:
             zf.close()
 
 
-__all__ = ["RestrictedUnpickler", "Stub", "TensorRef", "UnsafePickle", "judge_pickle", "load_torch_zip",
-           "next_pickle", "numpy_array", "restricted_loads"]
+__all__ = [
+    "RestrictedUnpickler",
+    "Stub",
+    "TensorRef",
+    "UnsafePickle",
+    "judge_pickle",
+    "load_torch_zip",
+    "next_pickle",
+    "numpy_array",
+    "restricted_loads",
+]

@@ -13,8 +13,13 @@ from typing import Any
 
 from nandoctor.findings import Report
 
-STATUS_STYLE = {"clean": "bold green", "poisoned": "bold red", "suspect": "yellow", "unsafe": "bold magenta",
-                "unreadable": "red"}
+STATUS_STYLE = {
+    "clean": "bold green",
+    "poisoned": "bold red",
+    "suspect": "yellow",
+    "unsafe": "bold magenta",
+    "unreadable": "red",
+}
 
 
 def num(x: Any) -> str:
@@ -54,12 +59,21 @@ def summary_view(report: Report, console=None) -> list:
         shown = os.path.relpath(c["path"], common) if common else c["path"]
         mark = " (resume)" if c["path"] == s.get("recommended") else ""
         status = f"{c['status']} ({c['reason']})" if c.get("reason") else c["status"]
-        cells.append([Text(shown + mark), Text(status, style=STATUS_STYLE.get(c["status"], "")),
-                      num(c["epoch"]), num(c["step"]), "yes" if c["resumable"] else "no", str(c["tensors"]),
-                      str(len(c["nonfinite_tensors"]))])
+        cells.append(
+            [
+                Text(shown + mark),
+                Text(status, style=STATUS_STYLE.get(c["status"], "")),
+                num(c["epoch"]),
+                num(c["step"]),
+                "yes" if c["resumable"] else "no",
+                str(c["tensors"]),
+                str(len(c["nonfinite_tensors"])),
+            ]
+        )
     if cells:
-        out += fitted_table(console, title, headers, cells, key=[0, 1, 6],
-                            justify={2: "right", 3: "right", 5: "right", 6: "right"})
+        out += fitted_table(
+            console, title, headers, cells, key=[0, 1, 6], justify={2: "right", 3: "right", 5: "right", 6: "right"}
+        )
     for c in rows:
         if not c.get("stats"):
             continue
@@ -67,15 +81,35 @@ def summary_view(report: Report, console=None) -> list:
         cells = []
         for t in c["stats"]:
             bad = t["nan"] + t["posinf"] + t["neginf"]
-            cells.append([Text(t["name"]), Text(f"{bad:,}", style="bold red") if bad else "0", num(t["min"]),
-                          num(t["max"]), t["dtype"].replace("float", "f"),
-                          "x".join(map(str, t["shape"])) or "scalar", num(t["mean"]), num(t["std"]),
-                          "-" if t["zero_frac"] is None else f"{t['zero_frac']:.1%}"])
-        out += fitted_table(console, f"Tensors in {c['path']}", headers, cells, key=[0, 1, 2, 3],
-                            justify={1: "right", 2: "right", 3: "right", 6: "right", 7: "right", 8: "right"})
+            cells.append(
+                [
+                    Text(t["name"]),
+                    Text(f"{bad:,}", style="bold red") if bad else "0",
+                    num(t["min"]),
+                    num(t["max"]),
+                    t["dtype"].replace("float", "f"),
+                    "x".join(map(str, t["shape"])) or "scalar",
+                    num(t["mean"]),
+                    num(t["std"]),
+                    "-" if t["zero_frac"] is None else f"{t['zero_frac']:.1%}",
+                ]
+            )
+        out += fitted_table(
+            console,
+            f"Tensors in {c['path']}",
+            headers,
+            cells,
+            key=[0, 1, 2, 3],
+            justify={1: "right", 2: "right", 3: "right", 6: "right", 7: "right", 8: "right"},
+        )
     if s.get("other_files"):
-        out.append(Text(f"{len(s['other_files'])} file(s) without weights (rng_state, scheduler, training_args) were "
-                        "checked for unsafe pickles, not judged as checkpoints", style="dim"))
+        out.append(
+            Text(
+                f"{len(s['other_files'])} file(s) without weights (rng_state, scheduler, training_args) were "
+                "checked for unsafe pickles, not judged as checkpoints",
+                style="dim",
+            )
+        )
     rec = s.get("recommended")
     if rec:
         out.append(Text(f"Recommended: {rec} ({s.get('recommended_reason')})", style="bold green"))

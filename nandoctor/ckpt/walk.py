@@ -14,20 +14,63 @@ from typing import Any
 from nandoctor.ckpt.tensors import TensorRef
 from nandoctor.ckpt.unpickle import Stub, Unsupported, numpy_array
 
-MODEL_KEYS = {"model", "ema", "state_dict", "model_state_dict", "module", "model_ema", "ema_state_dict",
-              "net", "network", "params", "student", "teacher", "generator", "discriminator"}
+MODEL_KEYS = {
+    "model",
+    "ema",
+    "state_dict",
+    "model_state_dict",
+    "module",
+    "model_ema",
+    "ema_state_dict",
+    "net",
+    "network",
+    "params",
+    "student",
+    "teacher",
+    "generator",
+    "discriminator",
+}
 OPTIMIZER_KEYS = {"optimizer", "optimizer_state_dict", "optimizer_states", "optim", "opt", "optimizers"}
-SCALER_KEYS = {"scaler", "grad_scaler", "scaler_state_dict", "native_amp_scaling_state", "MixedPrecision",
-               "amp_scaler", "amp"}
+SCALER_KEYS = {
+    "scaler",
+    "grad_scaler",
+    "scaler_state_dict",
+    "native_amp_scaling_state",
+    "MixedPrecision",
+    "amp_scaler",
+    "amp",
+}
 # Keys whose module/dict content is named by its own state_dict names (no prefix).
 UNPREFIXED = {"model", "ema", "state_dict", "model_state_dict", "module"}
 # Trainer bookkeeping, not weights: Lightning's callback/loop/scheduler state (ModelCheckpoint keeps its
 # initial worst score `kth_value = tensor(inf)` there), HF rng_state.pth's generator states, scheduler
 # state. Judged at most as info: a non-finite value here never poisons the weights.
-BOOKKEEPING_KEYS = {"callbacks", "loops", "lr_schedulers", "lr_scheduler", "scheduler", "schedulers",
-                    "scheduler_state_dict", "rng_state", "rng_states", "python", "numpy", "cpu", "cuda", "mps",
-                    "xpu", "npu", "hpu", "hyper_parameters", "hparams", "datamodule_hyper_parameters", "metrics",
-                    "best_model_score", "current_score", "kth_value"}
+BOOKKEEPING_KEYS = {
+    "callbacks",
+    "loops",
+    "lr_schedulers",
+    "lr_scheduler",
+    "scheduler",
+    "schedulers",
+    "scheduler_state_dict",
+    "rng_state",
+    "rng_states",
+    "python",
+    "numpy",
+    "cpu",
+    "cuda",
+    "mps",
+    "xpu",
+    "npu",
+    "hpu",
+    "hyper_parameters",
+    "hparams",
+    "datamodule_hyper_parameters",
+    "metrics",
+    "best_model_score",
+    "current_score",
+    "kth_value",
+}
 MAX_NODES = 2_000_000
 MAX_NAME_PARTS = 64  # deeper names keep their last parts: a 1.9M-deep nesting must not cost O(depth^2)
 
@@ -39,8 +82,8 @@ class PickleBomb(Exception):
 @dataclass
 class Named:
     name: str
-    section: str          # "model" | "optimizer" | "scaler" | "bookkeeping" | "other"
-    ref: Any              # TensorRef or Unsupported
+    section: str  # "model" | "optimizer" | "scaler" | "bookkeeping" | "other"
+    ref: Any  # TensorRef or Unsupported
 
 
 def section_of(key: str) -> str:

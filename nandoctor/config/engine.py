@@ -19,28 +19,50 @@ from nandoctor.safe_write import write_atomic
 ABRUPT = ("sudden", "abrupt")  # analyze-log's sudden_spike / abrupt_nonfinite: overflow, not a slow LR blow-up
 
 
-def diagnose_config(path: Path, *, log: Path | None = None, output: Path | None = None, dry_run: bool = False,
-                    force: bool = False, keep_existing: bool = False, log_summary: dict | None = None,
-                    find_log: bool = True) -> Report:
+def diagnose_config(
+    path: Path,
+    *,
+    log: Path | None = None,
+    output: Path | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    keep_existing: bool = False,
+    log_summary: dict | None = None,
+    find_log: bool = True,
+) -> Report:
     """`keep_existing` (for triage): an existing output is reported and kept instead of exit 2.
     `log_summary` (for triage): analyze-log's summary of `log`, already computed, so it is not read twice.
     `find_log`: with no `log`, use the run's own log lying beside the config (`--no-log` turns it off)."""
     path = Path(path)
     report = Report(command="diagnose-config")
-    report.summary = {"framework": None, "output": None, "existing_output": None, "changes": [], "diff": "",
-                      "dry_run": dry_run, "log": None, "validation": None}
+    report.summary = {
+        "framework": None,
+        "output": None,
+        "existing_output": None,
+        "changes": [],
+        "diff": "",
+        "dry_run": dry_run,
+        "log": None,
+        "validation": None,
+    }
     doc = load(path)
     if doc.data is None or (isinstance(doc.data, dict) and not doc.data):
         report.add("ND414", "info", "the file is empty: no training settings to check", path=str(path))
         return report
     if not isinstance(doc.data, dict):
-        raise NandoctorError(f"{path}: the top level is a {type(doc.data).__name__}, not a mapping of "
-                             "training settings")
+        raise NandoctorError(
+            f"{path}: the top level is a {type(doc.data).__name__}, not a mapping of training settings"
+        )
     framework = detect(doc)
     report.summary["framework"] = framework
     if framework is None:
-        report.add("ND414", "info", "no key here is a training setting of Ultralytics, Hugging Face, accelerate, "
-                   "DeepSpeed, Lightning or a generic training config", path=str(path))
+        report.add(
+            "ND414",
+            "info",
+            "no key here is a training setting of Ultralytics, Hugging Face, accelerate, "
+            "DeepSpeed, Lightning or a generic training config",
+            path=str(path),
+        )
         return report
 
     evidence = None
@@ -55,10 +77,18 @@ def diagnose_config(path: Path, *, log: Path | None = None, output: Path | None 
     changes = _last_per_key([i for i in issues if i.new is not KEEP and _finite(i.new)])
     text, applied, skipped = apply(doc, changes)
     for issue in skipped:
-        report.add(issue.code, "info", f"could not write {dotted(issue.path)} = {issue.new!r} without reformatting "
-                   "the file; set it by hand", path=str(path), line=doc.line(issue.path), where=dotted(issue.path))
-    report.summary["changes"] = [{"key": dotted(i.path), "old": doc.get(i.path), "new": i.new, "code": i.code,
-                                  "reason": i.reason} for i in applied]
+        report.add(
+            issue.code,
+            "info",
+            f"could not write {dotted(issue.path)} = {issue.new!r} without reformatting the file; set it by hand",
+            path=str(path),
+            line=doc.line(issue.path),
+            where=dotted(issue.path),
+        )
+    report.summary["changes"] = [
+        {"key": dotted(i.path), "old": doc.get(i.path), "new": i.new, "code": i.code, "reason": i.reason}
+        for i in applied
+    ]
     if not applied:
         return report
     repaired = verify(doc, text, applied)
@@ -86,8 +116,9 @@ def _add(report: Report, doc: Doc, issue: Issue) -> None:
     data: dict[str, Any] = {"old": doc.get(issue.path), **issue.data}
     if issue.new is not KEEP:
         data["new"] = issue.new
-    report.add(issue.code, issue.severity, issue.message, path=str(doc.path), line=line,
-               where=dotted(issue.path), data=data)
+    report.add(
+        issue.code, issue.severity, issue.message, path=str(doc.path), line=line, where=dotted(issue.path), data=data
+    )
 
 
 def _finite(value: Any) -> bool:
@@ -107,23 +138,31 @@ def _write(report: Report, source: Path, target: Path, text: str, force: bool, k
     if target.resolve() == source.resolve():
         raise NandoctorError(f"{target} is the input file; nandoctor never modifies its input (choose --output)")
     if target.exists() and not target.is_file():  # a device, FIFO or folder: never replaced, --force or not
-        raise NandoctorError(f"{target} exists and is not a regular file; nandoctor writes only regular files or "
-                             "new paths (choose another --output)")
+        raise NandoctorError(
+            f"{target} exists and is not a regular file; nandoctor writes only regular files or "
+            "new paths (choose another --output)"
+        )
     if target.exists() or target.is_symlink():
         if keep_existing and not force:
             report.summary["existing_output"] = str(target)
-            report.add("ND415", "info", f"{target} already exists and was kept (rerun diagnose-config with --force "
-                       "to rewrite it)", path=str(target))
+            report.add(
+                "ND415",
+                "info",
+                f"{target} already exists and was kept (rerun diagnose-config with --force to rewrite it)",
+                path=str(target),
+            )
             return
         if not force:
-            raise NandoctorError(f"{target} already exists; pass --force to overwrite it or --output to choose "
-                                 "another path")
+            raise NandoctorError(
+                f"{target} already exists; pass --force to overwrite it or --output to choose another path"
+            )
     if not target.parent.is_dir():
         raise NandoctorError(f"{target.parent}: no such directory for the output")
     try:
         # existing targets were settled above (kept, refused or --force); safe_write re-checks before the rename
-        write_atomic(target, text, force=True, inputs=[source], what="repaired config",
-                     mode=source.stat().st_mode & 0o777)
+        write_atomic(
+            target, text, force=True, inputs=[source], what="repaired config", mode=source.stat().st_mode & 0o777
+        )
     except OSError as exc:
         raise NandoctorError(f"cannot write {target}: {exc.strerror or exc}") from None
     report.summary["output"] = str(target)
@@ -133,8 +172,11 @@ def _write(report: Report, source: Path, target: Path, text: str, force: bool, k
 def _diff(old: str, new: str, source: Path, target: Path) -> str:
     import difflib
 
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                        fromfile=str(source), tofile=str(target)))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=str(source), tofile=str(target)
+        )
+    )
 
 
 def _found_evidence(log: Path, report: Report) -> LogEvidence | None:
@@ -142,8 +184,12 @@ def _found_evidence(log: Path, report: Report) -> LogEvidence | None:
     try:
         s = _analyze(log)
     except NandoctorError as exc:
-        report.add("ND417", "info", f"the run's log {log} beside the config could not be read ({exc}); the "
-                   "config is judged without it", path=str(log))
+        report.add(
+            "ND417",
+            "info",
+            f"the run's log {log} beside the config could not be read ({exc}); the config is judged without it",
+            path=str(log),
+        )
         return None
     return _evidence(log, report, s, found=True)
 
@@ -153,23 +199,37 @@ def _evidence(log: Path, report: Report, s: dict | None = None, found: bool = Fa
     if s is None:
         s = _analyze(log)
     pattern = str(s.get("pattern") or "")
-    ev = LogEvidence(nonfinite=s.get("first_nonfinite") is not None, pattern=pattern or None,
-                     epochs_to_nonfinite=number(s.get("epochs_to_nonfinite")),
-                     clip_threshold=number(s.get("clip_threshold")), suggested_lr=number(s.get("suggested_lr")))
+    ev = LogEvidence(
+        nonfinite=s.get("first_nonfinite") is not None,
+        pattern=pattern or None,
+        epochs_to_nonfinite=number(s.get("epochs_to_nonfinite")),
+        clip_threshold=number(s.get("clip_threshold")),
+        suggested_lr=number(s.get("suggested_lr")),
+    )
     ev.abrupt = ev.nonfinite and any(w in pattern.lower() for w in ABRUPT)
     first = s.get("first_nonfinite")
     ev.lr_ran, ev.lr_column = number(s.get("lr_ran")), s.get("lr_column")  # analyze-log's: peak before the NaN
-    report.summary["log"] = {"path": str(log), "pattern": ev.pattern, "first_nonfinite": first,
-                             "epochs_to_nonfinite": ev.epochs_to_nonfinite, "clip_threshold": ev.clip_threshold,
-                             "suggested_lr": ev.suggested_lr, "lr_ran": ev.lr_ran, "found_beside_config": found}
+    report.summary["log"] = {
+        "path": str(log),
+        "pattern": ev.pattern,
+        "first_nonfinite": first,
+        "epochs_to_nonfinite": ev.epochs_to_nonfinite,
+        "clip_threshold": ev.clip_threshold,
+        "suggested_lr": ev.suggested_lr,
+        "lr_ran": ev.lr_ran,
+        "found_beside_config": found,
+    }
     at = first.get("index", first) if isinstance(first, dict) else first
     where = f"the run's own log {log} (found beside the config; --no-log ignores it)" if found else str(log)
     other = list(s.get("nonfinite_columns") or [])  # analyze-log's verdict, not judged again here
-    msg = (f"{where} went non-finite at {s.get('index_name') or 'step'} {at} "
-           f"(pattern: {pattern or 'unknown'}); repair values follow that diagnosis" if ev.nonfinite
-           else f"{where}: the training loss stays finite"
-           + (f" (non-finite elsewhere: {', '.join(map(str, other[:3]))}; see analyze-log)" if other else "")
-           + "; repair values follow the usual defaults")
+    msg = (
+        f"{where} went non-finite at {s.get('index_name') or 'step'} {at} "
+        f"(pattern: {pattern or 'unknown'}); repair values follow that diagnosis"
+        if ev.nonfinite
+        else f"{where}: the training loss stays finite"
+        + (f" (non-finite elsewhere: {', '.join(map(str, other[:3]))}; see analyze-log)" if other else "")
+        + "; repair values follow the usual defaults"
+    )
     report.add("ND417", "info", msg, path=str(log))
     return ev
 

@@ -14,7 +14,7 @@ from nandoctor.numbers import finite_number, parse_number
 # in fp16 (pure fp16 / `16-true` / `.half()` weights). Under AMP (HF fp16, accelerate, Lightning
 # 16-mixed, Ultralytics amp) and DeepSpeed fp16 the optimizer steps fp32 master weights, where 1e-8 is fine.
 FP16_MIN_SUBNORMAL = 5.96e-8
-KEEP = object()                # Issue.new default: report only, write nothing
+KEEP = object()  # Issue.new default: report only, write nothing
 
 
 @dataclass
@@ -23,11 +23,11 @@ class Issue:
     severity: str
     path: Path_
     message: str
-    reason: str = ""            # short, for the `# nandoctor:` comment and summary.changes
+    reason: str = ""  # short, for the `# nandoctor:` comment and summary.changes
     new: Any = KEEP
-    after: str | None = None    # for a key that does not exist yet: the sibling to add it after
+    after: str | None = None  # for a key that does not exist yet: the sibling to add it after
     data: dict = field(default_factory=dict)
-    rename: str | None = None   # write the value under this key instead (a key the version renamed)
+    rename: str | None = None  # write the value under this key instead (a key the version renamed)
 
 
 @dataclass
@@ -41,15 +41,22 @@ class LogEvidence:
     clip_threshold: float | None = None
     suggested_lr: float | None = None
     where: str | None = None
-    lr_ran: float | None = None      # peak LR the run actually used (Ultralytics lr/pg0, HF learning_rate)
+    lr_ran: float | None = None  # peak LR the run actually used (Ultralytics lr/pg0, HF learning_rate)
     lr_column: str | None = None
 
-    def lr_advice(self, configured: float | None, framework: str, optimizer: str | None = None,
-                  use_ran: bool = True) -> LrAdvice | None:
+    def lr_advice(
+        self, configured: float | None, framework: str, optimizer: str | None = None, use_ran: bool = True
+    ) -> LrAdvice | None:
         """The one LR policy on what this log and config show; `use_ran=False` where the log's single
         LR column cannot stand for this key (a config with several LR keys)."""
-        return advise_lr(ran=self.lr_ran if use_ran else None, ran_column=self.lr_column, configured=configured,
-                         epochs_to_nonfinite=self.epochs_to_nonfinite, framework=framework, optimizer=optimizer)
+        return advise_lr(
+            ran=self.lr_ran if use_ran else None,
+            ran_column=self.lr_column,
+            configured=configured,
+            epochs_to_nonfinite=self.epochs_to_nonfinite,
+            framework=framework,
+            optimizer=optimizer,
+        )
 
 
 @dataclass
@@ -79,8 +86,14 @@ def truthy(value: Any) -> bool:
 
 def is_string_number(doc: Doc, path: Path_) -> bool:
     e = doc.entries.get(tuple(path))
-    return bool(e and not doc.is_json and isinstance(e.value, str) and e.plain and NUMBER_LIKE.match(e.value)
-                and ("e" in e.value.lower()))
+    return bool(
+        e
+        and not doc.is_json
+        and isinstance(e.value, str)
+        and e.plain
+        and NUMBER_LIKE.match(e.value)
+        and ("e" in e.value.lower())
+    )
 
 
 def string_numbers(doc: Doc) -> list[Issue]:
@@ -88,15 +101,23 @@ def string_numbers(doc: Doc) -> list[Issue]:
     out = []
     for p, e in doc.leaves():
         if is_string_number(doc, p) and number(e.value) is not None:
-            out.append(Issue("ND412", "warning", p,
-                             f"{e.value} is read by PyYAML (YAML 1.1) as the string {e.value!r}, not a number; "
-                             "a script comparing or multiplying it fails or silently misbehaves",
-                             reason="PyYAML reads it as a string", new=float(e.value)))
+            out.append(
+                Issue(
+                    "ND412",
+                    "warning",
+                    p,
+                    f"{e.value} is read by PyYAML (YAML 1.1) as the string {e.value!r}, not a number; "
+                    "a script comparing or multiplying it fails or silently misbehaves",
+                    reason="PyYAML reads it as a string",
+                    new=float(e.value),
+                )
+            )
     return out
 
 
-def lower_lr(ctx: Context, current: float, default_new: float, framework: str = "generic",
-             use_ran: bool = True) -> tuple[float, str]:
+def lower_lr(
+    ctx: Context, current: float, default_new: float, framework: str = "generic", use_ran: bool = True
+) -> tuple[float, str]:
     """After a NaN the one LR policy picks the value; without a log that went non-finite, `default_new`."""
     if ctx.log and ctx.log.nonfinite:
         advice = ctx.log.lr_advice(current, framework, use_ran=use_ran)
@@ -132,6 +153,13 @@ def nonfinite_values(doc: Doc) -> list[Issue]:
             f = parse_number(v)
             bad = f is not None and not math.isfinite(f)
         if bad:
-            out.append(Issue("ND419", "error", p, f"{'.'.join(map(str, p))} is {v!r}, not a finite number: "
-                             "everything computed from it is NaN or Inf; set a real value by hand"))
+            out.append(
+                Issue(
+                    "ND419",
+                    "error",
+                    p,
+                    f"{'.'.join(map(str, p))} is {v!r}, not a finite number: "
+                    "everything computed from it is NaN or Inf; set a real value by hand",
+                )
+            )
     return out

@@ -16,8 +16,8 @@ from typing import Any
 
 from nandoctor.findings import NandoctorError
 
-MAX_BYTES = 32 * 1024 * 1024   # a config is kilobytes; anything past this is not one
-MAX_EXPANDED_NODES = 200_000   # alias expansion budget (a real config has a few hundred nodes)
+MAX_BYTES = 32 * 1024 * 1024  # a config is kilobytes; anything past this is not one
+MAX_EXPANDED_NODES = 200_000  # alias expansion budget (a real config has a few hundred nodes)
 
 # YAML 1.1 (PyYAML) float needs a dot: `1e-6` is a str there, `1.0e-6` a float.
 NUMBER_LIKE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -57,7 +57,7 @@ class Doc:
     is_json: bool
     entries: dict[Path_, Entry] = field(default_factory=dict)
     mappings: dict[Path_, Any] = field(default_factory=dict)  # path -> MappingNode (None: no position)
-    bom: bool = False   # the file starts with a UTF-8 BOM, which the repaired copy keeps
+    bom: bool = False  # the file starts with a UTF-8 BOM, which the repaired copy keeps
 
     def get(self, path: Path_, default: Any = None) -> Any:
         e = self.entries.get(tuple(path))
@@ -96,8 +96,9 @@ def read_text(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")  # a BOM is dropped here and written back by the writer (Doc.bom)
     except UnicodeDecodeError as exc:
-        raise NandoctorError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-                             "save it as UTF-8") from None
+        raise NandoctorError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
+        ) from None
 
 
 def huge_number(path: Path, text: str, exc: ValueError) -> NandoctorError:
@@ -106,8 +107,10 @@ def huge_number(path: Path, text: str, exc: ValueError) -> NandoctorError:
     if m is None:
         return NandoctorError(f"{path}: a value could not be read ({str(exc).splitlines()[0][:120]})")
     line = text.count("\n", 0, m.start()) + 1
-    return NandoctorError(f"{path}: line {line} holds a number of {len(m.group(0))} digits, past Python's 4300-digit "
-                          "limit: PyYAML and json refuse it, so the training script cannot load this file")
+    return NandoctorError(
+        f"{path}: line {line} holds a number of {len(m.group(0))} digits, past Python's 4300-digit "
+        "limit: PyYAML and json refuse it, so the training script cannot load this file"
+    )
 
 
 def _has_bom(path: Path) -> bool:
@@ -176,10 +179,14 @@ def _check_size(root, path: Path) -> None:
         active.discard(key)
         if total > MAX_EXPANDED_NODES:
             if aliased[0]:
-                raise NandoctorError(f"{path}: YAML aliases expand to more than {MAX_EXPANDED_NODES} values "
-                                     "(an alias bomb?); refusing to read it")
-            raise NandoctorError(f"{path}: more than {MAX_EXPANDED_NODES:,} values, far more than a training "
-                                 "config holds; refusing to read it")
+                raise NandoctorError(
+                    f"{path}: YAML aliases expand to more than {MAX_EXPANDED_NODES} values "
+                    "(an alias bomb?); refusing to read it"
+                )
+            raise NandoctorError(
+                f"{path}: more than {MAX_EXPANDED_NODES:,} values, far more than a training "
+                "config holds; refusing to read it"
+            )
         memo[key] = total
         return total
 
@@ -217,8 +224,10 @@ def _check_count(text: str, path: Path) -> None:
     lines, commas = text.count("\n"), text.count(",")
     if max(lines, commas) > MAX_EXPANDED_NODES:
         what = f"{lines:,} lines" if lines >= commas else f"{commas:,} comma-separated values"
-        raise NandoctorError(f"{path}: {what}, far more than a training config holds (at most "
-                             f"{MAX_EXPANDED_NODES:,} values are read); refusing to read it")
+        raise NandoctorError(
+            f"{path}: {what}, far more than a training config holds (at most "
+            f"{MAX_EXPANDED_NODES:,} values are read); refusing to read it"
+        )
 
 
 def load(path: Path) -> Doc:
@@ -232,8 +241,9 @@ def load(path: Path) -> Doc:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise NandoctorError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: "
-                                 f"{exc.msg}") from None
+            raise NandoctorError(
+                f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
         except RecursionError:
             raise NandoctorError(f"{path}: nesting too deep to be a training config") from None
         except ValueError as exc:

@@ -14,10 +14,10 @@ from nandoctor.findings import Report
 
 @dataclass(frozen=True)
 class Change:
-    key: str    # dotted key path, e.g. "lr0" or "optimizer.params.lr"
+    key: str  # dotted key path, e.g. "lr0" or "optimizer.params.lr"
     old: Any
     new: Any
-    code: str   # the finding that asked for it
+    code: str  # the finding that asked for it
 
 
 @dataclass(frozen=True)
@@ -25,20 +25,26 @@ class ConfigRepair:
     """What diagnose-config changed, where the repaired file is, and the LR the run's log showed."""
 
     changes: tuple[Change, ...]
-    written: str | None = None   # the repaired file this run wrote
-    kept: str | None = None      # a repaired file that already existed and was kept (no --force)
+    written: str | None = None  # the repaired file this run wrote
+    kept: str | None = None  # a repaired file that already existed and was kept (no --force)
     lr_ran: float | None = None  # the peak finite LR logged before the break, when a log was read
 
     @classmethod
     def of(cls, report: Report) -> ConfigRepair:
         s = report.summary
-        changes = tuple(Change(str(c.get("key")), c.get("old"), c.get("new"), str(c.get("code")))
-                        for c in s.get("changes") or () if isinstance(c, dict))
+        changes = tuple(
+            Change(str(c.get("key")), c.get("old"), c.get("new"), str(c.get("code")))
+            for c in s.get("changes") or ()
+            if isinstance(c, dict)
+        )
         log = s.get("log")
         lr = log.get("lr_ran") if isinstance(log, dict) else None
-        return cls(changes, written=str(s["output"]) if s.get("output") else None,
-                   kept=str(s["existing_output"]) if s.get("existing_output") else None,
-                   lr_ran=float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None)
+        return cls(
+            changes,
+            written=str(s["output"]) if s.get("output") else None,
+            kept=str(s["existing_output"]) if s.get("existing_output") else None,
+            lr_ran=float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None,
+        )
 
     @property
     def path(self) -> str | None:

@@ -25,13 +25,18 @@ from nandoctor.config.versions import hf_has_warmup_ratio, version_of
 from nandoctor.config.write import read_back
 
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
-NEEDS = {"ultralytics": "ultralytics", "hf-trainer": "transformers", "accelerate": "accelerate",
-         "deepspeed": "deepspeed", "lightning": "lightning"}
+NEEDS = {
+    "ultralytics": "ultralytics",
+    "hf-trainer": "transformers",
+    "accelerate": "accelerate",
+    "deepspeed": "deepspeed",
+    "lightning": "lightning",
+}
 
 
 @dataclass
 class Verdict:
-    status: str        # "accepted", "rejected", "not checked"
+    status: str  # "accepted", "rejected", "not checked"
     message: str
 
 
@@ -42,8 +47,7 @@ def _installed(module: str) -> bool:
         return False
 
 
-def validate(framework: str, original: Any, repaired: Any, text: str, suffix: str,
-             touched: list[tuple]) -> Verdict:
+def validate(framework: str, original: Any, repaired: Any, text: str, suffix: str, touched: list[tuple]) -> Verdict:
     if framework == "axolotl":  # its own loader is not called (it reads the base model's config); key sets instead
         return _key_sets(framework, "axolotl", original, repaired, touched)
     module = NEEDS.get(framework)
@@ -65,8 +69,10 @@ def validate(framework: str, original: Any, repaired: Any, text: str, suffix: st
             try:
                 check(original, None, suffix, touched)
             except Exception:
-                return Verdict("accepted", f"{module} refuses the original file on this machine too ({reason}); "
-                               "not caused by the repair")
+                return Verdict(
+                    "accepted",
+                    f"{module} refuses the original file on this machine too ({reason}); not caused by the repair",
+                )
             return Verdict("rejected", f"{module} {version_of(module).version} refuses the repaired file: {reason}")
     return Verdict("accepted", f"loaded by {module} {version_of(module).version}")
 
@@ -99,11 +105,14 @@ def _quiet():
 
 # Keys a repair may add, per framework, from the documented current releases (versions.DOCUMENTED):
 # what the framework's loader accepts there. Used only when the framework is not installed.
-ADDABLE = {"hf-trainer": {"bf16", "max_grad_norm", "warmup_steps"},        # TrainingArguments, transformers 5.x
-           "deepspeed": {"gradient_clipping", "bf16"},                     # DeepSpeedConfig top-level keys
-           "lightning": {"gradient_clip_val"},                              # Trainer.__init__ arguments
-           "axolotl": {"bf16", "warmup_ratio"},                             # AxolotlInputConfig fields
-           "accelerate": set(), "ultralytics": set()}                      # only existing keys are changed
+ADDABLE = {
+    "hf-trainer": {"bf16", "max_grad_norm", "warmup_steps"},  # TrainingArguments, transformers 5.x
+    "deepspeed": {"gradient_clipping", "bf16"},  # DeepSpeedConfig top-level keys
+    "lightning": {"gradient_clip_val"},  # Trainer.__init__ arguments
+    "axolotl": {"bf16", "warmup_ratio"},  # AxolotlInputConfig fields
+    "accelerate": set(),
+    "ultralytics": set(),
+}  # only existing keys are changed
 
 
 class _Data:
@@ -170,15 +179,18 @@ def _accelerate(data: dict, text, suffix, touched) -> None:
     fd, tmp = tempfile.mkstemp(suffix=suffix if suffix in {".json", ".yaml", ".yml"} else ".yaml")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(yaml.safe_dump(data) if text is None or suffix not in {".json", ".yaml", ".yml"} else
-                    (text[1:] if text.startswith("\ufeff") else text))
+            f.write(
+                yaml.safe_dump(data)
+                if text is None or suffix not in {".json", ".yaml", ".yml"}
+                else (text[1:] if text.startswith("\ufeff") else text)
+            )
         load_config_from_file(tmp)
     finally:
         os.unlink(tmp)
 
 
 def _deepspeed(data: dict, text, suffix, touched) -> None:
-    """"auto" values are the HF integration's to fill, and train_batch_size depends on the world size of
+    """ "auto" values are the HF integration's to fill, and train_batch_size depends on the world size of
     the machine that trains: both are left to DeepSpeed's own defaults here."""
     from deepspeed.runtime.config import DeepSpeedConfig
 
@@ -238,5 +250,10 @@ def _hydra_targets(data: dict, touched) -> None:
                 break
 
 
-CHECKS: dict[str, Callable] = {"ultralytics": _ultralytics, "hf-trainer": _hf, "accelerate": _accelerate,
-                               "deepspeed": _deepspeed, "lightning": _lightning}
+CHECKS: dict[str, Callable] = {
+    "ultralytics": _ultralytics,
+    "hf-trainer": _hf,
+    "accelerate": _accelerate,
+    "deepspeed": _deepspeed,
+    "lightning": _lightning,
+}

@@ -15,11 +15,21 @@ from dataclasses import dataclass
 from nandoctor.environment import package_version, version_tuple
 
 # The releases these rules were checked against (source read in that wheel).
-DOCUMENTED = {"transformers": "5.24.0", "deepspeed": "0.19.8", "ultralytics": "8.4.190", "lightning": "2.6.6",
-              "accelerate": "1.16.0", "axolotl": "0.21.0"}  # axolotl: its pydantic schema (utils/schemas)
+DOCUMENTED = {
+    "transformers": "5.24.0",
+    "deepspeed": "0.19.8",
+    "ultralytics": "8.4.190",
+    "lightning": "2.6.6",
+    "accelerate": "1.16.0",
+    "axolotl": "0.21.0",
+}  # axolotl: its pydantic schema (utils/schemas)
 # Key in a config that names the version of a package it was written for.
-NAMED_BY = {"transformers": ("transformers_version",), "lightning": ("lightning_version", "pl_version"),
-            "deepspeed": ("deepspeed_version",), "ultralytics": ("ultralytics_version",)}
+NAMED_BY = {
+    "transformers": ("transformers_version",),
+    "lightning": ("lightning_version", "pl_version"),
+    "deepspeed": ("deepspeed_version",),
+    "ultralytics": ("ultralytics_version",),
+}
 
 # transformers 5.0 removed TrainingArguments.warmup_ratio; from 5.0 a warmup_steps below 1 is a ratio
 # of the run's steps (TrainingArguments.get_warmup_steps). 4.x: warmup_ratio (float) and warmup_steps (int).
@@ -40,7 +50,7 @@ LIGHTNING_NEW_PRECISION = (2,)
 class Version:
     package: str
     version: str
-    source: str   # "named in the file", "installed", "assumed: the current release (checked)"
+    source: str  # "named in the file", "installed", "assumed: the current release (checked)"
 
     @property
     def tuple(self) -> tuple[int, ...]:
@@ -95,8 +105,10 @@ def deepspeed_clip_default() -> tuple[float, str]:
         m = re.search(r"^GRADIENT_CLIPPING_DEFAULT\s*=\s*([0-9.eE+-]+)", text, re.M)
         if m:
             return float(m.group(1)), f"DeepSpeed {v.version} (installed)"
-    return DEEPSPEED_CLIP_DEFAULT_CURRENT, (f"DeepSpeed {DOCUMENTED['deepspeed']} (assumed: the current release; "
-                                            "releases before mid-2026 default to 0.0, no clipping)")
+    return DEEPSPEED_CLIP_DEFAULT_CURRENT, (
+        f"DeepSpeed {DOCUMENTED['deepspeed']} (assumed: the current release; "
+        "releases before mid-2026 default to 0.0, no clipping)"
+    )
 
 
 def ultralytics_accepts_bf16() -> tuple[bool, str]:
@@ -104,5 +116,7 @@ def ultralytics_accepts_bf16() -> tuple[bool, str]:
     if v.source == "installed":
         text = _installed_source("ultralytics", "cfg/__init__.py") or ""
         return ('"bf16"' in text or "'bf16'" in text), f"Ultralytics {v.version} (installed)"
-    return False, (f"Ultralytics is not installed here; amp: bf16 needs a release that accepts it "
-                   f"({'.'.join(map(str, ULTRALYTICS_BF16_CHECKED))} does, older 8.x reject it)")
+    return False, (
+        f"Ultralytics is not installed here; amp: bf16 needs a release that accepts it "
+        f"({'.'.join(map(str, ULTRALYTICS_BF16_CHECKED))} does, older 8.x reject it)"
+    )

@@ -19,18 +19,23 @@ def summary_view(report: Report, console=None) -> list:
     s = report.summary
     out: list = [Text(f"framework: {s.get('framework') or 'not recognised'}", style="bold")]
     if s.get("changes"):
-        rows = [[Text(str(c["key"])), repr(c["old"]), repr(c["new"]), str(c["code"]), str(c["reason"])]
-                for c in s["changes"]]
-        out += fitted_table(console, "changes", ["key", "old", "new", "code", "reason"], rows, key=[0, 1, 2, 3],
-                            prose=[4])
+        rows = [
+            [Text(str(c["key"])), repr(c["old"]), repr(c["new"]), str(c["code"]), str(c["reason"])]
+            for c in s["changes"]
+        ]
+        out += fitted_table(
+            console, "changes", ["key", "old", "new", "code", "reason"], rows, key=[0, 1, 2, 3], prose=[4]
+        )
     diff = s.get("diff") or ""
     if diff:
         out += diff_lines(diff)
     if s.get("validation"):  # prose: wrapped at the width (only at spaces, so a path in a reason stays whole)
         v = s["validation"]
         style = "red" if v["status"] == "rejected" else "green" if v["status"] == "accepted" else ""
-        out += [Text(line, style=style)
-                for line in wrap(f"framework check: {v['status']} ({v['message']})", wrap_width(console), hang="  ")]
+        out += [
+            Text(line, style=style)
+            for line in wrap(f"framework check: {v['status']} ({v['message']})", wrap_width(console), hang="  ")
+        ]
     if s.get("output"):
         out.append(Text(f"wrote {s['output']}", style="green"))
     elif s.get("existing_output"):

@@ -77,7 +77,7 @@ def _show(v: Any) -> str:
 
 
 LINE = re.compile(r"[^\r\n\x85\u2028\u2029]*(?:\r\n|[\r\n\x85\u2028\u2029]|$)")
-PREFIX = re.compile(r"^(?:[&!][^\s]*\s+)+")   # `&anchor ` / `!!float ` before a scalar: kept as written
+PREFIX = re.compile(r"^(?:[&!][^\s]*\s+)+")  # `&anchor ` / `!!float ` before a scalar: kept as written
 
 
 def split_lines(text: str) -> list[str]:
@@ -95,8 +95,9 @@ def newline_of(text: str) -> str:
 def _within(node, mapping) -> bool:
     """The key node is written inside this mapping's own text (not inherited through `<<: *base`)."""
     at = (node.start_mark.line, node.start_mark.column)
-    return (mapping.start_mark.line, mapping.start_mark.column) <= at <= (mapping.end_mark.line,
-                                                                         mapping.end_mark.column)
+    return (
+        (mapping.start_mark.line, mapping.start_mark.column) <= at <= (mapping.end_mark.line, mapping.end_mark.column)
+    )
 
 
 def _sibling(doc: Doc, parent: tuple, preferred: str | None):
@@ -108,11 +109,19 @@ def _sibling(doc: Doc, parent: tuple, preferred: str | None):
     names += list(reversed(doc.keys(parent)))
     for name in names:
         e = doc.entries.get((*parent, name))
-        if e is None or e.key_node is None or e.value_node is None or isinstance(e.value, (dict, list)) and \
-                not doc.is_json:
+        if (
+            e is None
+            or e.key_node is None
+            or e.value_node is None
+            or isinstance(e.value, (dict, list))
+            and not doc.is_json
+        ):
             continue
-        if _within(e.key_node, mapping) and _within(e.value_node, mapping) and \
-                e.value_node.start_mark.line == e.value_node.end_mark.line:  # not an alias of a node elsewhere
+        if (
+            _within(e.key_node, mapping)
+            and _within(e.value_node, mapping)
+            and e.value_node.start_mark.line == e.value_node.end_mark.line
+        ):  # not an alias of a node elsewhere
             return e
     return None
 
@@ -121,10 +130,10 @@ def apply(doc: Doc, issues: list[Issue]) -> tuple[str, list[Issue], list[Issue]]
     """Return (new text, applied, skipped). Skipped ones could not be placed without reformatting."""
     lines = split_lines(doc.text)
     nl_style = newline_of(doc.text)
-    edits: dict[int, list[tuple[int, int, str]]] = {}   # line -> [(col_start, col_end, text)]
-    notes: dict[int, list[str]] = {}                     # line -> comments to append
-    inserts: dict[int, list[str]] = {}                   # after line -> new lines
-    done: set[tuple[int, int]] = set()                   # scalar nodes already edited (anchors, merge keys)
+    edits: dict[int, list[tuple[int, int, str]]] = {}  # line -> [(col_start, col_end, text)]
+    notes: dict[int, list[str]] = {}  # line -> comments to append
+    inserts: dict[int, list[str]] = {}  # after line -> new lines
+    done: set[tuple[int, int]] = set()  # scalar nodes already edited (anchors, merge keys)
     applied, skipped = [], []
     for issue in issues:
         entry = doc.entries.get(issue.path)
@@ -143,7 +152,7 @@ def apply(doc: Doc, issues: list[Issue]) -> tuple[str, list[Issue], list[Issue]]
             old_text = lines[ln][c0:c1]
             new_text = render(issue.new, doc, old_text)
             if c0 == c1:  # `key:` with an empty (null) value
-                new_text = " " + new_text if lines[ln][c0 - 1:c0] == ":" else new_text
+                new_text = " " + new_text if lines[ln][c0 - 1 : c0] == ":" else new_text
             edits.setdefault(ln, []).append((c0, c1, new_text))
             if issue.rename:
                 k = entry.key_node
@@ -165,21 +174,23 @@ def apply(doc: Doc, issues: list[Issue]) -> tuple[str, list[Issue], list[Issue]]
         col = sibling.value_node.end_mark.column
         if doc.is_json:
             indent = " " * sibling.key_node.start_mark.column
-            edits.setdefault(ln, []).append((col, col, f",{nl_style}{indent}{json.dumps(key)}: "
-                                                       f"{render(issue.new, doc)}"))
+            edits.setdefault(ln, []).append(
+                (col, col, f",{nl_style}{indent}{json.dumps(key)}: {render(issue.new, doc)}")
+            )
         elif mapping.flow_style:  # `{lr: 1e-4, fp16: true}`: one more pair after the sibling
             edits.setdefault(ln, []).append((col, col, f", {key}: {render(issue.new, doc)}"))
             notes.setdefault(ln, []).append(comment(issue, None, issue.new, added=True))
         else:
             indent = " " * sibling.key_node.start_mark.column
-            inserts.setdefault(ln, []).append(f"{indent}{key}: {render(issue.new, doc)}  "
-                                              f"{comment(issue, None, issue.new, added=True)}{nl_style}")
+            inserts.setdefault(ln, []).append(
+                f"{indent}{key}: {render(issue.new, doc)}  {comment(issue, None, issue.new, added=True)}{nl_style}"
+            )
         applied.append(issue)
 
     out = ["\ufeff"] if doc.bom else []
     for i, line in enumerate(lines):
         m = re.search(r"(\r\n|[\r\n\x85\u2028\u2029])$", line)
-        body, nl = (line[:m.start()], m.group(1)) if m else (line, "")
+        body, nl = (line[: m.start()], m.group(1)) if m else (line, "")
         for c0, c1, text in sorted(edits.get(i, []), reverse=True):
             body = body[:c0] + text + _keep_comment_column(body[c1:], len(text) - (c1 - c0))
         if i in notes and not doc.is_json:
@@ -217,17 +228,20 @@ def verify(doc: Doc, text: str, applied: list[Issue]) -> Any:
 
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same YAML 1.1 resolver as yaml.safe_load
-        body = text[1:] if text.startswith("\ufeff") else text   # json refuses a BOM; PyYAML skips it
+        body = text[1:] if text.startswith("\ufeff") else text  # json refuses a BOM; PyYAML skips it
         data = json.loads(body) if doc.is_json else yaml.load(body, Loader=loader)
     except (yaml.YAMLError, ValueError) as exc:
-        raise NandoctorError(f"could not produce a valid repaired file ({str(exc).splitlines()[0]}); "
-                             "apply the changes listed by hand") from None
+        raise NandoctorError(
+            f"could not produce a valid repaired file ({str(exc).splitlines()[0]}); apply the changes listed by hand"
+        ) from None
     for issue in applied:
         path = (*issue.path[:-1], issue.rename) if issue.rename else issue.path
         found, got = read_back(data, path)
         if not found or got != issue.new or type(got) is not type(issue.new) and not isinstance(issue.new, dict):
-            raise NandoctorError(f"repaired file does not read back {dotted(path)} as {issue.new!r} "
-                                 f"(got {got!r}); apply the changes listed by hand")
+            raise NandoctorError(
+                f"repaired file does not read back {dotted(path)} as {issue.new!r} "
+                f"(got {got!r}); apply the changes listed by hand"
+            )
         if issue.rename and read_back(data, issue.path)[0]:
             raise NandoctorError(f"repaired file still has {dotted(issue.path)}; apply the changes listed by hand")
     return data
@@ -236,4 +250,3 @@ def verify(doc: Doc, text: str, applied: list[Issue]) -> Any:
 def default_output(path: Path, is_json: bool) -> Path:
     suffix = ".json" if is_json else (path.suffix if path.suffix.lower() in {".yaml", ".yml"} else ".yaml")
     return path.with_name(f"{path.stem}_fixed{suffix}")
-

@@ -10,8 +10,9 @@ from nandoctor.findings import NandoctorError, Report
 MAX_LINE = 1 << 20  # a JSONL line longer than 1 MiB is reported, not parsed (bounded time and memory)
 
 
-def check_classification(path: Path, report: Report, num_classes: int | None, label_key: str,
-                         ignore_index: list[int]) -> None:
+def check_classification(
+    path: Path, report: Report, num_classes: int | None, label_key: str, ignore_index: list[int]
+) -> None:
     import numpy as np
 
     encoding = _sniff(path, report)
@@ -26,19 +27,27 @@ def check_classification(path: Path, report: Report, num_classes: int | None, la
     high = (labels >= num_classes) & ~ignored if num_classes is not None else np.zeros(len(labels), bool)
     for i in np.flatnonzero(neg | high):
         v = int(labels[i])
-        msg = (f"label {v} is negative (allow it with --ignore-index {v})" if v < 0 else
-               f"label {v} >= num_classes {num_classes} (valid 0..{(num_classes or 0) - 1})")
+        msg = (
+            f"label {v} is negative (allow it with --ignore-index {v})"
+            if v < 0
+            else f"label {v} >= num_classes {num_classes} (valid 0..{(num_classes or 0) - 1})"
+        )
         report.add("ND121", "error", msg, path=p, line=int(lines[i]), data={"label": v, "num_classes": num_classes})
     if num_classes is None:
-        report.add("ND120", "info", "no --num-classes or --config/--dataset: only negative labels were checked",
-                   path=p)
+        report.add("ND120", "info", "no --num-classes or --config/--dataset: only negative labels were checked", path=p)
     used = labels[~ignored]
     ids, counts = np.unique(used, return_counts=True)
-    summary = {"format": "classification", "files_scanned": 1, "rows": int(len(labels)),
-               "num_classes": num_classes, "class_histogram": dict(zip(ids.tolist(), counts.tolist(), strict=True)),
-               "min_label": int(used.min()) if len(used) else None,
-               "max_label": int(used.max()) if len(used) else None, "unique_labels": int(len(ids)),
-               "ignored": int(ignored.sum())}
+    summary = {
+        "format": "classification",
+        "files_scanned": 1,
+        "rows": int(len(labels)),
+        "num_classes": num_classes,
+        "class_histogram": dict(zip(ids.tolist(), counts.tolist(), strict=True)),
+        "min_label": int(used.min()) if len(used) else None,
+        "max_label": int(used.max()) if len(used) else None,
+        "unique_labels": int(len(ids)),
+        "ignored": int(ignored.sum()),
+    }
     if num_classes is not None and num_classes <= 1_000_000:
         seen = set(ids.tolist())
         never = [c for c in range(num_classes) if c not in seen]
@@ -80,7 +89,7 @@ def _as_int(value) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 62:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**62:
         return int(value)
     return None
 
@@ -134,12 +143,24 @@ def _jsonl(path: Path, report: Report, key: str, encoding: str | None = None) ->
             v = _as_int(rec[key])
             if isinstance(v, _Huge) or (v is not None and not -INT64 <= v < INT64):
                 digits = v.digits if isinstance(v, _Huge) else len(str(abs(v)))
-                report.add("ND121", "error", f"{key} is an integer of {digits} digits: beyond int64, no class index "
-                           "(cross-entropy cannot take it)", path=p, line=n, data={"digits": digits})
+                report.add(
+                    "ND121",
+                    "error",
+                    f"{key} is an integer of {digits} digits: beyond int64, no class index "
+                    "(cross-entropy cannot take it)",
+                    path=p,
+                    line=n,
+                    data={"digits": digits},
+                )
                 continue
             if v is None:
-                report.add("ND122", "error", f"{key} is {str(rec[key])[:60]!r} ({type(rec[key]).__name__}), not an "
-                           "integer", path=p, line=n)
+                report.add(
+                    "ND122",
+                    "error",
+                    f"{key} is {str(rec[key])[:60]!r} ({type(rec[key]).__name__}), not an integer",
+                    path=p,
+                    line=n,
+                )
                 continue
             lines.append(n)
             labels.append(v)
@@ -152,8 +173,15 @@ def _csv(path: Path, report: Report, key: str, encoding: str | None = None) -> t
     import pandas as pd
 
     try:
-        df = pd.read_csv(path, usecols=[key], dtype=str, keep_default_na=False, on_bad_lines="skip",
-                         encoding=encoding or "utf-8", encoding_errors="replace")
+        df = pd.read_csv(
+            path,
+            usecols=[key],
+            dtype=str,
+            keep_default_na=False,
+            on_bad_lines="skip",
+            encoding=encoding or "utf-8",
+            encoding_errors="replace",
+        )
     except ValueError as exc:
         if "usecols" in str(exc) or "not in list" in str(exc) or "do not match" in str(exc):
             raise NandoctorError(f"{path}: no {key!r} column (use --label-key)") from exc
@@ -163,13 +191,20 @@ def _csv(path: Path, report: Report, key: str, encoding: str | None = None) -> t
     raw = df[key].str.strip()
     num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     lines = np.arange(len(df)) + 2
-    ok = np.isfinite(num) & (num == np.floor(num)) & (np.abs(num) < 2 ** 62)
+    ok = np.isfinite(num) & (num == np.floor(num)) & (np.abs(num) < 2**62)
     for i in np.flatnonzero(~ok)[:10000]:
         digits = _int64_overflow(raw.iloc[i])
         if digits:
-            report.add("ND121", "error", f"{key} is an integer of {digits} digits: beyond int64, no class index "
-                       "(cross-entropy cannot take it)", path=str(path), line=int(lines[i]), data={"digits": digits})
+            report.add(
+                "ND121",
+                "error",
+                f"{key} is an integer of {digits} digits: beyond int64, no class index (cross-entropy cannot take it)",
+                path=str(path),
+                line=int(lines[i]),
+                data={"digits": digits},
+            )
         else:
-            report.add("ND122", "error", f"{key} is {raw.iloc[i][:60]!r}, not an integer", path=str(path),
-                       line=int(lines[i]))
+            report.add(
+                "ND122", "error", f"{key} is {raw.iloc[i][:60]!r}, not an integer", path=str(path), line=int(lines[i])
+            )
     return lines[ok].tolist(), num[ok].astype(np.int64).tolist()

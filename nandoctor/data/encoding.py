@@ -6,8 +6,12 @@ ASCII characters come with a NUL byte each, so without this test such a file loo
 
 from __future__ import annotations
 
-_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),  # before UTF-16: FF FE starts both
-         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),  # before UTF-16: FF FE starts both
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
 
 
 def wide_encoding(head: bytes) -> str | None:
@@ -30,5 +34,7 @@ def wide_encoding(head: bytes) -> str | None:
 
 def encoding_note(encoding: str) -> str:
     """The finding's words for a table read in a wide encoding."""
-    return (f"{encoding.upper()} text: read as such here, but pandas.read_csv, the datasets library and "
-            "open() on Linux read UTF-8 unless told otherwise; save it as UTF-8")
+    return (
+        f"{encoding.upper()} text: read as such here, but pandas.read_csv, the datasets library and "
+        "open() on Linux read UTF-8 unless told otherwise; save it as UTF-8"
+    )

@@ -15,14 +15,22 @@ from nandoctor.findings import NandoctorError, Report
 TASKS = ("detect", "segment", "pose", "obb")
 TENSOR_EXTS = (".pt", ".pth", ".bin", ".npy", ".npz", ".safetensors")
 CLASSIFICATION_EXTS = (".jsonl", ".ndjson", ".csv")
-PARALLEL_FROM = 2000   # below this many files a process pool costs more than it saves
+PARALLEL_FROM = 2000  # below this many files a process pool costs more than it saves
 CHUNK = 1000
 
 
-def check_data(path: Path, *, num_classes: int | None = None, config: Path | None = None,
-               dataset: str | None = None, task: str | None = None, images: bool | None = None,
-               label_key: str = "label", ignore_index: list[int] | None = None,
-               vocab_size: int | None = None) -> Report:
+def check_data(
+    path: Path,
+    *,
+    num_classes: int | None = None,
+    config: Path | None = None,
+    dataset: str | None = None,
+    task: str | None = None,
+    images: bool | None = None,
+    label_key: str = "label",
+    ignore_index: list[int] | None = None,
+    vocab_size: int | None = None,
+) -> Report:
     path = Path(path)
     if not path.exists():
         raise NandoctorError(f"{path}: no such file or directory")
@@ -83,7 +91,7 @@ def _workers() -> int:
 
 def run_chunks(fn, items: list, args: tuple, bar) -> list:
     """fn(chunk, *args) over chunks of items, in worker processes when it pays off."""
-    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
     workers = min(_workers(), len(chunks))
     results = []
     if workers > 1 and len(items) >= PARALLEL_FROM:
@@ -113,14 +121,20 @@ def _yaml_classes(lay, report: Report) -> int | None:
         report.add("ND119", "error", f"nc is {nc!r}, not an integer", path=where)
         nc = None
     if nc is not None and n_names is not None and nc != n_names:
-        report.add("ND119", "error", f"nc is {nc} but names lists {n_names} classes", path=where,
-                   data={"nc": nc, "names": n_names})
+        report.add(
+            "ND119",
+            "error",
+            f"nc is {nc} but names lists {n_names} classes",
+            path=where,
+            data={"nc": nc, "names": n_names},
+        )
         return min(nc, n_names)  # ids valid under both
     return n_names if n_names is not None else nc
 
 
-def _check_yolo(path: Path, report: Report, num_classes, task, images, vocab_size, label_key: str,
-                ignore_index: list[int]) -> None:
+def _check_yolo(
+    path: Path, report: Report, num_classes, task, images, vocab_size, label_key: str, ignore_index: list[int]
+) -> None:
     from nandoctor.data import yolo
     from nandoctor.data.layout import discover, img2label
     from nandoctor.progress import progress
@@ -130,8 +144,11 @@ def _check_yolo(path: Path, report: Report, num_classes, task, images, vocab_siz
         _add(report, h)
     nc = num_classes if num_classes is not None else _yaml_classes(lay, report)
     kpt = lay.yaml.get("kpt_shape")
-    kpt = tuple(kpt) if isinstance(kpt, list) and len(kpt) == 2 and all(isinstance(x, int) and x > 0
-                                                                     for x in kpt) else None
+    kpt = (
+        tuple(kpt)
+        if isinstance(kpt, list) and len(kpt) == 2 and all(isinstance(x, int) and x > 0 for x in kpt)
+        else None
+    )
     if task is None and kpt:
         task = "pose"
     if not lay.labels:
@@ -139,8 +156,13 @@ def _check_yolo(path: Path, report: Report, num_classes, task, images, vocab_siz
             return
         raise NandoctorError(f"{path}: no YOLO label files (.txt) found")
     if nc is None:
-        report.add("ND120", "info", "no class count (data.yaml names/nc, --num-classes, --config/--dataset): "
-                   "class ids were checked for being non-negative integers only", path=str(path))
+        report.add(
+            "ND120",
+            "info",
+            "no class count (data.yaml names/nc, --num-classes, --config/--dataset): "
+            "class ids were checked for being non-negative integers only",
+            path=str(path),
+        )
 
     spec = yolo.Spec(task=task, nc=nc, kpt=kpt, guess_pose=lay.yaml_path is None)
     total = yolo.Scan()
@@ -153,8 +175,9 @@ def _check_yolo(path: Path, report: Report, num_classes, task, images, vocab_siz
             total.merge(yolo.scan_files(lay.labels, spec, on_bytes=bar.advance))
     if lay.labels == [str(path)] and any(h[0] == "ND100" and h[5].get("content") == "binary" for h in total.hits):
         # one binary file given alone (a PNG passed as a label file) is the wrong kind of file
-        raise NandoctorError(f"{path}: binary content (NUL bytes) in a label file: not a label, JSONL/CSV or "
-                             "tensor file")
+        raise NandoctorError(
+            f"{path}: binary content (NUL bytes) in a label file: not a label, JSONL/CSV or tensor file"
+        )
     for h in sorted(total.hits, key=lambda h: (h[3] or "", h[4] or 0)):
         _add(report, h)
     dropped = report.summary.setdefault("findings_not_listed", {})
@@ -165,16 +188,28 @@ def _check_yolo(path: Path, report: Report, num_classes, task, images, vocab_siz
     if lay.pairing:
         pairing = _pair(lay, report, img2label)
     elif images is not False and (path.is_dir() or path.suffix.lower() in (".yaml", ".yml")):
-        report.add("ND118", "info", "no images folder found (images/ beside labels/): images without labels and "
-                   "labels without images were not checked", path=str(path))
+        report.add(
+            "ND118",
+            "info",
+            "no images folder found (images/ beside labels/): images without labels and "
+            "labels without images were not checked",
+            path=str(path),
+        )
 
     hist = dict(sorted(total.classes.items()))
-    report.summary.update({
-        "format": "yolo", "task": task or "auto", "files_scanned": total.files, "rows": total.rows,
-        "num_classes": nc, "class_histogram": hist,
-        "classes_never_seen": [c for c in range(nc) if c not in hist][:1000] if nc and nc <= 100000 else [],
-        "data_yaml": str(lay.yaml_path) if lay.yaml_path else None, "images": pairing,
-    })
+    report.summary.update(
+        {
+            "format": "yolo",
+            "task": task or "auto",
+            "files_scanned": total.files,
+            "rows": total.rows,
+            "num_classes": nc,
+            "class_histogram": hist,
+            "classes_never_seen": [c for c in range(nc) if c not in hist][:1000] if nc and nc <= 100000 else [],
+            "data_yaml": str(lay.yaml_path) if lay.yaml_path else None,
+            "images": pairing,
+        }
+    )
 
 
 def _total_size(paths: list[str]) -> int:
@@ -196,11 +231,22 @@ def _pair(lay, report: Report, img2label) -> dict:
     no_label = [i for lbl, i in mapped.items() if lbl not in labels]
     no_image = sorted(labels - mapped.keys())
     for i in no_label:
-        _add(report, ("ND114", "info", "image has no label file (trained as background)", i, None,
-                      {"expected_label": img2label(i)}))
+        _add(
+            report,
+            (
+                "ND114",
+                "info",
+                "image has no label file (trained as background)",
+                i,
+                None,
+                {"expected_label": img2label(i)},
+            ),
+        )
     for lbl in no_image:
-        _add(report, ("ND115", "warning", "no image for this label in the dataset's splits: it is never used",
-                      lbl, None, {}))
+        _add(
+            report,
+            ("ND115", "warning", "no image for this label in the dataset's splits: it is never used", lbl, None, {}),
+        )
     show = len(lay.images) >= PARALLEL_FROM
     hits = []
     with progress("Reading image headers", len(lay.images) if show else None) as bar:
@@ -208,12 +254,18 @@ def _pair(lay, report: Report, img2label) -> dict:
             hits.extend(part)
     for h in sorted(hits, key=lambda h: h[3]):
         _add(report, h)
-    return {"checked": True, "images": len(lay.images), "without_label": len(no_label),
-            "labels_without_image": len(no_image), "unreadable": len(hits)}
+    return {
+        "checked": True,
+        "images": len(lay.images),
+        "without_label": len(no_label),
+        "labels_without_image": len(no_image),
+        "unreadable": len(hits),
+    }
 
 
-def _check_other_files(path: Path, report: Report, num_classes, vocab_size, label_key: str,
-                       ignore_index: list[int]) -> bool:
+def _check_other_files(
+    path: Path, report: Report, num_classes, vocab_size, label_key: str, ignore_index: list[int]
+) -> bool:
     """A folder of tensors or classification label files instead of YOLO labels; a table that cannot
     be read is one finding, the other files are still checked."""
     tensors: list[Path] = []
@@ -280,10 +332,13 @@ def _finish(report: Report) -> None:
     by_code = Counter(f.code for f in report.findings) + Counter(dropped)
     report.summary["by_code"] = dict(sorted(by_code.items()))
     if dropped:
-        report.next_steps.append(f"Only the first {MAX_PER_CODE} findings per code are listed; summary.by_code "
-                                 "has the totals.")
+        report.next_steps.append(
+            f"Only the first {MAX_PER_CODE} findings per code are listed; summary.by_code has the totals."
+        )
     errors = [f for f in report.findings if f.severity.value == "error"]
     if errors:
         codes = sorted({f.code for f in errors})
-        report.next_steps.append(f"Fix the rows and files marked error ({', '.join(codes)}); "
-                                 f"`nandoctor explain {codes[0]}` says why each one breaks training.")
+        report.next_steps.append(
+            f"Fix the rows and files marked error ({', '.join(codes)}); "
+            f"`nandoctor explain {codes[0]}` says why each one breaks training."
+        )

@@ -28,11 +28,27 @@ def check_images(paths: list[str]) -> list[tuple]:
                 hits.append(("ND116", "error", f"PIL cannot open it: {type(exc).__name__}: {exc}", path, None, {}))
                 continue
             if fmt not in IMG_FORMATS:
-                hits.append(("ND116", "error", f"format {fmt or '?'} is not one Ultralytics trains on", path,
-                             None, {"format": fmt}))
+                hits.append(
+                    (
+                        "ND116",
+                        "error",
+                        f"format {fmt or '?'} is not one Ultralytics trains on",
+                        path,
+                        None,
+                        {"format": fmt},
+                    )
+                )
             elif w < MIN_SIDE or h < MIN_SIDE:
-                hits.append(("ND116", "error", f"{w}x{h} px: smaller than {MIN_SIDE} px on a side", path, None,
-                             {"width": w, "height": h}))
+                hits.append(
+                    (
+                        "ND116",
+                        "error",
+                        f"{w}x{h} px: smaller than {MIN_SIDE} px on a side",
+                        path,
+                        None,
+                        {"width": w, "height": h},
+                    )
+                )
             elif fmt in ("jpeg", "jpg", "mpo"):
                 try:
                     with open(path, "rb") as f:
@@ -41,6 +57,14 @@ def check_images(paths: list[str]) -> list[tuple]:
                 except OSError:
                     end = b""
                 if end != b"\xff\xd9":
-                    hits.append(("ND117", "warning", "JPEG has no end marker (truncated); Ultralytics would "
-                                 "rewrite this file in place", path, None, {}))
+                    hits.append(
+                        (
+                            "ND117",
+                            "warning",
+                            "JPEG has no end marker (truncated); Ultralytics would rewrite this file in place",
+                            path,
+                            None,
+                            {},
+                        )
+                    )
     return hits

@@ -21,12 +21,12 @@ from typing import Any, Literal
 from nandoctor.findings import Report, WrongKind
 
 FP16_MAX = 65504.0
-MAX_TENSORS = 100_000   # names reported per file; a checkpoint of 10,000 tiny tensors fits
-CHUNK = 1 << 22         # values checked at once (16 MiB of float32)
-MAX_INFLATE_FILE = 2 << 30   # bytes the members of one .npz may inflate to (streamed: bounds time, not memory)
-MAX_INFLATE_RUN = 8 << 30    # ... and of every zip in one run together
-MAX_PT_INFLATE = 256 << 20   # compressed members of a .pt, which torch.load holds in memory (torch.save never
-                             # compresses them)
+MAX_TENSORS = 100_000  # names reported per file; a checkpoint of 10,000 tiny tensors fits
+CHUNK = 1 << 22  # values checked at once (16 MiB of float32)
+MAX_INFLATE_FILE = 2 << 30  # bytes the members of one .npz may inflate to (streamed: bounds time, not memory)
+MAX_INFLATE_RUN = 8 << 30  # ... and of every zip in one run together
+MAX_PT_INFLATE = 256 << 20  # compressed members of a .pt, which torch.load holds in memory (torch.save never
+# compresses them)
 
 
 class Unreadable(Exception):
@@ -41,26 +41,31 @@ class Budget:
 
     def take(self, n: int, what: str) -> None:
         if n > MAX_INFLATE_FILE:
-            raise Unreadable(f"{what} inflate to {n:,} bytes, over the {_size(MAX_INFLATE_FILE)} limit per file "
-                             "(a zip bomb?): not read")
+            raise Unreadable(
+                f"{what} inflate to {n:,} bytes, over the {_size(MAX_INFLATE_FILE)} limit per file "
+                "(a zip bomb?): not read"
+            )
         if n > self.left:
-            raise Unreadable(f"{what} inflate to {n:,} bytes, over what is left of the {_size(MAX_INFLATE_RUN)} "
-                             "limit per run: not read")
+            raise Unreadable(
+                f"{what} inflate to {n:,} bytes, over what is left of the {_size(MAX_INFLATE_RUN)} "
+                "limit per run: not read"
+            )
         self.left -= n
 
 
 def _size(n: int) -> str:
-    return f"{n / 2 ** 30:g} GiB" if n >= 1 << 30 else f"{n / 2 ** 20:g} MiB"
+    return f"{n / 2**30:g} GiB" if n >= 1 << 30 else f"{n / 2**20:g} MiB"
 
 
 @dataclass
 class Values:
     """A tensor's values as 1-D blocks of at most CHUNK, so no tensor is ever held whole twice."""
+
     shape: tuple
     dtype: str
     blocks: Callable[[], Iterator[tuple[int, Any]]]  # (flat position of the block's first value, numpy values)
-    index: Callable[[int], list[int]]                   # flat position -> the index shown to the user
-    note: str = ""                                      # how the values were judged, when not one by one
+    index: Callable[[int], list[int]]  # flat position -> the index shown to the user
+    note: str = ""  # how the values were judged, when not one by one
 
 
 def check_tensor_files(paths: list[Path], report: Report, vocab_size: int | None) -> None:
@@ -84,10 +89,20 @@ def check_tensor_files(paths: list[Path], report: Report, vocab_size: int | None
                     stats[key] = _check(values, name, str(path), report, vocab_size)
                 except (Unreadable, RuntimeError, EOFError, zlib.error, zipfile.BadZipFile) as exc:  # data cut
                     # short, a bad CRC or deflate stream, a storage torch cannot read
-                    report.add("ND100", "error", f"{name}: cannot read values: {_reason(exc)}", path=str(path),
-                               where=name)
-        except (Unreadable, OSError, ValueError, RuntimeError, EOFError, OverflowError, zlib.error,
-                zipfile.BadZipFile, NotImplementedError) as exc:
+                    report.add(
+                        "ND100", "error", f"{name}: cannot read values: {_reason(exc)}", path=str(path), where=name
+                    )
+        except (
+            Unreadable,
+            OSError,
+            ValueError,
+            RuntimeError,
+            EOFError,
+            OverflowError,
+            zlib.error,
+            zipfile.BadZipFile,
+            NotImplementedError,
+        ) as exc:
             report.add("ND100", "error", _reason(exc), path=str(path), wrong_kind=isinstance(exc, WrongKind))
         except MemoryError:
             report.add("ND100", "error", "too large to load into memory", path=str(path))
@@ -136,10 +151,26 @@ def _torch(path: Path, report: Report, budget: Budget):
     except pickle.UnpicklingError:  # safe by nandoctor's list (Namespace, DictConfig, ...) but not torch's
         yield from _arrays(tensors_of(loaded, path, report))
         return
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError,
-            TypeError, IndexError, RecursionError, OverflowError, UnicodeDecodeError) as exc:
-        report.add("ND100", "error", f"cannot load with torch.load: {_first_line(str(exc)) or type(exc).__name__}",
-                   path=str(path))
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        KeyError,
+        AttributeError,
+        TypeError,
+        IndexError,
+        RecursionError,
+        OverflowError,
+        UnicodeDecodeError,
+    ) as exc:
+        report.add(
+            "ND100",
+            "error",
+            f"cannot load with torch.load: {_first_line(str(exc)) or type(exc).__name__}",
+            path=str(path),
+        )
         return
     found = False
     for name, t in _walk(obj, ""):
@@ -147,21 +178,25 @@ def _torch(path: Path, report: Report, budget: Budget):
         try:
             values = _torch_values(t)
         except (RuntimeError, TypeError) as exc:  # sparse, quantized, meta tensors
-            report.add("ND100", "error", f"{name}: cannot read values: {_first_line(str(exc))}", path=str(path),
-                       where=name)
+            report.add(
+                "ND100", "error", f"{name}: cannot read values: {_first_line(str(exc))}", path=str(path), where=name
+            )
             continue
         yield name or "tensor", values
     if not found:
-        report.add("ND100", "error", "no tensors inside (expected a tensor, dict, list or tuple of tensors)",
-                   path=str(path))
+        report.add(
+            "ND100", "error", "no tensors inside (expected a tensor, dict, list or tuple of tensors)", path=str(path)
+        )
 
 
 def _arrays(named):
     """(name, numpy array) from nandoctor's own reader -> (name, Values), checked in blocks like the rest."""
     for name, arr in named:
         shape = tuple(arr.shape)
-        yield name, Values(shape, str(arr.dtype), lambda a=arr: _blocks(a, lambda b: b),
-                           lambda k, s=shape: _unravel(k, s))
+        yield (
+            name,
+            Values(shape, str(arr.dtype), lambda a=arr: _blocks(a, lambda b: b), lambda k, s=shape: _unravel(k, s)),
+        )
 
 
 def _pt_inflate_cap(path: Path, budget: Budget) -> None:
@@ -175,8 +210,10 @@ def _pt_inflate_cap(path: Path, budget: Budget) -> None:
     except (OSError, zipfile.BadZipFile, ValueError, EOFError):
         return  # torch.load reports it
     if packed > MAX_PT_INFLATE:
-        raise Unreadable(f"compressed zip members inflate to {packed:,} bytes, over the {_size(MAX_PT_INFLATE)} "
-                         "limit (torch.save never compresses them; a zip bomb?): not loaded")
+        raise Unreadable(
+            f"compressed zip members inflate to {packed:,} bytes, over the {_size(MAX_PT_INFLATE)} "
+            "limit (torch.save never compresses them; a zip bomb?): not loaded"
+        )
     budget.take(packed, "compressed zip members")
 
 
@@ -194,8 +231,13 @@ def _torch_values(t) -> Values:
     if n <= span:
         return Values(shape, dtype, lambda: _blocks(t, _to_numpy), lambda k: _unravel(k, shape))
     stored = torch.empty(0, dtype=t.dtype).set_(t.untyped_storage(), t.storage_offset(), (span,), (1,))
-    return Values(shape, dtype, lambda: _blocks(stored, _to_numpy), lambda k: _view_index(k, t),
-                  note=f"judged on the {span:,} stored values its {n:,} elements read")
+    return Values(
+        shape,
+        dtype,
+        lambda: _blocks(stored, _to_numpy),
+        lambda k: _view_index(k, t),
+        note=f"judged on the {span:,} stored values its {n:,} elements read",
+    )
 
 
 def _blocks(x, convert, start: int = 0):
@@ -214,7 +256,7 @@ def _blocks(x, convert, start: int = 0):
     if inner <= CHUNK:
         step = max(1, CHUNK // inner)
         for i in range(0, shape[0], step):
-            yield start + i * inner, convert(x[i:i + step].reshape(-1))
+            yield start + i * inner, convert(x[i : i + step].reshape(-1))
     else:
         for i in range(shape[0]):
             yield from _blocks(x[i], convert, start + i * inner)
@@ -335,16 +377,28 @@ def _npy_member(f, name: str, size: int, what: str, report: Report, path: str):
         report.add("ND100", "error", f"{what}: {_reason(exc)}", path=path, where=name)
         return
     if dtype.hasobject:
-        report.add("ND128", "error", f"{name}: holds pickled Python objects (object array); not loaded",
-                   path=path, where=name, data={"global": "numpy object array"})
+        report.add(
+            "ND128",
+            "error",
+            f"{name}: holds pickled Python objects (object array); not loaded",
+            path=path,
+            where=name,
+            data={"global": "numpy object array"},
+        )
         return
     count = 1
     for s in shape:
         count *= s
     data = size - f.tell()
     if data != count * dtype.itemsize:
-        report.add("ND100", "error", f"{name}: header says {count * dtype.itemsize:,} bytes of data, the file holds "
-                   f"{max(data, 0):,} (truncated or not an array)", path=path, where=name)
+        report.add(
+            "ND100",
+            "error",
+            f"{name}: header says {count * dtype.itemsize:,} bytes of data, the file holds "
+            f"{max(data, 0):,} (truncated or not an array)",
+            path=path,
+            where=name,
+        )
         return
     order: Literal["C", "F"] = "F" if fortran else "C"
 
@@ -380,8 +434,13 @@ def _safetensors(path: Path, report: Report):
     except bad as exc:
         with open(path, "rb") as h:  # no JSON header where safetensors puts it: the wrong kind of file
             wrong_kind = h.read(9)[8:9] != b"{"
-        report.add("ND100", "error", f"cannot open safetensors: {_first_line(str(exc)) or type(exc).__name__}",
-                   path=str(path), wrong_kind=wrong_kind)
+        report.add(
+            "ND100",
+            "error",
+            f"cannot open safetensors: {_first_line(str(exc)) or type(exc).__name__}",
+            path=str(path),
+            wrong_kind=wrong_kind,
+        )
         return
     for name in names:
         try:
@@ -458,22 +517,41 @@ def _check(values: Values, name: str, path: str, report: Report, vocab_size: int
     info.update(min=lo, max=hi)
     if kind == "f":
         if n_big:
-            report.add("ND126", "warning", f"{name}: {n_big} values beyond ±65504 (max |x| = {max(abs(lo), abs(hi)):.6g}):"
-                       " inf under fp16 AMP", path=path, where=name, data={"count": n_big})
+            report.add(
+                "ND126",
+                "warning",
+                f"{name}: {n_big} values beyond ±65504 (max |x| = {max(abs(lo), abs(hi)):.6g}): inf under fp16 AMP",
+                path=path,
+                where=name,
+                data={"count": n_big},
+            )
         if _looks_like_images(values.shape) and lo >= 0 and 1.0 < hi <= 255.0:
-            report.add("ND124", "warning", f"{name}: float image values in [{lo:.6g}, {hi:.6g}], not [0, 1]",
-                       path=path, where=name, data={"min": lo, "max": hi})
+            report.add(
+                "ND124",
+                "warning",
+                f"{name}: float image values in [{lo:.6g}, {hi:.6g}], not [0, 1]",
+                path=path,
+                where=name,
+                data={"min": lo, "max": hi},
+            )
     elif n_vocab and first_vocab is not None:
         first = values.index(first_vocab)
-        report.add("ND127", "error", f"{name}: {n_vocab} ids >= vocab size {vocab_size} (max {hi}, first at "
-                   f"{first})", path=path, where=name, data={"count": n_vocab, "max": hi, "first": first})
+        report.add(
+            "ND127",
+            "error",
+            f"{name}: {n_vocab} ids >= vocab size {vocab_size} (max {hi}, first at {first})",
+            path=path,
+            where=name,
+            data={"count": n_vocab, "max": hi, "first": first},
+        )
     numel = 1
     for d in values.shape:
         numel *= d
     if numel > 1 and lo == hi and not (n_nan or n_inf):
         what = "all zero" if lo == 0 else f"constant ({lo:.6g})"
-        report.add("ND125", "warning", f"{name}: {what} over {of} (zero variance)", path=path,
-                   where=name, data={"value": lo})
+        report.add(
+            "ND125", "warning", f"{name}: {what} over {of} (zero variance)", path=path, where=name, data={"value": lo}
+        )
     return info
 
 

@@ -26,9 +26,14 @@ def judge(path: Path, report: Report) -> Any:
         v = exc.verdict
         names = list(v.unsafe)
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        report.add("ND128", "error", f"the pickle references {shown} ({exc.reason}); not loaded (it would run "
-                   "code under weights_only=False)", path=str(path), where=exc.global_name,
-                   data={"globals": v.globals[:200], **v.to_dict()})
+        report.add(
+            "ND128",
+            "error",
+            f"the pickle references {shown} ({exc.reason}); not loaded (it would run code under weights_only=False)",
+            path=str(path),
+            where=exc.global_name,
+            data={"globals": v.globals[:200], **v.to_dict()},
+        )
         return None
     except MemoryError:
         raise
@@ -40,17 +45,24 @@ def judge(path: Path, report: Report) -> Any:
         return _unreadable(exc, path, report)
     verdict = loaded.verdict
     if verdict is not None and verdict.status == "unknown":
-        report.add("ND128", "warning", f"the pickle names {', '.join(verdict.unknown[:5])}, outside nandoctor's "
-                   "allow-list; nothing was run and the tensors were read without it (pass --trust "
-                   f"{verdict.unknown[0]} if you trust that code)", path=str(path), where=verdict.unknown[0],
-                   data={"globals": verdict.globals[:200], **verdict.to_dict()})
+        report.add(
+            "ND128",
+            "warning",
+            f"the pickle names {', '.join(verdict.unknown[:5])}, outside nandoctor's "
+            "allow-list; nothing was run and the tensors were read without it (pass --trust "
+            f"{verdict.unknown[0]} if you trust that code)",
+            path=str(path),
+            where=verdict.unknown[0],
+            data={"globals": verdict.globals[:200], **verdict.to_dict()},
+        )
     return loaded
 
 
 def _unreadable(exc: BaseException, path: Path, report: Report) -> None:
     text = " ".join(str(exc).split())[:200] or type(exc).__name__
-    report.add("ND100", "error", f"cannot read this tensor file: {text}", path=str(path),
-               wrong_kind=isinstance(exc, WrongKind))
+    report.add(
+        "ND100", "error", f"cannot read this tensor file: {text}", path=str(path), wrong_kind=isinstance(exc, WrongKind)
+    )
     return None
 
 
@@ -58,8 +70,12 @@ def torch_may_load(loaded: Any) -> bool:
     """torch.load(weights_only=True) only on what nandoctor judged safe and torch reads as data: not a
     TorchScript archive (torch.load would hand it to torch.jit.load, which compiles its code)."""
     v = loaded.verdict
-    return (v is not None and v.status == "safe" and loaded.format in ("torch-zip", "torch-legacy")
-            and not any(p.endswith("constants.pkl") for p in v.pickles))
+    return (
+        v is not None
+        and v.status == "safe"
+        and loaded.format in ("torch-zip", "torch-legacy")
+        and not any(p.endswith("constants.pkl") for p in v.pickles)
+    )
 
 
 def tensors_of(loaded: Any, path: Path, report: Report) -> Iterator[tuple[str, Any]]:
@@ -74,13 +90,19 @@ def tensors_of(loaded: Any, path: Path, report: Report) -> Iterator[tuple[str, A
         if isinstance(ref, Unsupported):
             report.add("ND100", "error", f"{name}: cannot read values ({ref.kind} tensor)", path=str(path), where=name)
         elif ref.numel > MAX_VALUES:
-            report.add("ND100", "error", f"{name}: {ref.numel:,} values, too many to check in memory",
-                       path=str(path), where=name)
+            report.add(
+                "ND100",
+                "error",
+                f"{name}: {ref.numel:,} values, too many to check in memory",
+                path=str(path),
+                where=name,
+            )
         elif isinstance(ref, TensorRef):
             yield name or "tensor", ref.array()
     if not found:
-        report.add("ND100", "error", "no tensors inside (expected a tensor, dict, list or tuple of tensors)",
-                   path=str(path))
+        report.add(
+            "ND100", "error", "no tensors inside (expected a tensor, dict, list or tuple of tensors)", path=str(path)
+        )
 
 
 def _walk(obj: Any, budget: int = 2_000_000) -> Iterator[tuple[str, Any]]:

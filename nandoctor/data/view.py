@@ -10,15 +10,26 @@ def summary_view(report, console=None) -> list:
     s = report.summary
     out: list = []
     head = Table.grid(padding=(0, 2))
-    for key, label in (("format", "format"), ("files_scanned", "files scanned"), ("rows", "rows"),
-                       ("num_classes", "classes"), ("min_label", "min label"), ("max_label", "max label"),
-                       ("unique_labels", "unique labels")):
+    for key, label in (
+        ("format", "format"),
+        ("files_scanned", "files scanned"),
+        ("rows", "rows"),
+        ("num_classes", "classes"),
+        ("min_label", "min label"),
+        ("max_label", "max label"),
+        ("unique_labels", "unique labels"),
+    ):
         if s.get(key) is not None:
             head.add_row(label, Text(f"{s[key]:,}" if isinstance(s[key], int) else str(s[key])))
     img = s.get("images") or {}
     if img.get("checked"):
-        head.add_row("images", Text(f"{img['images']} ({img['without_label']} without label, "
-                                    f"{img['labels_without_image']} labels without image, {img['unreadable']} unreadable)"))
+        head.add_row(
+            "images",
+            Text(
+                f"{img['images']} ({img['without_label']} without label, "
+                f"{img['labels_without_image']} labels without image, {img['unreadable']} unreadable)"
+            ),
+        )
     out.append(head)
     hist = s.get("class_histogram") or {}
     if hist:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from nandoctor.data.encoding import wide_encoding
 from nandoctor.data.yolo_checks import Ctx, check_rows
 
-FIRST = 64 << 10      # most label files fit in one read of this size
-BLOCK = 4 << 20       # files above this are read in line-aligned blocks (bounded memory)
-BATCH = 4 << 20       # bytes parsed together
+FIRST = 64 << 10  # most label files fit in one read of this size
+BLOCK = 4 << 20  # files above this are read in line-aligned blocks (bounded memory)
+BATCH = 4 << 20  # bytes parsed together
 ASCII_WS = b" \t\n\r\x0b\x0c"  # exactly what bytes.split() splits on
 ODD_BREAKS = b"\x0b\x0c\x1c\x1d\x1e"  # str.splitlines() breaks on these (and a lone \r); bytes.split() does not
 
@@ -29,6 +29,7 @@ Hit = tuple[str, str, str, str, "int | None", dict]  # (code, severity, message,
 @dataclass(frozen=True)
 class Spec:
     """What a row should look like: task (None = infer per file), class count, keypoint shape."""
+
     task: str | None = None
     nc: int | None = None
     kpt: tuple[int, int] | None = None
@@ -44,7 +45,7 @@ class Scan:
     files: int = 0
     rows: int = 0
     classes: dict = field(default_factory=dict)
-    kept: dict = field(default_factory=dict)     # code -> findings kept in `hits`
+    kept: dict = field(default_factory=dict)  # code -> findings kept in `hits`
     dropped: dict = field(default_factory=dict)  # code -> findings counted but not kept
 
     def room(self, code: str) -> int:
@@ -74,7 +75,7 @@ class Scan:
 @dataclass
 class _Unit:
     path: str
-    line0: int      # lines before this block in its file
+    line0: int  # lines before this block in its file
     data: bytes
 
 
@@ -131,25 +132,61 @@ def _vet(unit: _Unit, scan: Scan) -> bytes | None:
     data = unit.data
     nul = b"\x00" in data
     if unit.line0 == 0 and (nul or data[:1] in (b"\xff", b"\xfe")) and (wide := wide_encoding(data)):
-        scan.add(("ND100", "error", f"{wide.upper()} text, not UTF-8: Ultralytics reads labels as UTF-8 and "
-                  "drops the image; save it as UTF-8", unit.path, None, {"content": wide}))
+        scan.add(
+            (
+                "ND100",
+                "error",
+                f"{wide.upper()} text, not UTF-8: Ultralytics reads labels as UTF-8 and "
+                "drops the image; save it as UTF-8",
+                unit.path,
+                None,
+                {"content": wide},
+            )
+        )
         return None
     if nul:
-        scan.add(("ND100", "error", "label file holds binary content (NUL bytes), not text", unit.path, None,
-                  {"content": "binary"}))
+        scan.add(
+            (
+                "ND100",
+                "error",
+                "label file holds binary content (NUL bytes), not text",
+                unit.path,
+                None,
+                {"content": "binary"},
+            )
+        )
         return None
     if not data.isascii():
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = unit.line0 + data.count(b"\n", 0, exc.start) + 1
-            scan.add(("ND100", "error", f"not UTF-8 text (byte {exc.start}); Ultralytics cannot "
-                              "read it", unit.path, line, {}))
+            scan.add(
+                (
+                    "ND100",
+                    "error",
+                    f"not UTF-8 text (byte {exc.start}); Ultralytics cannot read it",
+                    unit.path,
+                    line,
+                    {},
+                )
+            )
             return None
         if unit.line0 == 0 and data.startswith(b"\xef\xbb\xbf"):
-            scan.add(("ND104", "warning", ("file starts with a UTF-8 byte-order mark: Ultralytics 8.4 strips it, "
-                      "but older releases and plain `open()` loaders read the first class id as '\\ufeff0' and "
-                      "drop or crash on the file"), unit.path, 1, {}))
+            scan.add(
+                (
+                    "ND104",
+                    "warning",
+                    (
+                        "file starts with a UTF-8 byte-order mark: Ultralytics 8.4 strips it, "
+                        "but older releases and plain `open()` loaders read the first class id as '\\ufeff0' and "
+                        "drop or crash on the file"
+                    ),
+                    unit.path,
+                    1,
+                    {},
+                )
+            )
             data = b" " * 3 + data[3:]  # keep byte offsets, drop the mark
     if unit.line0 == 0 and not data.strip():
         if len(data) < BLOCK:
@@ -270,7 +307,7 @@ def _check_batch(batch: list[tuple[_Unit, bytes]], spec: Spec, scan: Scan) -> No
         bad_line[tok_line[bad]] = True
         for t in np.flatnonzero(bad):
             li = tok_line[t]
-            if t == off[li] or not bad[off[li]:t].any():  # first bad token of its line only
+            if t == off[li] or not bad[off[li] : t].any():  # first bad token of its line only
                 tok = tokens[t].decode("utf-8", "replace")
                 col = int(t - off[li]) + 1
                 ctx.hit(li, "ND104", "error", f"column {col} is {tok!r}, not a number", token=tok, column=col)
@@ -305,9 +342,14 @@ def _odd_break_hits(ctx, odd, ends) -> None:
         where = (int(ctx.unit_of_line[row]), int(ctx.line_no[row]))
         if where not in seen:
             seen.add(where)
-            ctx.hit(row, "ND103", "warning", "a line break other than \\n or \\r\\n inside this line: Ultralytics "
-                    "splits the line there (a row cut in two drops the image); loaders that split on \\n only "
-                    "read one row")
+            ctx.hit(
+                row,
+                "ND103",
+                "warning",
+                "a line break other than \\n or \\r\\n inside this line: Ultralytics "
+                "splits the line there (a row cut in two drops the image); loaders that split on \\n only "
+                "read one row",
+            )
 
 
 def _whitespace_lines(ctx, buf, newlines, rows, unit_of_line, first_line, nlines) -> None:
@@ -328,5 +370,10 @@ def _whitespace_lines(ctx, buf, newlines, rows, unit_of_line, first_line, nlines
     unit_total = np.repeat(seen[first_line + nlines - 1], nlines)
     interior = blank & (seen - unit_start > 0) & (unit_total - seen > 0)
     for li in np.flatnonzero(interior):
-        ctx.hit(li, "ND103", "warning", "line holds only whitespace between rows: Ultralytics 8.4 skips it, but "
-                "older releases read it as an empty row and drop the image")
+        ctx.hit(
+            li,
+            "ND103",
+            "warning",
+            "line holds only whitespace between rows: Ultralytics 8.4 skips it, but "
+            "older releases read it as an empty row and drop the image",
+        )

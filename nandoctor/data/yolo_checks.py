@@ -9,23 +9,23 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # yolo imports this module, not the reverse
     from nandoctor.data.yolo import Scan, Spec
 
-TOL = 0.01            # Ultralytics accepts coordinates in [-0.01, 1.01]
-EPS = 1e-6            # float rounding slack of 6-decimal label writers
+TOL = 0.01  # Ultralytics accepts coordinates in [-0.01, 1.01]
+EPS = 1e-6  # float rounding slack of 6-decimal label writers
 
 
 @dataclass
 class Ctx:
     """Where a batch's rows come from, so a failing row becomes a finding at its file and line."""
+
     spec: Spec
-    scan: Scan            # findings are appended to scan.hits
+    scan: Scan  # findings are appended to scan.hits
     paths: list[str]
-    unit_of_line: Any     # numpy arrays: the batch's unit (file block) of each line,
-    line_no: Any          # each line's 1-based number in its file,
-    polygon_unit: Any     # and whether a unit holds a polygon row
+    unit_of_line: Any  # numpy arrays: the batch's unit (file block) of each line,
+    line_no: Any  # each line's 1-based number in its file,
+    polygon_unit: Any  # and whether a unit holds a polygon row
 
     def hit(self, li: int, code: str, severity: str, message: str, **data: Any) -> None:
-        self.scan.add((code, severity, message, self.paths[self.unit_of_line[li]],
-                               int(self.line_no[li]), data))
+        self.scan.add((code, severity, message, self.paths[self.unit_of_line[li]], int(self.line_no[li]), data))
 
 
 def _fmt(x: float) -> str:
@@ -64,22 +64,60 @@ def check_rows(ctx: Ctx, sel, m, k: int) -> None:
             _hits(ctx, sel, poly & ~nonfin, "ND103", "error", why, columns=k)
         elif spec.task == "obb" and k != 9:
             ok_cols[poly] = False
-            _hits(ctx, sel, poly & ~nonfin, "ND103", "error", f"{k} columns: obb rows are `cls x1 y1 ... x4 y4` "
-                  "(9 columns)", columns=k)
+            _hits(
+                ctx,
+                sel,
+                poly & ~nonfin,
+                "ND103",
+                "error",
+                f"{k} columns: obb rows are `cls x1 y1 ... x4 y4` (9 columns)",
+                columns=k,
+            )
         elif k == 5:
-            _hits(ctx, sel, poly & mixed & ~nonfin, "ND110", "error", "a box row in a polygon file, read as a "
-                  "2-point polygon: Ultralytics drops the image (labels mix segment and detection rows)", points=2)
-            _hits(ctx, sel, poly & ~mixed & ~nonfin, "ND110", "error", "a box row (5 columns) in a segment label, "
-                  "a 2-point polygon: Ultralytics 8.4 refuses a segment dataset whose labels are boxes", points=2)
+            _hits(
+                ctx,
+                sel,
+                poly & mixed & ~nonfin,
+                "ND110",
+                "error",
+                "a box row in a polygon file, read as a "
+                "2-point polygon: Ultralytics drops the image (labels mix segment and detection rows)",
+                points=2,
+            )
+            _hits(
+                ctx,
+                sel,
+                poly & ~mixed & ~nonfin,
+                "ND110",
+                "error",
+                "a box row (5 columns) in a segment label, "
+                "a 2-point polygon: Ultralytics 8.4 refuses a segment dataset whose labels are boxes",
+                points=2,
+            )
         elif k == 3:
-            _hits(ctx, sel, poly & ~nonfin, "ND110", "error", "a 1-point polygon: no area (Ultralytics keeps it as "
-                  "a zero-size box)", points=1)
+            _hits(
+                ctx,
+                sel,
+                poly & ~nonfin,
+                "ND110",
+                "error",
+                "a 1-point polygon: no area (Ultralytics keeps it as a zero-size box)",
+                points=1,
+            )
     box = ~poly
     if box.any() and expected is not None and k != expected:
         ok_cols[box] = False
         what = "pose rows" if spec.task == "pose" else "boxes"
-        _hits(ctx, sel, box & ~nonfin, "ND103", "error", f"{k} columns, {what} need {expected}",
-              columns=k, expected=expected)
+        _hits(
+            ctx,
+            sel,
+            box & ~nonfin,
+            "ND103",
+            "error",
+            f"{k} columns, {what} need {expected}",
+            columns=k,
+            expected=expected,
+        )
 
     live = ~nonfin
     cls = m[:, 0].astype(np.float32).astype(np.float64)  # Ultralytics compares class ids in float32
@@ -122,12 +160,22 @@ def _check_class(ctx, sel, cls, live) -> None:
     frac = live & ~neg & ~high & (cls != np.floor(cls))
     for i in np.flatnonzero(neg | high):
         c = _fmt(cls[i])
-        msg = (f"class {c} is negative" if cls[i] < 0 else f"class {c} >= nc {nc} (valid ids 0..{nc - 1})"
-               if nc is not None else f"class {c} is beyond the float32 range")
+        msg = (
+            f"class {c} is negative"
+            if cls[i] < 0
+            else f"class {c} >= nc {nc} (valid ids 0..{nc - 1})"
+            if nc is not None
+            else f"class {c} is beyond the float32 range"
+        )
         ctx.hit(sel[i], "ND101", "error", msg, cls=float(cls[i]), nc=nc)
     for i in np.flatnonzero(frac):
-        ctx.hit(sel[i], "ND102", "error", f"class {_fmt(cls[i])} is not an integer (Ultralytics drops the image)",
-                cls=float(cls[i]))
+        ctx.hit(
+            sel[i],
+            "ND102",
+            "error",
+            f"class {_fmt(cls[i])} is not an integer (Ultralytics drops the image)",
+            cls=float(cls[i]),
+        )
     valid = live & ~neg & ~high & ~frac
     ids, counts = np.unique(cls[valid].astype(np.int64), return_counts=True)
     for c, n in zip(ids.tolist(), counts.tolist(), strict=True):
@@ -151,11 +199,22 @@ def _range_hits(ctx, sel, values, names, rows, what: str) -> None:
     near = ((values > 1 + EPS) | (values < -EPS)) & ~far
     for i in np.flatnonzero(rows & far.any(1)):
         j = int(np.flatnonzero(far[i])[0])
-        ctx.hit(sel[i], "ND106", "error", f"{names[j]} = {_fmt(values[i, j])} is outside [0, 1] "
-                f"(beyond Ultralytics' 1% tolerance: it drops this image){what}",
-                column=names[j], value=float(values[i, j]))
-    _aggregate_near(ctx, sel, values, near & rows[:, None] & ~far.any(1)[:, None],
-                    "within Ultralytics' 1% tolerance (accepted, clipped)")
+        ctx.hit(
+            sel[i],
+            "ND106",
+            "error",
+            f"{names[j]} = {_fmt(values[i, j])} is outside [0, 1] "
+            f"(beyond Ultralytics' 1% tolerance: it drops this image){what}",
+            column=names[j],
+            value=float(values[i, j]),
+        )
+    _aggregate_near(
+        ctx,
+        sel,
+        values,
+        near & rows[:, None] & ~far.any(1)[:, None],
+        "within Ultralytics' 1% tolerance (accepted, clipped)",
+    )
 
 
 def _aggregate_near(ctx, sel, values, near, why: str) -> None:
@@ -170,8 +229,15 @@ def _aggregate_near(ctx, sel, values, near, why: str) -> None:
         r = rows[units == u]
         v = values[r][near[r]]
         lines = [int(x) for x in ctx.line_no[sel[r]]]
-        ctx.hit(sel[r[0]], "ND107", "info", f"{len(v)} coordinate(s) slightly outside [0, 1] (min {_fmt(v.min())}, "
-                f"max {_fmt(v.max())}) on {len(lines)} line(s), {why}", lines=lines[:100], count=int(len(v)))
+        ctx.hit(
+            sel[r[0]],
+            "ND107",
+            "info",
+            f"{len(v)} coordinate(s) slightly outside [0, 1] (min {_fmt(v.min())}, "
+            f"max {_fmt(v.max())}) on {len(lines)} line(s), {why}",
+            lines=lines[:100],
+            count=int(len(v)),
+        )
 
 
 def _check_boxes(ctx, sel, m, rows, ndim: int | None) -> None:
@@ -191,8 +257,9 @@ def _check_boxes(ctx, sel, m, rows, ndim: int | None) -> None:
                 p = int(np.flatnonzero(badv[i])[0])
                 v = vis[i, p]
                 sev = "error" if v < -TOL else "warning"
-                ctx.hit(sel[i], "ND111", sev, f"keypoint {p + 1} visibility is {_fmt(v)}",
-                        keypoint=p + 1, value=float(v))
+                ctx.hit(
+                    sel[i], "ND111", sev, f"keypoint {p + 1} visibility is {_fmt(v)}", keypoint=p + 1, value=float(v)
+                )
     else:
         coords = xywh
     _range_hits(ctx, sel, coords, names, rows, "")
@@ -209,8 +276,16 @@ def _check_boxes(ctx, sel, m, rows, ndim: int | None) -> None:
     y1, y2 = xywh[:, 1] - h / 2, xywh[:, 1] + h / 2
     past = rows & inside & ~degenerate & ((x1 < -EPS) | (y1 < -EPS) | (x2 > 1 + EPS) | (y2 > 1 + EPS))
     for i in np.flatnonzero(past):
-        edges = [f"{n} = {_fmt(v)}" for n, v, out in (("x1", x1[i], x1[i] < -EPS), ("y1", y1[i], y1[i] < -EPS),
-                 ("x2", x2[i], x2[i] > 1 + EPS), ("y2", y2[i], y2[i] > 1 + EPS)) if out]
+        edges = [
+            f"{n} = {_fmt(v)}"
+            for n, v, out in (
+                ("x1", x1[i], x1[i] < -EPS),
+                ("y1", y1[i], y1[i] < -EPS),
+                ("x2", x2[i], x2[i] > 1 + EPS),
+                ("y2", y2[i], y2[i] > 1 + EPS),
+            )
+            if out
+        ]
         ctx.hit(sel[i], "ND109", "warning", f"box extends past the image edge ({', '.join(edges)})")
 
 
@@ -225,13 +300,19 @@ def _check_polygons(ctx, sel, m, rows, k: int) -> None:
     for i in np.flatnonzero(rows & far.any(1)):
         vx = pts[i].reshape(-1)
         j = int(np.argmax(np.maximum(vx - 1, -vx)))
-        ctx.hit(sel[i], "ND106", "error", f"polygon vertex {'xy'[j % 2]}{j // 2 + 1} = {_fmt(vx[j])}: its "
-                "enclosing box is outside Ultralytics' 1% tolerance (it drops this image)",
-                value=float(vx[j]))
+        ctx.hit(
+            sel[i],
+            "ND106",
+            "error",
+            f"polygon vertex {'xy'[j % 2]}{j // 2 + 1} = {_fmt(vx[j])}: its "
+            "enclosing box is outside Ultralytics' 1% tolerance (it drops this image)",
+            value=float(vx[j]),
+        )
     coords = m[:, 1:]
     near = ((coords > 1 + EPS) | (coords < -EPS)) & rows[:, None] & ~far.any(1)[:, None]
-    _aggregate_near(ctx, sel, coords, near, "polygon vertices past the edge; Ultralytics accepts them "
-                    "(it checks the enclosing box)")
+    _aggregate_near(
+        ctx, sel, coords, near, "polygon vertices past the edge; Ultralytics accepts them (it checks the enclosing box)"
+    )
     flat = rows & ~far.any(1) & ((box[:, 2] <= 0) | (box[:, 3] <= 0))
     _hits(ctx, sel, flat, "ND108", "error", "polygon has zero width or height (all points on a line)")
 

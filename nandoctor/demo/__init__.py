@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nandoctor.findings import NandoctorError
 
-NAN_EPOCH = 4        # 1-based, as results.csv writes it
+NAN_EPOCH = 4  # 1-based, as results.csv writes it
 EPOCHS = 5
 NAMES = ["person", "car", "dog"]
 
@@ -22,9 +22,9 @@ LABELS = {
     "img_000": "0 0.500000 0.500000 0.200000 0.300000\n1 0.250000 0.300000 0.100000 0.120000\n",
     "img_001": "2 0.410000 0.620000 0.300000 0.250000\n",
     "img_002": "1 0.700000 0.400000 0.150000 0.200000\n5 0.300000 0.300000 0.100000 0.100000\n",  # class 5 >= nc 3
-    "img_003": "0 0.500000 1.200000 0.200000 0.300000\n",                                        # cy > 1
-    "img_004": "0 0.500000 0.500000 nan 0.300000\n",                                             # NaN token
-    "img_005": "",                                                                               # background
+    "img_003": "0 0.500000 1.200000 0.200000 0.300000\n",  # cy > 1
+    "img_004": "0 0.500000 0.500000 nan 0.300000\n",  # NaN token
+    "img_005": "",  # background
     "img_006": "1 0.950000 0.500000 0.200000 0.100000\n2 0.300000 0.300000 0.000000 0.100000\n",  # past edge, zero width
     "img_007": "0 0.330000 0.440000 0.120000 0.220000\n",
 }
@@ -39,9 +39,14 @@ def _results() -> dict[str, list[float]]:
         bad = e >= NAN_EPOCH
         losses = [1.9 - 0.08 * e, 2.6 - 0.15 * e, 1.8 - 0.05 * e]
         metrics = [0.30 + 0.05 * e, 0.35 + 0.04 * e, 0.25 + 0.05 * e, 0.10 + 0.03 * e]
-        values = [float(e), 40.0 * e, *([math.nan] * 3 if bad else losses),
-                  *([0.0] * 4 if bad else metrics), *([math.nan] * 3 if bad else [x + 0.05 for x in losses]),
-                  *[0.00066 * e] * 3]
+        values = [
+            float(e),
+            40.0 * e,
+            *([math.nan] * 3 if bad else losses),
+            *([0.0] * 4 if bad else metrics),
+            *([math.nan] * 3 if bad else [x + 0.05 for x in losses]),
+            *[0.00066 * e] * 3,
+        ]
         for c, v in zip(RESULTS_COLUMNS, values, strict=True):
             rows[c].append(round(v, 6))
     return rows
@@ -50,16 +55,60 @@ def _results() -> dict[str, list[float]]:
 def _args_yaml(data_path: Path) -> dict:
     """Ultralytics train arguments (a subset of the real args.yaml keys) with the risky §3 values."""
     return {
-        "task": "detect", "mode": "train", "model": "yolov8n.pt", "data": str(data_path),
-        "epochs": 200, "time": None, "patience": 100, "batch": 128, "imgsz": 1280, "save": True,
-        "save_period": 1, "cache": False, "device": "0", "workers": 8, "project": None, "name": "train",
-        "exist_ok": False, "pretrained": True, "optimizer": "auto", "verbose": True, "seed": 0,
-        "deterministic": True, "single_cls": False, "rect": False, "cos_lr": False, "close_mosaic": 10,
-        "resume": False, "amp": True, "fraction": 1.0, "lr0": 0.01, "lrf": 0.01, "momentum": 0.937,
-        "weight_decay": 0.0005, "warmup_epochs": 0.0, "warmup_momentum": 0.8, "warmup_bias_lr": 0.1,
-        "box": 10.0, "cls": 0.5, "dfl": 1.5, "nbs": 64, "hsv_h": 0.05, "hsv_s": 1.0, "hsv_v": 0.8,
-        "degrees": 0.0, "translate": 0.1, "scale": 0.5, "shear": 0.0, "perspective": 0.0, "flipud": 0.0,
-        "fliplr": 0.5, "mosaic": 1.0, "mixup": 0.5, "copy_paste": 0.5, "save_dir": "runs/detect/train",
+        "task": "detect",
+        "mode": "train",
+        "model": "yolov8n.pt",
+        "data": str(data_path),
+        "epochs": 200,
+        "time": None,
+        "patience": 100,
+        "batch": 128,
+        "imgsz": 1280,
+        "save": True,
+        "save_period": 1,
+        "cache": False,
+        "device": "0",
+        "workers": 8,
+        "project": None,
+        "name": "train",
+        "exist_ok": False,
+        "pretrained": True,
+        "optimizer": "auto",
+        "verbose": True,
+        "seed": 0,
+        "deterministic": True,
+        "single_cls": False,
+        "rect": False,
+        "cos_lr": False,
+        "close_mosaic": 10,
+        "resume": False,
+        "amp": True,
+        "fraction": 1.0,
+        "lr0": 0.01,
+        "lrf": 0.01,
+        "momentum": 0.937,
+        "weight_decay": 0.0005,
+        "warmup_epochs": 0.0,
+        "warmup_momentum": 0.8,
+        "warmup_bias_lr": 0.1,
+        "box": 10.0,
+        "cls": 0.5,
+        "dfl": 1.5,
+        "nbs": 64,
+        "hsv_h": 0.05,
+        "hsv_s": 1.0,
+        "hsv_v": 0.8,
+        "degrees": 0.0,
+        "translate": 0.1,
+        "scale": 0.5,
+        "shear": 0.0,
+        "perspective": 0.0,
+        "flipud": 0.0,
+        "fliplr": 0.5,
+        "mosaic": 1.0,
+        "mixup": 0.5,
+        "copy_paste": 0.5,
+        "save_dir": "runs/detect/train",
     }
 
 
@@ -93,10 +142,19 @@ def write_demo(directory: Path, force: bool = False) -> list[str]:
         Image.new("RGB", (64, 48), (40 * i % 255, 90, 160)).save(images / f"{stem}.jpg", quality=85)
         (labels / f"{stem}.txt").write_text(text)
     Image.new("RGB", (64, 48), (10, 10, 10)).save(images / "img_008.jpg")  # image without a label file
-    (labels / "img_009.txt").write_text("1 0.5 0.5 0.2 0.2\n")           # label without an image
-    (dataset / "data.yaml").write_text(yaml.safe_dump(
-        {"path": str(dataset.resolve()), "train": "images/train", "val": "images/train",
-         "nc": len(NAMES), "names": {i: n for i, n in enumerate(NAMES)}}, sort_keys=False))
+    (labels / "img_009.txt").write_text("1 0.5 0.5 0.2 0.2\n")  # label without an image
+    (dataset / "data.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "path": str(dataset.resolve()),
+                "train": "images/train",
+                "val": "images/train",
+                "nc": len(NAMES),
+                "names": {i: n for i, n in enumerate(NAMES)},
+            },
+            sort_keys=False,
+        )
+    )
 
     results = _results()
     _write_results_csv(directory / "results.csv", results)
@@ -106,13 +164,19 @@ def write_demo(directory: Path, force: bool = False) -> list[str]:
     for epoch in range(EPOCHS):  # epochN.pt is 0-based: epoch3.pt holds results.csv epoch 4
         upto = {k: v[: epoch + 1] for k, v in results.items()}
         poisoned = epoch + 1 >= NAN_EPOCH
-        save_ultralytics_checkpoint(weights / f"epoch{epoch}.pt", epoch=epoch, results=upto,
-                                    poison=poisoned, seed=epoch)
+        save_ultralytics_checkpoint(
+            weights / f"epoch{epoch}.pt", epoch=epoch, results=upto, poison=poisoned, seed=epoch
+        )
         if epoch == EPOCHS - 1:
-            save_ultralytics_checkpoint(weights / "last.pt", epoch=epoch, results=upto,
-                                        poison=True, sanitize=True, seed=epoch)
-    save_ultralytics_checkpoint(weights / "best.pt", epoch=NAN_EPOCH - 2,
-                                results={k: v[: NAN_EPOCH - 1] for k, v in results.items()}, seed=NAN_EPOCH - 2)
+            save_ultralytics_checkpoint(
+                weights / "last.pt", epoch=epoch, results=upto, poison=True, sanitize=True, seed=epoch
+            )
+    save_ultralytics_checkpoint(
+        weights / "best.pt",
+        epoch=NAN_EPOCH - 2,
+        results={k: v[: NAN_EPOCH - 1] for k, v in results.items()},
+        seed=NAN_EPOCH - 2,
+    )
 
     d = directory
     return [

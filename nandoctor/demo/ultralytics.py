@@ -16,9 +16,21 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_COLUMNS = [
-    "epoch", "time", "train/box_loss", "train/cls_loss", "train/dfl_loss",
-    "metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)",
-    "val/box_loss", "val/cls_loss", "val/dfl_loss", "lr/pg0", "lr/pg1", "lr/pg2",
+    "epoch",
+    "time",
+    "train/box_loss",
+    "train/cls_loss",
+    "train/dfl_loss",
+    "metrics/precision(B)",
+    "metrics/recall(B)",
+    "metrics/mAP50(B)",
+    "metrics/mAP50-95(B)",
+    "val/box_loss",
+    "val/cls_loss",
+    "val/dfl_loss",
+    "lr/pg0",
+    "lr/pg1",
+    "lr/pg2",
 ]
 
 
@@ -42,8 +54,15 @@ def ultralytics_modules():
             self.names = {0: "person", 1: "car", 2: "dog"}
             self.stride = None
 
-    with stand_in_modules({"ultralytics": None, "ultralytics.nn": None, "ultralytics.nn.tasks": DetectionModel,
-                           "ultralytics.nn.modules": None, "ultralytics.nn.modules.conv": Conv}):
+    with stand_in_modules(
+        {
+            "ultralytics": None,
+            "ultralytics.nn": None,
+            "ultralytics.nn.tasks": DetectionModel,
+            "ultralytics.nn.modules": None,
+            "ultralytics.nn.modules.conv": Conv,
+        }
+    ):
         yield DetectionModel
 
 
@@ -118,8 +137,15 @@ def save_ultralytics_checkpoint(
             "ema": None if stripped else model,
             "updates": None if stripped else 100 * (epoch + 1),
             "optimizer": None if stripped else opt.state_dict(),
-            "scaler": None if stripped else {"scale": 65536.0, "growth_factor": 2.0, "backoff_factor": 0.5,
-                                             "growth_interval": 2000, "_growth_tracker": 12},
+            "scaler": None
+            if stripped
+            else {
+                "scale": 65536.0,
+                "growth_factor": 2.0,
+                "backoff_factor": 0.5,
+                "growth_interval": 2000,
+                "_growth_tracker": 12,
+            },
             "train_args": {"task": "detect", "epochs": 5, "imgsz": 1280, "lr0": 0.01, "amp": True},
             "train_metrics": {k: v[-1] for k, v in results.items() if k.startswith(("metrics/", "val/"))},
             "train_results": results,

@@ -14,20 +14,26 @@ if TYPE_CHECKING:
 CAUSES = {
     "sudden_spike": "one abnormal sample or batch, a numeric overflow, log(0) or a division by zero",
     "exponential_growth": "a learning rate too high, gradient accumulation not divided by the number of steps, "
-                          "or bad momentum",
+    "or bad momentum",
     "oscillating_divergence": "corrupted optimizer state (Adam's second moment), batch-to-batch distribution "
-                              "shift, or a misconfigured LR scheduler",
+    "shift, or a misconfigured LR scheduler",
     "abrupt_nonfinite": "fp16/AMP overflow (fp16 tops out at 65504) or a gradient explosion after a change "
-                        "such as a larger image size",
+    "such as a larger image size",
     "nonfinite_from_start": "labels out of range (a label equal to num_classes), logits masked with -inf, "
-                            "log(0) in the loss, or a learning rate far too high",
+    "log(0) in the loss, or a learning rate far too high",
     "nonfinite_throughout": "a break before the first line of this log; the full log (or the run's first "
-                            "non-finite step) tells which",
+    "non-finite step) tells which",
 }
 
 # Each pattern's fix is its rule's catalogue text (one home); nonfinite_throughout raises only ND301.
-PATTERN_RULES = {"sudden_spike": "ND304", "exponential_growth": "ND305", "oscillating_divergence": "ND306",
-                 "abrupt_nonfinite": "ND307", "nonfinite_from_start": "ND303", "nonfinite_throughout": "ND301"}
+PATTERN_RULES = {
+    "sudden_spike": "ND304",
+    "exponential_growth": "ND305",
+    "oscillating_divergence": "ND306",
+    "abrupt_nonfinite": "ND307",
+    "nonfinite_from_start": "ND303",
+    "nonfinite_throughout": "ND301",
+}
 LR_COLUMNS = ("lr/pg0", "x/lr0", "lr", "learning_rate")  # Ultralytics v8, YOLOv5, plain logs, HF
 
 
@@ -53,8 +59,9 @@ def lr_ran(table: LogTable, before_row: int | None) -> tuple[float | None, str |
     return (float(v.max()), col) if len(v) else (None, None)
 
 
-def suggested_lr(fmt: str, epochs_to_nonfinite: float | None, ran: float | None,
-                 ran_column: str | None) -> LrAdvice | None:
+def suggested_lr(
+    fmt: str, epochs_to_nonfinite: float | None, ran: float | None, ran_column: str | None
+) -> LrAdvice | None:
     """The one LR policy, fed with what a log alone shows (no config: its LR is unknown here)."""
     return advise_lr(ran=ran, ran_column=ran_column, epochs_to_nonfinite=epochs_to_nonfinite, framework=fmt)
 
@@ -68,22 +75,28 @@ def resume_hint(fmt: str, index_name: str, last_healthy: dict[str, Any] | None, 
         ckpt = idx if zero_based else idx - 1  # epochN.pt is 0-based, results.csv from 1
         if ckpt < 0:
             return None
-        return (f"resume from weights/epoch{ckpt}.pt (results.csv epoch {idx}, the last healthy one) or the "
-                f"newest epochN.pt with N <= {ckpt}; last.pt is poisoned. Verify with `nandoctor inspect-ckpt`")
+        return (
+            f"resume from weights/epoch{ckpt}.pt (results.csv epoch {idx}, the last healthy one) or the "
+            f"newest epochN.pt with N <= {ckpt}; last.pt is poisoned. Verify with `nandoctor inspect-ckpt`"
+        )
     if fmt == "hf-trainer-state":
-        return (f"resume from the newest checkpoint-N with N <= {idx} (the last healthy step); verify it with "
-                "`nandoctor inspect-ckpt`")
+        return (
+            f"resume from the newest checkpoint-N with N <= {idx} (the last healthy step); verify it with "
+            "`nandoctor inspect-ckpt`"
+        )
     return f"resume from the checkpoint saved at or before {index_name} {idx}, the last healthy one"
 
 
-def triage_steps(pattern: str, index_name: str, first_index: Any, grad_col: bool, clip: float | None,
-                 lr: LrAdvice | None, fmt: str) -> list[str]:
+def triage_steps(
+    pattern: str, index_name: str, first_index: Any, grad_col: bool, clip: float | None, lr: LrAdvice | None, fmt: str
+) -> list[str]:
     """The playbook's decision tree, filled in with what the log shows."""
     steps = []
     if pattern in FIXES:
         steps.append(f"{pattern.replace('_', ' ')}: likely {CAUSES[pattern]}; {FIXES[pattern]}")
     early = (index_name == "step" and isinstance(first_index, (int, float)) and first_index <= 1000) or (
-        index_name == "epoch" and isinstance(first_index, (int, float)) and first_index <= 1)
+        index_name == "epoch" and isinstance(first_index, (int, float)) and first_index <= 1
+    )
     if pattern != "healthy" and early:
         steps.append("it broke within the first ~1000 steps: check weight initialisation and add LR warmup")
     if pattern in ("abrupt_nonfinite", "sudden_spike"):

@@ -36,18 +36,24 @@ from dataclasses import dataclass, field
 
 from nandoctor.logs.signals import final_jump, recovered_spikes
 
-PATTERNS = ("healthy", "sudden_spike", "exponential_growth", "oscillating_divergence",
-            "abrupt_nonfinite", "nonfinite_from_start")
+PATTERNS = (
+    "healthy",
+    "sudden_spike",
+    "exponential_growth",
+    "oscillating_divergence",
+    "abrupt_nonfinite",
+    "nonfinite_from_start",
+)
 
 
 @dataclass
 class Shape:
     pattern: str
-    first_bad: int | None = None           # position of the first non-finite value
-    onset: int | None = None               # position where the anomaly began
+    first_bad: int | None = None  # position of the first non-finite value
+    onset: int | None = None  # position where the anomaly began
     spikes: list[tuple[int, float, float]] = field(default_factory=list)  # (position, value, sigma)
-    spike_score: float = 0.0               # share of finite points > 7 sigma above the rolling mean
-    detail: str = ""                       # one line of numbers behind the verdict
+    spike_score: float = 0.0  # share of finite points > 7 sigma above the rolling mean
+    detail: str = ""  # one line of numbers behind the verdict
 
 
 def classify(values, break_at: int | None = None) -> Shape:
@@ -65,8 +71,9 @@ def classify(values, break_at: int | None = None) -> Shape:
     if break_at is not None and (first_bad is None or break_at < first_bad):
         first_bad = int(break_at)
     if first_bad == 0:
-        return Shape("nonfinite_from_start", first_bad=0, onset=0,
-                     detail=f"the first logged value is already {fmt_value(y[0])}")
+        return Shape(
+            "nonfinite_from_start", first_bad=0, onset=0, detail=f"the first logged value is already {fmt_value(y[0])}"
+        )
     finite = y[:first_bad] if first_bad is not None else y
     spikes, score = recovered_spikes(finite)
     verdict = _divergence(finite)
@@ -74,8 +81,14 @@ def classify(values, break_at: int | None = None) -> Shape:
         pattern, onset, detail = verdict
         return Shape(pattern, first_bad, onset, [s for s in spikes if s[0] < onset], score, detail)
     if first_bad is not None:
-        return Shape("abrupt_nonfinite", first_bad, first_bad, spikes, score,
-                     f"finite and steady up to {fmt_value(finite[-1])}, then {fmt_value(y[first_bad])}")
+        return Shape(
+            "abrupt_nonfinite",
+            first_bad,
+            first_bad,
+            spikes,
+            score,
+            f"finite and steady up to {fmt_value(finite[-1])}, then {fmt_value(y[first_bad])}",
+        )
     return Shape("healthy", None, None, spikes, score, "")
 
 
@@ -138,15 +151,24 @@ def _from_calm(f, g, scale: float, starts, lo, med, hi, k: int):
     first, last = fmt_value(f[onset - 1] if onset > 0 else f[0]), fmt_value(f[-1])
     calm_until = k + int(np.flatnonzero(med[k:] <= 1.5 * ref_med)[-1])  # the rise starts after it
     rises = np.diff(med[calm_until:]) > 0
-    raw = g[int(starts[k]):]
-    raw_low = float(np.percentile(raw[-max(4, len(raw) // 5):], 10)) if n >= 12 else lo[-1]
-    if (big and lo[-1] >= 2.5 * ref_med and raw_low >= 2.5 * ref_med and hi[-1] >= 4 * ref_med
-            and len(rises) >= 2 and rises.mean() >= 0.6):  # raw_low: the lows rose too, whatever the blocks
+    raw = g[int(starts[k]) :]
+    raw_low = float(np.percentile(raw[-max(4, len(raw) // 5) :], 10)) if n >= 12 else lo[-1]
+    if (
+        big
+        and lo[-1] >= 2.5 * ref_med
+        and raw_low >= 2.5 * ref_med
+        and hi[-1] >= 4 * ref_med
+        and len(rises) >= 2
+        and rises.mean() >= 0.6
+    ):  # raw_low: the lows rose too, whatever the blocks
         onset = int(starts[calm_until + 1]) if calm_until + 1 < len(starts) else n - 1
         first = fmt_value(f[onset - 1] if onset > 0 else f[0])
-        return ("exponential_growth", onset,
-                f"rose from {first} to {last} (x{g[-1] / g[max(onset - 1, 0)]:.3g}) over {n - onset} points")
-    tail = np.diff(g[max(int(starts[k]) - 1, 0):])
+        return (
+            "exponential_growth",
+            onset,
+            f"rose from {first} to {last} (x{g[-1] / g[max(onset - 1, 0)]:.3g}) over {n - onset} points",
+        )
+    tail = np.diff(g[max(int(starts[k]) - 1, 0) :])
     turns = int((np.sign(tail[1:]) * np.sign(tail[:-1]) < 0).sum())
     amp = hi - lo
     typical = None
@@ -156,12 +178,20 @@ def _from_calm(f, g, scale: float, starts, lo, med, hi, k: int):
         sustained = bool(amp[-1] >= 4 * typical and amp[-2] >= 2 * typical)
     else:
         sustained = True
-    if ((big and sustained and hi[-1] >= 2 * ref_hi and lo[-1] <= 1.5 * ref_med
-            and amp[-1] >= 3 * max(ref_hi - ref_lo, 1e-12) and turns >= 3)
-            or _swinging_tail(g, int(starts[k]), ref_lo, ref_med, ref_hi, scale, typical if n >= 12 else None)):
-        return ("oscillating_divergence", onset,
-                f"swings grew from {fmt_value(ref_hi - ref_lo)} to {fmt_value(hi[-1] - lo[-1])} wide "
-                f"over {n - onset} points while the lows stayed near {fmt_value(lo[-1])}")
+    if (
+        big
+        and sustained
+        and hi[-1] >= 2 * ref_hi
+        and lo[-1] <= 1.5 * ref_med
+        and amp[-1] >= 3 * max(ref_hi - ref_lo, 1e-12)
+        and turns >= 3
+    ) or _swinging_tail(g, int(starts[k]), ref_lo, ref_med, ref_hi, scale, typical if n >= 12 else None):
+        return (
+            "oscillating_divergence",
+            onset,
+            f"swings grew from {fmt_value(ref_hi - ref_lo)} to {fmt_value(hi[-1] - lo[-1])} wide "
+            f"over {n - onset} points while the lows stayed near {fmt_value(lo[-1])}",
+        )
     return None
 
 
@@ -181,10 +211,16 @@ def _swinging_tail(g, calm_start: int, ref_lo, ref_med, ref_hi, scale: float, ty
     swing = float(w.max() - w.min())
     turns = int((np.sign(np.diff(w)[1:]) * np.sign(np.diff(w)[:-1]) < 0).sum())
     grew = swing >= 2 * float(early.max() - early.min())  # stationary noise, however wild, does not grow
-    return bool(grew and float((w >= 2 * ref_hi).mean()) >= 0.25 and w.max() >= 4 * ref_med
-                and w.min() <= 1.5 * ref_med
-                and w.max() - ref_hi >= 0.25 * scale and swing >= 3 * max(ref_hi - ref_lo, 1e-12)
-                and (typical is None or swing >= 4 * typical) and turns >= 3)
+    return bool(
+        grew
+        and float((w >= 2 * ref_hi).mean()) >= 0.25
+        and w.max() >= 4 * ref_med
+        and w.min() <= 1.5 * ref_med
+        and w.max() - ref_hi >= 0.25 * scale
+        and swing >= 3 * max(ref_hi - ref_lo, 1e-12)
+        and (typical is None or swing >= 4 * typical)
+        and turns >= 3
+    )
 
 
 def _levelled_off(f, scale: float):
@@ -203,15 +239,21 @@ def _levelled_off(f, scale: float):
     if before <= 0:
         return None
     threshold = 5 * before
-    if not (np.percentile(tail, 10) >= threshold and np.median(tail) >= 10 * before
-            and np.median(tail) - before >= 0.25 * scale):
+    if not (
+        np.percentile(tail, 10) >= threshold
+        and np.median(tail) >= 10 * before
+        and np.median(tail) - before >= 0.25 * scale
+    ):
         return None
     onset = int(np.argmax(f >= threshold))
     if onset == 0:
         return None
-    return ("exponential_growth", onset,
-            f"rose from {fmt_value(f[onset - 1])} to {fmt_value(f[onset:].max())} and stayed up "
-            f"(x{np.median(tail) / before:.3g} over its earlier level for the last {m} points)")
+    return (
+        "exponential_growth",
+        onset,
+        f"rose from {fmt_value(f[onset - 1])} to {fmt_value(f[onset:].max())} and stayed up "
+        f"(x{np.median(tail) / before:.3g} over its earlier level for the last {m} points)",
+    )
 
 
 def fmt_value(x) -> str:

@@ -19,8 +19,13 @@ from nandoctor.logs.classify import classify, fmt_value
 from nandoctor.logs.columns import grad_column
 from nandoctor.logs.table import LogTable
 
-PATTERN_CODES = {"nonfinite_from_start": "ND303", "sudden_spike": "ND304", "exponential_growth": "ND305",
-                 "oscillating_divergence": "ND306", "abrupt_nonfinite": "ND307"}
+PATTERN_CODES = {
+    "nonfinite_from_start": "ND303",
+    "sudden_spike": "ND304",
+    "exponential_growth": "ND305",
+    "oscillating_divergence": "ND306",
+    "abrupt_nonfinite": "ND307",
+}
 CURVE_POINTS = 64
 
 
@@ -32,8 +37,7 @@ class LogReport(Report):
     series: tuple[str, Any, Any] = ("", None, None)  # (name, values, table rows)
 
 
-def analyze_log(path: Path, *, metric: str | None = None, plot: Path | None = None,
-                force: bool = False) -> LogReport:
+def analyze_log(path: Path, *, metric: str | None = None, plot: Path | None = None, force: bool = False) -> LogReport:
     """Analyze one log file (or a run folder holding one). `plot` also writes a PNG of the curve."""
     from nandoctor.logs.readers import read_log
     from nandoctor.progress import progress
@@ -76,8 +80,9 @@ def primary_series(table: LogTable, metric: str | None):
         if not picked:
             picked, _ = series.choose([c for c in cols if c not in (table.index_col, table.epoch_col)])
         if not picked:
-            raise NandoctorError(f"could not find a loss series in {table.path} ({coverage(table)}; columns: "
-                                 f"{', '.join(cols[:12])})")
+            raise NandoctorError(
+                f"could not find a loss series in {table.path} ({coverage(table)}; columns: {', '.join(cols[:12])})"
+            )
     present = np.logical_and.reduce([table.present(c) for c in picked])
     rows = np.flatnonzero(present)
     if len(rows) == 0:
@@ -101,8 +106,10 @@ def analyze_table(table: LogTable, metric: str | None = None) -> LogReport:
     shape = classify(values, break_at=break_at)
     if shape.pattern == "nonfinite_from_start" and _starts_mid_run(table, rows):
         shape.pattern = "nonfinite_throughout"
-        shape.detail = (f"every value shown is non-finite from the first one ({table.where(int(rows[0]))}); the "
-                        "log starts mid-run, so when it broke is not in it")
+        shape.detail = (
+            f"every value shown is non-finite from the first one ({table.where(int(rows[0]))}); the "
+            "log starts mid-run, so when it broke is not in it"
+        )
     first_row = int(rows[shape.first_bad]) if shape.first_bad is not None else None
     shape.spike_score = _sampled_spike_score(table, name, first_row, shape.spike_score)
     first, last = table.point(first_row), table.point(_last_healthy_row(table, rows, shape.first_bad))
@@ -119,36 +126,39 @@ def analyze_table(table: LogTable, metric: str | None = None) -> LogReport:
     lr = advice.suggested_lr(table.format, epochs, ran, ran_col) if first_row is not None else None
     resume = advice.resume_hint(table.format, table.index_name, last, _first_epoch(table) == 0)
 
-    report.summary.update({
-        "pattern": shape.pattern,
-        "metric": name,
-        "first_nonfinite": first,
-        "last_healthy": last,
-        "onset": table.point(onset_row),
-        "spikes": [{**table.point(int(rows[p])), "value": v, "sigma": round(z, 1)} for p, v, z in shape.spikes],
-        "spike_score": round(shape.spike_score, 6),
-        "rows": table.total_rows,
-        "format": table.format,
-        "reader": table.format,
-        "index_name": table.index_name,
-        "epochs_to_nonfinite": epochs,
-        "clip_threshold": clip,
-        "suggested_lr": lr.value if lr else None,
-        "suggested_lr_reason": lr.reason if lr else None,
-        "lr_ran": ran,
-        "lr_column": ran_col,
-        "nonfinite_columns": [c for c, _ in nonfinite_cols],
-        "path": str(table.path),
-        "points": int(len(values)),
-        "lines": _lines(table)[0],
-        "lines_read": _lines(table)[1],
-        "detail": shape.detail,
-        "resume": resume,
-        "notes": list(table.notes),
-        "sampled": None if table.sample is None else {"kept_rows": int(len(table.frame)),
-                                                      "every": table.sample.stride},
-    })
-    report.curve = _curve(values)        # for the text view's sparkline (not in JSON)
+    report.summary.update(
+        {
+            "pattern": shape.pattern,
+            "metric": name,
+            "first_nonfinite": first,
+            "last_healthy": last,
+            "onset": table.point(onset_row),
+            "spikes": [{**table.point(int(rows[p])), "value": v, "sigma": round(z, 1)} for p, v, z in shape.spikes],
+            "spike_score": round(shape.spike_score, 6),
+            "rows": table.total_rows,
+            "format": table.format,
+            "reader": table.format,
+            "index_name": table.index_name,
+            "epochs_to_nonfinite": epochs,
+            "clip_threshold": clip,
+            "suggested_lr": lr.value if lr else None,
+            "suggested_lr_reason": lr.reason if lr else None,
+            "lr_ran": ran,
+            "lr_column": ran_col,
+            "nonfinite_columns": [c for c, _ in nonfinite_cols],
+            "path": str(table.path),
+            "points": int(len(values)),
+            "lines": _lines(table)[0],
+            "lines_read": _lines(table)[1],
+            "detail": shape.detail,
+            "resume": resume,
+            "notes": list(table.notes),
+            "sampled": None
+            if table.sample is None
+            else {"kept_rows": int(len(table.frame)), "every": table.sample.stride},
+        }
+    )
+    report.curve = _curve(values)  # for the text view's sparkline (not in JSON)
     report.series = (name, values, rows)  # for --plot and --watch
 
     loc = _locator(table, str(table.path), name)
@@ -157,10 +167,15 @@ def analyze_table(table: LogTable, metric: str | None = None) -> LogReport:
         _other_loss_findings(report, table, nonfinite_cols, name, first_row)
     if missing:
         _missing_findings(report, table, name, missing)
-    if metric is None and not any(series.is_loss_like(c) for c in name.split("+")) and name != "total" \
-            and not set(name.split("+")) <= series.YOLO_PARTS:
-        report.add("ND316", "info", f"no training loss in this log: judged {name} instead",
-                   path=str(table.path), where=name)
+    if (
+        metric is None
+        and not any(series.is_loss_like(c) for c in name.split("+"))
+        and name != "total"
+        and not set(name.split("+")) <= series.YOLO_PARTS
+    ):
+        report.add(
+            "ND316", "info", f"no training loss in this log: judged {name} instead", path=str(table.path), where=name
+        )
     _validation_findings(report, table, nonfinite_cols, first_row, loc, name)
     if grad_col is not None:
         _grad_findings(report, table, grad_col, surges, clip, loc)
@@ -194,14 +209,18 @@ def _refuse_thin_verdict(table: LogTable, name: str, values, nonfinite_cols, met
         return
     total, read = _lines(table)
     if len(values) < MIN_POINTS:
-        raise NandoctorError(f"{table.path}: only {len(values)} point(s) of {name} ({coverage(table)}): too few to "
-                             "judge the curve")
+        raise NandoctorError(
+            f"{table.path}: only {len(values)} point(s) of {name} ({coverage(table)}): too few to judge the curve"
+        )
     if table.format == "text-log" and read < max(3, 0.05 * total):
-        raise NandoctorError(f"could not find a loss series in {table.path} ({coverage(table)}; no known console "
-                             "format matched)")
+        raise NandoctorError(
+            f"could not find a loss series in {table.path} ({coverage(table)}; no known console format matched)"
+        )
     if not (series.is_loss_like(name) or series.is_grad_like(name) or "+" in name or name == "total"):
-        raise NandoctorError(f"could not find a loss series in {table.path} ({coverage(table)}; the columns are "
-                             f"{', '.join(list(table.frame.columns)[:12])})")
+        raise NandoctorError(
+            f"could not find a loss series in {table.path} ({coverage(table)}; the columns are "
+            f"{', '.join(list(table.frame.columns)[:12])})"
+        )
 
 
 def _sampled_spike_score(table: LogTable, name: str, first_row: int | None, score: float) -> float:
@@ -267,17 +286,26 @@ def _other_loss_findings(report, table, nonfinite_cols, name, first_row) -> None
         if col in picked or series.is_eval(col) or col in table.witness_cols:
             continue
         if series.is_loss_like(col) or series.is_grad_like(col):
-            report.add("ND301", "error", f"{col} became non-finite at {table.where(row)} (row {table.row_id(row)}) "
-                       f"while {name} stays finite", **_locator(table, str(table.path), col)(row),
-                       data={"first_nonfinite": table.point(row)})
+            report.add(
+                "ND301",
+                "error",
+                f"{col} became non-finite at {table.where(row)} (row {table.row_id(row)}) while {name} stays finite",
+                **_locator(table, str(table.path), col)(row),
+                data={"first_nonfinite": table.point(row)},
+            )
             return
     for tag, values in table.other_axis.items():
         bad = sorted(k for k, v in values.items() if v != v or v in (float("inf"), float("-inf")))
         if bad and (series.is_loss_like(tag) or series.is_grad_like(tag)):
             sev = "error" if not series.is_eval(tag) or bad[-1] == max(values) else "warning"
             code = "ND308" if series.is_eval(tag) else "ND301"
-            report.add(code, sev, f"{tag} (logged once per epoch) is non-finite at epoch {bad[0]} while {name} stays "
-                       "finite", path=str(table.path), where=f"{tag} @ epoch {bad[0]}")
+            report.add(
+                code,
+                sev,
+                f"{tag} (logged once per epoch) is non-finite at epoch {bad[0]} while {name} stays finite",
+                path=str(table.path),
+                where=f"{tag} @ epoch {bad[0]}",
+            )
 
 
 def _missing_findings(report, table, name, missing) -> None:
@@ -285,10 +313,15 @@ def _missing_findings(report, table, name, missing) -> None:
     where = table.where(rows[0])
     if broke:
         return  # the empty cells were taken as the break (ND301 names them)
-    report.add("ND315", "warning", f"{name} is missing (an empty cell) at {where}"
-               + (f" and {len(rows) - 1} more row(s)" if len(rows) > 1 else "")
-               + " while the other columns were logged: pandas writes NaN as an empty cell",
-               **_locator(table, str(table.path), name)(rows[0]), data=table.point(rows[0]))
+    report.add(
+        "ND315",
+        "warning",
+        f"{name} is missing (an empty cell) at {where}"
+        + (f" and {len(rows) - 1} more row(s)" if len(rows) > 1 else "")
+        + " while the other columns were logged: pandas writes NaN as an empty cell",
+        **_locator(table, str(table.path), name)(rows[0]),
+        data=table.point(rows[0]),
+    )
 
 
 def _witness_break(table: LogTable, rows, name: str = ""):
@@ -335,41 +368,64 @@ def _loss_findings(report, table, shape, name, values, rows, onset_row, witness,
 
     if witness is not None and shape.first_bad is not None and not np.isfinite(values[shape.first_bad]):
         if witness[0] == "nan_recovery":
-            report.summary["notes"].append(f"the trainer itself detected the NaN/Inf loss at "
-                                           f"{table.where(witness[1])} and reloaded last.pt to recover")
+            report.summary["notes"].append(
+                f"the trainer itself detected the NaN/Inf loss at "
+                f"{table.where(witness[1])} and reloaded last.pt to recover"
+            )
         witness = None  # the chosen series shows the break itself
     if first is not None:
         what = "non-finite" if witness else fmt_value(values[shape.first_bad])
         via = f" (seen in {witness[0]}; the logged {name} stayed finite)" if witness else ""
         healthy = f"; last healthy {idx} {last['index']}" if last else ""
-        report.add("ND301", "error", f"{name} became {what} at {table.where(first_row)} (row {first['row']}){via}"
-                   f"{healthy}; pattern {shape.pattern}", **loc(first_row),
-                   data={"first_nonfinite": first, "last_healthy": last})
+        report.add(
+            "ND301",
+            "error",
+            f"{name} became {what} at {table.where(first_row)} (row {first['row']}){via}"
+            f"{healthy}; pattern {shape.pattern}",
+            **loc(first_row),
+            data={"first_nonfinite": first, "last_healthy": last},
+        )
     if shape.pattern in PATTERN_CODES:
         code = PATTERN_CODES[shape.pattern]
         row = onset_row if onset_row is not None else first_row
         tail = "" if first is not None else " and is still diverging at the end of the log"
         fix = advice.FIXES[shape.pattern]
-        report.add(code, "error", f"{name}: {shape.detail}{tail}; likely {advice.CAUSES[shape.pattern]}",
-                   **loc(row), data={"onset": table.point(row)},
-                   fix=f"{fix[0].upper()}{fix[1:]}. See `nandoctor explain {code}`.")
+        report.add(
+            code,
+            "error",
+            f"{name}: {shape.detail}{tail}; likely {advice.CAUSES[shape.pattern]}",
+            **loc(row),
+            data={"onset": table.point(row)},
+            fix=f"{fix[0].upper()}{fix[1:]}. See `nandoctor explain {code}`.",
+        )
     for p, v, z in shape.spikes[:5]:
         point = table.point(int(rows[p]))
-        report.add("ND302", "warning", f"{name} spiked to {fmt_value(v)} ({z:.0f} sigma above its rolling mean) at "
-                   f"{idx} {point['index']} and came back down (spike score {shape.spike_score:.2%})",
-                   **loc(int(rows[p])), data=point)
+        report.add(
+            "ND302",
+            "warning",
+            f"{name} spiked to {fmt_value(v)} ({z:.0f} sigma above its rolling mean) at "
+            f"{idx} {point['index']} and came back down (spike score {shape.spike_score:.2%})",
+            **loc(int(rows[p])),
+            data=point,
+        )
     if witness is not None:
         wp, wrow = table.point(witness[1]), witness[1]
         logged = table.frame[name].to_numpy(dtype=float)[wrow] if name in table.frame.columns else float("nan")
         if witness[0] == "nan_recovery":
-            msg = (f"Ultralytics detected a NaN/Inf loss at {table.where(wrow)} and reloaded last.pt to recover "
-                   f"(its console says so; the {name} printed there may still look finite)")
+            msg = (
+                f"Ultralytics detected a NaN/Inf loss at {table.where(wrow)} and reloaded last.pt to recover "
+                f"(its console says so; the {name} printed there may still look finite)"
+            )
         elif logged == 0.0:
-            msg = (f"{witness[0]} is non-finite at {table.where(wrow)} while the logged {name} is exactly 0.0: the NaN "
-                   "loss was filtered out of the log (Hugging Face's logging_nan_inf_filter)")
+            msg = (
+                f"{witness[0]} is non-finite at {table.where(wrow)} while the logged {name} is exactly 0.0: the NaN "
+                "loss was filtered out of the log (Hugging Face's logging_nan_inf_filter)"
+            )
         else:
-            msg = (f"{witness[0]} is non-finite at {table.where(wrow)} while the logged {name} stays finite: the "
-                   "loss was filtered or averaged (Hugging Face's logging_nan_inf_filter does this)")
+            msg = (
+                f"{witness[0]} is non-finite at {table.where(wrow)} while the logged {name} stays finite: the "
+                "loss was filtered or averaged (Hugging Face's logging_nan_inf_filter does this)"
+            )
         report.add("ND310", "error", msg, **_locator(table, str(table.path), witness[0])(wrow), data=wp)
 
 
@@ -379,13 +435,23 @@ def _run_findings(report, table, shape, name, values, loc):
         stuck = evidence.not_learning(values)
         zeros = evidence.metrics_all_zero(table)
         if stuck and zeros:
-            report.add("ND313", "info", f"{name} went from {fmt_value(stuck[0])} to {fmt_value(stuck[1])} (median of the "
-                       f"first and last quarter) and {', '.join(zeros)} stayed 0: the run is not learning",
-                       path=str(table.path), where=name)
+            report.add(
+                "ND313",
+                "info",
+                f"{name} went from {fmt_value(stuck[0])} to {fmt_value(stuck[1])} (median of the "
+                f"first and last quarter) and {', '.join(zeros)} stayed 0: the run is not learning",
+                path=str(table.path),
+                where=name,
+            )
     for row in evidence.time_resets(table)[:3]:
         point = table.point(row)
-        report.add("ND314", "info", f"the time column went backwards at {table.index_name} {point['index']}: the "
-                   "run was resumed there", **loc(row), data=point)
+        report.add(
+            "ND314",
+            "info",
+            f"the time column went backwards at {table.index_name} {point['index']}: the run was resumed there",
+            **loc(row),
+            data=point,
+        )
 
 
 def _locator(table: LogTable, path: str, col: str):
@@ -393,6 +459,7 @@ def _locator(table: LogTable, path: str, col: str):
         if row is None:
             return {"path": path, "where": col}
         return {"path": path, "line": table.line_at(row), "where": f"{col} @ {table.index_name} {table.index_at(row)}"}
+
     return loc
 
 
@@ -461,15 +528,24 @@ def _validation_findings(report, table, nonfinite_cols, first_row, loc, name):
 
                 bad = np.flatnonzero(table.nonfinite(col))
                 at = ", ".join(str(table.index_at(int(r))) for r in bad[:5]) + (", ..." if len(bad) > 5 else "")
-                msg = (f"{col} was non-finite at {table.index_name} {at} ({len(bad)} row(s)) and recovered from "
-                       f"{table.where(recovered)} while {name} stayed finite; half-precision validation is the "
-                       "usual cause")
+                msg = (
+                    f"{col} was non-finite at {table.index_name} {at} ({len(bad)} row(s)) and recovered from "
+                    f"{table.where(recovered)} while {name} stayed finite; half-precision validation is the "
+                    "usual cause"
+                )
         elif row < first_row:
-            msg = (f"{col} went non-finite at {table.where(row)}, before {name} "
-                   f"({table.where(first_row)}): validation first is itself evidence")
+            msg = (
+                f"{col} went non-finite at {table.where(row)}, before {name} "
+                f"({table.where(first_row)}): validation first is itself evidence"
+            )
         if msg:
-            report.add("ND308", sev, msg, **loc(row) | {"where": f"{col} @ {table.index_name} {point['index']}"},
-                       data={"columns": [c for c, _ in val_bad]})
+            report.add(
+                "ND308",
+                sev,
+                msg,
+                **loc(row) | {"where": f"{col} @ {table.index_name} {point['index']}"},
+                data={"columns": [c for c, _ in val_bad]},
+            )
     starts = [r for _, r in nonfinite_cols]
     if starts:
         row = min(starts)
@@ -477,10 +553,13 @@ def _validation_findings(report, table, nonfinite_cols, first_row, loc, name):
         if snapped:
             point = table.point(row)
             parts = ", ".join(f"{c} {b:g} -> {a:g}" for c, b, a in snapped)
-            report.add("ND309", "warning", f"at {table.where(row)}, when values turned non-finite, "
-                       f"{parts}: not success, a symptom of NaN outputs",
-                       **loc(row) | {"where": f"{snapped[0][0]} @ {table.index_name} {point['index']}"},
-                       data={"metrics": [c for c, _, _ in snapped]})
+            report.add(
+                "ND309",
+                "warning",
+                f"at {table.where(row)}, when values turned non-finite, {parts}: not success, a symptom of NaN outputs",
+                **loc(row) | {"where": f"{snapped[0][0]} @ {table.index_name} {point['index']}"},
+                data={"metrics": [c for c, _, _ in snapped]},
+            )
 
 
 def _recovered_at(table: LogTable, col: str) -> int | None:
@@ -490,7 +569,7 @@ def _recovered_at(table: LogTable, col: str) -> int | None:
     bad = table.nonfinite(col)
     last_bad = int(np.flatnonzero(bad)[-1])
     v = table.frame[col].to_numpy(dtype=float)
-    later = np.flatnonzero(np.isfinite(v[last_bad + 1:]))
+    later = np.flatnonzero(np.isfinite(v[last_bad + 1 :]))
     return int(last_bad + 1 + later[0]) if len(later) else None
 
 
@@ -500,28 +579,54 @@ def _grad_findings(report, table, col, surges, clip, loc):
     if surges:
         row, value, factor = surges[0]
         point = table.point(row)
-        report.add("ND311", "warning", f"{col} jumped to {fmt_value(value)} ({factor:.1f}x the mean of the "
-                   f"up to {signals.SURGE_WINDOW} points before) at {table.index_name} {point['index']}"
-                   + (f"; {len(surges)} such jumps" if len(surges) > 1 else ""),
-                   **loc(row) | {"where": f"{col} @ {table.index_name} {point['index']}"}, data=point)
+        report.add(
+            "ND311",
+            "warning",
+            f"{col} jumped to {fmt_value(value)} ({factor:.1f}x the mean of the "
+            f"up to {signals.SURGE_WINDOW} points before) at {table.index_name} {point['index']}"
+            + (f"; {len(surges)} such jumps" if len(surges) > 1 else ""),
+            **loc(row) | {"where": f"{col} @ {table.index_name} {point['index']}"},
+            data=point,
+        )
     v = table.frame[col].to_numpy(dtype=float)
     big = np.flatnonzero(np.isfinite(v) & (v > 1000))
     if len(big) and not surges:
         point = table.point(int(big[0]))
-        report.add("ND311", "warning", f"{col} reached {fmt_value(v[big[0]])} at {table.index_name} {point['index']} "
-                   "(above the 1000 alarm threshold)", **loc(int(big[0])), data=point)
+        report.add(
+            "ND311",
+            "warning",
+            f"{col} reached {fmt_value(v[big[0]])} at {table.index_name} {point['index']} "
+            "(above the 1000 alarm threshold)",
+            **loc(int(big[0])),
+            data=point,
+        )
     if clip is not None:
-        report.add("ND312", "info", f"clip gradients at about {clip:g}: 2.5x the 99th percentile of the healthy "
-                   f"{col}", path=str(table.path), where=col, data={"clip_threshold": clip})
+        report.add(
+            "ND312",
+            "info",
+            f"clip gradients at about {clip:g}: 2.5x the 99th percentile of the healthy {col}",
+            path=str(table.path),
+            where=col,
+            data={"clip_threshold": clip},
+        )
 
 
 def _next_steps(table, pattern, first, grad_col, clip, lr, resume) -> list[str]:
     steps = [resume] if resume else []
-    steps += advice.triage_steps(pattern, table.index_name, first["index"] if first else None,
-                                 grad_col is not None, clip if pattern != "healthy" else None, lr, table.format)
+    steps += advice.triage_steps(
+        pattern,
+        table.index_name,
+        first["index"] if first else None,
+        grad_col is not None,
+        clip if pattern != "healthy" else None,
+        lr,
+        table.format,
+    )
     if pattern != "healthy":
-        steps.append("check the data and the config: `nandoctor check-data DATASET`, `nandoctor diagnose-config "
-                     "CONFIG --log " + str(table.path) + "`")
+        steps.append(
+            "check the data and the config: `nandoctor check-data DATASET`, `nandoctor diagnose-config "
+            "CONFIG --log " + str(table.path) + "`"
+        )
     return steps
 
 
@@ -536,7 +641,7 @@ def _curve(values):
     edges = np.linspace(0, n, CURVE_POINTS + 1).astype(int)
     out = []
     for a, b in zip(edges[:-1], edges[1:], strict=True):
-        block = v[a:max(b, a + 1)]
+        block = v[a : max(b, a + 1)]
         fin = block[np.isfinite(block)]
         out.append(float("nan") if len(fin) < len(block) else float(fin.max()))
     return out

@@ -12,7 +12,7 @@ from nandoctor.logs.series import is_eval
 from nandoctor.logs.table import LogTable
 
 _BOUNDED = re.compile(r"acc|precision|recall|map|f1|iou|top1|top5|auc", re.I)
-WARMUP_SHARE = 0.05     # early grad norms reflect the random init, not the regime to clip
+WARMUP_SHARE = 0.05  # early grad norms reflect the random init, not the regime to clip
 
 
 def nonfinite_columns(table: LogTable) -> list[tuple[str, int]]:
@@ -51,10 +51,10 @@ def missing_cells(table: LogTable):
     others_logged = np.logical_or.reduce([table.present(c) for c in others])
     seen_before = np.cumsum(present) > 0
     empty = ~present & others_logged & seen_before
-    if not empty.any() or present[:np.argmax(empty)].mean() < 0.9:
+    if not empty.any() or present[: np.argmax(empty)].mean() < 0.9:
         return None
     rows = np.flatnonzero(empty)
-    never_back = not present[rows[0]:].any()
+    never_back = not present[rows[0] :].any()
     if not never_back and len(rows) > max(2, 0.1 * (len(present) - rows[0])):
         return None  # empty again and again (eval rows written apart): a sparse log after all
     snapped = bool(snapped_metrics(table, int(rows[0])))
@@ -63,8 +63,10 @@ def missing_cells(table: LogTable):
         mask = table.written_nan.get(col, np.zeros(len(present), dtype=bool)).copy()
         mask[rows if never_back else rows[:1]] = True
         table.written_nan[col] = mask
-        table.notes.append(f"{col} has empty cells from {table.where(int(rows[0]))} on while the other columns "
-                           "were logged: taken as NaN written by pandas")
+        table.notes.append(
+            f"{col} has empty cells from {table.where(int(rows[0]))} on while the other columns "
+            "were logged: taken as NaN written by pandas"
+        )
     return [int(r) for r in rows], broke
 
 
@@ -94,7 +96,7 @@ def healthy_grad(table: LogTable, col: str, before_row: int | None):
     if before_row is not None:
         rows = rows[rows < before_row]
     if len(rows) >= 3:
-        rows = rows[max(1, int(len(rows) * WARMUP_SHARE)):]
+        rows = rows[max(1, int(len(rows) * WARMUP_SHARE)) :]
     return rows, v[rows]
 
 

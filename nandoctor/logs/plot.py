@@ -20,7 +20,7 @@ def check_target(target: Path, force: bool, inputs=()) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise NandoctorError("--plot needs matplotlib: pip install \"nandoctor[plot]\"") from None
+        raise NandoctorError('--plot needs matplotlib: pip install "nandoctor[plot]"') from None
 
 
 def write_plot(target: Path, table, report, force: bool = False) -> Path:
@@ -44,10 +44,11 @@ def write_plot(target: Path, table, report, force: bool = False) -> Path:
 
     if s["first_nonfinite"]:
         bx = x[at(s["first_nonfinite"])]
-        ax.axvline(bx, color="red", ls="--", label=f"first non-finite ({table.index_name} {s['first_nonfinite']['index']})")
+        ax.axvline(
+            bx, color="red", ls="--", label=f"first non-finite ({table.index_name} {s['first_nonfinite']['index']})"
+        )
     if s["onset"] and s["onset"] != s["first_nonfinite"]:
-        ax.axvline(x[at(s["onset"])], color="orange", ls=":",
-                   label=f"onset ({table.index_name} {s['onset']['index']})")
+        ax.axvline(x[at(s["onset"])], color="orange", ls=":", label=f"onset ({table.index_name} {s['onset']['index']})")
     for spike in s["spikes"][:20]:
         ax.plot([x[at(spike)]], [spike["value"]], "o", color="orange", ms=4)
     ax.set_xlabel(table.index_name)
@@ -56,10 +57,10 @@ def write_plot(target: Path, table, report, force: bool = False) -> Path:
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     try:
+
         def save(fh: object) -> None:  # write_atomic hands over the open binary temp file
             fig.savefig(cast("BinaryIO", fh), format="png")
 
-        return write_atomic(target, save, force=force,
-                            inputs=[table.path], what="--plot PNG")
+        return write_atomic(target, save, force=force, inputs=[table.path], what="--plot PNG")
     finally:
         plt.close(fig)

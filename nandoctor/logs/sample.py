@@ -21,15 +21,15 @@ from typing import Any, Callable
 from nandoctor.logs import signals
 from nandoctor.logs.columns import is_time_column
 
-CONTEXT = 1024            # exact rows kept before each break and at the end of the file
-MAX_CANDIDATES = 1024     # per block and series: a heavy-tailed series cannot flood the sample
+CONTEXT = 1024  # exact rows kept before each break and at the end of the file
+MAX_CANDIDATES = 1024  # per block and series: a heavy-tailed series cannot flood the sample
 
 
 @dataclass
 class Sample:
     """How a LogTable's frame was sampled from the file."""
 
-    row_ids: Any          # int64 ndarray: the log's 0-based data row of each kept frame row
+    row_ids: Any  # int64 ndarray: the log's 0-based data row of each kept frame row
     total_rows: int
     stride: int
     # per watched series ("+"-joined columns): (spikes, finite points, the log row of its first
@@ -48,11 +48,11 @@ class Sampler:
         """`watch(columns)`: the column groups (each summed) whose spikes and surges must be kept."""
         self.stride, self.watch_of = stride, watch
         self.columns: list[str] | None = None  # fixed by the first block
-        self.rows = 0                      # data rows seen so far
-        self.first_bad: set[str] = set()   # columns whose first non-finite row is already kept
+        self.rows = 0  # data rows seen so far
+        self.first_bad: set[str] = set()  # columns whose first non-finite row is already kept
         self.carry: dict[int, tuple] = {}  # per watched series: its last values and their rows
         self.exact: dict[int, list[int]] = {}  # per watched series: spike and surge neighbourhoods left to keep
-        self.after: dict[int, int] = {}    # per watched series: values after a spike still to keep (next block)
+        self.after: dict[int, int] = {}  # per watched series: values after a spike still to keep (next block)
         self.counts: dict[int, list] = {}  # per watched series: [spikes, finite points, first bad row or None]
         self.last_time: dict[str, float] = {}
         self.pending: tuple | None = None  # (frame, written, lines, base, keep mask)
@@ -116,18 +116,19 @@ class Sampler:
 
     def _keep_span(self, keep, first: int, last: int) -> None:
         """Keep block rows first..last; a negative `first` reaches back into the held block."""
-        keep[max(0, first):last + 1] = True
+        keep[max(0, first) : last + 1] = True
         if first < 0 and self.pending is not None:
             held = self.pending[4]
-            held[max(-len(held), first):] = True
+            held[max(-len(held), first) :] = True
 
     def _flush(self) -> None:
         if self.pending is None:
             return
         frame, written, lines, base, keep = self.pending
         idx = keep.nonzero()[0]
-        self.parts.append((frame.iloc[idx].reset_index(drop=True), {c: m[idx] for c, m in written.items()},
-                           lines[idx], base + idx))
+        self.parts.append(
+            (frame.iloc[idx].reset_index(drop=True), {c: m[idx] for c, m in written.items()}, lines[idx], base + idx)
+        )
         self.pending = None
 
     def _jumps(self, i: int, frame, written: dict, group: list[str], keep) -> None:
@@ -145,10 +146,10 @@ class Sampler:
         prev_v, prev_r = self.carry.get(i, (np.zeros(0), np.zeros(0, np.int64)))
         x = np.concatenate([prev_v, v[local]])
         rows = np.concatenate([prev_r, local])  # carried rows are negative: they belong to earlier blocks
-        self.carry[i] = (x[-signals.SPIKE_WINDOW:], rows[-signals.SPIKE_WINDOW:] - len(v))
+        self.carry[i] = (x[-signals.SPIKE_WINDOW :], rows[-signals.SPIKE_WINDOW :] - len(v))
         h = len(prev_v)
         todo = self.after.pop(i, 0)  # the points after a spike at the end of the block before
-        new = rows[h:h + todo]
+        new = rows[h : h + todo]
         if len(new):
             self._keep_span(keep, int(new[0]), int(new[-1]))
         if todo > len(new):
@@ -161,7 +162,7 @@ class Sampler:
         left = self.exact.setdefault(i, [signals.MAX_SPIKES, signals.MAX_SURGES])
         spans = ((0, spikes, signals.SPIKE_WINDOW, signals.RECOVERY_POINTS), (1, surges, signals.SURGE_WINDOW, 0))
         for kind, found, before, after in spans:
-            for p in found[:left[kind]]:
+            for p in found[: left[kind]]:
                 last = min(len(x) - 1, p + after)
                 self._keep_span(keep, int(rows[max(0, p - before)]), int(rows[last]))
                 if p + after > last:
@@ -195,4 +196,3 @@ class Sampler:
         self.last_time[col] = seq[-1]
         back = np.diff(np.concatenate(([prev], seq))) < 0
         return ok[back][:MAX_CANDIDATES]
-

@@ -11,12 +11,31 @@ from __future__ import annotations
 import re
 
 _EVAL = re.compile(r"(^|[/_ .-])(val|valid|validation|eval|test|dev)([/_ .-]|$)", re.I)
-_NOT_A_LOSS = re.compile(r"scale|scaler|time|runtime|second|(^|[/_])lr($|[/_])|learning_rate|rate$|count|"
-                         r"(^|[/_])num_|number|samples|tokens|images|flos|batch_size|seqlen|mem(ory)?($|[/_])|v_num|"
-                         r"iterations?$|skipped|weight$", re.I)
-_EXACT = {"loss", "train_loss", "train/loss", "loss/train", "training_loss", "total_loss", "train/total_loss",
-          "lm_loss", "train_loss_step", "train/loss_step", "loss/train_step", "loss_step", "train_loss_epoch",
-          "loss_epoch", "loss/total", "train/lm_loss", "avg_loss"}
+_NOT_A_LOSS = re.compile(
+    r"scale|scaler|time|runtime|second|(^|[/_])lr($|[/_])|learning_rate|rate$|count|"
+    r"(^|[/_])num_|number|samples|tokens|images|flos|batch_size|seqlen|mem(ory)?($|[/_])|v_num|"
+    r"iterations?$|skipped|weight$",
+    re.I,
+)
+_EXACT = {
+    "loss",
+    "train_loss",
+    "train/loss",
+    "loss/train",
+    "training_loss",
+    "total_loss",
+    "train/total_loss",
+    "lm_loss",
+    "train_loss_step",
+    "train/loss_step",
+    "loss/train_step",
+    "loss_step",
+    "train_loss_epoch",
+    "loss_epoch",
+    "loss/total",
+    "train/lm_loss",
+    "avg_loss",
+}
 _GRAD = re.compile(r"grad(ient)?[_ /]?norm|gradnorm", re.I)
 YOLO_PARTS = {"box", "obj", "cls", "dfl", "seg", "pose", "kobj", "giou", "l1", "rle"}
 
@@ -71,8 +90,19 @@ def choose(columns, prefer_suffix: str = "") -> tuple[list[str], str]:
 def _exact_rank(col: str, prefer_suffix: str) -> int:
     c = col.lower()
     base = c[: -len(prefer_suffix)] if prefer_suffix and c.endswith(prefer_suffix) else c
-    order = ["loss", "train_loss", "train/loss", "loss/train", "training_loss", "total_loss", "train/total_loss",
-             "lm_loss", "train/lm_loss", "loss/total", "avg_loss"]
+    order = [
+        "loss",
+        "train_loss",
+        "train/loss",
+        "loss/train",
+        "training_loss",
+        "total_loss",
+        "train/total_loss",
+        "lm_loss",
+        "train/lm_loss",
+        "loss/total",
+        "avg_loss",
+    ]
     rank = order.index(base) if base in order else len(order)
     if prefer_suffix:
         rank = rank * 2 + (0 if c.endswith(prefer_suffix) else 1)

@@ -36,21 +36,21 @@ from __future__ import annotations
 
 from typing import Any
 
-SPIKE_SIGMA = 7.0        # OLMo: > 7 sigma above the rolling mean
-SPIKE_WINDOW = 50        # values in that rolling mean
-SPIKE_MIN_HISTORY = 2    # earlier values needed before a point can be judged
-SPIKE_MIN_RISE = 0.5     # also at least half the mean above it
-SD_FLOOR = 1e-3          # the sd is at least this share of the mean
-RECOVERY_POINTS = 5      # a spike recovered when one of the next 5 values is back under its limit
-MAX_SPIKES = 50          # recovered spikes listed (the score counts them all)
-SURGE_FACTOR = 5.0       # playbook: grad norm growing 5x ...
-SURGE_WINDOW = 10        # ... over the mean of the 10 values before
-SURGE_MIN_HISTORY = 2    # earlier values needed before a point can be judged
-MAX_SURGES = 20          # surges listed
-JUMP_FACTOR = 3.0        # final jump: 3x the window's maximum ...
-JUMP_SIGMA = 7.0         # ... and 7 robust sigma above its median
-JUMP_STEP = 10.0         # a 10x step is sudden even after a small rise
-JUMP_MIN_SCALE = 0.25    # and at least a quarter of the run's starting level
+SPIKE_SIGMA = 7.0  # OLMo: > 7 sigma above the rolling mean
+SPIKE_WINDOW = 50  # values in that rolling mean
+SPIKE_MIN_HISTORY = 2  # earlier values needed before a point can be judged
+SPIKE_MIN_RISE = 0.5  # also at least half the mean above it
+SD_FLOOR = 1e-3  # the sd is at least this share of the mean
+RECOVERY_POINTS = 5  # a spike recovered when one of the next 5 values is back under its limit
+MAX_SPIKES = 50  # recovered spikes listed (the score counts them all)
+SURGE_FACTOR = 5.0  # playbook: grad norm growing 5x ...
+SURGE_WINDOW = 10  # ... over the mean of the 10 values before
+SURGE_MIN_HISTORY = 2  # earlier values needed before a point can be judged
+MAX_SURGES = 20  # surges listed
+JUMP_FACTOR = 3.0  # final jump: 3x the window's maximum ...
+JUMP_SIGMA = 7.0  # ... and 7 robust sigma above its median
+JUMP_STEP = 10.0  # a 10x step is sudden even after a small rise
+JUMP_MIN_SCALE = 0.25  # and at least a quarter of the run's starting level
 
 Array = Any  # numpy.ndarray; numpy is imported inside the functions (start-up time)
 
@@ -65,13 +65,13 @@ def _window_stats(x: Array, pos: Array, window: int, min_periods: int) -> tuple[
     mean, sd = np.full(len(pos), np.nan), np.full(len(pos), np.nan)
     offsets = np.arange(-window, 0)
     for a in range(0, len(pos), 8192):  # chunks bound the gathered windows' memory
-        p = pos[a:a + 8192]
+        p = pos[a : a + 8192]
         idx = p[:, None] + offsets[None, :]
         if len(p) and p[0] >= window:  # positions ascend: every window is full
             vals = x[idx]
             m = vals.mean(axis=1)
             dev = vals - m[:, None]
-            mean[a:a + 8192], sd[a:a + 8192] = m, np.sqrt((dev * dev).sum(axis=1) / (window - 1))
+            mean[a : a + 8192], sd[a : a + 8192] = m, np.sqrt((dev * dev).sum(axis=1) / (window - 1))
             continue
         valid = idx >= 0
         vals = np.where(valid, x[np.maximum(idx, 0)], 0.0)
@@ -81,8 +81,8 @@ def _window_stats(x: Array, pos: Array, window: int, min_periods: int) -> tuple[
             dev = np.where(valid, vals - m[:, None], 0.0)
             v = (dev * dev).sum(axis=1) / (count - 1)
         enough = count >= min_periods
-        mean[a:a + 8192] = np.where(enough, m, np.nan)
-        sd[a:a + 8192] = np.where(enough, np.sqrt(v), np.nan)
+        mean[a : a + 8192] = np.where(enough, m, np.nan)
+        sd[a : a + 8192] = np.where(enough, np.sqrt(v), np.nan)
     return mean, sd
 
 
@@ -98,7 +98,7 @@ def _previous(x: Array, k: int, fn: Any, empty: float) -> Array:
         r, span = nxt, span * 2
     if k > span:  # two overlapping spans cover k values
         full = r.copy()
-        fn(full[k - span:], r[:-(k - span)], out=full[k - span:])
+        fn(full[k - span :], r[: -(k - span)], out=full[k - span :])
         r = full
     out = np.full(len(x), empty)
     out[1:] = r[:-1]
@@ -149,7 +149,7 @@ def recovered_spikes(f: Array) -> tuple[list[tuple[int, float, float]], float]:
     rows, mean, sigma = spikes_at(f)
     spikes = []
     for r, m, sg in zip(rows, mean, sigma, strict=True):
-        after = f[r + 1:r + 1 + RECOVERY_POINTS]
+        after = f[r + 1 : r + 1 + RECOVERY_POINTS]
         if len(after) and (after <= m + SPIKE_SIGMA * sg).any():
             spikes.append((int(r), float(f[r]), float((f[r] - m) / sg)))
             if len(spikes) >= MAX_SPIKES:
@@ -200,14 +200,18 @@ def final_jump(g: Array, scale: float) -> bool:
     if n < 3:
         return False
     w = max(2, min(100, n // 50))
-    pre = g[-1 - w:-1]
+    pre = g[-1 - w : -1]
     med_pre = float(np.median(pre))
     sd_pre = max(1.4826 * float(np.median(np.abs(pre - med_pre))), SD_FLOOR * abs(med_pre), 1e-12)
-    earlier = g[max(0, n - 4 - 2 * w):n - 4]
+    earlier = g[max(0, n - 4 - 2 * w) : n - 4]
     calm = float(np.median(earlier)) if len(earlier) else med_pre
     # a 10x step is sudden even after a small rise, but not when the point before it is already up:
     # x1e5 per epoch on a short epoch log is geometric growth, not one bad step
     not_rising = g[-4:-1].max() <= 2 * calm or (g[-1] >= JUMP_STEP * g[-4:-1].max() and g[-2] <= 2 * calm)
     rise = g[-1] - med_pre
-    return bool(g[-1] >= JUMP_FACTOR * pre.max() and rise > JUMP_SIGMA * sd_pre and not_rising
-                and rise >= JUMP_MIN_SCALE * scale)
+    return bool(
+        g[-1] >= JUMP_FACTOR * pre.max()
+        and rise > JUMP_SIGMA * sd_pre
+        and not_rising
+        and rise >= JUMP_MIN_SCALE * scale
+    )

@@ -17,23 +17,23 @@ class LogTable:
     opposed to cells left empty because the metric was not logged on that row (Lightning, HF).
     """
 
-    frame: Any                              # pandas.DataFrame, float64 columns
-    format: str                             # reader name, e.g. "ultralytics-results"
+    frame: Any  # pandas.DataFrame, float64 columns
+    format: str  # reader name, e.g. "ultralytics-results"
     path: Path
-    index_col: str | None                   # column holding the epoch/step as written, None: row number
-    index_name: str                         # "epoch" or "step"
-    epoch_col: str | None = None            # column with epochs (may differ from index_col)
+    index_col: str | None  # column holding the epoch/step as written, None: row number
+    index_name: str  # "epoch" or "step"
+    epoch_col: str | None = None  # column with epochs (may differ from index_col)
     loss_cols: list[str] = field(default_factory=list)  # default primary loss (summed when several)
     witness_cols: list[str] = field(default_factory=list)  # non-finite here also marks the break
     written_nan: dict[str, Any] = field(default_factory=dict)  # column -> bool ndarray
-    lines: Any = None                       # per-row 1-based line numbers in the file, or None
+    lines: Any = None  # per-row 1-based line numbers in the file, or None
     notes: list[str] = field(default_factory=list)
-    sample: Any = None                      # logs.sample.Sample when the frame holds a sample of a huge log
-    sparse: bool = False                    # rows log different metrics (Lightning): an empty cell is "not logged"
-    batch_col: str | None = None            # batch k within the epoch (k/N counters), when the log prints one
-    lines_total: int | None = None          # lines in the file (text logs) or records (structured logs)
+    sample: Any = None  # logs.sample.Sample when the frame holds a sample of a huge log
+    sparse: bool = False  # rows log different metrics (Lightning): an empty cell is "not logged"
+    batch_col: str | None = None  # batch k within the epoch (k/N counters), when the log prints one
+    lines_total: int | None = None  # lines in the file (text logs) or records (structured logs)
     other_axis: dict = field(default_factory=dict)  # TensorBoard tags on another clock: tag -> {epoch: value}
-    lines_read: int | None = None           # how many of them a reader understood
+    lines_read: int | None = None  # how many of them a reader understood
 
     def __post_init__(self) -> None:
         # A reader names its columns from the header; a column that held no numbers was dropped.

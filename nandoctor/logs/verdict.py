@@ -49,16 +49,16 @@ class LogVerdict:
     """What analyze-log concluded about one log: the curve's pattern and when it broke."""
 
     pattern: str | None
-    index_name: str | None                  # "epoch" or "step": the axis the points are dated on
+    index_name: str | None  # "epoch" or "step": the axis the points are dated on
     first_nonfinite: Point | None
     last_healthy: Point | None
-    onset: Point | None                     # where a named divergence began
-    nonfinite_columns: tuple[str, ...]      # every column that went non-finite, the loss's or not
+    onset: Point | None  # where a named divergence began
+    nonfinite_columns: tuple[str, ...]  # every column that went non-finite, the loss's or not
     rows: int | None
     epochs_to_nonfinite: float | None
     suggested_lr: float | None
     clip_threshold: float | None
-    resumes: tuple[Point, ...] = ()         # rows where the time column restarted (ND314): a resumed run
+    resumes: tuple[Point, ...] = ()  # rows where the time column restarted (ND314): a resumed run
 
     @classmethod
     def of(cls, report: Report) -> LogVerdict:

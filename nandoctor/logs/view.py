@@ -46,8 +46,13 @@ def summary_view(report, console=None) -> list:
     if s.get("lines") is not None and s.get("lines_read") is not None:
         out.append(Text(f"  read {s['lines_read']:,} of {s['lines']:,} lines, {s['points']:,} points", style="dim"))
     if s.get("sampled"):
-        out.append(Text(f"  sampled: {s['sampled']['kept_rows']:,} of {s['rows']:,} rows read closely (1 in "
-                        f"{s['sampled']['every']}, plus every row around a break, spike, surge or resume)", style="dim"))
+        out.append(
+            Text(
+                f"  sampled: {s['sampled']['kept_rows']:,} of {s['rows']:,} rows read closely (1 in "
+                f"{s['sampled']['every']}, plus every row around a break, spike, surge or resume)",
+                style="dim",
+            )
+        )
     curve = getattr(report, "curve", None)
     if curve:
         line = Text("  ")

@@ -47,9 +47,19 @@ def _ends_with_newline(path: Path) -> bool:
         return False
 
 
-def watch_log(path: Path, *, metric: str | None = None, interval: float = 2.0, timeout: float = 3600.0,
-              emit: Callable[[str], None] = lambda line: None, plot: Path | None = None, force: bool = False,
-              heartbeat: int = 30, clock=time.monotonic, sleep=time.sleep) -> Report:
+def watch_log(
+    path: Path,
+    *,
+    metric: str | None = None,
+    interval: float = 2.0,
+    timeout: float = 3600.0,
+    emit: Callable[[str], None] = lambda line: None,
+    plot: Path | None = None,
+    force: bool = False,
+    heartbeat: int = 30,
+    clock=time.monotonic,
+    sleep=time.sleep,
+) -> Report:
     """Poll `path` until an alarm fires or `timeout` seconds pass; return the last analysis.
 
     `summary["watch"]` says why it stopped: {"stopped": "alarm", "codes": [...]} (the Report is
@@ -64,8 +74,10 @@ def watch_log(path: Path, *, metric: str | None = None, interval: float = 2.0, t
     seen, last, latest, error, polls, restarts = 0, None, None, None, 0, 0
     last_point, known, plotted, gone = "", None, False, False  # known: the last file seen there (inode, device, size)
     waiting_said = False
-    emit(f"watching {path} every {interval:g} s (stops at the first non-finite loss or early warning, "
-         f"or after {timeout:g} s)")
+    emit(
+        f"watching {path} every {interval:g} s (stops at the first non-finite loss or early warning, "
+        f"or after {timeout:g} s)"
+    )
     while True:
         polls += 1
         ident = _identity(path)
@@ -130,6 +142,9 @@ def watch_log(path: Path, *, metric: str | None = None, interval: float = 2.0, t
             emit(f"stopped: --timeout {timeout:g} s reached with no alarm ({seen} points; exit 3)")
             return latest
         if polls % heartbeat == 0:
-            emit(f"still watching after {clock() - start:.0f} s: {seen} points"
-                 + (f", last {last_point}" if last_point else "") + (f" ({error})" if error and not seen else ""))
+            emit(
+                f"still watching after {clock() - start:.0f} s: {seen} points"
+                + (f", last {last_point}" if last_point else "")
+                + (f" ({error})" if error and not seen else "")
+            )
         sleep(max(0.0, min(interval, deadline - clock())))

@@ -23,16 +23,16 @@ _MAX_YAML_PEEK = 4 * 1024 * 1024  # args.yaml is a few KB; refuse to parse a hug
 @dataclass
 class RunLayout:
     root: Path
-    framework: str = "generic"                            # ultralytics | hf | lightning | generic
-    log: Path | None = None                               # the log the links are computed from
+    framework: str = "generic"  # ultralytics | hf | lightning | generic
+    log: Path | None = None  # the log the links are computed from
     other_logs: list[Path] = field(default_factory=list)
     checkpoints: list[Path] = field(default_factory=list)  # files or folders for inspect-ckpt
-    config: Path | None = None                            # the config to repair
+    config: Path | None = None  # the config to repair
     other_configs: list[Path] = field(default_factory=list)
     dataset: Path | None = None
-    training_args: Path | None = None                     # HF training_args.bin (a pickle, read restrictedly)
-    units: list[Path] = field(default_factory=list)       # folders resumed as a whole (HF checkpoint-N)
-    args: dict[str, Any] = field(default_factory=dict)    # Ultralytics args.yaml, when readable
+    training_args: Path | None = None  # HF training_args.bin (a pickle, read restrictedly)
+    units: list[Path] = field(default_factory=list)  # folders resumed as a whole (HF checkpoint-N)
+    args: dict[str, Any] = field(default_factory=dict)  # Ultralytics args.yaml, when readable
     notes: list[tuple[str, Path | None]] = field(default_factory=list)  # what is missing, as info
 
     def is_empty(self) -> bool:
@@ -41,9 +41,13 @@ class RunLayout:
     def to_dict(self) -> dict[str, Any]:
         s = lambda p: str(p) if p else None  # noqa: E731
         return {
-            "framework": self.framework, "log": s(self.log), "other_logs": [s(p) for p in self.other_logs],
-            "checkpoints": [s(p) for p in self.checkpoints], "config": s(self.config),
-            "other_configs": [s(p) for p in self.other_configs], "dataset": s(self.dataset),
+            "framework": self.framework,
+            "log": s(self.log),
+            "other_logs": [s(p) for p in self.other_logs],
+            "checkpoints": [s(p) for p in self.checkpoints],
+            "config": s(self.config),
+            "other_configs": [s(p) for p in self.other_configs],
+            "dataset": s(self.dataset),
             "training_args": s(self.training_args),
         }
 
@@ -99,8 +103,11 @@ def _find_dataset(layout: RunLayout) -> None:
     if not isinstance(data, str) or not data.strip():
         return
     written = Path(data)
-    candidates = [written] if written.is_absolute() else [layout.root / written, layout.root.parent / written,
-                                                         Path.cwd() / written]
+    candidates = (
+        [written]
+        if written.is_absolute()
+        else [layout.root / written, layout.root.parent / written, Path.cwd() / written]
+    )
     for c in candidates:
         try:
             if c.exists():
@@ -108,8 +115,9 @@ def _find_dataset(layout: RunLayout) -> None:
                 return
         except OSError:
             continue
-    layout.notes.append((f"dataset {data!r} named by args.yaml `data:` does not exist here; "
-                         "the labels were not checked", layout.config))
+    layout.notes.append(
+        (f"dataset {data!r} named by args.yaml `data:` does not exist here; the labels were not checked", layout.config)
+    )
 
 
 def discover(root: Path) -> RunLayout:
@@ -126,13 +134,19 @@ def discover(root: Path) -> RunLayout:
         _generic(layout, names)
 
     if layout.log is None:
-        layout.notes.append(("no training log found (results.csv, trainer_state.json, metrics.csv, "
-                             "training_history.csv): the NaN could not be dated", None))
+        layout.notes.append(
+            (
+                "no training log found (results.csv, trainer_state.json, metrics.csv, "
+                "training_history.csv): the NaN could not be dated",
+                None,
+            )
+        )
     if not layout.checkpoints:
         layout.notes.append(("no checkpoints found: nothing to resume from", None))
     if layout.config is None and layout.training_args is None:
-        layout.notes.append(("no training config found (args.yaml or a *.yaml beside the run): "
-                             "no repaired config written", None))
+        layout.notes.append(
+            ("no training config found (args.yaml or a *.yaml beside the run): no repaired config written", None)
+        )
     return layout
 
 
@@ -150,8 +164,14 @@ def _ultralytics(layout: RunLayout, names: dict[str, os.DirEntry]) -> None:
         _find_dataset(layout)
 
 
-HF_MODEL_FILES = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors", "adapter_model.bin",
-                  "model.safetensors.index.json", "pytorch_model.bin.index.json")
+HF_MODEL_FILES = (
+    "model.safetensors",
+    "pytorch_model.bin",
+    "adapter_model.safetensors",
+    "adapter_model.bin",
+    "model.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+)
 HF_STATE_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json")
 
 
@@ -163,8 +183,10 @@ def _hf_checkpoint(names: dict[str, os.DirEntry]) -> bool:
 def _hf(layout: RunLayout, names: dict[str, os.DirEntry]) -> None:
     layout.framework = "hf"
     root = layout.root
-    ckpts = sorted((root / n for n, e in names.items() if n.startswith("checkpoint-") and _is_dir(e)),
-                   key=lambda p: _number(p.name))
+    ckpts = sorted(
+        (root / n for n, e in names.items() if n.startswith("checkpoint-") and _is_dir(e)),
+        key=lambda p: _number(p.name),
+    )
     if not ckpts and _hf_checkpoint(names):  # RUN_DIR is itself one checkpoint-N folder: one unit
         layout.checkpoints = layout.units = [root]
         layout.training_args = root / "training_args.bin" if "training_args.bin" in names else None
@@ -188,8 +210,10 @@ def _hf(layout: RunLayout, names: dict[str, os.DirEntry]) -> None:
 def _lightning(layout: RunLayout, names: dict[str, os.DirEntry]) -> None:
     layout.framework = "lightning"
     root = layout.root
-    versions = sorted((Path(e.path) for e in _entries(root / "lightning_logs")
-                       if _is_dir(e) and e.name.startswith("version_")), key=lambda p: _number(p.name))
+    versions = sorted(
+        (Path(e.path) for e in _entries(root / "lightning_logs") if _is_dir(e) and e.name.startswith("version_")),
+        key=lambda p: _number(p.name),
+    )
     if not versions and "metrics.csv" in names:  # RUN_DIR is itself a version_N folder
         versions = [root]
     logs = [v / "metrics.csv" for v in reversed(versions) if (v / "metrics.csv").is_file()]
@@ -207,8 +231,7 @@ def _lightning(layout: RunLayout, names: dict[str, os.DirEntry]) -> None:
 
 def _generic(layout: RunLayout, names: dict[str, os.DirEntry]) -> None:
     root = layout.root
-    logs = [root / d / "training_history.csv" for d in ("", "logs")
-            if (root / d / "training_history.csv").is_file()]
+    logs = [root / d / "training_history.csv" for d in ("", "logs") if (root / d / "training_history.csv").is_file()]
     logs += [p for d in ("", "logs") for p in _files(root / d, (".log",))]
     if logs:
         layout.log, layout.other_logs = logs[0], logs[1:]
@@ -223,7 +246,6 @@ def _configs(layout: RunLayout, root: Path) -> None:
     """Top-level YAML (and DeepSpeed JSON) configs; our own *_fixed outputs are never inputs."""
     found = [p for p in _files(root, YAML_SUFFIXES) if not p.stem.endswith("_fixed")]
     found += [p for p in _files(root, (".json",)) if p.name.startswith("ds_config")]
-    preferred = sorted(found, key=lambda p: (not any(k in p.name.lower() for k in ("train", "config", "args")),
-                                              p.name))
+    preferred = sorted(found, key=lambda p: (not any(k in p.name.lower() for k in ("train", "config", "args")), p.name))
     if preferred and layout.config is None:
         layout.config, layout.other_configs = preferred[0], preferred[1:]

@@ -55,8 +55,11 @@ class _Engines:
         except ImportError as exc:
             if self.strict:
                 raise
-            self.report.add("ND506", "info", f"{name} is not available in this installation ({exc}); "
-                            "that part of the diagnosis was skipped")
+            self.report.add(
+                "ND506",
+                "info",
+                f"{name} is not available in this installation ({exc}); that part of the diagnosis was skipped",
+            )
             return None
 
     def skip(self, name: str, path: Path, why: str) -> None:
@@ -85,8 +88,9 @@ class _Engines:
             return sub
         record.update(status="failed", reason=reason)
         if primary:
-            self.failures[path] = self.report.add("ND504", "warning", f"{name} could not analyse {path}: {reason}",
-                                                  path=str(path))
+            self.failures[path] = self.report.add(
+                "ND504", "warning", f"{name} could not analyse {path}: {reason}", path=str(path)
+            )
         else:
             self.report.add("ND503", "info", f"{path} skipped: {reason}", path=str(path))
         return None
@@ -111,17 +115,24 @@ def triage(run_dir: Path, *, no_data: bool = False, force: bool = False, strict:
     """Diagnose a run folder; `strict` (from --debug) lets engine exceptions propagate."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise NandoctorError(f"{run_dir} is not a folder; triage takes a run folder "
-                             "(for one file use inspect-ckpt, analyze-log, diagnose-config or check-data)")
+        raise NandoctorError(
+            f"{run_dir} is not a folder; triage takes a run folder "
+            "(for one file use inspect-ckpt, analyze-log, diagnose-config or check-data)"
+        )
     layout = discover(run_dir)
     if layout.is_empty():
         runs = [p.name for p in _child_runs(run_dir)]
         if runs:
-            raise NandoctorError(f"{run_dir} holds several runs; triage one of them: "
-                                 + ", ".join(str(run_dir / r) for r in runs[:5]) + (" ..." if len(runs) > 5 else ""))
-        raise NandoctorError(f"{run_dir}: found no log, checkpoint or config to triage (looked for args.yaml, "
-                             "results.csv, weights/, checkpoint-*/, lightning_logs/, training_history.csv, "
-                             "*.pt, *.ckpt, *.safetensors, *.yaml)")
+            raise NandoctorError(
+                f"{run_dir} holds several runs; triage one of them: "
+                + ", ".join(str(run_dir / r) for r in runs[:5])
+                + (" ..." if len(runs) > 5 else "")
+            )
+        raise NandoctorError(
+            f"{run_dir}: found no log, checkpoint or config to triage (looked for args.yaml, "
+            "results.csv, weights/, checkpoint-*/, lightning_logs/, training_history.csv, "
+            "*.pt, *.ckpt, *.safetensors, *.yaml)"
+        )
 
     report = Report(command="triage")
     engines = _Engines(report, strict)
@@ -188,8 +199,12 @@ def _segment(timeline: Timeline) -> dict[str, Any] | None:
     s = timeline.judged
     if timeline.segment_end is None or s is None:
         return None
-    return {"pattern": s.pattern, "first_nonfinite": _point(s.first_nonfinite),
-            "last_healthy": _point(s.last_healthy), "segment_end": timeline.segment_end}
+    return {
+        "pattern": s.pattern,
+        "first_nonfinite": _point(s.first_nonfinite),
+        "last_healthy": _point(s.last_healthy),
+        "segment_end": timeline.segment_end,
+    }
 
 
 def _child_runs(folder: Path) -> list[Path]:
@@ -201,6 +216,7 @@ def _child_runs(folder: Path) -> list[Path]:
 
 # --- the log: when did it break -----------------------------------------------------------------
 
+
 def _read_log(engines: _Engines, layout: RunLayout) -> tuple[Timeline, dict[str, Any] | None]:
     """The log's timeline, and analyze-log's summary of it (diagnose-config reuses it instead of
     reading the log again); None when there is no log or it could not be analysed."""
@@ -210,8 +226,9 @@ def _read_log(engines: _Engines, layout: RunLayout) -> tuple[Timeline, dict[str,
     if sub is None:
         short = _rows_of_a_short_log(layout)
         if short is None:
-            engines.only_one_failed(layout.log, "the NaN could not be dated, so no checkpoint could be placed "
-                                                "before or after it")
+            engines.only_one_failed(
+                layout.log, "the NaN could not be dated, so no checkpoint could be placed before or after it"
+            )
         return short or Timeline(), None
     whole = judged = LogVerdict.of(sub)
     timeline = Timeline(whole=whole)
@@ -258,8 +275,12 @@ def _rows_of_a_short_log(layout: RunLayout) -> Timeline | None:
         return None
     if table.total_rows < 1 or evidence.nonfinite_columns(table) or evidence.missing_cells(table):
         return None
-    return Timeline(rows=int(table.total_rows), index_name=table.index_name, axis=table.index_name or "epoch",
-                    base=_epoch_base(layout))
+    return Timeline(
+        rows=int(table.total_rows),
+        index_name=table.index_name,
+        axis=table.index_name or "epoch",
+        base=_epoch_base(layout),
+    )
 
 
 _MAX_SEGMENT_LOG = 64 * 1024 * 1024  # results.csv is a few KB; a resume split of a huge file is not attempted
@@ -312,17 +333,26 @@ def _latest_segment(engines: _Engines, layout: RunLayout, whole: LogVerdict) -> 
         segment_end = int(float(data[-1][column]))
     except (IndexError, ValueError, OverflowError):
         return None
-    verdict = (f"non-finite at epoch {index_of(latest.first_nonfinite)}"
-               if latest.first_nonfinite else f"pattern {latest.pattern}")
-    engines.report.add("ND508", "info", f"results.csv was resumed at epoch {resume.index} (the time column "
-                       f"restarts): the non-finite epoch {first.index} is in the segment the resume "
-                       f"replaced; checkpoints are judged against the latest segment (analyze-log: {verdict})",
-                       path=str(layout.log), where=f"epoch {resume.index}",
-                       data={"resumed_at": resume.to_dict(), "superseded_nonfinite": first.to_dict()})
+    verdict = (
+        f"non-finite at epoch {index_of(latest.first_nonfinite)}"
+        if latest.first_nonfinite
+        else f"pattern {latest.pattern}"
+    )
+    engines.report.add(
+        "ND508",
+        "info",
+        f"results.csv was resumed at epoch {resume.index} (the time column "
+        f"restarts): the non-finite epoch {first.index} is in the segment the resume "
+        f"replaced; checkpoints are judged against the latest segment (analyze-log: {verdict})",
+        path=str(layout.log),
+        where=f"epoch {resume.index}",
+        data={"resumed_at": resume.to_dict(), "superseded_nonfinite": first.to_dict()},
+    )
     return latest, segment_end
 
 
 # --- the checkpoints: which ones to trust -------------------------------------------------------
+
 
 def _place_checkpoints(engines: _Engines, layout: RunLayout, timeline: Timeline) -> list[Checkpoint]:
     entries: list[CheckpointVerdict] = []
@@ -362,8 +392,10 @@ def _final_model_step(layout: RunLayout) -> int | None:
 
 # --- the config: repaired with the log's diagnosis ---------------------------------------------
 
-def _repair_config(engines: _Engines, layout: RunLayout, force: bool, *,
-                   log: dict[str, Any] | None) -> ConfigRepair | None:
+
+def _repair_config(
+    engines: _Engines, layout: RunLayout, force: bool, *, log: dict[str, Any] | None
+) -> ConfigRepair | None:
     """`log`: analyze-log's summary of layout.log, None when there is none or it could not be read.
     The first config repaired (written, or kept from an earlier triage) is the one returned."""
     if layout.config is None and layout.training_args is not None:
@@ -375,9 +407,16 @@ def _repair_config(engines: _Engines, layout: RunLayout, force: bool, *,
         # the output is named from the path as found, so a symlinked config never leads us to write
         # beside its target, outside the run folder
         output = config.with_name(f"{config.stem}_fixed.yaml") if config.suffix in (".yaml", ".yml") else None
-        sub = engines.call("diagnose-config", config, primary=primary and i == 0, output=output,
-                           log=layout.log if log is not None else None, log_summary=log, force=force,
-                           keep_existing=not force)
+        sub = engines.call(
+            "diagnose-config",
+            config,
+            primary=primary and i == 0,
+            output=output,
+            log=layout.log if log is not None else None,
+            log_summary=log,
+            force=force,
+            keep_existing=not force,
+        )
         judged = judged or sub is not None
         if sub is None or result is not None:
             continue
@@ -396,19 +435,26 @@ def _scalar_training_args(path: Path) -> dict[str, Any]:
 
     obj = read_any(path).obj
     fields = obj.fields if isinstance(obj, Stub) else obj if isinstance(obj, dict) else {}
-    return {str(k): v for k, v in fields.items()
-            if isinstance(k, str) and not k.startswith("_") and k not in _NOT_ARGUMENTS
-            and (v is None or isinstance(v, (bool, int, float, str)))}
+    return {
+        str(k): v
+        for k, v in fields.items()
+        if isinstance(k, str)
+        and not k.startswith("_")
+        and k not in _NOT_ARGUMENTS
+        and (v is None or isinstance(v, (bool, int, float, str)))
+    }
 
 
 # attributes TrainingArguments.__post_init__ sets on itself: pickled with the object, but
 # TrainingArguments(**fields) refuses them, so the repaired YAML must not carry them
-_NOT_ARGUMENTS = frozenset({"mixed_precision", "deepspeed_plugin", "fsdp_plugin_args", "distributed_state",
-                            "hf_deepspeed_config"})
+_NOT_ARGUMENTS = frozenset(
+    {"mixed_precision", "deepspeed_plugin", "fsdp_plugin_args", "distributed_state", "hf_deepspeed_config"}
+)
 
 
-def _repair_training_args(engines: _Engines, layout: RunLayout, force: bool, *,
-                          log: dict[str, Any] | None) -> ConfigRepair | None:
+def _repair_training_args(
+    engines: _Engines, layout: RunLayout, force: bool, *, log: dict[str, Any] | None
+) -> ConfigRepair | None:
     """An HF run without a YAML config: diagnose the TrainingArguments saved in training_args.bin and
     write the repaired ones as training_args_fixed.yaml (HfArgumentParser.parse_yaml_file reads it)."""
     import tempfile
@@ -430,9 +476,15 @@ def _repair_training_args(engines: _Engines, layout: RunLayout, force: bool, *,
     with tempfile.TemporaryDirectory(prefix="nandoctor-") as tmp:
         source = Path(tmp) / "training_args.yaml"
         source.write_text(yaml.safe_dump(fields, sort_keys=False))
-        sub = engines.call("diagnose-config", source, output=layout.root / "training_args_fixed.yaml",
-                           log=layout.log if log is not None else None, log_summary=log, force=force,
-                           keep_existing=not force)
+        sub = engines.call(
+            "diagnose-config",
+            source,
+            output=layout.root / "training_args_fixed.yaml",
+            log=layout.log if log is not None else None,
+            log_summary=log,
+            force=force,
+            keep_existing=not force,
+        )
     engines.runs["diagnose-config"][-1]["path"] = str(binary)
     for f in engines.report.findings:  # point at the file the user has, not our temporary YAML
         if f.path == str(source):

@@ -52,8 +52,10 @@ def _edit(text: str, set_keys: dict[str, object], drop: set[str]) -> str:
             seen.add(key)
             old = m.group(2).split("#", 1)[0].strip()
             new = _yaml_scalar(set_keys[key])
-            out.append(f"{key}: {new}" + (f"  # nandoctor: {old} -> {new}, a new run folder / the clean weights"
-                                          if old != new else ""))
+            out.append(
+                f"{key}: {new}"
+                + (f"  # nandoctor: {old} -> {new}, a new run folder / the clean weights" if old != new else "")
+            )
             continue
         out.append(line)
     out += [f"{k}: {_yaml_scalar(v)}  # nandoctor: added" for k, v in set_keys.items() if k not in seen]
@@ -66,8 +68,12 @@ def make_safe_to_paste(path: Path, layout: RunLayout, weights: str | None) -> No
         return
     target = new_run_folder(layout)
     if layout.framework == "ultralytics":
-        keys: dict[str, object] = {"project": str(target.parent), "name": target.name, "exist_ok": False,
-                                   "resume": False}
+        keys: dict[str, object] = {
+            "project": str(target.parent),
+            "name": target.name,
+            "exist_ok": False,
+            "resume": False,
+        }
         if weights:
             keys.update(model=str(weights), pretrained=str(weights))
         text = _edit(path.read_text(encoding="utf-8"), keys, drop={"save_dir"})
@@ -81,8 +87,9 @@ def make_safe_to_paste(path: Path, layout: RunLayout, weights: str | None) -> No
         except yaml.YAMLError:
             doc = {}
         steps, warm = doc.get("max_steps"), doc.get("warmup_steps")
-        if (isinstance(steps, int) and isinstance(warm, int) and steps > 0 and warm >= 1
-                and warm >= steps // 2):  # a warmup as long as the run never reaches the repaired LR
+        if (
+            isinstance(steps, int) and isinstance(warm, int) and steps > 0 and warm >= 1 and warm >= steps // 2
+        ):  # a warmup as long as the run never reaches the repaired LR
             keys["warmup_steps"] = max(1, round(0.05 * steps))
         text = _edit(text, keys, drop={"logging_dir"})
     else:

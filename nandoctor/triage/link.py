@@ -32,11 +32,11 @@ class Checkpoint:
 
     path: str
     status: str
-    epoch: int | None      # as stored (Ultralytics: 0-based)
+    epoch: int | None  # as stored (Ultralytics: 0-based)
     step: int | None
     resumable: bool
     log_index: int | None  # the log epoch/step whose end state it holds, in the log's own numbering
-    verdict: str = ""      # recommended | trusted | after-nonfinite | poisoned | undated | ...
+    verdict: str = ""  # recommended | trusted | after-nonfinite | poisoned | undated | ...
 
 
 @dataclass
@@ -47,15 +47,15 @@ class Timeline:
 
     whole: LogVerdict | None = None
     judged: LogVerdict | None = None
-    segment_end: int | None = None     # last epoch of the latest segment, when the log was split
+    segment_end: int | None = None  # last epoch of the latest segment, when the log was split
     superseded_nan: int | None = None  # the non-finite epoch in the segment the resume replaced
-    nan_at: int | None = None          # first non-finite index on `axis`
+    nan_at: int | None = None  # first non-finite index on `axis`
     healthy_to: int | None = None
-    diverged_at: int | None = None     # onset of a named divergence
-    axis: str | None = None            # "epoch" or "step"; None without a log
+    diverged_at: int | None = None  # onset of a named divergence
+    axis: str | None = None  # "epoch" or "step"; None without a log
     index_name: str | None = None
     rows: int | None = None
-    base: int = 1                      # the epoch results.csv counts from
+    base: int = 1  # the epoch results.csv counts from
 
 
 def index_of(value: Point | int | float | None) -> int | None:
@@ -85,6 +85,7 @@ def first_logged_epoch(path: Path) -> int | None:
 def lightning_epochs(timeline: Timeline, log: Path) -> None:
     """Link Lightning on epochs: metrics.csv's `step` is global_step - 1 on epoch-end rows while the
     checkpoint stores global_step, but both count epochs from 0 and every row carries its epoch."""
+
     def epoch(step: int | None) -> int | None:
         return step if timeline.index_name == "epoch" or step is None else epoch_at_step(log, step)
 
@@ -135,8 +136,9 @@ def _unit_of(path: Path, roots: tuple[Path, ...] = ()) -> Path:
     return path
 
 
-def group_units(entries: Sequence[CheckpointVerdict], roots: Sequence[Path] = (),
-                optimizers: Sequence[Path] = ()) -> list[Checkpoint]:
+def group_units(
+    entries: Sequence[CheckpointVerdict], roots: Sequence[Path] = (), optimizers: Sequence[Path] = ()
+) -> list[Checkpoint]:
     """`optimizers`: optimizer files inspect-ckpt listed beside the weights rather than as checkpoints
     (an HF folder without trainer_state.json); they make their unit resumable."""
     groups: dict[Path, list[CheckpointVerdict]] = {}
@@ -159,9 +161,11 @@ def group_units(entries: Sequence[CheckpointVerdict], roots: Sequence[Path] = ()
         if step is None and (m := _STEP_IN_NAME.search(name)):
             step = int(m.group(1))
         # an HF folder resumes with its optimizer.pt; a file stands alone as inspect-ckpt judged it
-        resumable = any(m.resumable for m in members) or (
-            len(members) > 1 and "optimizer.pt" in names) or any(
-            _unit_of(o, tuple(roots)) == path for o in optimizers)
+        resumable = (
+            any(m.resumable for m in members)
+            or (len(members) > 1 and "optimizer.pt" in names)
+            or any(_unit_of(o, tuple(roots)) == path for o in optimizers)
+        )
         units.append(Checkpoint(str(path), status, epoch, step, resumable, None))
     return units
 
@@ -178,8 +182,7 @@ def place(c: Checkpoint, layout: RunLayout, timeline: Timeline) -> int | None:
     return c.epoch  # Lightning counts both from 0; a generic script is assumed to count both alike
 
 
-def ultralytics_ending(report: Report, layout: RunLayout, timeline: Timeline,
-                       units: list[Checkpoint]) -> bool | None:
+def ultralytics_ending(report: Report, layout: RunLayout, timeline: Timeline, units: list[Checkpoint]) -> bool | None:
     """Did the Ultralytics run finish? Its final step strips the optimizer from last.pt (epoch -1);
     a last.pt that still holds one, with fewer results.csv rows than `epochs`, ended early. With
     no non-finite value logged, 8.4's NaN recovery is the likely end: it keeps the NaN epoch out of
@@ -193,12 +196,18 @@ def ultralytics_ending(report: Report, layout: RunLayout, timeline: Timeline,
     if not (isinstance(rows, int) and isinstance(asked, int) and not isinstance(asked, bool) and rows < asked):
         return None
     if timeline.nan_at is None:
-        report.add("ND507", "warning", f"the run stopped after epoch {rows} of {asked} and last.pt still holds "
-                   "its optimizer, yet results.csv has no non-finite value: Ultralytics (8.4 and later) keeps a "
-                   "NaN epoch out of results.csv, reloads last.pt up to 3 times and then stops with 'NaN "
-                   f"persisted', so epoch {rows + 1} probably went non-finite (a crash or a kill ends the same "
-                   "way; the console says which)", path=str(layout.log) if layout.log else last.path,
-                   where=f"epoch {rows + 1}", data={"rows": rows, "epochs": asked})
+        report.add(
+            "ND507",
+            "warning",
+            f"the run stopped after epoch {rows} of {asked} and last.pt still holds "
+            "its optimizer, yet results.csv has no non-finite value: Ultralytics (8.4 and later) keeps a "
+            "NaN epoch out of results.csv, reloads last.pt up to 3 times and then stops with 'NaN "
+            f"persisted', so epoch {rows + 1} probably went non-finite (a crash or a kill ends the same "
+            "way; the console says which)",
+            path=str(layout.log) if layout.log else last.path,
+            where=f"epoch {rows + 1}",
+            data={"rows": rows, "epochs": asked},
+        )
     return False
 
 
@@ -222,34 +231,61 @@ def choose(report: Report, units: list[Checkpoint], timeline: Timeline) -> dict[
         if segment_end is not None and c.log_index is not None and c.log_index > segment_end:
             # the resumed segment has not reached this epoch: the file is the superseded segment's
             c.verdict = "after-nonfinite"
-            report.add("ND501", "error", f"{Path(c.path).name} holds {axis} {c.log_index}, which only the segment "
-                       f"before the resume reached (non-finite from {axis} {timeline.superseded_nan}); the "
-                       f"resumed run has logged up to {axis} {segment_end}", path=c.path,
-                       where=f"{axis} {c.log_index}", data={"log_index": c.log_index})
+            report.add(
+                "ND501",
+                "error",
+                f"{Path(c.path).name} holds {axis} {c.log_index}, which only the segment "
+                f"before the resume reached (non-finite from {axis} {timeline.superseded_nan}); the "
+                f"resumed run has logged up to {axis} {segment_end}",
+                path=c.path,
+                where=f"{axis} {c.log_index}",
+                data={"log_index": c.log_index},
+            )
             continue
         if c.status == "not-a-model":
             c.verdict = c.status  # never recommended, never counted as a checkpoint
             continue
         if c.status in BAD:
             c.verdict = c.status
-        elif onset is not None and c.log_index is not None and c.log_index >= onset and (
-                nan_at is None or c.log_index < nan_at):
+        elif (
+            onset is not None
+            and c.log_index is not None
+            and c.log_index >= onset
+            and (nan_at is None or c.log_index < nan_at)
+        ):
             c.verdict = "after-divergence"
-            report.add("ND501", "error", f"{Path(c.path).name} looks {c.status} but holds {axis} {c.log_index}; "
-                       f"the loss began to diverge at {axis} {onset} ({pattern}), so its weights "
-                       "come from diverging training even where they are finite", path=c.path,
-                       where=f"{axis} {c.log_index}", data={"log_index": c.log_index, "diverged_at": onset})
+            report.add(
+                "ND501",
+                "error",
+                f"{Path(c.path).name} looks {c.status} but holds {axis} {c.log_index}; "
+                f"the loss began to diverge at {axis} {onset} ({pattern}), so its weights "
+                "come from diverging training even where they are finite",
+                path=c.path,
+                where=f"{axis} {c.log_index}",
+                data={"log_index": c.log_index, "diverged_at": onset},
+            )
         elif nan_at is not None and c.log_index is not None and c.log_index >= nan_at:
             c.verdict = "after-nonfinite"
             stored = ", ".join(f"{k} {v}" for k, v in (("epoch", c.epoch), ("step", c.step)) if v is not None)
-            report.add("ND501", "error", f"{Path(c.path).name} looks {c.status} but holds {axis} {c.log_index} "
-                       f"(stored {stored}); the loss was already non-finite at {axis} {nan_at}, so its weights "
-                       "come from broken training", path=c.path, where=f"{axis} {c.log_index}",
-                       data={"log_index": c.log_index, "first_nonfinite": nan_at})
+            report.add(
+                "ND501",
+                "error",
+                f"{Path(c.path).name} looks {c.status} but holds {axis} {c.log_index} "
+                f"(stored {stored}); the loss was already non-finite at {axis} {nan_at}, so its weights "
+                "come from broken training",
+                path=c.path,
+                where=f"{axis} {c.log_index}",
+                data={"log_index": c.log_index, "first_nonfinite": nan_at},
+            )
         elif broke and c.log_index is None:
             c.verdict = "undated"
-            report.add("ND505", "info", f"{Path(c.path).name} stores no {axis} and its name gives none, so "
-                       f"it cannot be placed before or after {axis} {(healthy_to or 0) + 1}; not recommended", path=c.path)
+            report.add(
+                "ND505",
+                "info",
+                f"{Path(c.path).name} stores no {axis} and its name gives none, so "
+                f"it cannot be placed before or after {axis} {(healthy_to or 0) + 1}; not recommended",
+                path=c.path,
+            )
         elif c.status != "clean":
             c.verdict = c.status
         elif broke and not before(c):
@@ -273,9 +309,15 @@ def choose(report: Report, units: list[Checkpoint], timeline: Timeline) -> dict[
         chosen["restart_weights"] = weights_only.path
     if units and (broke or weights_only is None):
         where = f" at or before {axis} {healthy_to}" if broke else ""
-        report.add("ND502", "warning" if weights_only is None else "info",
-                   f"none of the {len(units)} checkpoint(s) is clean, resumable and saved{where}"
-                   + (f"; {Path(weights_only.path).name} holds clean weights to start a new run from"
-                      if weights_only else "; restart with the repaired config"),
-                   data={"checkpoints": [c.path for c in units]})
+        report.add(
+            "ND502",
+            "warning" if weights_only is None else "info",
+            f"none of the {len(units)} checkpoint(s) is clean, resumable and saved{where}"
+            + (
+                f"; {Path(weights_only.path).name} holds clean weights to start a new run from"
+                if weights_only
+                else "; restart with the repaired config"
+            ),
+            data={"checkpoints": [c.path for c in units]},
+        )
     return chosen

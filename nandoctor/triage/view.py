@@ -9,11 +9,22 @@ from typing import Any
 from nandoctor.findings import Report, Severity
 
 ENGINE_OF = {"1": "check-data", "2": "inspect-ckpt", "3": "analyze-log", "4": "diagnose-config", "5": "triage"}
-FRAMEWORK = {"ultralytics": "Ultralytics", "hf": "Hugging Face Trainer", "lightning": "Lightning",
-             "generic": "generic PyTorch"}
-VERDICT_STYLE = {"recommended": "bold green", "trusted": "green", "after-nonfinite": "bold red",
-                 "after-divergence": "bold red", "not-a-model": "dim",
-                 "poisoned": "bold red", "unsafe": "bold red", "unreadable": "red"}
+FRAMEWORK = {
+    "ultralytics": "Ultralytics",
+    "hf": "Hugging Face Trainer",
+    "lightning": "Lightning",
+    "generic": "generic PyTorch",
+}
+VERDICT_STYLE = {
+    "recommended": "bold green",
+    "trusted": "green",
+    "after-nonfinite": "bold red",
+    "after-divergence": "bold red",
+    "not-a-model": "dim",
+    "poisoned": "bold red",
+    "unsafe": "bold red",
+    "unreadable": "red",
+}
 
 
 def _index(value: Any) -> Any:
@@ -32,8 +43,10 @@ def what_happened(s: dict[str, Any]) -> list[str]:
         line += f"; pattern: {s['pattern']}." if s.get("pattern") else "."
         lines.append(line)
     elif log and s.get("nonfinite_columns"):  # analyze-log's verdict: the loss held, other columns did not
-        lines.append(f"The training loss stays finite, but {', '.join(s['nonfinite_columns'])} went non-finite "
-                     f"(pattern: {s.get('pattern')}; analyze-log's findings say when).")
+        lines.append(
+            f"The training loss stays finite, but {', '.join(s['nonfinite_columns'])} went non-finite "
+            f"(pattern: {s.get('pattern')}; analyze-log's findings say when)."
+        )
     elif log and s.get("pattern"):
         lines.append(f"The log shows no non-finite value (pattern: {s['pattern']}).")
     elif not log:
@@ -66,8 +79,9 @@ def summary_view(report: Report, console=None) -> list:
     console = console or stdout_console()
     width = wrap_width(console)
     s = report.summary
-    paths = [str(x) for x in (s.get("run_dir"), s.get("recommended"), s.get("restart_weights"),
-                              s.get("fixed_config")) if x]
+    paths = [
+        str(x) for x in (s.get("run_dir"), s.get("recommended"), s.get("restart_weights"), s.get("fixed_config")) if x
+    ]
     out: list = [Text("What happened", style="bold underline")]
     for line in what_happened(s):
         out += [Text(x) for x in wrap(line, width, "  ", "    ", paths)]
@@ -78,12 +92,22 @@ def summary_view(report: Report, console=None) -> list:
         rows = []
         for c in s["checkpoints"]:
             verdict = c.get("verdict", "")
-            rows.append([Text(Path(c["path"]).name), c["status"], str(c.get("epoch", "")),
-                         "" if c.get("log_index") is None else str(c["log_index"]),
-                         Text(verdict, style=VERDICT_STYLE.get(verdict, "yellow"))])
-        out += fitted_table(console, "Checkpoints on the log's timeline", ["checkpoint", "status", "stored epoch",
-                                                                           f"holds {axis}", "verdict"],
-                            rows, key=[0, 4, 3])
+            rows.append(
+                [
+                    Text(Path(c["path"]).name),
+                    c["status"],
+                    str(c.get("epoch", "")),
+                    "" if c.get("log_index") is None else str(c["log_index"]),
+                    Text(verdict, style=VERDICT_STYLE.get(verdict, "yellow")),
+                ]
+            )
+        out += fitted_table(
+            console,
+            "Checkpoints on the log's timeline",
+            ["checkpoint", "status", "stored epoch", f"holds {axis}", "verdict"],
+            rows,
+            key=[0, 4, 3],
+        )
         if s.get("framework") == "ultralytics" and s.get("first_nonfinite"):
             out.append(Text("  epochN.pt counts epochs from 0: it holds results.csv epoch N+1", style="dim"))
         out.append(Text(""))
@@ -101,8 +125,10 @@ def summary_view(report: Report, console=None) -> list:
         count = {sev: sum(f.severity is sev for f in found) for sev in Severity}
         head = Text("  ")
         head.append(engine, style="bold")
-        head.append((f" on {on}" if on else "") + f": {count[Severity.ERROR]} error(s), "
-                    f"{count[Severity.WARNING]} warning(s), {count[Severity.INFO]} info")
+        head.append(
+            (f" on {on}" if on else "") + f": {count[Severity.ERROR]} error(s), "
+            f"{count[Severity.WARNING]} warning(s), {count[Severity.INFO]} info"
+        )
         out.append(head)
         codes: dict[tuple, int] = {}
         for f in found:

@@ -22,8 +22,9 @@ def _trained(fp16_state: bool = False) -> tuple[Any, dict]:
     import torch
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.Flatten(),
-                              torch.nn.Linear(8 * 6 * 6, 4))
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 4)
+    )
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     net(torch.randn(2, 3, 8, 8)).square().mean().backward()
     opt.step()
@@ -34,17 +35,27 @@ def _trained(fp16_state: bool = False) -> tuple[Any, dict]:
     return net, state
 
 
-def _yolo(path: Path, *, model: dict | None = None, optimizer: dict | None = None, epoch: int = 4,
-          **extra: Any) -> list:
+def _yolo(
+    path: Path, *, model: dict | None = None, optimizer: dict | None = None, epoch: int = 4, **extra: Any
+) -> list:
     """An Ultralytics-shaped torch.save dict: model, ema, optimizer, epoch (+ train_args, train_results...)."""
     import torch
 
     net, state = _trained()
     weights = model if model is not None else net.state_dict()
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"epoch": epoch, "best_fitness": 0.5, "model": weights,
-                "ema": {k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
-                "updates": 40, "optimizer": optimizer if optimizer is not None else state, **extra}, path)
+    torch.save(
+        {
+            "epoch": epoch,
+            "best_fitness": 0.5,
+            "model": weights,
+            "ema": {k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+            "updates": 40,
+            "optimizer": optimizer if optimizer is not None else state,
+            **extra,
+        },
+        path,
+    )
     return [path]
 
 
@@ -58,16 +69,32 @@ def _hf_checkpoint(folder: Path, *, optimizer: dict | None = None, log_history: 
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "model.safetensors"))
     torch.save(optimizer if optimizer is not None else state, folder / "optimizer.pt")
     step = int(folder.name.rpartition("-")[2])
-    history = log_history if log_history is not None else [
-        {"epoch": 0.5, "step": step // 2, "loss": 1.3, "grad_norm": 2.1, "learning_rate": 5e-5},
-        {"epoch": 1.0, "step": step, "loss": 0.9, "grad_norm": 1.7, "learning_rate": 4e-5}]
-    (folder / "trainer_state.json").write_text(json.dumps({
-        "global_step": step, "epoch": 1.0, "max_steps": 4 * step, "log_history": history,
-        "best_metric": None, "best_model_checkpoint": None}, indent=2))
+    history = (
+        log_history
+        if log_history is not None
+        else [
+            {"epoch": 0.5, "step": step // 2, "loss": 1.3, "grad_norm": 2.1, "learning_rate": 5e-5},
+            {"epoch": 1.0, "step": step, "loss": 0.9, "grad_norm": 1.7, "learning_rate": 4e-5},
+        ]
+    )
+    (folder / "trainer_state.json").write_text(
+        json.dumps(
+            {
+                "global_step": step,
+                "epoch": 1.0,
+                "max_steps": 4 * step,
+                "log_history": history,
+                "best_metric": None,
+                "best_model_checkpoint": None,
+            },
+            indent=2,
+        )
+    )
     return [folder]
 
 
 # --- ND200 unreadable checkpoint -------------------------------------------------------------------
+
 
 @example("ND200", "bad", "inspect-ckpt")
 def _(tmp: Path) -> list:
@@ -84,6 +111,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND201 non-finite weights ----------------------------------------------------------------------
+
 
 @example("ND201", "bad", "inspect-ckpt")
 def _(tmp: Path) -> list:
@@ -105,6 +133,7 @@ def _(tmp: Path) -> list:
 
 # --- ND202 unsafe pickle ---------------------------------------------------------------------------
 
+
 @example("ND202", "bad", "inspect-ckpt")
 def _(tmp: Path) -> list:
     """A best.pt whose pickle calls os.system: the payload as tests/pickle_corpus.py writes it."""
@@ -114,8 +143,10 @@ def _(tmp: Path) -> list:
 
     from tests.pickle_corpus import Reduce
 
-    torch.save({"model": {"fc.weight": torch.randn(4, 4)}, "epoch": 3,
-                "extra": Reduce(os.system, f"touch {tmp / 'canary'}")}, tmp / "best.pt")
+    torch.save(
+        {"model": {"fc.weight": torch.randn(4, 4)}, "epoch": 3, "extra": Reduce(os.system, f"touch {tmp / 'canary'}")},
+        tmp / "best.pt",
+    )
     return [tmp / "best.pt"]
 
 
@@ -129,6 +160,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND203 non-finite optimizer state --------------------------------------------------------------
+
 
 @example("ND203", "bad", "inspect-ckpt")
 def _(tmp: Path) -> list:
@@ -144,6 +176,7 @@ def _(tmp: Path) -> list:
 
 # --- ND204 negative Adam second moment -------------------------------------------------------------
 
+
 @example("ND204", "bad", "inspect-ckpt")
 def _(tmp: Path) -> list:
     _, state = _trained()
@@ -158,6 +191,7 @@ def _(tmp: Path) -> list:
 
 # --- ND205 nan_to_num sanitising signature ---------------------------------------------------------
 
+
 @example("ND205", "bad", "inspect-ckpt")
 def _(tmp: Path) -> list:
     """Inf replaced by 65504 before saving, as recent Ultralytics does: no NaN left, the fp16 EMA pinned."""
@@ -165,8 +199,9 @@ def _(tmp: Path) -> list:
 
     net, _ = _trained()
     weights = net.state_dict()
-    weights["1.running_var"] = torch.nan_to_num(torch.tensor([float("inf"), 1.0, 0.8, 1.2, 0.9, 1.1, 1.0, 0.7]),
-                                                posinf=65504.0).half()
+    weights["1.running_var"] = torch.nan_to_num(
+        torch.tensor([float("inf"), 1.0, 0.8, 1.2, 0.9, 1.1, 1.0, 0.7]), posinf=65504.0
+    ).half()
     return _yolo(tmp / "last.pt", model=weights)
 
 
@@ -176,6 +211,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND206 BatchNorm running_var not positive ------------------------------------------------------
+
 
 def _bn_safetensors(path: Path, zero_var: bool) -> list:
     from safetensors.torch import save_file
@@ -200,19 +236,26 @@ def _(tmp: Path) -> list:
 
 # --- ND207 normalisation weight collapsed to zero --------------------------------------------------
 
+
 def _sharded(folder: Path, weights: dict) -> list:
     """A model split over two safetensors shards with the index transformers' save_pretrained writes."""
     from safetensors.torch import save_file
 
     names = sorted(weights)
-    parts = {"model-00001-of-00002.safetensors": names[: len(names) // 2],
-             "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+    parts = {
+        "model-00001-of-00002.safetensors": names[: len(names) // 2],
+        "model-00002-of-00002.safetensors": names[len(names) // 2 :],
+    }
     folder.mkdir(parents=True)
     for shard, keys in parts.items():
         save_file({k: weights[k].contiguous() for k in keys}, str(folder / shard))
     total = sum(t.numel() * t.element_size() for t in weights.values())
-    (folder / "model.safetensors.index.json").write_text(json.dumps(
-        {"metadata": {"total_size": total}, "weight_map": {k: s for s, keys in parts.items() for k in keys}}, indent=2))
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps(
+            {"metadata": {"total_size": total}, "weight_map": {k: s for s, keys in parts.items() for k in keys}},
+            indent=2,
+        )
+    )
     return [folder]
 
 
@@ -220,9 +263,14 @@ def _bn_model(zero_norm: bool) -> dict:
     import torch
 
     torch.manual_seed(1)
-    weights = {"model.8.conv.weight": torch.randn(16, 8, 3, 3), "model.8.bn.weight": torch.ones(16),
-               "model.8.bn.bias": torch.zeros(16), "model.8.bn.running_mean": torch.randn(16),
-               "model.8.bn.running_var": torch.rand(16) + 0.5, "model.9.linear.weight": torch.randn(10, 16)}
+    weights = {
+        "model.8.conv.weight": torch.randn(16, 8, 3, 3),
+        "model.8.bn.weight": torch.ones(16),
+        "model.8.bn.bias": torch.zeros(16),
+        "model.8.bn.running_mean": torch.randn(16),
+        "model.8.bn.running_var": torch.rand(16) + 0.5,
+        "model.9.linear.weight": torch.randn(10, 16),
+    }
     if zero_norm:
         weights["model.8.bn.weight"] = torch.zeros(16)
     return weights
@@ -240,6 +288,7 @@ def _(tmp: Path) -> list:
 
 # --- ND208 fp16 exp_avg_sq flushed to zero ---------------------------------------------------------
 
+
 @example("ND208", "bad", "inspect-ckpt")
 def _(tmp: Path) -> list:
     _, state = _trained(fp16_state=True)
@@ -255,14 +304,22 @@ def _(tmp: Path) -> list:
 
 # --- ND209 GradScaler scale collapsed --------------------------------------------------------------
 
+
 def _with_scaler(path: Path, init_scale: float, model: dict | None = None) -> list:
     """A plain AMP loop's checkpoint: model, optimizer and GradScaler state_dicts."""
     import torch
 
     net, state = _trained()
     scaler = torch.amp.GradScaler("cpu", init_scale=init_scale)
-    torch.save({"model_state_dict": model if model is not None else net.state_dict(), "optimizer_state_dict": state,
-                "scaler": scaler.state_dict(), "epoch": 7}, path)
+    torch.save(
+        {
+            "model_state_dict": model if model is not None else net.state_dict(),
+            "optimizer_state_dict": state,
+            "scaler": scaler.state_dict(),
+            "epoch": 7,
+        },
+        path,
+    )
     return [path]
 
 
@@ -278,12 +335,17 @@ def _(tmp: Path) -> list:
 
 # --- ND210 NaN in the stored loss history ----------------------------------------------------------
 
+
 def _results(nan_from: int | None) -> dict:
     losses = [1.9, 1.5, 1.3, 1.2, 1.1, 1.05]
     if nan_from is not None:
         losses[nan_from:] = [float("nan")] * (len(losses) - nan_from)
-    return {"epoch": list(range(1, 7)), "train/box_loss": losses, "train/cls_loss": [x / 2 for x in losses],
-            "metrics/mAP50(B)": [0.1, 0.2, 0.3, 0.35, 0.38, 0.4]}
+    return {
+        "epoch": list(range(1, 7)),
+        "train/box_loss": losses,
+        "train/cls_loss": [x / 2 for x in losses],
+        "metrics/mAP50(B)": [0.1, 0.2, 0.3, 0.35, 0.38, 0.4],
+    }
 
 
 @example("ND210", "bad", "inspect-ckpt")
@@ -297,6 +359,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND211 values beyond fp16 range ----------------------------------------------------------------
+
 
 def _amp_model(absmax: float) -> dict:
     net, _ = _trained()
@@ -317,6 +380,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND212 no clean checkpoint ---------------------------------------------------------------------
+
 
 def _poisoned(path: Path) -> None:
     net, _ = _trained()
@@ -339,6 +403,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND213 tensors not scanned ---------------------------------------------------------------------
+
 
 @example("ND213", "bad", "inspect-ckpt")
 def _(tmp: Path) -> list:
@@ -367,6 +432,7 @@ def _(tmp: Path) -> list:
 
 # --- ND214 not a model checkpoint ------------------------------------------------------------------
 
+
 @example("ND214", "bad", "inspect-ckpt")
 def _(tmp: Path) -> list:
     """rng_state.pth as Trainer._save_rng_state writes it: random, numpy and torch generator states."""
@@ -376,8 +442,10 @@ def _(tmp: Path) -> list:
     import torch
 
     _hf_checkpoint(tmp / "checkpoint-500")
-    torch.save({"python": random.getstate(), "numpy": np.random.get_state(), "cpu": torch.random.get_rng_state()},
-               tmp / "checkpoint-500" / "rng_state.pth")
+    torch.save(
+        {"python": random.getstate(), "numpy": np.random.get_state(), "cpu": torch.random.get_rng_state()},
+        tmp / "checkpoint-500" / "rng_state.pth",
+    )
     return [tmp / "checkpoint-500" / "rng_state.pth"]
 
 
@@ -389,12 +457,15 @@ def _(tmp: Path) -> list:
     import torch
 
     _hf_checkpoint(tmp / "checkpoint-500")
-    torch.save({"python": random.getstate(), "numpy": np.random.get_state(), "cpu": torch.random.get_rng_state()},
-               tmp / "checkpoint-500" / "rng_state.pth")
+    torch.save(
+        {"python": random.getstate(), "numpy": np.random.get_state(), "cpu": torch.random.get_rng_state()},
+        tmp / "checkpoint-500" / "rng_state.pth",
+    )
     return [tmp / "checkpoint-500"]
 
 
 # --- ND215 exploded weights or loss ----------------------------------------------------------------
+
 
 def _run(folder: Path, last_scale: float) -> list:
     """A plain loop's epoch_9.pt and epoch_10.pt; the second's weights `last_scale` times the first's."""
@@ -402,12 +473,17 @@ def _run(folder: Path, last_scale: float) -> list:
 
     net, state = _trained()
     folder.mkdir()
-    torch.save({"epoch": 9, "model_state_dict": net.state_dict(), "optimizer_state_dict": state,
-                "val_loss": 0.41}, folder / "epoch_9.pt")
-    grown = {k: v * last_scale if v.is_floating_point() and k.endswith("weight") else v
-             for k, v in net.state_dict().items()}
-    torch.save({"epoch": 10, "model_state_dict": grown, "optimizer_state_dict": state, "val_loss": 0.39},
-               folder / "epoch_10.pt")
+    torch.save(
+        {"epoch": 9, "model_state_dict": net.state_dict(), "optimizer_state_dict": state, "val_loss": 0.41},
+        folder / "epoch_9.pt",
+    )
+    grown = {
+        k: v * last_scale if v.is_floating_point() and k.endswith("weight") else v for k, v in net.state_dict().items()
+    }
+    torch.save(
+        {"epoch": 10, "model_state_dict": grown, "optimizer_state_dict": state, "val_loss": 0.39},
+        folder / "epoch_10.pt",
+    )
     return [folder]
 
 
@@ -423,23 +499,43 @@ def _(tmp: Path) -> list:
 
 # --- ND216 non-finite trainer bookkeeping ----------------------------------------------------------
 
+
 def _lightning(path: Path, kth_value: float) -> list:
     """The dict Lightning's Trainer.save_checkpoint writes, with ModelCheckpoint's callback state."""
     import torch
 
     net, state = _trained()
-    key = "ModelCheckpoint{'monitor': 'val_loss', 'mode': 'min', 'every_n_train_steps': 0, 'every_n_epochs': 1, " \
-          "'train_time_interval': None}"
-    torch.save({
-        "epoch": 3, "global_step": 120, "pytorch-lightning_version": "2.6.6", "state_dict": net.state_dict(),
-        "loops": {"fit_loop": {"state_dict": {}, "epoch_progress": {"total": {"ready": 4, "completed": 3}}}},
-        "callbacks": {key: {"monitor": "val_loss", "best_model_score": torch.tensor(0.41),
-                            "best_model_path": str(path), "current_score": torch.tensor(0.41),
-                            "dirpath": str(path.parent), "best_k_models": {str(path): torch.tensor(0.41)},
-                            "kth_best_model_path": str(path), "kth_value": torch.tensor(kth_value),
-                            "last_model_path": ""}},
-        "optimizer_states": [state], "lr_schedulers": [], "hparams_name": "kwargs",
-        "hyper_parameters": {"lr": 1e-3}}, path)
+    key = (
+        "ModelCheckpoint{'monitor': 'val_loss', 'mode': 'min', 'every_n_train_steps': 0, 'every_n_epochs': 1, "
+        "'train_time_interval': None}"
+    )
+    torch.save(
+        {
+            "epoch": 3,
+            "global_step": 120,
+            "pytorch-lightning_version": "2.6.6",
+            "state_dict": net.state_dict(),
+            "loops": {"fit_loop": {"state_dict": {}, "epoch_progress": {"total": {"ready": 4, "completed": 3}}}},
+            "callbacks": {
+                key: {
+                    "monitor": "val_loss",
+                    "best_model_score": torch.tensor(0.41),
+                    "best_model_path": str(path),
+                    "current_score": torch.tensor(0.41),
+                    "dirpath": str(path.parent),
+                    "best_k_models": {str(path): torch.tensor(0.41)},
+                    "kth_best_model_path": str(path),
+                    "kth_value": torch.tensor(kth_value),
+                    "last_model_path": "",
+                }
+            },
+            "optimizer_states": [state],
+            "lr_schedulers": [],
+            "hparams_name": "kwargs",
+            "hyper_parameters": {"lr": 1e-3},
+        },
+        path,
+    )
     return [path]
 
 
@@ -454,6 +550,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND217 pickle names globals outside the allow-list ---------------------------------------------
+
 
 @example("ND217", "bad", "inspect-ckpt")
 def _(tmp: Path) -> list:

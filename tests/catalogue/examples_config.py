@@ -103,8 +103,10 @@ def _hf(tmp: Path, **values: str) -> list:
 
 def _results_csv(path: Path, nan_epoch: int | None) -> Path:
     """results.csv as Ultralytics writes it: a plain header, '%.6g' numbers, `nan` from the broken epoch."""
-    header = ("epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
-              "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2")
+    header = (
+        "epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
+        "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2"
+    )
     rows = [header]
     for e in range(1, 7):
         bad = nan_epoch is not None and e >= nan_epoch
@@ -129,6 +131,7 @@ def _metrics_csv(path: Path, nan_epoch: int | None) -> Path:
 
 # --- ND401 fp16 -----------------------------------------------------------------------------------
 
+
 @example("ND401", "bad", "diagnose-config")
 def _(tmp: Path) -> list:
     return _args(tmp, amp="true")
@@ -140,6 +143,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND402 learning rate high for the setting ------------------------------------------------------
+
 
 @example("ND402", "bad", "diagnose-config")
 def _(tmp: Path) -> list:
@@ -153,6 +157,7 @@ def _(tmp: Path) -> list:
 
 # --- ND403 eps below fp16's smallest subnormal -----------------------------------------------------
 
+
 @example("ND403", "bad", "diagnose-config")
 def _(tmp: Path) -> list:
     (tmp / "config.yaml").write_text(LIGHTNING.replace("precision: bf16-mixed", "precision: 16-true"))
@@ -161,12 +166,14 @@ def _(tmp: Path) -> list:
 
 @example("ND403", "good", "diagnose-config")
 def _(tmp: Path) -> list:
-    (tmp / "config.yaml").write_text(LIGHTNING.replace("precision: bf16-mixed", "precision: 16-true")
-                                     .replace("eps: 1.0e-08", "eps: 1.0e-06"))
+    (tmp / "config.yaml").write_text(
+        LIGHTNING.replace("precision: bf16-mixed", "precision: 16-true").replace("eps: 1.0e-08", "eps: 1.0e-06")
+    )
     return [tmp / "config.yaml", "--no-log"]
 
 
 # --- ND404 clipping off ------------------------------------------------------------------------------
+
 
 @example("ND404", "bad", "diagnose-config")
 def _(tmp: Path) -> list:
@@ -179,6 +186,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND405 no warmup ---------------------------------------------------------------------------------
+
 
 @example("ND405", "bad", "diagnose-config")
 def _(tmp: Path) -> list:
@@ -249,6 +257,7 @@ def _(tmp: Path) -> list:
 
 # --- ND408 / ND409 / ND410 / ND411: Ultralytics ---------------------------------------------------
 
+
 @example("ND408", "bad", "diagnose-config")
 def _(tmp: Path) -> list:
     return _args(tmp, hsv_h="0.05", mixup="0.5", copy_paste="0.5")
@@ -291,6 +300,7 @@ def _(tmp: Path) -> list:
 
 # --- ND412 a number PyYAML reads as a string -------------------------------------------------------
 
+
 @example("ND412", "bad", "diagnose-config")
 def _(tmp: Path) -> list:
     return _hf(tmp, learning_rate="2e-5")
@@ -303,10 +313,12 @@ def _(tmp: Path) -> list:
 
 # --- ND414 nothing to diagnose ---------------------------------------------------------------------
 
+
 @example("ND414", "bad", "diagnose-config")
 def _(tmp: Path) -> list:
-    (tmp / "data.yaml").write_text("path: ../datasets/coco8\ntrain: images/train\nval: images/val\n"
-                                   "names:\n  0: person\n  1: bicycle\n")
+    (tmp / "data.yaml").write_text(
+        "path: ../datasets/coco8\ntrain: images/train\nval: images/val\nnames:\n  0: person\n  1: bicycle\n"
+    )
     return [tmp / "data.yaml"]
 
 
@@ -316,6 +328,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND415 a repaired config already exists (triage keeps it) --------------------------------------
+
 
 @example("ND415", "bad", "triage")
 def _(tmp: Path) -> list:
@@ -336,6 +349,7 @@ def _(tmp: Path) -> list:
 
 # --- ND416 anomaly detection after a NaN (Lightning) -----------------------------------------------
 
+
 @example("ND416", "bad", "diagnose-config")
 def _(tmp: Path) -> list:
     (tmp / "config.yaml").write_text(LIGHTNING)
@@ -349,6 +363,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND417 repair values from the run's own log (a record, raised whenever a log is used) -----------
+
 
 @example("ND417", "bad", "diagnose-config")
 def _(tmp: Path) -> list:
@@ -366,6 +381,7 @@ def _(tmp: Path) -> list:
 
 # --- ND418 a key this framework version refuses ------------------------------------------------------
 
+
 @example("ND418", "bad", "diagnose-config")
 def _(tmp: Path) -> list:
     (tmp / "training_args.yaml").write_text(HF.replace("warmup_steps: 0.1", "warmup_ratio: 0.1"))
@@ -379,6 +395,7 @@ def _(tmp: Path) -> list:
 
 
 # --- ND419 a non-finite number -------------------------------------------------------------------------
+
 
 @example("ND419", "bad", "diagnose-config")
 def _(tmp: Path) -> list:

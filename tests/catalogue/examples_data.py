@@ -16,9 +16,15 @@ from tests.catalogue import example
 GOOD_ROW = "0 0.5 0.5 0.2 0.3\n"
 
 
-def _dataset(tmp: Path, labels: dict[str, str | bytes], names: list[str] | None = None, *,
-             images: dict[str, tuple[int, int]] | None = None, yaml_extra: dict | None = None,
-             split: str = "train") -> Path:
+def _dataset(
+    tmp: Path,
+    labels: dict[str, str | bytes],
+    names: list[str] | None = None,
+    *,
+    images: dict[str, tuple[int, int]] | None = None,
+    yaml_extra: dict | None = None,
+    split: str = "train",
+) -> Path:
     """images/<split>/<stem>.jpg + labels/<split>/<stem>.txt + data.yaml; returns data.yaml.
 
     Every label gets a 32x24 JPEG unless `images` names the stems (and sizes) that have one."""
@@ -36,8 +42,13 @@ def _dataset(tmp: Path, labels: dict[str, str | bytes], names: list[str] | None 
             target.write_text(text, encoding="utf-8")
     for stem, size in (images if images is not None else {s: (32, 24) for s in labels}).items():
         Image.new("RGB", size, (90, 120, 150)).save(root / "images" / split / f"{stem}.jpg")
-    data = {"path": str(root), "train": f"images/{split}", "val": f"images/{split}",
-            "names": dict(enumerate(names or ["person", "car", "dog"])), **(yaml_extra or {})}
+    data = {
+        "path": str(root),
+        "train": f"images/{split}",
+        "val": f"images/{split}",
+        "names": dict(enumerate(names or ["person", "car", "dog"])),
+        **(yaml_extra or {}),
+    }
     (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return root / "data.yaml"
 
@@ -45,6 +56,7 @@ def _dataset(tmp: Path, labels: dict[str, str | bytes], names: list[str] | None 
 def _rows(code: str, bad: str, good: str) -> None:
     """A label-row rule: one dataset whose img_1.txt holds the row (beside a clean img_0.txt)."""
     for kind, row in (("bad", bad), ("good", good)):
+
         @example(code, kind, "check-data")
         def _(tmp: Path, row: str = row) -> list:
             return [_dataset(tmp, {"img_0": GOOD_ROW, "img_1": row})]
@@ -86,25 +98,42 @@ _rows("ND112", "0 0.5 0.5 0.2 0.3\n0 0.5 0.5 0.2 0.3\n", "0 0.5 0.5 0.2 0.3\n1 0
 @example("ND110", "bad", "check-data")
 def _(tmp: Path) -> list:
     # a segment dataset, one label holds a box row only: a 2-point polygon (this once passed unseen)
-    return [_dataset(tmp, {"img_0": "0 0.1 0.1 0.2 0.1 0.2 0.2\n", "img_1": "0 0.1 0.1 0.2 0.2\n"}),
-            "--task", "segment"]
-
+    return [
+        _dataset(tmp, {"img_0": "0 0.1 0.1 0.2 0.1 0.2 0.2\n", "img_1": "0 0.1 0.1 0.2 0.2\n"}),
+        "--task",
+        "segment",
+    ]
 
 
 @example("ND110", "good", "check-data")
 def _(tmp: Path) -> list:
-    return [_dataset(tmp, {"img_0": "0 0.1 0.1 0.2 0.1 0.2 0.2\n",
-                           "img_1": "0 0.1 0.1 0.2 0.1 0.2 0.2\n0 0.5 0.5 0.7 0.5 0.7 0.7 0.5 0.7\n"}),
-            "--task", "segment"]
+    return [
+        _dataset(
+            tmp,
+            {
+                "img_0": "0 0.1 0.1 0.2 0.1 0.2 0.2\n",
+                "img_1": "0 0.1 0.1 0.2 0.1 0.2 0.2\n0 0.5 0.5 0.7 0.5 0.7 0.7 0.5 0.7\n",
+            },
+        ),
+        "--task",
+        "segment",
+    ]
 
 
 # --- ND111 keypoint visibility (pose, kpt_shape [1, 3] in data.yaml) -------------------------------
 
 for _kind, _row in (("bad", "0 0.5 0.5 0.2 0.2 0.51 0.42 5\n"), ("good", "0 0.5 0.5 0.2 0.2 0.51 0.42 2\n")):
+
     @example("ND111", _kind, "check-data")
     def _(tmp: Path, row: str = _row) -> list:
-        return [_dataset(tmp, {"img_0": "0 0.5 0.5 0.2 0.2 0.5 0.5 1\n", "img_1": row}, ["person"],
-                         yaml_extra={"kpt_shape": [1, 3]})]
+        return [
+            _dataset(
+                tmp,
+                {"img_0": "0 0.5 0.5 0.2 0.2 0.5 0.5 1\n", "img_1": row},
+                ["person"],
+                yaml_extra={"kpt_shape": [1, 3]},
+            )
+        ]
 
 
 # --- ND113-ND117: files and images -----------------------------------------------------------------

@@ -18,13 +18,26 @@ from tests.analyze_log_fixtures import NAN, write_lightning_metrics, write_train
 from tests.catalogue import example
 
 INF = float("inf")
-_KEYS_8 = ["train/box_loss", "train/cls_loss", "train/dfl_loss", "metrics/precision(B)", "metrics/recall(B)",
-           "metrics/mAP50(B)", "metrics/mAP50-95(B)", "val/box_loss", "val/cls_loss", "val/dfl_loss",
-           "lr/pg0", "lr/pg1", "lr/pg2"]
+_KEYS_8 = [
+    "train/box_loss",
+    "train/cls_loss",
+    "train/dfl_loss",
+    "metrics/precision(B)",
+    "metrics/recall(B)",
+    "metrics/mAP50(B)",
+    "metrics/mAP50-95(B)",
+    "val/box_loss",
+    "val/cls_loss",
+    "val/dfl_loss",
+    "lr/pg0",
+    "lr/pg1",
+    "lr/pg2",
+]
 
 
-def _decay(n: int, start: float = 2.0, end: float = 0.8, seed: int = 0, noise: float = 0.03,
-           nan_from: int | None = None) -> np.ndarray:
+def _decay(
+    n: int, start: float = 2.0, end: float = 0.8, seed: int = 0, noise: float = 0.03, nan_from: int | None = None
+) -> np.ndarray:
     """A decaying noisy loss of n points, NaN from `nan_from` on."""
     rng = np.random.default_rng(seed)
     t = np.arange(n)
@@ -40,8 +53,23 @@ def _ultra_rows(box, maps=None, time=None):
     for i, b in enumerate(box):
         bad = not math.isfinite(b)
         m = 0.0 if bad else (maps[i] if maps is not None else 0.3 + 0.2 * i / len(box))
-        rows.append([b, b * 1.4, b * 0.9, 0.0 if bad else 0.6, 0.0 if bad else 0.5, m, m * 0.6,
-                     NAN if bad else b * 1.05, NAN if bad else b * 1.5, NAN if bad else b * 0.95, 1e-3, 1e-3, 1e-3])
+        rows.append(
+            [
+                b,
+                b * 1.4,
+                b * 0.9,
+                0.0 if bad else 0.6,
+                0.0 if bad else 0.5,
+                m,
+                m * 0.6,
+                NAN if bad else b * 1.05,
+                NAN if bad else b * 1.5,
+                NAN if bad else b * 0.95,
+                1e-3,
+                1e-3,
+                1e-3,
+            ]
+        )
     return rows
 
 
@@ -71,8 +99,9 @@ def training_history(path: Path, train, val_acc) -> list:
     import pandas as pd
 
     n = len(train)
-    pd.DataFrame({"epoch": range(1, n + 1), "train_loss": train, "val_loss": [v * 1.1 for v in train],
-                  "val_acc": val_acc}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"epoch": range(1, n + 1), "train_loss": train, "val_loss": [v * 1.1 for v in train], "val_acc": val_acc}
+    ).to_csv(path, index=False)
     return [path]
 
 
@@ -82,8 +111,10 @@ def keras_console(path: Path, losses, val_losses, val_accs) -> list:
     n = len(losses)
     for e, (loss, vl, va) in enumerate(zip(losses, val_losses, val_accs, strict=True), start=1):
         lines.append(f"Epoch {e}/{n}")
-        lines.append(f"\x1b[1m31/31\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m2s\x1b[0m 44ms/step - "
-                     f"accuracy: 0.6213 - loss: {loss:.4f} - val_accuracy: {va:.4f} - val_loss: {vl:.4f}")
+        lines.append(
+            f"\x1b[1m31/31\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m2s\x1b[0m 44ms/step - "
+            f"accuracy: 0.6213 - loss: {loss:.4f} - val_accuracy: {va:.4f} - val_loss: {vl:.4f}"
+        )
     path.write_text("\n".join(lines) + "\n")
     return [path]
 
@@ -91,8 +122,12 @@ def keras_console(path: Path, losses, val_losses, val_accs) -> list:
 def epoch_console(path: Path, train, val, acc) -> list:
     """A plain PyTorch loop's `print(f"Epoch {e}/{n} | Train Loss: {l:.4f} | Val Loss: ... | Val Acc: ...")`."""
     n = len(train)
-    path.write_text("".join(f"Epoch {e}/{n} | Train Loss: {t:.4f} | Val Loss: {v:.4f} | Val Acc: {a:.4f}\n"
-                            for e, (t, v, a) in enumerate(zip(train, val, acc, strict=True), start=1)))
+    path.write_text(
+        "".join(
+            f"Epoch {e}/{n} | Train Loss: {t:.4f} | Val Loss: {v:.4f} | Val Acc: {a:.4f}\n"
+            for e, (t, v, a) in enumerate(zip(train, val, acc, strict=True), start=1)
+        )
+    )
     return [path]
 
 
@@ -100,8 +135,10 @@ def megatron_console(path: Path, grad_norms, lm_losses=None) -> list:
     """Megatron-LM's `training_log` line per iteration (log_interval 1)."""
     lines = []
     for i, g in enumerate(grad_norms, start=1):
-        line = (f" iteration {i:8d}/{250000:8d} | consumed samples: {8 * i:12d} | elapsed time per iteration (ms): "
-                f"{4200.0 + i % 7:.1f} | learning rate: {3e-4:.3E} | global batch size: {8:5d} |")
+        line = (
+            f" iteration {i:8d}/{250000:8d} | consumed samples: {8 * i:12d} | elapsed time per iteration (ms): "
+            f"{4200.0 + i % 7:.1f} | learning rate: {3e-4:.3E} | global batch size: {8:5d} |"
+        )
         if lm_losses is not None:
             line += f" lm loss: {lm_losses[i - 1]:.6E} |"
         line += f" loss scale: {1.0:.1f} | grad norm: {g:.3f} | number of skipped iterations: {0:3d} |"
@@ -202,14 +239,19 @@ def _(tmp: Path) -> list:
 # ND308: validation goes non-finite (a PyTorch loop's epoch prints)
 @example("ND308", "bad", "analyze-log")
 def _(tmp: Path) -> list:
-    return epoch_console(tmp / "train.log", [0.9512, 0.7663, 0.7015, 0.6620], [0.8810, NAN, NAN, NAN],
-                         [0.7500, 1.0000, 1.0000, 1.0000])
+    return epoch_console(
+        tmp / "train.log", [0.9512, 0.7663, 0.7015, 0.6620], [0.8810, NAN, NAN, NAN], [0.7500, 1.0000, 1.0000, 1.0000]
+    )
 
 
 @example("ND308", "good", "analyze-log")
 def _(tmp: Path) -> list:
-    return epoch_console(tmp / "train.log", [0.9512, 0.7663, 0.7015, 0.6620], [0.8810, 0.6120, 0.5904, 0.5811],
-                         [0.7500, 0.8125, 0.8210, 0.8302])
+    return epoch_console(
+        tmp / "train.log",
+        [0.9512, 0.7663, 0.7015, 0.6620],
+        [0.8810, 0.6120, 0.5904, 0.5811],
+        [0.7500, 0.8125, 0.8210, 0.8302],
+    )
 
 
 # ND309: mAP snaps to 0 when the losses turn NaN (Ultralytics 8.3 results.csv writes 0 metrics there)
@@ -278,8 +320,7 @@ def _(tmp: Path) -> list:
 
 @example("ND313", "good", "analyze-log")
 def _(tmp: Path) -> list:
-    return ultralytics_current(tmp / "results.csv", list(_decay(10, seed=13)),
-                               maps=list(np.linspace(0.05, 0.4, 10)))
+    return ultralytics_current(tmp / "results.csv", list(_decay(10, seed=13)), maps=list(np.linspace(0.05, 0.4, 10)))
 
 
 # ND314: the time column goes backwards: the run was resumed (Ultralytics 8.3 results.csv)

@@ -73,8 +73,9 @@ def _(tmp: Path) -> list:
     for i in range(3):
         Image.new("RGB", (64, 48), (40 * i, 90, 160)).save(dataset / "images" / "train" / f"img_{i}.jpg")
         (dataset / "labels" / "train" / f"img_{i}.txt").write_text("0 0.5 0.5 0.2 0.3\n")
-    (dataset / "data.yaml").write_text(yaml.safe_dump({"path": str(dataset), "train": "images/train",
-                                                       "val": "images/train", "names": {0: "person"}}))
+    (dataset / "data.yaml").write_text(
+        yaml.safe_dump({"path": str(dataset), "train": "images/train", "val": "images/train", "names": {0: "person"}})
+    )
     return [ultralytics_run(tmp / "run", epochs=4, nan_epoch=None, data=str(dataset / "data.yaml"))]
 
 

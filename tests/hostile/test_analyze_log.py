@@ -118,9 +118,15 @@ def _only_nandoctor_errors(path):
     except NandoctorError as exc:
         assert "\n" not in str(exc).strip()
         return None
-    assert report.summary["pattern"] in ("healthy", "sudden_spike", "exponential_growth",
-                                         "oscillating_divergence", "abrupt_nonfinite", "nonfinite_from_start",
-                                         "nonfinite_throughout")
+    assert report.summary["pattern"] in (
+        "healthy",
+        "sudden_spike",
+        "exponential_growth",
+        "oscillating_divergence",
+        "abrupt_nonfinite",
+        "nonfinite_from_start",
+        "nonfinite_throughout",
+    )
     return report
 
 
@@ -132,15 +138,34 @@ def test_property_arbitrary_bytes(tmp_path, data, suffix):
     _only_nandoctor_errors(f)
 
 
-_cell = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.sampled_from(
-    ["", "nan", "NaN", "inf", "-inf", "Infinity", " 1.5", "x", "1e309", "-0", "null"]))
+_cell = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["", "nan", "NaN", "inf", "-inf", "Infinity", " 1.5", "x", "1e309", "-0", "null"]),
+)
 
 
 @_SETTINGS
-@given(header=st.lists(st.sampled_from(["epoch", "step", "loss", "train/box_loss", "val_loss", "lr/pg0",
-                                        "metrics/mAP50(B)", "train_loss_step", "time", "val_acc"]),
-                       min_size=1, max_size=6),
-       rows=st.lists(st.lists(_cell, min_size=0, max_size=7), max_size=30))
+@given(
+    header=st.lists(
+        st.sampled_from(
+            [
+                "epoch",
+                "step",
+                "loss",
+                "train/box_loss",
+                "val_loss",
+                "lr/pg0",
+                "metrics/mAP50(B)",
+                "train_loss_step",
+                "time",
+                "val_acc",
+            ]
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    rows=st.lists(st.lists(_cell, min_size=0, max_size=7), max_size=30),
+)
 def test_property_csv_logs(tmp_path, header, rows):
     f = tmp_path / "results.csv"
     f.write_text("\n".join([",".join(header)] + [",".join(r) for r in rows]) + "\n")
@@ -148,10 +173,15 @@ def test_property_csv_logs(tmp_path, header, rows):
 
 
 @_SETTINGS
-@given(header=st.lists(st.sampled_from(["epoch", "step", "loss", "train/box_loss", "val_loss", "grad_norm",
-                                        "time", "val_acc"]), min_size=1, max_size=6),
-       rows=st.lists(st.lists(_cell, min_size=0, max_size=7), max_size=60),
-       block=st.integers(min_value=1, max_value=200))
+@given(
+    header=st.lists(
+        st.sampled_from(["epoch", "step", "loss", "train/box_loss", "val_loss", "grad_norm", "time", "val_acc"]),
+        min_size=1,
+        max_size=6,
+    ),
+    rows=st.lists(st.lists(_cell, min_size=0, max_size=7), max_size=60),
+    block=st.integers(min_value=1, max_value=200),
+)
 def test_property_csv_logs_read_in_blocks_and_sampled(tmp_path, header, rows, block):
     """The huge-log path (blocks of a few bytes here, so rows land on every boundary) is as robust."""
     from unittest import mock
@@ -165,11 +195,17 @@ def test_property_csv_logs_read_in_blocks_and_sampled(tmp_path, header, rows, bl
 
 
 _json_value = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
-              st.text(max_size=5)),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["loss", "step", "epoch", "grad_norm", "eval_loss", "x"]), children, max_size=5),
-    max_leaves=30)
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5)
+    ),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["loss", "step", "epoch", "grad_norm", "eval_loss", "x"]), children, max_size=5
+        )
+    ),
+    max_leaves=30,
+)
 
 
 @_SETTINGS
@@ -181,10 +217,20 @@ def test_property_trainer_state(tmp_path, history, extra):
 
 
 @_SETTINGS
-@given(lines=st.lists(st.one_of(
-    st.from_regex(r"Epoch \d{1,3}/\d{1,3} \| Train Loss: (nan|inf|\d\.\d{1,4}) \| Val Acc: \d\.\d{1,4}", fullmatch=True),
-    st.from_regex(r" *\d{1,3}/\d{1,3} +\d{1,2}\.\dG( +(nan|\d\.\d{1,3})){1,4} +\d{1,3} +\d{3,4}", fullmatch=True),
-    st.text(max_size=40)), max_size=20))
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.from_regex(
+                r"Epoch \d{1,3}/\d{1,3} \| Train Loss: (nan|inf|\d\.\d{1,4}) \| Val Acc: \d\.\d{1,4}", fullmatch=True
+            ),
+            st.from_regex(
+                r" *\d{1,3}/\d{1,3} +\d{1,2}\.\dG( +(nan|\d\.\d{1,3})){1,4} +\d{1,3} +\d{3,4}", fullmatch=True
+            ),
+            st.text(max_size=40),
+        ),
+        max_size=20,
+    )
+)
 def test_property_console_logs(tmp_path, lines):
     f = tmp_path / "train.log"
     f.write_text("\r\n".join(lines), encoding="utf-8", errors="replace")
@@ -225,13 +271,18 @@ def test_console_log_with_a_huge_line_stays_in_bounded_memory(tmp_path):
         fh.write("\nepoch 2 loss=0.4\nepoch 3 loss=nan\n")
     # A fresh go-between whose only child is the CLI: RUSAGE_CHILDREN here would be the largest child of
     # the whole test session, and a child's ru_maxrss starts at its parent's peak (it survives exec).
-    between = ("import resource, subprocess, sys\n"
-               "p = subprocess.run(sys.argv[1:], capture_output=True)\n"
-               "sys.stderr.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
-               "sys.stdout.buffer.write(p.stdout)\n"
-               "sys.exit(p.returncode)\n")
-    proc = subprocess.Popen([_sys.executable, "-c", between, _sys.executable, "-m", "nandoctor", "analyze-log", str(f),
-                             "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    between = (
+        "import resource, subprocess, sys\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True)\n"
+        "sys.stderr.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+        "sys.stdout.buffer.write(p.stdout)\n"
+        "sys.exit(p.returncode)\n"
+    )
+    proc = subprocess.Popen(
+        [_sys.executable, "-c", between, _sys.executable, "-m", "nandoctor", "analyze-log", str(f), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1 and b'"lines": 4' in out and b'"lines_read": 3' in out
     peak_mib = int(err.decode().strip().splitlines()[-1]) / 1024
@@ -244,7 +295,8 @@ _RUSAGE_OF_CHILD = (  # a small go-between, so the child's peak RSS is its own a
     "out = p.stdout.read()\n"
     "_, status, ru = os.wait4(p.pid, 0)\n"
     "sys.stdout.buffer.write(b'%d %.2f %d\\n' % (os.waitstatus_to_exitcode(status), ru.ru_utime + ru.ru_stime,"
-    " ru.ru_maxrss) + out)\n")
+    " ru.ru_maxrss) + out)\n"
+)
 
 
 def test_large_console_log_is_read_in_bounded_time_and_memory(tmp_path):
@@ -264,23 +316,37 @@ def test_large_console_log_is_read_in_bounded_time_and_memory(tmp_path):
             for i in range(1000):
                 step += 1
                 loss = "nan" if step >= nan_at else losses[i]
-                lines.append(f"2024-05-01 12:{i % 60:02d}:00,123 - INFO - step {step} loss={loss} "
-                             f"grad_norm={losses[-i]} lr=5e-05\n")
+                lines.append(
+                    f"2024-05-01 12:{i % 60:02d}:00,123 - INFO - step {step} loss={loss} "
+                    f"grad_norm={losses[-i]} lr=5e-05\n"
+                )
             lines.append("2024-05-01 12:00:00,000 - WARNING - gradient overflow, skipping step\n")
             block = "".join(lines)
             fh.write(block)
             size += len(block)
     assert step > nan_at + 1000
-    cmd = [_sys.executable, "-c", _RUSAGE_OF_CHILD, _sys.executable, "-m", "nandoctor", "analyze-log", str(f),
-           "--format", "json"]
+    cmd = [
+        _sys.executable,
+        "-c",
+        _RUSAGE_OF_CHILD,
+        _sys.executable,
+        "-m",
+        "nandoctor",
+        "analyze-log",
+        str(f),
+        "--format",
+        "json",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     head, _, body = out.stdout.partition("\n")
     code, cpu_s, peak_kib = head.split()
     report = json.loads(body)
     assert int(code) == 1, out.stderr
     finding = next(x for x in report["findings"] if x["code"] == "ND301")
-    assert finding["where"] == f"loss @ step {nan_at:,}".replace(",", "") and finding["data"]["first_nonfinite"][
-        "index"] == nan_at, finding
+    assert (
+        finding["where"] == f"loss @ step {nan_at:,}".replace(",", "")
+        and finding["data"]["first_nonfinite"]["index"] == nan_at
+    ), finding
     assert finding["line"] == nan_at + (nan_at - 1) // 1000  # one warning line after each 1000 steps
     assert int(peak_kib) / 1024 < 512, f"peak {int(peak_kib) / 1024:.0f} MiB"
     assert float(cpu_s) < 20 * size / 600e6, f"{cpu_s} s of CPU for {size / 1e6:.0f} MB"

@@ -55,9 +55,15 @@ RANDOM = {
     ".txt": (2, "junk.txt: binary content (NUL bytes) in a label file: not a label, JSONL/CSV or tensor file"),
     ".npy": (2, "junk.npy: not an .npy file (no \\x93NUMPY magic; np.load would try to unpickle it)"),
     ".npz": (2, "junk.npz: cannot open .npz: File is not a zip file"),
-    ".safetensors": (2, "junk.safetensors: cannot open safetensors: Error while deserializing header: header too large"),
+    ".safetensors": (
+        2,
+        "junk.safetensors: cannot open safetensors: Error while deserializing header: header too large",
+    ),
     ".csv": (2, "no 'label' column (use --label-key)"),
-    ".yaml": (2, "junk.yaml: cannot read data YAML: 'utf-8' codec can't decode byte 0xa8 in position 0: invalid start byte"),
+    ".yaml": (
+        2,
+        "junk.yaml: cannot read data YAML: 'utf-8' codec can't decode byte 0xa8 in position 0: invalid start byte",
+    ),
 }
 
 
@@ -68,7 +74,9 @@ def _outcome(r, expected) -> None:
         assert r.stderr.strip().endswith(what), r.stderr
     else:
         got = [(f["code"], f["severity"], f["message"]) for f in r.json["findings"]]
-        assert len(got) == len(what) and all(g[:2] == w[:2] and g[2].startswith(w[2]) for g, w in zip(got, what, strict=True)), got
+        assert len(got) == len(what) and all(
+            g[:2] == w[:2] and g[2].startswith(w[2]) for g, w in zip(got, what, strict=True)
+        ), got
 
 
 @pytest.mark.parametrize("ext", EXTS)
@@ -93,8 +101,11 @@ def test_random_bytes(cli, tmp_path, ext):
     else:  # .pt/.pth: garbage is the wrong kind of file for both commands, or (a pickle opcode first) one error;
         # whether "unreadable" or "refused pickle" is the pickle policy's
         assert r.code == cli("inspect-ckpt", tmp_path / f"junk{ext}").code, r.stderr
-        assert r.code == 2 or r.code == 1 and [(f["code"] in ("ND100", "ND128"), f["severity"]) for f in r.json["findings"]] == [
-            (True, "error")]
+        assert (
+            r.code == 2
+            or r.code == 1
+            and [(f["code"] in ("ND100", "ND128"), f["severity"]) for f in r.json["findings"]] == [(True, "error")]
+        )
 
 
 def test_ND100_binary_label_named_txt_via_subprocess(tmp_path):
@@ -129,9 +140,17 @@ def test_jsonl_and_csv_junk(cli, tmp_path):
         _ok(cli("check-data", _blob("t.csv", data, tmp_path), "--num-classes", "2"))
 
 
-@pytest.mark.parametrize("text", [b"\xff\xfe not utf8", b"names:\n\t- a\n", b"- a\n- b\n", b"",
-                                  b'a: &a ["x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b]\n'
-                                  b"d: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\nnames: [*d,*d,*d,*d,*d,*d,*d,*d]\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"\xff\xfe not utf8",
+        b"names:\n\t- a\n",
+        b"- a\n- b\n",
+        b"",
+        b'a: &a ["x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b]\n'
+        b"d: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\nnames: [*d,*d,*d,*d,*d,*d,*d,*d]\n",
+    ],
+)
 def test_hostile_data_yaml(cli, tmp_path, text):
     root = write_dataset(tmp_path / "ds", {"a": "0 0.5 0.5 0.2 0.2\n"}, ["x"])
     (root / "data.yaml").write_bytes(text)
@@ -166,10 +185,12 @@ def test_symlink_loop_and_dangling_link(cli, tmp_path):
     r = cli("check-data", root, "--format", "json")
     _ok(r)
     assert [(f["code"], Path(f["path"]).name) for f in r.json["findings"] if f["severity"] == "error"] == [
-        ("ND100", "gone.txt")]
+        ("ND100", "gone.txt")
+    ]
 
 
 # --- malicious pickles: each must be named, none may run --------------------------------------------
+
 
 def _payloads(canary: Path) -> dict[str, object]:
     cmd = f"touch {canary}"
@@ -198,8 +219,14 @@ def _payloads(canary: Path) -> dict[str, object]:
         def __reduce__(self):
             return (builtins.getattr, (Import(), "system"))
 
-    return {"os.system": System(), "subprocess.Popen": Popen(), "builtins.eval": Eval(),
-            "builtins.exec": Exec(), "builtins.__import__": Import(), "builtins.getattr": GetattrChain()}
+    return {
+        "os.system": System(),
+        "subprocess.Popen": Popen(),
+        "builtins.eval": Eval(),
+        "builtins.exec": Exec(),
+        "builtins.__import__": Import(),
+        "builtins.getattr": GetattrChain(),
+    }
 
 
 @pytest.mark.parametrize("container", ["torch_dict", "nested", "raw_pickle", "ultralytics", "zip_data_pkl"])
@@ -214,9 +241,18 @@ def test_ND128_malicious_pickles_named_never_run(cli, tmp_path, container):
         elif container == "raw_pickle":
             p.write_bytes(pickle.dumps({"x": payload}, protocol=4))
         elif container == "ultralytics":  # the 8.4 key layout, the payload hidden in train_args
-            torch.save({"epoch": 3, "best_fitness": 0.4, "model": None, "ema": {"model.0.conv.weight": torch.ones(2)},
-                        "optimizer": None, "train_args": {"task": "detect", "callbacks": payload},
-                        "version": "8.4.190"}, p)
+            torch.save(
+                {
+                    "epoch": 3,
+                    "best_fitness": 0.4,
+                    "model": None,
+                    "ema": {"model.0.conv.weight": torch.ones(2)},
+                    "optimizer": None,
+                    "train_args": {"task": "detect", "callbacks": payload},
+                    "version": "8.4.190",
+                },
+                p,
+            )
         else:  # a zip that looks like a torch checkpoint, with the payload in data.pkl
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w") as z:
@@ -246,6 +282,7 @@ def test_inputs_are_never_modified(cli, demo_run):
 
 
 # --- property tests: arbitrary input raises nothing but NandoctorError ------------------------------
+
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=600))
@@ -321,11 +358,13 @@ PEAK_MIB, CPU_S = 512, 20
 
 # Measured from a small go-between process: a child's ru_maxrss starts at its parent's peak (Linux
 # carries it across fork and exec), and the pytest process is large.
-_MEASURE = ("import os, subprocess, sys\n"
-            "p = subprocess.Popen(sys.argv[2:])\n"
-            "_, status, ru = os.wait4(p.pid, 0)\n"
-            "with open(sys.argv[1], 'w') as f:\n"
-            "    f.write(f'{os.waitstatus_to_exitcode(status)} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime}')\n")
+_MEASURE = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, ru = os.wait4(p.pid, 0)\n"
+    "with open(sys.argv[1], 'w') as f:\n"
+    "    f.write(f'{os.waitstatus_to_exitcode(status)} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime}')\n"
+)
 
 
 def _measured(*args, timeout: float = 180) -> tuple[Result, float, float]:
@@ -334,9 +373,13 @@ def _measured(*args, timeout: float = 180) -> tuple[Result, float, float]:
     hang is still caught by the timeout)."""
     with tempfile.TemporaryDirectory() as tmp:
         stats = Path(tmp) / "rusage"
-        p = subprocess.Popen([sys.executable, "-c", _MEASURE, str(stats), sys.executable, "-m", "nandoctor",
-                              *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+        p = subprocess.Popen(
+            [sys.executable, "-c", _MEASURE, str(stats), sys.executable, "-m", "nandoctor", *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
             out, err = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -360,8 +403,29 @@ def _zip(path: Path, members: list[tuple[str, bytes, int, int, int]]) -> None:
     for name, data, crc, size, method in members:
         n = name.encode()
         head = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, crc, len(data), size, len(n), 0) + n
-        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0, crc, len(data), size,
-                                   len(n), 0, 0, 0, 0, 0, offset) + n)
+        central.append(
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                method,
+                0,
+                0,
+                crc,
+                len(data),
+                size,
+                len(n),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + n
+        )
         local.append(head + data)
         offset += len(head) + len(data)
     cd = b"".join(central)
@@ -396,7 +460,8 @@ def test_npz_zip_bomb_is_refused_before_inflating(tmp_path):
     r = _bounded("check-data", bomb, "--format", "json")
     assert r.code == 1
     assert [(f["code"], f["message"].split(":")[0]) for f in r.json["findings"]] == [
-        ("ND100", f"its 7 members inflate to {7 * size:,} bytes, over the 2 GiB limit per file (a zip bomb?)")]
+        ("ND100", f"its 7 members inflate to {7 * size:,} bytes, over the 2 GiB limit per file (a zip bomb?)")
+    ]
 
 
 def test_npz_members_that_are_not_npy_are_findings(tmp_path):
@@ -422,12 +487,13 @@ def test_npz_members_that_are_not_npy_are_findings(tmp_path):
 
 def test_stride0_view_of_2_pow_32_elements_is_judged_on_its_stored_value(tmp_path):
     p = tmp_path / "wide.pt"
-    torch.save({"x": torch.full((1,), float("nan")).expand(2 ** 32)}, p)
+    torch.save({"x": torch.full((1,), float("nan")).expand(2**32)}, p)
     assert p.stat().st_size < 4096
     r = _bounded("check-data", p, "--format", "json")
     assert r.code == 1
     assert [(f["code"], f["message"]) for f in r.json["findings"]] == [
-        ("ND123", "x: 1 NaN (first at [0]) of 1 stored values")]
+        ("ND123", "x: 1 NaN (first at [0]) of 1 stored values")
+    ]
     judged = r.json["summary"]["tensors"]["x"]["judged"]
     assert judged == "judged on the 1 stored values its 4,294,967,296 elements read"
 
@@ -438,13 +504,19 @@ def test_overlapping_view_64x_its_storage_is_never_materialised(tmp_path):
     col = torch.zeros(1 << 20, 1)
     col[9, 0] = float("nan")
     p = tmp_path / "strided.pt"
-    torch.save({"v": base.as_strided((8192, 8192), (1, 127)),  # 64 Mi elements over 1 Mi stored floats
-                "t": col.expand(1 << 20, 64).t()}, p)          # a transposed expand: 64x its storage
+    torch.save(
+        {
+            "v": base.as_strided((8192, 8192), (1, 127)),  # 64 Mi elements over 1 Mi stored floats
+            "t": col.expand(1 << 20, 64).t(),
+        },
+        p,
+    )  # a transposed expand: 64x its storage
     r = _bounded("check-data", p, "--format", "json")
     assert r.code == 1
     assert [(f["code"], f["message"]) for f in r.json["findings"]] == [
         ("ND123", "v: 1 Inf (first at [5, 0]) of 1048449 stored values"),
-        ("ND123", "t: 1 NaN (first at [0, 9]) of 1048576 stored values")]
+        ("ND123", "t: 1 NaN (first at [0, 9]) of 1048576 stored values"),
+    ]
     assert r.json["summary"]["tensors"]["t"]["shape"] == [64, 1 << 20]
 
 
@@ -466,28 +538,35 @@ def test_transposed_view_is_read_through_its_strides(tmp_path):
     torch.save({"t": m.t()}, p)  # a view: torch.save keeps the strides
     r = _bounded("check-data", p, "--format", "json")
     assert [(f["code"], f["message"]) for f in r.json["findings"]] == [
-        ("ND123", "t: 1 NaN (first at [7, 3]) of 8388608 values")]
+        ("ND123", "t: 1 NaN (first at [7, 3]) of 8388608 values")
+    ]
     assert "judged" not in r.json["summary"]["tensors"]["t"]
 
 
 def test_huge_integer_labels_are_findings_at_their_line(tmp_path):
     nines = "9" * 5000
-    p = _blob("big.jsonl", f'{{"label": 1}}\n{{"label": {10 ** 23}}}\n{{"label": {nines}}}\n'
-                           f'{{"label": 2, "note": {nines}}}\n'.encode(), tmp_path)
+    p = _blob(
+        "big.jsonl",
+        f'{{"label": 1}}\n{{"label": {10**23}}}\n{{"label": {nines}}}\n{{"label": 2, "note": {nines}}}\n'.encode(),
+        tmp_path,
+    )
     r = _bounded("check-data", p, "--num-classes", "3", "--format", "json")
     assert r.code == 1
     assert [(f["code"], f["line"], f["message"].split(":")[0]) for f in r.json["findings"]] == [
-        ("ND121", 2, "label is an integer of 24 digits"), ("ND121", 3, "label is an integer of 5000 digits")]
+        ("ND121", 2, "label is an integer of 24 digits"),
+        ("ND121", 3, "label is an integer of 5000 digits"),
+    ]
     assert r.json["summary"]["rows"] == 2
-    csv = _blob("big.csv", f"label\n1\n{10 ** 23}\n{nines}\n".encode(), tmp_path)
+    csv = _blob("big.csv", f"label\n1\n{10**23}\n{nines}\n".encode(), tmp_path)
     r = _bounded("check-data", csv, "--num-classes", "3", "--format", "json")
     assert [(f["code"], f["line"]) for f in r.json["findings"]] == [("ND121", 3), ("ND121", 4)]
 
 
 def test_huge_integer_in_a_config_is_one_line_exit_2(tmp_path):
     root = write_dataset(tmp_path / "ds", {"a": "0 0.5 0.5 0.2 0.2\n"}, ["x"])
-    cfg = _blob("cfg.yaml", b"datasets:\n  dataset_configs:\n    a:\n      num_classes: " + b"9" * 5000 + b"\n",
-                tmp_path)
+    cfg = _blob(
+        "cfg.yaml", b"datasets:\n  dataset_configs:\n    a:\n      num_classes: " + b"9" * 5000 + b"\n", tmp_path
+    )
     r = _bounded("check-data", root, "--config", cfg, "--dataset", "a")
     assert r.code == 2 and "cannot read config: Exceeds the limit (4300 digits)" in r.stderr
 
@@ -497,15 +576,21 @@ def test_one_hostile_file_is_one_finding_the_folder_is_still_judged(tmp_path):
     d.mkdir()
     data, crc, size = _zeros_npy(2304)  # one member over the per-file limit
     _zip(d / "b_bomb.npz", [("a.npy", data, crc, size, zipfile.ZIP_DEFLATED)])
-    torch.save({"x": torch.full((1,), float("nan")).expand(2 ** 32)}, d / "c_wide.pt")
+    torch.save({"x": torch.full((1,), float("nan")).expand(2**32)}, d / "c_wide.pt")
     np.save(d / "a_ok.npy", np.arange(10, dtype=np.float32))
     np.save(d / "d_nan.npy", np.array([0.0, np.inf], dtype=np.float32))
     (d / "e_text.npy").write_text("not an array")
     r = _bounded("check-data", d, "--format", "json")
     assert r.code == 1
     assert [(Path(f["path"]).name, f["code"]) for f in r.json["findings"]] == [
-        ("b_bomb.npz", "ND100"), ("c_wide.pt", "ND123"), ("d_nan.npy", "ND123"), ("e_text.npy", "ND100")]
-    assert r.json["summary"]["files_scanned"] == 5 and r.json["summary"]["tensors"][f"{d / 'a_ok.npy'}:a_ok"]["max"] == 9
+        ("b_bomb.npz", "ND100"),
+        ("c_wide.pt", "ND123"),
+        ("d_nan.npy", "ND123"),
+        ("e_text.npy", "ND100"),
+    ]
+    assert (
+        r.json["summary"]["files_scanned"] == 5 and r.json["summary"]["tensors"][f"{d / 'a_ok.npy'}:a_ok"]["max"] == 9
+    )
 
 
 def test_inflate_budget_is_per_run_not_per_file(tmp_path, monkeypatch):
@@ -518,8 +603,10 @@ def test_inflate_budget_is_per_run_not_per_file(tmp_path, monkeypatch):
     monkeypatch.setattr(tensors, "MAX_INFLATE_RUN", inflated * 5 // 2)  # room for two files of the three
     rep = engine.check_data(tmp_path)
     errors = [(Path(f.path).name, f.code, f.message) for f in rep.findings if f.severity.value == "error"]
-    why = (f"its 1 members inflate to {inflated:,} bytes, over what is left of the "
-           f"{inflated * 5 / 2 / 2 ** 20:g} MiB limit per run: not read")
+    why = (
+        f"its 1 members inflate to {inflated:,} bytes, over what is left of the "
+        f"{inflated * 5 / 2 / 2**20:g} MiB limit per run: not read"
+    )
     assert errors == [("p2.npz", "ND100", why)]
     assert len(rep.summary["tensors"]) == 2
 
@@ -538,5 +625,11 @@ def test_compressed_pt_members_are_capped_before_torch_load(tmp_path, monkeypatc
     with zipfile.ZipFile(packed) as z:
         inflated = sum(i.file_size for i in z.infolist())
     assert [(f.code, f.message) for f in rep.findings] == [
-        ("ND100", (f"compressed zip members inflate to {inflated:,} bytes, over the 0.5 MiB limit (torch.save "
-                   "never compresses them; a zip bomb?): not loaded"))]
+        (
+            "ND100",
+            (
+                f"compressed zip members inflate to {inflated:,} bytes, over the 0.5 MiB limit (torch.save "
+                "never compresses them; a zip bomb?): not loaded"
+            ),
+        )
+    ]

@@ -29,38 +29,58 @@ torch = pytest.importorskip("torch")
 
 # --- payloads: each __reduce__ would touch the canary -------------------------------------------
 
+
 class OsSystem:
-    def __init__(self, canary): self.canary = canary
-    def __reduce__(self): return (os.system, (f"touch {self.canary}",))
+    def __init__(self, canary):
+        self.canary = canary
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.canary}",))
 
 
 class Popen:
-    def __init__(self, canary): self.canary = canary
-    def __reduce__(self): return (subprocess.Popen, (["touch", str(self.canary)],))
+    def __init__(self, canary):
+        self.canary = canary
+
+    def __reduce__(self):
+        return (subprocess.Popen, (["touch", str(self.canary)],))
 
 
 class Eval:
-    def __init__(self, canary): self.canary = canary
-    def __reduce__(self): return (builtins.eval, (f"open({str(self.canary)!r}, 'w')",))
+    def __init__(self, canary):
+        self.canary = canary
+
+    def __reduce__(self):
+        return (builtins.eval, (f"open({str(self.canary)!r}, 'w')",))
 
 
 class Exec:
-    def __init__(self, canary): self.canary = canary
-    def __reduce__(self): return (builtins.exec, (f"open({str(self.canary)!r}, 'w')",))
+    def __init__(self, canary):
+        self.canary = canary
+
+    def __reduce__(self):
+        return (builtins.exec, (f"open({str(self.canary)!r}, 'w')",))
 
 
 class Import:
-    def __init__(self, canary): self.canary = canary
-    def __reduce__(self): return (builtins.__import__, ("os",))
+    def __init__(self, canary):
+        self.canary = canary
+
+    def __reduce__(self):
+        return (builtins.__import__, ("os",))
 
 
 class GetAttrChain:
     """getattr(__import__('os'), 'system')('touch canary') as nested reduces."""
-    def __init__(self, canary): self.canary = canary
+
+    def __init__(self, canary):
+        self.canary = canary
 
     def __reduce__(self):
         class Attr:
-            def __reduce__(_self): return (getattr, (Import(self.canary), "system"))
+            def __reduce__(_self):
+                return (getattr, (Import(self.canary), "system"))
+
         return (_call, (Attr(), f"touch {self.canary}"))
 
 
@@ -105,15 +125,29 @@ def test_ND202_torch_zip_with_legitimate_looking_data_pkl(tmp_path, canary, kind
     cls, expected = PAYLOADS[kind]
     path = tmp_path / "best.pt"
     # torch.save of a real state_dict with the payload nested in a container next to the weights
-    torch.save({"model_state_dict": {"w": torch.randn(4, 4)}, "epoch": 3,
-                "metrics": {"history": [1.0, {"note": cls(canary)}]}}, path)
+    torch.save(
+        {
+            "model_state_dict": {"w": torch.randn(4, 4)},
+            "epoch": 3,
+            "metrics": {"history": [1.0, {"note": cls(canary)}]},
+        },
+        path,
+    )
     _assert_unsafe(inspect_ckpt(path), expected)
 
 
 def test_ND202_inside_ultralytics_shaped_dict_and_legacy_format(tmp_path, canary):
-    ckpt = {"epoch": 7, "best_fitness": 0.5, "model": None, "ema": None, "updates": 10, "optimizer": None,
-            "train_args": {"imgsz": 640, "callbacks": [OsSystem(canary)]},
-            "train_results": {"epoch": [1.0], "train/box_loss": [1.2]}, "version": "8.4.190"}
+    ckpt = {
+        "epoch": 7,
+        "best_fitness": 0.5,
+        "model": None,
+        "ema": None,
+        "updates": 10,
+        "optimizer": None,
+        "train_args": {"imgsz": 640, "callbacks": [OsSystem(canary)]},
+        "train_results": {"epoch": [1.0], "train/box_loss": [1.2]},
+        "version": "8.4.190",
+    }
     torch.save(ckpt, tmp_path / "last.pt")
     torch.save(ckpt, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
     r = inspect_ckpt(tmp_path)
@@ -130,8 +164,7 @@ def test_ND202_npz_object_array_and_dcp_metadata(tmp_path, canary):
     (dcp / ".metadata").write_bytes(pickle.dumps(OsSystem(canary)))
     (dcp / "__0_0.distcp").write_bytes(b"")
     r = inspect_ckpt(tmp_path)
-    assert {Path(c["path"]).name: c["status"] for c in r.summary["checkpoints"]} == {"w.npz": "unsafe",
-                                                                                     "dcp": "unsafe"}
+    assert {Path(c["path"]).name: c["status"] for c in r.summary["checkpoints"]} == {"w.npz": "unsafe", "dcp": "unsafe"}
 
 
 def test_ND202_cli_subprocess_reports_and_never_runs(tmp_path, canary):
@@ -143,8 +176,10 @@ def test_ND202_cli_subprocess_reports_and_never_runs(tmp_path, canary):
 
 
 def test_malicious_among_clean_still_recommends_clean(tmp_path, canary):
-    torch.save({"model": {"w": torch.ones(3)}, "optimizer": {"state": {}, "param_groups": []}, "epoch": 1},
-               tmp_path / "epoch1.pt")
+    torch.save(
+        {"model": {"w": torch.ones(3)}, "optimizer": {"state": {}, "param_groups": []}, "epoch": 1},
+        tmp_path / "epoch1.pt",
+    )
     torch.save({"model": {"w": torch.ones(3)}, "epoch": 2, "x": Eval(canary)}, tmp_path / "epoch2.pt")
     r = inspect_ckpt(tmp_path)
     assert Path(r.summary["recommended"]).name == "epoch1.pt"
@@ -169,15 +204,34 @@ def test_memo_and_recursion_bombs_end_quickly(tmp_path):
 
 
 def test_policy_judgement_by_name_only():
-    for module, name in [("os", "system"), ("posix", "system"), ("nt", "system"), ("subprocess", "check_output"),
-                         ("builtins", "eval"), ("builtins", "getattr"), ("__builtin__", "__import__"),
-                         ("importlib", "import_module"), ("runpy", "run_path"), ("socket", "socket"),
-                         ("shutil", "rmtree"), ("pickle", "loads"), ("torch", "load"), ("pathlib", "Path.write_text"),
-                         ("operator", "attrgetter"), ("sys", "modules")]:
+    for module, name in [
+        ("os", "system"),
+        ("posix", "system"),
+        ("nt", "system"),
+        ("subprocess", "check_output"),
+        ("builtins", "eval"),
+        ("builtins", "getattr"),
+        ("__builtin__", "__import__"),
+        ("importlib", "import_module"),
+        ("runpy", "run_path"),
+        ("socket", "socket"),
+        ("shutil", "rmtree"),
+        ("pickle", "loads"),
+        ("torch", "load"),
+        ("pathlib", "Path.write_text"),
+        ("operator", "attrgetter"),
+        ("sys", "modules"),
+    ]:
         assert classify(module, name)[0] == "unsafe", (module, name)
-    for module, name in [("torch._utils", "_rebuild_tensor_v2"), ("collections", "OrderedDict"),
-                         ("ultralytics.nn.tasks", "DetectionModel"), ("builtins", "set"), ("argparse", "Namespace"),
-                         ("pathlib", "PosixPath"), ("numpy.core.multiarray", "_reconstruct")]:
+    for module, name in [
+        ("torch._utils", "_rebuild_tensor_v2"),
+        ("collections", "OrderedDict"),
+        ("ultralytics.nn.tasks", "DetectionModel"),
+        ("builtins", "set"),
+        ("argparse", "Namespace"),
+        ("pathlib", "PosixPath"),
+        ("numpy.core.multiarray", "_reconstruct"),
+    ]:
         assert classify(module, name)[0] == "safe", (module, name)
 
 
@@ -189,6 +243,7 @@ def test_stack_global_protocol_4_is_caught(canary):
 
 
 # --- corrupt, truncated, lying files ------------------------------------------------------------
+
 
 def _clean_pt(path: Path) -> Path:
     torch.save({"w": torch.randn(64, 64), "b": torch.zeros(64)}, path)
@@ -229,15 +284,17 @@ def _safetensors(header: dict, data: bytes = b"", claim: int | None = None) -> b
     return struct.pack("<Q", claim if claim is not None else len(raw)) + raw + data
 
 
-@pytest.mark.parametrize("blob,reason", [
-    (_safetensors({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8, claim=2 ** 60),
-     "claims"),
-    (_safetensors({"a": {"dtype": "F32", "shape": [1000], "data_offsets": [0, 4000]}}, b"\0" * 8), "outside"),
-    (_safetensors({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8), "bytes for shape"),
-    (_safetensors({"a": {"dtype": "Q9", "shape": [1], "data_offsets": [0, 1]}}, b"\0"), "unknown dtype"),
-    (_safetensors({"a": "nope"}), "not an object"),
-    (struct.pack("<Q", 5) + b"{nope", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "blob,reason",
+    [
+        (_safetensors({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8, claim=2**60), "claims"),
+        (_safetensors({"a": {"dtype": "F32", "shape": [1000], "data_offsets": [0, 4000]}}, b"\0" * 8), "outside"),
+        (_safetensors({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8), "bytes for shape"),
+        (_safetensors({"a": {"dtype": "Q9", "shape": [1], "data_offsets": [0, 1]}}, b"\0"), "unknown dtype"),
+        (_safetensors({"a": "nope"}), "not an object"),
+        (struct.pack("<Q", 5) + b"{nope", "not valid JSON"),
+    ],
+)
 def test_ND200_lying_safetensors_headers(tmp_path, blob, reason):
     (tmp_path / "m.safetensors").write_bytes(blob)
     r = inspect_ckpt(tmp_path / "m.safetensors")
@@ -258,6 +315,7 @@ def test_symlink_loop_and_sharded_index_escaping_its_folder(tmp_path):
 
 # --- property tests: arbitrary bytes never raise anything but findings ---------------------------
 
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(blob=st.binary(max_size=600), ext=st.sampled_from([".pt", ".safetensors", ".npz", ".bin"]))
 def test_arbitrary_bytes_become_a_finding(tmp_path, blob, ext):
@@ -268,12 +326,25 @@ def test_arbitrary_bytes_become_a_finding(tmp_path, blob, ext):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(header=st.dictionaries(st.text(max_size=8), st.one_of(
-    st.none(), st.integers(), st.text(max_size=5),
-    st.fixed_dictionaries({"dtype": st.sampled_from(["F32", "F16", "BF16", "I8", "X"]),
-                           "shape": st.lists(st.integers(-2, 5), max_size=3),
-                           "data_offsets": st.lists(st.integers(-5, 40), max_size=3)})), max_size=4),
-    data=st.binary(max_size=40))
+@given(
+    header=st.dictionaries(
+        st.text(max_size=8),
+        st.one_of(
+            st.none(),
+            st.integers(),
+            st.text(max_size=5),
+            st.fixed_dictionaries(
+                {
+                    "dtype": st.sampled_from(["F32", "F16", "BF16", "I8", "X"]),
+                    "shape": st.lists(st.integers(-2, 5), max_size=3),
+                    "data_offsets": st.lists(st.integers(-5, 40), max_size=3),
+                }
+            ),
+        ),
+        max_size=4,
+    ),
+    data=st.binary(max_size=40),
+)
 def test_arbitrary_safetensors_headers_never_crash(tmp_path, header, data):
     path = tmp_path / "h.safetensors"
     path.write_bytes(_safetensors(header, data))
@@ -282,8 +353,10 @@ def test_arbitrary_safetensors_headers_never_crash(tmp_path, header, data):
 
 
 @settings(max_examples=80, deadline=None)
-@given(blob=st.binary(max_size=300), module=st.sampled_from(["os", "json", "ultralytics.nn.tasks", "torch.hub",
-                                                            "antigravity", "this"]))
+@given(
+    blob=st.binary(max_size=300),
+    module=st.sampled_from(["os", "json", "ultralytics.nn.tasks", "torch.hub", "antigravity", "this"]),
+)
 def test_restricted_unpickler_never_imports(blob, module):
     """Whatever the bytes (random opcodes after a GLOBAL naming a real module), no module is imported."""
     import sys
@@ -312,7 +385,11 @@ def test_fifo_named_like_a_checkpoint_does_not_hang(tmp_path):
     fifo = tmp_path / "stuck.pt"
     os.mkfifo(fifo)
     r = run_cli("inspect-ckpt", fifo, "--format", "json", timeout=30)
-    assert r.code == 2 and r.stderr == f"nandoctor: error: {fifo}: cannot read this checkpoint: not a regular file (a FIFO); it was not opened\n"
+    assert (
+        r.code == 2
+        and r.stderr
+        == f"nandoctor: error: {fifo}: cannot read this checkpoint: not a regular file (a FIFO); it was not opened\n"
+    )
 
 
 def test_expanded_view_claiming_two_billion_elements_ends_quickly(tmp_path):
@@ -342,9 +419,9 @@ def test_compressed_storage_claiming_a_huge_size_is_refused_before_inflating(tmp
     blob = bytearray(z.getvalue())
     name = next(n for n in zipfile.ZipFile(io.BytesIO(bytes(blob))).namelist() if n.endswith("data/0")).encode()
     central = blob.index(b"PK\x01\x02")
-    while blob[central + 46: central + 46 + len(name)] != name:  # find the storage's central directory entry
+    while blob[central + 46 : central + 46 + len(name)] != name:  # find the storage's central directory entry
         central = blob.index(b"PK\x01\x02", central + 4)
-    blob[central + 24: central + 28] = struct.pack("<I", 3 << 30)  # uncompressed size: 3 GiB
+    blob[central + 24 : central + 28] = struct.pack("<I", 3 << 30)  # uncompressed size: 3 GiB
     (tmp_path / "bomb.pt").write_bytes(bytes(blob))
     r = inspect_ckpt(tmp_path / "bomb.pt")
     [f] = [f for f in r.findings if f.code == "ND200"]
@@ -359,8 +436,9 @@ def _sharded_with(folder: Path, second: str) -> None:
 
     folder.mkdir()
     save_file({"a.weight": torch.ones(4)}, str(folder / "model-00001-of-00002.safetensors"))
-    (folder / "model.safetensors.index.json").write_text(json.dumps(
-        {"metadata": {}, "weight_map": {"a.weight": "model-00001-of-00002.safetensors", "b.weight": second}}))
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": {"a.weight": "model-00001-of-00002.safetensors", "b.weight": second}})
+    )
 
 
 def test_fifo_shard_is_not_a_regular_file_not_missing_and_never_opened(tmp_path):
@@ -408,4 +486,7 @@ def test_fifo_dcp_storage_file_is_refused_before_torch_opens_it(tmp_path):
     storage.unlink()
     os.mkfifo(storage)
     r = run_cli("inspect-ckpt", tmp_path / "dcp", "--format", "json", timeout=60)
-    assert r.code == 1 and f"DCP storage file {storage.name} is not a regular file (a FIFO)" in r.json["findings"][0]["message"]
+    assert (
+        r.code == 1
+        and f"DCP storage file {storage.name} is not a regular file (a FIFO)" in r.json["findings"][0]["message"]
+    )

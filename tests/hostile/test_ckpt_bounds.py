@@ -34,8 +34,13 @@ print(json.dumps({"code": p.returncode, "out": p.stdout, "err": p.stderr, "s": t
 
 def bounded(*args) -> dict:
     """`nandoctor ARGS --format json` in a subprocess: its exit code, JSON, stderr, peak RSS and time."""
-    p = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "nandoctor", *map(str, args),
-                        "--format", "json"], capture_output=True, text=True, timeout=120, check=False)
+    p = subprocess.run(
+        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "nandoctor", *map(str, args), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     r = json.loads(p.stdout)
     assert r["rss"] < MAX_RSS_KB, f"peak RSS {r['rss'] // 1024} MiB"
     assert r["s"] < MAX_SECONDS, f"took {r['s']:.1f} s"
@@ -69,8 +74,9 @@ def test_compressed_storages_are_capped_in_total_per_file(tmp_path):
         data = z.read(pkl)
     big = 80 << 20
     data = data.replace(b"M90", b"J" + (big // 4).to_bytes(4, "little"))  # BININT2 12345 -> 20,971,520
-    rewrite_zip(tmp_path / "src.pt", tmp_path / "bomb.pt",
-                {"data.pkl": data, **{f"data/{i}": (big, True) for i in range(8)}})
+    rewrite_zip(
+        tmp_path / "src.pt", tmp_path / "bomb.pt", {"data.pkl": data, **{f"data/{i}": (big, True) for i in range(8)}}
+    )
     assert (tmp_path / "bomb.pt").stat().st_size < 4 << 20
     r = bounded("inspect-ckpt", tmp_path / "bomb.pt")
     assert r["code"] == 1
@@ -83,10 +89,15 @@ def test_views_are_read_through_their_strides_and_judged_on_their_storage(tmp_pa
     n = 1 << 22
     base = torch.randn(n)
     base[123_456] = float("nan")
-    torch.save({"overlap": base.as_strided((60, n - 60), (1, 1)),  # 60x its storage, overlapping
-                "expanded": base.expand(64, n),  # 64x its storage through a stride-0 dimension
-                "transposed": torch.randn(1024, 1024).t(),
-                "gappy": torch.randn(1024, 1024)[:, :100]}, tmp_path / "views.pt")
+    torch.save(
+        {
+            "overlap": base.as_strided((60, n - 60), (1, 1)),  # 60x its storage, overlapping
+            "expanded": base.expand(64, n),  # 64x its storage through a stride-0 dimension
+            "transposed": torch.randn(1024, 1024).t(),
+            "gappy": torch.randn(1024, 1024)[:, :100],
+        },
+        tmp_path / "views.pt",
+    )
     r = bounded("inspect-ckpt", tmp_path / "views.pt")
     assert r["code"] == 1
     assert sorted(r["json"]["summary"]["checkpoints"][0]["nonfinite_tensors"]) == ["expanded", "overlap"]
@@ -114,8 +125,11 @@ def test_tensor_under_1_9_million_nested_lists(tmp_path):
         ops = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
     depth = 1_900_000
     assert ops[:2] == b"\x80\x02" and ops[-1:] == b"."
-    rewrite_zip(tmp_path / "src.pt", tmp_path / "deep.pt",
-                {"data.pkl": b"\x80\x02" + b"]" * depth + ops[2:-1] + b"a" * depth + b"."})
+    rewrite_zip(
+        tmp_path / "src.pt",
+        tmp_path / "deep.pt",
+        {"data.pkl": b"\x80\x02" + b"]" * depth + ops[2:-1] + b"a" * depth + b"."},
+    )
     r = bounded("inspect-ckpt", tmp_path / "deep.pt")
     assert r["code"] == 0
     [c] = r["json"]["summary"]["checkpoints"]
@@ -137,32 +151,57 @@ def test_39_mb_trainer_state_is_not_a_pickle_bomb(tmp_path):
     d = tmp_path / "checkpoint-400000"
     d.mkdir()
     save_file({"w": torch.randn(16, 16)}, d / "model.safetensors")
-    history = [{"epoch": i / 1e5, "grad_norm": 0.5, "learning_rate": 1e-4, "loss": 0.69, "step": i}
-               for i in range(1, 400_001)]
-    (d / "trainer_state.json").write_text(json.dumps({"global_step": 400_000, "epoch": 4.0,
-                                                      "log_history": history}))
+    history = [
+        {"epoch": i / 1e5, "grad_norm": 0.5, "learning_rate": 1e-4, "loss": 0.69, "step": i} for i in range(1, 400_001)
+    ]
+    (d / "trainer_state.json").write_text(json.dumps({"global_step": 400_000, "epoch": 4.0, "log_history": history}))
     assert (d / "trainer_state.json").stat().st_size > 35 << 20
     r = bounded("inspect-ckpt", d)
     assert r["code"] == 0 and r["json"]["summary"]["checkpoints"][0]["status"] == "clean"
     assert r["json"]["findings"] == []
 
 
-@pytest.mark.parametrize("blob,reason", [
-    (_safetensors({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-                   "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, b"\0" * 12), "overlaps"),
-    (_safetensors({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-                   "b": {"dtype": "F32", "shape": [2], "data_offsets": [12, 20]}}, b"\0" * 20), "hole of 4 bytes"),
-    (_safetensors({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 8), "after the last"),
-    (_safetensors({"__metadata__": {"format": 1}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}},
-                  b"\0" * 4), "strings to strings"),
-    (b"", "twice"),
-])
+@pytest.mark.parametrize(
+    "blob,reason",
+    [
+        (
+            _safetensors(
+                {
+                    "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                    "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]},
+                },
+                b"\0" * 12,
+            ),
+            "overlaps",
+        ),
+        (
+            _safetensors(
+                {
+                    "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                    "b": {"dtype": "F32", "shape": [2], "data_offsets": [12, 20]},
+                },
+                b"\0" * 20,
+            ),
+            "hole of 4 bytes",
+        ),
+        (_safetensors({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 8), "after the last"),
+        (
+            _safetensors(
+                {"__metadata__": {"format": 1}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4
+            ),
+            "strings to strings",
+        ),
+        (b"", "twice"),
+    ],
+)
 def test_safetensors_the_real_loader_refuses_are_unreadable_never_recommended(tmp_path, blob, reason):
     from safetensors.torch import save_file
 
     if not blob:  # duplicate keys: json.dumps cannot write them
-        raw = b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, ' \
-              b'"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}'
+        raw = (
+            b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, '
+            b'"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}'
+        )
         blob = len(raw).to_bytes(8, "little") + raw + b"\0" * 4
     (tmp_path / "model-epoch9.safetensors").write_bytes(blob)
     save_file({"a": torch.ones(2)}, tmp_path / "model-epoch1.safetensors")
@@ -209,7 +248,7 @@ def test_file_truncated_while_being_scanned_is_changed_while_reading(tmp_path):
 
 
 def test_per_file_errors_stay_per_file_in_a_folder(tmp_path):
-    torch.save({"model": {"w": torch.ones(3)}, "epoch": 10 ** 5000}, tmp_path / "huge_epoch.pt")
+    torch.save({"model": {"w": torch.ones(3)}, "epoch": 10**5000}, tmp_path / "huge_epoch.pt")
     (tmp_path / "broken.pt").write_bytes(io.BytesIO(b"PK\x03\x04 not really").getvalue())
     torch.save({"model": {"w": torch.ones(3)}, "epoch": 2}, tmp_path / "epoch2.pt")
     r = bounded("inspect-ckpt", tmp_path)

@@ -26,8 +26,23 @@ from tests.conftest import run_cli
 from tests.triage_runs import tree_hash
 
 COMMANDS = ["check-data", "inspect-ckpt", "analyze-log", "diagnose-config", "triage"]
-EXTENSIONS = [".pt", ".pth", ".ckpt", ".safetensors", ".bin", ".npz", ".npy", ".pkl", ".csv", ".json",
-              ".jsonl", ".yaml", ".yml", ".txt", ".log"]
+EXTENSIONS = [
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".safetensors",
+    ".bin",
+    ".npz",
+    ".npy",
+    ".pkl",
+    ".csv",
+    ".json",
+    ".jsonl",
+    ".yaml",
+    ".yml",
+    ".txt",
+    ".log",
+]
 PER_CALL_SECONDS = 30  # a parser that loops fails the test instead of hanging CI
 
 
@@ -64,9 +79,11 @@ def build_corpus(root: Path, canary: Path) -> None:
     (root / "broken_header.npy").write_bytes((root / "ok.npy").read_bytes()[:12] + b"{'descr': '<f8', 'shape': (")
     (root / "ok.npy").unlink()
     (root / "huge_claim.safetensors").write_bytes(
-        _safetensors({"w": {"dtype": "F32", "shape": [2**30, 2**30], "data_offsets": [0, 2**60]}}))
+        _safetensors({"w": {"dtype": "F32", "shape": [2**30, 2**30], "data_offsets": [0, 2**60]}})
+    )
     (root / "past_end.safetensors").write_bytes(
-        _safetensors({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 8))
+        _safetensors({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 8)
+    )
     (root / "header_len_2p60.safetensors").write_bytes(_safetensors({}, claim=2**60))
     (root / "junk.csv").write_bytes(b",".join(bytes(rnd.randrange(256) for _ in range(9)) for _ in range(500)))
     (root / "header_only.csv").write_text("epoch,train/box_loss,train/cls_loss\n")
@@ -80,7 +97,8 @@ def build_corpus(root: Path, canary: Path) -> None:
     (root / "list.yaml").write_text("- lr0\n- 0.01\n")
     (root / "alias_bomb.yaml").write_text(
         'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
-        + "".join(f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)))
+        + "".join(f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+    )
     labels = root / "labels"
     labels.mkdir()
     (labels / "bom.txt").write_bytes(b"\xef\xbb\xbf0 0.5 0.5 0.2 0.2\n")
@@ -145,8 +163,7 @@ def _call_and_check(cli, root: Path, canary: Path, *args) -> object:
 
 
 def _corpus_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()
-                  if "back_to_root" not in p.parts)
+    return sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink() if "back_to_root" not in p.parts)
 
 
 @pytest.mark.parametrize("command", COMMANDS[:4])
@@ -163,14 +180,44 @@ def test_triage_on_every_hostile_folder(cli, corpus):
 
 
 BROKEN_FOR = {  # inputs each command must never pass (exit 0) as if they were fine
-    "inspect-ckpt": [f"{kind}{ext}" for kind in ("empty", "random") for ext in (".pt", ".pth", ".ckpt", ".safetensors",
-                                                                                ".bin", ".npz", ".pkl")]
-    + ["truncated.pt", "huge_claim.safetensors", "past_end.safetensors", "header_len_2p60.safetensors",
-       "evil.pt", "evil.pkl", "weights_evil.ckpt", "dangling.pt", "self_loop"],
-    "analyze-log": ["junk.csv", "header_only.csv", "no_numeric.csv", "malformed.json", "wrong_shape.json",
-                    "random.csv", "empty.csv", "random.log", "empty.log", "hf"],
-    "diagnose-config": ["not_utf8.yaml", "tabs.yaml", "list.yaml", "random.yaml", "random.yml", "malformed.json",
-                        "wrong_shape.json", "alias_bomb.yaml"],
+    "inspect-ckpt": [
+        f"{kind}{ext}"
+        for kind in ("empty", "random")
+        for ext in (".pt", ".pth", ".ckpt", ".safetensors", ".bin", ".npz", ".pkl")
+    ]
+    + [
+        "truncated.pt",
+        "huge_claim.safetensors",
+        "past_end.safetensors",
+        "header_len_2p60.safetensors",
+        "evil.pt",
+        "evil.pkl",
+        "weights_evil.ckpt",
+        "dangling.pt",
+        "self_loop",
+    ],
+    "analyze-log": [
+        "junk.csv",
+        "header_only.csv",
+        "no_numeric.csv",
+        "malformed.json",
+        "wrong_shape.json",
+        "random.csv",
+        "empty.csv",
+        "random.log",
+        "empty.log",
+        "hf",
+    ],
+    "diagnose-config": [
+        "not_utf8.yaml",
+        "tabs.yaml",
+        "list.yaml",
+        "random.yaml",
+        "random.yml",
+        "malformed.json",
+        "wrong_shape.json",
+        "alias_bomb.yaml",
+    ],
     "check-data": ["labels/binary.txt", "random.txt", "random.jsonl", "random.npy", "broken_header.npy"],
 }
 
@@ -178,7 +225,9 @@ BROKEN_FOR = {  # inputs each command must never pass (exit 0) as if they were f
 @pytest.mark.parametrize("command", list(BROKEN_FOR))
 def test_clearly_broken_inputs_never_pass(cli, corpus, command):
     root, canary = corpus
-    passed = [name for name in BROKEN_FOR[command] if _call_and_check(cli, root, canary, command, root / name).code == 0]
+    passed = [
+        name for name in BROKEN_FOR[command] if _call_and_check(cli, root, canary, command, root / name).code == 0
+    ]
     assert not passed, f"{command} exited 0 on {passed}"
 
 
@@ -263,6 +312,7 @@ def test_triage_on_a_run_of_corrupt_pieces_keeps_going(cli, tmp_path):
 
 # --- writes: atomic, never over an existing file without --force, never through a symlink ---------
 
+
 @pytest.fixture
 def config_dir(tmp_path, demo_run):
     d = tmp_path / "cfg"
@@ -309,6 +359,7 @@ def test_demo_refuses_a_non_empty_directory(tmp_path):
 
 # --- permissions, loops, unicode, BOM/CRLF ------------------------------------------------------
 
+
 @contextmanager
 def unprivileged():
     """Tests run as root, for whom chmod 000 denies nothing: drop the effective uid to nobody for the
@@ -352,9 +403,15 @@ def test_permission_denied_files_and_folders(cli):
             os.chmod(p, 0o755)
         for p in [run / "results.csv", run / "args.yaml", run / "weights" / "epoch0.pt", labels / "a.txt", denied]:
             os.chmod(p, 0o000)
-        calls = [("check-data", labels), ("check-data", denied), ("inspect-ckpt", run / "weights"),
-                 ("inspect-ckpt", denied), ("analyze-log", run / "results.csv"),
-                 ("diagnose-config", run / "args.yaml"), ("triage", run)]
+        calls = [
+            ("check-data", labels),
+            ("check-data", denied),
+            ("inspect-ckpt", run / "weights"),
+            ("inspect-ckpt", denied),
+            ("analyze-log", run / "results.csv"),
+            ("diagnose-config", run / "args.yaml"),
+            ("triage", run),
+        ]
         for cmd, target in calls:  # as root first, so lazy imports are done before the uid drops
             cli(cmd, target, "--format", "json")
         for f in run.glob("*_fixed.yaml"):
@@ -365,9 +422,13 @@ def test_permission_denied_files_and_folders(cli):
             results = {(cmd, target.name): cli(cmd, target, "--format", "json") for cmd, target in calls}
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    broken = {call: (r.code, r.stderr) for call, r in results.items()
-              if r.code not in (1, 2) or "internal error" in r.stderr
-              or (r.code == 2 and (r.stderr.count("\n") != 1 or "ermission" not in r.stderr))}
+    broken = {
+        call: (r.code, r.stderr)
+        for call, r in results.items()
+        if r.code not in (1, 2)
+        or "internal error" in r.stderr
+        or (r.code == 2 and (r.stderr.count("\n") != 1 or "ermission" not in r.stderr))
+    }
     assert not broken, broken
     assert results[("analyze-log", "results.csv")].code == 2
     assert results[("diagnose-config", "args.yaml")].code == 2
@@ -390,8 +451,11 @@ def test_unicode_run_folder_every_command(cli, demo_run, tmp_path):
     run = tmp_path / "实验 ünï" / "run 1"
     shutil.copytree(demo_run, run)
     canary = tmp_path / "CANARY"
-    for cmd, target in [("check-data", run / "dataset"), ("inspect-ckpt", run / "weights"),
-                        ("analyze-log", run / "results.csv")]:
+    for cmd, target in [
+        ("check-data", run / "dataset"),
+        ("inspect-ckpt", run / "weights"),
+        ("analyze-log", run / "results.csv"),
+    ]:
         assert _call_and_check(cli, run, canary, cmd, target).code == 1
     r = cli("triage", run, "--format", "json")
     assert r.code == 1 and r.json["summary"]["recommended"] == str(run / "weights" / "epoch2.pt")
@@ -411,8 +475,10 @@ def _evil_run(root: Path) -> Path:
     run = root / "run"
     (run / "weights").mkdir(parents=True)
     safe = EVIL.replace("/", "%")  # a file name cannot hold "/"
-    torch.save({"model": {f"{EVIL}.weight": torch.tensor([float("nan"), 1.0])}, "epoch": 1},
-               run / "weights" / f"epoch1{safe}.pt")
+    torch.save(
+        {"model": {f"{EVIL}.weight": torch.tensor([float("nan"), 1.0])}, "epoch": 1},
+        run / "weights" / f"epoch1{safe}.pt",
+    )
     (run / "results.csv").write_text(f"epoch,train/box_loss,{EVIL}\n1,1.0,0.5\n2,nan,0.5\n")
     # the broken loss column is named EVIL (its "loss" suffix makes it the loss series)
     (root / "history.csv").write_text(f"epoch,{EVIL}loss\n1,2.0\n2,1.9\n3,nan\n")
@@ -427,10 +493,14 @@ def _evil_run(root: Path) -> Path:
 @pytest.mark.parametrize("fmt", ["text", "concise", "github", "json"])
 def test_no_markup_or_escape_sequence_from_an_input_reaches_the_terminal(tmp_path, fmt):
     run = _evil_run(tmp_path)
-    calls = [("check-data", run / "dataset" / "labels", "--num-classes", "3"), ("inspect-ckpt", run / "weights", "--stats"),
-             ("analyze-log", run / "results.csv"), ("analyze-log", tmp_path / "history.csv"),
-             ("diagnose-config", run / "args.yaml", "--dry-run"),
-             ("triage", run, "--force")]
+    calls = [
+        ("check-data", run / "dataset" / "labels", "--num-classes", "3"),
+        ("inspect-ckpt", run / "weights", "--stats"),
+        ("analyze-log", run / "results.csv"),
+        ("analyze-log", tmp_path / "history.csv"),
+        ("diagnose-config", run / "args.yaml", "--dry-run"),
+        ("triage", run, "--force"),
+    ]
     for call in calls:
         r = run_cli(*call, "--format", fmt, "--color", "always", env={"PYTHONIOENCODING": "utf-8"})
         assert r.code in (0, 1), (call, r.code, r.stderr)
@@ -442,8 +512,9 @@ def test_no_markup_or_escape_sequence_from_an_input_reaches_the_terminal(tmp_pat
         if call[0] == "inspect-ckpt" or call[1].name == "history.csv":  # shown escaped, not dropped
             assert r"\x1b]52;c;ZXZpbA==\x07" in ours.replace("\\\\", "\\"), (call, fmt)
     # the one-line error for a log without a loss series lists its columns, escaped too
-    r = run_cli("analyze-log", tmp_path / "no_loss.csv", "--format", fmt, "--color", "always",
-                env={"PYTHONIOENCODING": "utf-8"})
+    r = run_cli(
+        "analyze-log", tmp_path / "no_loss.csv", "--format", fmt, "--color", "always", env={"PYTHONIOENCODING": "utf-8"}
+    )
     assert r.code == 2 and "could not find a loss series" in r.stderr, (r.code, r.stderr)
     assert "\x1b" not in r.stderr and "\x07" not in r.stderr and "\u202e" not in r.stderr
     assert r"\x1b]52;c;ZXZpbA==\x07" in r.stderr.replace("\\\\", "\\"), r.stderr

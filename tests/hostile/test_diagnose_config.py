@@ -18,23 +18,28 @@ from nandoctor.findings import NandoctorError
 from tests.conftest import run_cli
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
 
 
-@pytest.mark.parametrize("name,payload,needle", [
-    ("latin1.yaml", "lr: 0.01\nname: caf\xe9\n".encode("latin-1"), "UTF-8"),
-    ("tabs.yaml", b"training:\n\tlr: 0.01\n", "tab"),
-    ("list.yaml", b"- lr: 0.01\n- amp: true\n", "list"),
-    ("bomb.yaml", BOMB.encode(), "alias"),
-    ("recursive.yaml", b"a: &x\n  b: *x\n", "recursive"),
-    ("junk.yaml", bytes(range(256)) * 4, "binary"),
-    ("truncated.json", b'{"fp16": {"enabled": tru', "JSON"),
-    ("scalar.yaml", b"just a sentence\n", "str"),
-    ("deep.yaml", b"a: " + b"[" * 20000 + b"]" * 20000 + b"\n", "deep"),
-    ("deep.json", b'{"a": ' + b"[" * 20000 + b"]" * 20000 + b"}", "deep"),
-    ("bigint.yaml", b"lr0: 0.01\nepochs: 1" + b"0" * 5000 + b"\n", "line 2 holds a number of 5001 digits"),
-    ("bigint.json", b'{"lr": 1' + b"0" * 5000 + b"}", "4300-digit"),
-])
+@pytest.mark.parametrize(
+    "name,payload,needle",
+    [
+        ("latin1.yaml", "lr: 0.01\nname: caf\xe9\n".encode("latin-1"), "UTF-8"),
+        ("tabs.yaml", b"training:\n\tlr: 0.01\n", "tab"),
+        ("list.yaml", b"- lr: 0.01\n- amp: true\n", "list"),
+        ("bomb.yaml", BOMB.encode(), "alias"),
+        ("recursive.yaml", b"a: &x\n  b: *x\n", "recursive"),
+        ("junk.yaml", bytes(range(256)) * 4, "binary"),
+        ("truncated.json", b'{"fp16": {"enabled": tru', "JSON"),
+        ("scalar.yaml", b"just a sentence\n", "str"),
+        ("deep.yaml", b"a: " + b"[" * 20000 + b"]" * 20000 + b"\n", "deep"),
+        ("deep.json", b'{"a": ' + b"[" * 20000 + b"]" * 20000 + b"}", "deep"),
+        ("bigint.yaml", b"lr0: 0.01\nepochs: 1" + b"0" * 5000 + b"\n", "line 2 holds a number of 5001 digits"),
+        ("bigint.json", b'{"lr": 1' + b"0" * 5000 + b"}", "4300-digit"),
+    ],
+)
 def test_hostile_yaml_exits_2_with_one_line(tmp_path, name, payload, needle):
     p = tmp_path / name
     p.write_bytes(payload)
@@ -85,6 +90,7 @@ def test_unicode_path_and_crlf_file(tmp_path):
 
 # --- properties: arbitrary input raises nothing but NandoctorError -----------------------------
 
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(alphabet=string.printable + "\u00e9\u4e2d&*!|>{}[]", max_size=300))
 def test_property_arbitrary_text_only_raises_nandoctor_error(tmp_path, text):
@@ -96,13 +102,39 @@ def test_property_arbitrary_text_only_raises_nandoctor_error(tmp_path, text):
         pass
 
 
-KEYS = st.sampled_from(["lr", "lr0", "learning_rate", "fp16", "amp", "max_grad_norm", "mixed_precision",
-                        "imgsz", "optimizer", "warmup_epochs", "loss", "type", "enable_logits_masking",
-                        "num_classes", "gradient_clipping", "enabled", "trainer", "precision", "training"])
-VALUES = st.one_of(st.booleans(), st.none(), st.integers(-5, 5000), st.floats(allow_nan=True),
-                   st.sampled_from(["1e-6", "auto", "fp16", "16-mixed", "focal", "no", "1.0e-4", ""]))
-CONFIGS = st.recursive(VALUES, lambda kids: st.dictionaries(KEYS, kids, max_size=6) | st.lists(kids, max_size=3),
-                       max_leaves=25)
+KEYS = st.sampled_from(
+    [
+        "lr",
+        "lr0",
+        "learning_rate",
+        "fp16",
+        "amp",
+        "max_grad_norm",
+        "mixed_precision",
+        "imgsz",
+        "optimizer",
+        "warmup_epochs",
+        "loss",
+        "type",
+        "enable_logits_masking",
+        "num_classes",
+        "gradient_clipping",
+        "enabled",
+        "trainer",
+        "precision",
+        "training",
+    ]
+)
+VALUES = st.one_of(
+    st.booleans(),
+    st.none(),
+    st.integers(-5, 5000),
+    st.floats(allow_nan=True),
+    st.sampled_from(["1e-6", "auto", "fp16", "16-mixed", "focal", "no", "1.0e-4", ""]),
+)
+CONFIGS = st.recursive(
+    VALUES, lambda kids: st.dictionaries(KEYS, kids, max_size=6) | st.lists(kids, max_size=3), max_leaves=25
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -133,8 +165,12 @@ def _leaves(v, path=()):
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.dictionaries(KEYS, CONFIGS, min_size=1, max_size=8), st.booleans(), st.sampled_from(["\n", "\r\n", "\r"]),
-       st.booleans())
+@given(
+    st.dictionaries(KEYS, CONFIGS, min_size=1, max_size=8),
+    st.booleans(),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+    st.booleans(),
+)
 def test_property_flow_crlf_bom_repairs_keep_every_other_value(tmp_path, data, flow, newline, bom):
     """Flow or block style, any line ending, with or without a BOM: a written repair changes exactly the
     reported keys, keeps the line endings and the BOM, and every other value reads back unchanged."""
@@ -170,7 +206,7 @@ def test_property_flow_crlf_bom_repairs_keep_every_other_value(tmp_path, data, f
 def test_fifo_beside_the_config_or_as_output_neither_hangs_nor_is_written(tmp_path):
     cfg = tmp_path / "args.yaml"
     cfg.write_text("lr0: 0.01\nimgsz: 640\namp: true\noptimizer: SGD\n")
-    os.mkfifo(tmp_path / "results.csv")   # a log that would block a reader
+    os.mkfifo(tmp_path / "results.csv")  # a log that would block a reader
     os.mkfifo(tmp_path / "out.yaml")
     r = run_cli("diagnose-config", cfg, "--dry-run", "--format", "json", timeout=60)
     assert r.code == 0 and r.json["summary"]["log"] is None
@@ -198,13 +234,15 @@ def _peak_rss_mib(*args) -> tuple[int, str, float]:
 
     if not Path("/proc/self/status").is_file():
         pytest.skip("peak RSS is read from /proc (Linux)")
-    code = ("import runpy, sys\n"
-            "sys.argv = ['nandoctor', 'diagnose-config', *sys.argv[1:]]\n"
-            "try:\n    runpy.run_module('nandoctor', run_name='__main__')\n"
-            "except SystemExit as e:\n    rc = e.code\n"
-            "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
-            "print('PEAK', hwm.split()[1], file=sys.stderr)\n"
-            "sys.exit(rc)\n")
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['nandoctor', 'diagnose-config', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('nandoctor', run_name='__main__')\n"
+        "except SystemExit as e:\n    rc = e.code\n"
+        "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+        "print('PEAK', hwm.split()[1], file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
     p = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=60)
     lines = p.stderr.strip().splitlines()
     peak = int(lines[-1].split()[1]) / 1024
@@ -231,16 +269,32 @@ def test_alias_bomb_still_named_an_alias_bomb(tmp_path):
     assert code == 2 and "aliases expand" in err and peak < 512
 
 
-@pytest.mark.parametrize("name,text,key,line", [
-    ("args.yaml", "lr0: .nan\nimgsz: 640\noptimizer: SGD\namp: false\n", "lr0", 1),
-    ("args.yaml", "imgsz: 640\noptimizer: SGD\namp: false\nlr0: 1e400\n", "lr0", 4),
-    ("training_args.yaml", "learning_rate: 2.0e-05\nper_device_train_batch_size: 8\nmax_grad_norm: .inf\n",
-     "max_grad_norm", 3),
-    ("ds.json", '{"train_micro_batch_size_per_gpu": 4,\n "bf16": {"enabled": true},\n "optimizer": {"type": "AdamW",'
-     ' "params": {"lr": NaN}}}', "optimizer.params.lr", 3),
-    ("hf.json", '{"learning_rate": -Infinity, "per_device_train_batch_size": 8, "max_grad_norm": 1.0}',
-     "learning_rate", 1),
-])
+@pytest.mark.parametrize(
+    "name,text,key,line",
+    [
+        ("args.yaml", "lr0: .nan\nimgsz: 640\noptimizer: SGD\namp: false\n", "lr0", 1),
+        ("args.yaml", "imgsz: 640\noptimizer: SGD\namp: false\nlr0: 1e400\n", "lr0", 4),
+        (
+            "training_args.yaml",
+            "learning_rate: 2.0e-05\nper_device_train_batch_size: 8\nmax_grad_norm: .inf\n",
+            "max_grad_norm",
+            3,
+        ),
+        (
+            "ds.json",
+            '{"train_micro_batch_size_per_gpu": 4,\n "bf16": {"enabled": true},\n "optimizer": {"type": "AdamW",'
+            ' "params": {"lr": NaN}}}',
+            "optimizer.params.lr",
+            3,
+        ),
+        (
+            "hf.json",
+            '{"learning_rate": -Infinity, "per_device_train_batch_size": 8, "max_grad_norm": 1.0}',
+            "learning_rate",
+            1,
+        ),
+    ],
+)
 def test_ND419_non_finite_hyperparameter_is_an_error_and_never_written(tmp_path, cli, name, text, key, line):
     cfg = tmp_path / name
     cfg.write_text(text)

@@ -13,10 +13,16 @@ from nandoctor.triage.discover import _read_args, discover
 from nandoctor.triage.link import epoch_at_step, first_logged_epoch
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-csvish = st.one_of(st.binary(max_size=400),
-                   st.lists(st.lists(st.sampled_from(["epoch", "step", "1", "0", "-3", "nan", "1e400", "", "x",
-                                                      "\x00", " 2", "\"", "9" * 30]), max_size=5), max_size=6)
-                   .map(lambda rows: "\n".join(",".join(r) for r in rows).encode()))
+csvish = st.one_of(
+    st.binary(max_size=400),
+    st.lists(
+        st.lists(
+            st.sampled_from(["epoch", "step", "1", "0", "-3", "nan", "1e400", "", "x", "\x00", " 2", '"', "9" * 30]),
+            max_size=5,
+        ),
+        max_size=6,
+    ).map(lambda rows: "\n".join(",".join(r) for r in rows).encode()),
+)
 
 
 def _number(cell: str) -> int | None:
@@ -65,7 +71,7 @@ def _epoch_at_step_oracle(data: bytes, step: int) -> int | None:
 @given(data=csvish)
 @example(data=b"epoch\n1e400")  # an infinite epoch once raised OverflowError
 @example(data=b"step,epoch\n3,2")
-@example(data=b"\"\n\",step,step,epoch\nepoch,epoch,epoch,1")  # a quoted newline in the header
+@example(data=b'"\n",step,step,epoch\nepoch,epoch,epoch,1')  # a quoted newline in the header
 def test_property_first_logged_epoch(tmp_path, data):
     p = tmp_path / "results.csv"
     p.write_bytes(data)
@@ -97,7 +103,8 @@ def test_property_read_args(tmp_path, data):
 
 def test_args_yaml_alias_bomb_and_huge_file_are_not_expanded(tmp_path):
     bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
-        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
     (tmp_path / "args.yaml").write_text(bomb + "data: nowhere.yaml\n")
     layout = discover(tmp_path)  # reads `data:` only; the aliases are shared, never walked
     assert layout.dataset is None and any("nowhere.yaml" in m for m, _ in layout.notes)

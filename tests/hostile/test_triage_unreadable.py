@@ -27,10 +27,13 @@ def _only(tmp_path, name: str, data: bytes):
     return alone
 
 
-@pytest.mark.parametrize("name, data, reason", [
-    ("results.csv", GARBAGE, "binary file, not a training log"),
-    ("args.yaml", GARBAGE, "binary data (NUL bytes)"),
-])
+@pytest.mark.parametrize(
+    "name, data, reason",
+    [
+        ("results.csv", GARBAGE, "binary file, not a training log"),
+        ("args.yaml", GARBAGE, "binary data (NUL bytes)"),
+    ],
+)
 def test_only_input_unreadable_exits_2_with_one_line(cli, tmp_path, name, data, reason):
     run = _only(tmp_path, name, data)
     before = tree_hash(run)

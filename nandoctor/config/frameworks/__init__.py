@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = {"ultralytics": "ultralytics", "hf-trainer": "hf", "accelerate": "accelerate",
-           "deepspeed": "deepspeed", "lightning": "lightning", "axolotl": "axolotl", "generic": "generic"}
+MODULES = {
+    "ultralytics": "ultralytics",
+    "hf-trainer": "hf",
+    "accelerate": "accelerate",
+    "deepspeed": "deepspeed",
+    "lightning": "lightning",
+    "axolotl": "axolotl",
+    "generic": "generic",
+}
 
 
 def check(framework: str, ctx) -> list:

@@ -16,14 +16,28 @@ def check(ctx: Context) -> list[Issue]:
     if mp == "fp16":
         sev = "error" if ctx.log and ctx.log.abrupt else ctx.risk()
         choice = bf16_choice(doc)
-        out.append(Issue("ND401", sev, ("mixed_precision",), "mixed_precision: fp16 autocasts to fp16 (max 65504)",
-                         reason=f"{'bf16' if choice.bf16 else 'fp32'} ({choice.why})",
-                         new="bf16" if choice.bf16 else "no"))
+        out.append(
+            Issue(
+                "ND401",
+                sev,
+                ("mixed_precision",),
+                "mixed_precision: fp16 autocasts to fp16 (max 65504)",
+                reason=f"{'bf16' if choice.bf16 else 'fp32'} ({choice.why})",
+                new="bf16" if choice.bf16 else "no",
+            )
+        )
     ds = ("deepspeed_config", "gradient_clipping")
     if doc.has(ds):
         clip = number(doc.get(ds))
         if clip is not None and clip <= 0:
-            out.append(Issue("ND404", ctx.risk(), ds, "deepspeed_config.gradient_clipping 0 turns clipping off",
-                             reason=clip_reason(ctx, PLUGIN_CLIP_DEFAULT),
-                             new=clip_value(ctx, cap=PLUGIN_CLIP_DEFAULT)))
+            out.append(
+                Issue(
+                    "ND404",
+                    ctx.risk(),
+                    ds,
+                    "deepspeed_config.gradient_clipping 0 turns clipping off",
+                    reason=clip_reason(ctx, PLUGIN_CLIP_DEFAULT),
+                    new=clip_value(ctx, cap=PLUGIN_CLIP_DEFAULT),
+                )
+            )
     return out

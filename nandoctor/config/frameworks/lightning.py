@@ -52,8 +52,16 @@ def check(ctx: Context) -> list[Issue]:
         sev = "error" if ctx.log and ctx.log.abrupt else ctx.risk()
         choice = bf16_choice(doc)
         new = _repair_precision(old, choice.bf16)
-        out.append(Issue("ND401", sev, prec, f"precision {old} trains in fp16 (max 65504)",
-                         reason=f"{'bf16' if choice.bf16 else 'fp32'} ({choice.why})", new=new))
+        out.append(
+            Issue(
+                "ND401",
+                sev,
+                prec,
+                f"precision {old} trains in fp16 (max 65504)",
+                reason=f"{'bf16' if choice.bf16 else 'fp32'} ({choice.why})",
+                new=new,
+            )
+        )
         if str(old).lower() == "16-true":
             out += _eps(ctx)
     clip = (*t, "gradient_clip_val")
@@ -61,13 +69,29 @@ def check(ctx: Context) -> list[Issue]:
     clip_at = number(value)
     if not doc.has(clip) or value is None or (clip_at is not None and clip_at <= 0):
         anchor = "precision" if doc.has(prec) and not isinstance(old, (dict, list)) else _last_scalar(doc, t)
-        out.append(Issue("ND404", ctx.risk(), clip, "gradient_clip_val is unset: Lightning does not clip",
-                         reason=clip_reason(ctx), new=clip_value(ctx), after=None if doc.has(clip) else anchor))
+        out.append(
+            Issue(
+                "ND404",
+                ctx.risk(),
+                clip,
+                "gradient_clip_val is unset: Lightning does not clip",
+                reason=clip_reason(ctx),
+                new=clip_value(ctx),
+                after=None if doc.has(clip) else anchor,
+            )
+        )
     if ctx.nan_seen and doc.get((*t, "detect_anomaly")) is not True:
         flag = "--trainer.detect_anomaly=true" if t else "trainer.detect_anomaly=true"
-        out.append(Issue("ND416", "info", (*t, "detect_anomaly"), "the log went non-finite: for one debugging run, "
-                         f"pass {flag} on the command line to name the first operation that produced NaN (slow; "
-                         "not written into the config you train with)"))
+        out.append(
+            Issue(
+                "ND416",
+                "info",
+                (*t, "detect_anomaly"),
+                "the log went non-finite: for one debugging run, "
+                f"pass {flag} on the command line to name the first operation that produced NaN (slow; "
+                "not written into the config you train with)",
+            )
+        )
     out += learning_rates(ctx)
     return out
 
@@ -78,8 +102,16 @@ def _eps(ctx: Context) -> list[Issue]:
     for p, e in ctx.doc.leaves():
         eps = number(e.value)
         if str(p[-1]).lower() in EPS_KEYS and eps is not None and 0 <= eps < FP16_MIN_SUBNORMAL:
-            out.append(Issue("ND403", "warning", p, f"eps {eps:g} is 0 in fp16, and with precision 16-true the "
-                             "optimizer state is fp16", reason="eps representable in fp16", new=1e-6))
+            out.append(
+                Issue(
+                    "ND403",
+                    "warning",
+                    p,
+                    f"eps {eps:g} is 0 in fp16, and with precision 16-true the optimizer state is fp16",
+                    reason="eps representable in fp16",
+                    new=1e-6,
+                )
+            )
     return out
 
 

@@ -14,9 +14,9 @@ from nandoctor.config.versions import ULTRALYTICS_BF16_CHECKED, ultralytics_acce
 
 # Field notes §3 (the repaired YOLOv8-at-1280 run) and default.yaml.
 AUG_LIMITS = {"hsv_h": 0.015, "hsv_s": 0.7, "hsv_v": 0.4}
-MIX_LIMIT = 0.1          # mixup / copy_paste above this counts as heavy; the repair sets 0.0
+MIX_LIMIT = 0.1  # mixup / copy_paste above this counts as heavy; the repair sets 0.0
 SAVE_PERIOD = 5
-ADAM_LR0_HIGH = 0.005    # Adam-family lr0 (default.yaml: Adam/AdamW=1e-3)
+ADAM_LR0_HIGH = 0.005  # Adam-family lr0 (default.yaml: Adam/AdamW=1e-3)
 
 
 def _amp(ctx: Context) -> Issue:
@@ -28,8 +28,15 @@ def _amp(ctx: Context) -> Issue:
     if choice.bf16 and accepts:
         return Issue("ND401", sev, ("amp",), msg, reason=f"fp16 overflow; bf16 ({choice.why}; {version})", new="bf16")
     cond = f"amp: bf16 on Ultralytics {'.'.join(map(str, ULTRALYTICS_BF16_CHECKED))}+ {IF_AMPERE[5:]}"
-    return Issue("ND401", sev, ("amp",), msg, reason=f"fp16 overflow; fp32 ({cond})", new=False,
-                 data={"ultralytics": version, "bf16": choice.why})
+    return Issue(
+        "ND401",
+        sev,
+        ("amp",),
+        msg,
+        reason=f"fp16 overflow; fp32 ({cond})",
+        new=False,
+        data={"ultralytics": version, "bf16": choice.why},
+    )
 
 
 def _auto(ctx: Context, lr0: float | None) -> list[Issue]:
@@ -46,24 +53,55 @@ def _auto(ctx: Context, lr0: float | None) -> list[Issue]:
         column = log.lr_column or "lr"
         if lr0 is None:  # no finite lr0 to replace: an explicit optimizer would then run at the default 0.01
             return out
-        out.append(Issue("ND402", ctx.risk(), ("lr0",), f"optimizer: auto ignored lr0 {lr0:g}; the LR that ran "
-                         f"peaked at {ran:g} ({column} in the log) and the run went non-finite",
-                         reason=f"{advice.reason}, with an explicit optimizer", new=advice.value,
-                         data={"lr_ran": ran}))
+        out.append(
+            Issue(
+                "ND402",
+                ctx.risk(),
+                ("lr0",),
+                f"optimizer: auto ignored lr0 {lr0:g}; the LR that ran "
+                f"peaked at {ran:g} ({column} in the log) and the run went non-finite",
+                reason=f"{advice.reason}, with an explicit optimizer",
+                new=advice.value,
+                data={"lr_ran": ran},
+            )
+        )
         if has:
-            out.append(Issue("ND411", "warning", ("optimizer",), f"optimizer: auto picks its own LR, so a lowered "
-                             f"lr0 would have no effect; {explicit} is what auto ran at {ran:g}",
-                             reason=f"explicit optimizer so lr0 {advice.value:g} applies", new=explicit))
+            out.append(
+                Issue(
+                    "ND411",
+                    "warning",
+                    ("optimizer",),
+                    f"optimizer: auto picks its own LR, so a lowered "
+                    f"lr0 would have no effect; {explicit} is what auto ran at {ran:g}",
+                    reason=f"explicit optimizer so lr0 {advice.value:g} applies",
+                    new=explicit,
+                )
+            )
         return out
     if not has:
         return out
     if lr0 is not None and abs(lr0 - 0.01) > 1e-12:
         explicit = "AdamW" if lr0 <= 0.002 else "SGD"
-        out.append(Issue("ND411", "warning", ("optimizer",), f"optimizer: auto ignores lr0={lr0:g} and picks its "
-                         "own optimizer and LR", reason=f"explicit optimizer so lr0 {lr0:g} applies", new=explicit))
+        out.append(
+            Issue(
+                "ND411",
+                "warning",
+                ("optimizer",),
+                f"optimizer: auto ignores lr0={lr0:g} and picks its own optimizer and LR",
+                reason=f"explicit optimizer so lr0 {lr0:g} applies",
+                new=explicit,
+            )
+        )
     else:
-        out.append(Issue("ND411", "info", ("optimizer",), "optimizer: auto picks the optimizer and LR itself "
-                         "(lr0 and momentum are ignored; the LR that ran is in the log's lr/pg0)"))
+        out.append(
+            Issue(
+                "ND411",
+                "info",
+                ("optimizer",),
+                "optimizer: auto picks the optimizer and LR itself "
+                "(lr0 and momentum are ignored; the LR that ran is in the log's lr/pg0)",
+            )
+        )
     return out
 
 
@@ -77,13 +115,29 @@ def _explicit_lr0(ctx: Context, lr0: float, optimizer: str, imgsz: float | None)
         advice = ctx.log.lr_advice(lr0, "ultralytics", optimizer)
         if advice is None or advice.value >= lr0:
             return []
-        return [Issue("ND402", ctx.risk(), ("lr0",), f"lr0 {lr0:g} with {optimizer} is high{size} and the log went "
-                      "non-finite", reason=advice.reason, new=advice.value)]
+        return [
+            Issue(
+                "ND402",
+                ctx.risk(),
+                ("lr0",),
+                f"lr0 {lr0:g} with {optimizer} is high{size} and the log went non-finite",
+                reason=advice.reason,
+                new=advice.value,
+            )
+        ]
     if not big or not imgsz:
         return []
     safe = ULTRALYTICS_SAFE_LR0 * (ADAM_SAFE_RATIO if adam else 1.0)
-    return [Issue("ND402", ctx.risk(), ("lr0",), f"lr0 {lr0:g} with {optimizer} is high{size}",
-                  reason=f"lower LR for {int(imgsz)} px images (0.003-0.005)", new=round_lr(min(safe, lr0 / 2)))]
+    return [
+        Issue(
+            "ND402",
+            ctx.risk(),
+            ("lr0",),
+            f"lr0 {lr0:g} with {optimizer} is high{size}",
+            reason=f"lower LR for {int(imgsz)} px images (0.003-0.005)",
+            new=round_lr(min(safe, lr0 / 2)),
+        )
+    ]
 
 
 def check(ctx: Context) -> list[Issue]:
@@ -107,28 +161,66 @@ def check(ctx: Context) -> list[Issue]:
 
     warm = number(get("warmup_epochs"))
     if warm is not None and warm < 3:
-        out.append(Issue("ND405", "warning", ("warmup_epochs",), f"warmup_epochs {warm:g}: the first epochs run at "
-                         "full LR", reason="warm up at least 3 epochs", new=3.0))
+        out.append(
+            Issue(
+                "ND405",
+                "warning",
+                ("warmup_epochs",),
+                f"warmup_epochs {warm:g}: the first epochs run at full LR",
+                reason="warm up at least 3 epochs",
+                new=3.0,
+            )
+        )
 
     period = number(get("save_period"))
     if period is not None and period < 1:
-        out.append(Issue("ND410", "info", ("save_period",), f"save_period {period:g}: only last.pt and best.pt "
-                         "are kept, so after a NaN there may be no clean epoch checkpoint to resume from",
-                         reason="keep a clean checkpoint every 5 epochs", new=SAVE_PERIOD))
+        out.append(
+            Issue(
+                "ND410",
+                "info",
+                ("save_period",),
+                f"save_period {period:g}: only last.pt and best.pt "
+                "are kept, so after a NaN there may be no clean epoch checkpoint to resume from",
+                reason="keep a clean checkpoint every 5 epochs",
+                new=SAVE_PERIOD,
+            )
+        )
 
     for key, limit in AUG_LIMITS.items():
         v = number(get(key))
         if v is not None and v > limit:
-            out.append(Issue("ND408", "warning", (key,), f"{key} {v:g} is beyond the default {limit:g}",
-                             reason="heavy augmentation back to default", new=limit))
+            out.append(
+                Issue(
+                    "ND408",
+                    "warning",
+                    (key,),
+                    f"{key} {v:g} is beyond the default {limit:g}",
+                    reason="heavy augmentation back to default",
+                    new=limit,
+                )
+            )
     for key in ("mixup", "copy_paste"):
         v = number(get(key))
         if v is not None and v > MIX_LIMIT:
-            out.append(Issue("ND408", "warning", (key,), f"{key} {v:g} makes heavily blended, off-distribution "
-                             "samples", reason="heavy augmentation off", new=0.0))
+            out.append(
+                Issue(
+                    "ND408",
+                    "warning",
+                    (key,),
+                    f"{key} {v:g} makes heavily blended, off-distribution samples",
+                    reason="heavy augmentation off",
+                    new=0.0,
+                )
+            )
 
     batch = number(get("batch"))
     if batch == 1:
-        out.append(Issue("ND409", "warning", ("batch",), "batch 1: YOLO models use BatchNorm, whose statistics "
-                         "from one image are degenerate (variance near 0)"))
+        out.append(
+            Issue(
+                "ND409",
+                "warning",
+                ("batch",),
+                "batch 1: YOLO models use BatchNorm, whose statistics from one image are degenerate (variance near 0)",
+            )
+        )
     return out

@@ -35,8 +35,9 @@ def resolve(path: Path) -> Path:
     consoles = sorted(p for p in path.glob("*.log") if p.is_file())  # a folder holding only a console log
     if consoles:
         return consoles[0]
-    raise NandoctorError(f"{path}: no training log found in this folder (looked for event files, "
-                         + ", ".join(_LOG_NAMES) + ", *.log)")
+    raise NandoctorError(
+        f"{path}: no training log found in this folder (looked for event files, " + ", ".join(_LOG_NAMES) + ", *.log)"
+    )
 
 
 def read_log(path: Path, metric: str | None = None) -> LogTable:
@@ -105,14 +106,15 @@ def _yaml_mapping(head: str) -> bool:
     """Whether `head` (cut at its last whole line) parses as a YAML mapping with unique top keys."""
     import yaml
 
-    text = head[:head.rfind("\n") + 1] if len(head) >= _SNIFF_BYTES else head
+    text = head[: head.rfind("\n") + 1] if len(head) >= _SNIFF_BYTES else head
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         doc = yaml.load(text, Loader=loader)  # safe: plain data only; aliases are shared, never copied
     except (yaml.YAMLError, RecursionError, ValueError, OverflowError):
         return False
-    return isinstance(doc, dict) and len(doc) == len({ln.split(":", 1)[0] for ln in head.splitlines()
-                                                     if _YAML_KEY.match(ln)})
+    return isinstance(doc, dict) and len(doc) == len(
+        {ln.split(":", 1)[0] for ln in head.splitlines() if _YAML_KEY.match(ln)}
+    )
 
 
 def _csv_header(head: str, named_csv: bool = False) -> list[str] | None:
@@ -129,7 +131,11 @@ def _csv_header(head: str, named_csv: bool = False) -> list[str] | None:
                 return None
         except (csv.Error, StopIteration):
             return None
-    if first.count(",") < 1 or re.search(r"(:\s+|=\s*)[-+]?(\d|nan|inf)", first, re.I) or re.search(r"[\r{}<>]|%\|", first):
+    if (
+        first.count(",") < 1
+        or re.search(r"(:\s+|=\s*)[-+]?(\d|nan|inf)", first, re.I)
+        or re.search(r"[\r{}<>]|%\|", first)
+    ):
         return None  # `Loss: inf, Accuracy: 0.01` is a console line, not a header
     try:
         names = next(csv.reader(io.StringIO(first)))

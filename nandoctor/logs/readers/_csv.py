@@ -26,8 +26,8 @@ from nandoctor.numbers import NAN_WORDS, NEG_INF_WORDS, POS_INF_WORDS
 
 NAN_TOKENS = NAN_WORDS | {"null", "none", "n/a", "na", "#n/a"}  # the words of a missing value too
 SAMPLE_ABOVE = 1_000_000  # estimated data rows beyond which the log is sampled while it is read
-SAMPLE_TARGET = 250_000   # rows the uniform part of a sample aims at
-BLOCK_BYTES = 8 << 20     # text parsed at a time when sampling
+SAMPLE_TARGET = 250_000  # rows the uniform part of a sample aims at
+BLOCK_BYTES = 8 << 20  # text parsed at a time when sampling
 
 
 def load_csv(path: Path, primary: Callable[[list[str]], list[str]], metric: str | None = None):
@@ -62,8 +62,7 @@ def _parse(path: Path, padded: bool, block: bytes | None = None, first_line: int
     try:
         with warnings.catch_warnings():  # mixed-type columns are handled below, column by column
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(source(), skipinitialspace=padded, encoding_errors="replace",
-                                on_bad_lines="error")
+            frame = pd.read_csv(source(), skipinitialspace=padded, encoding_errors="replace", on_bad_lines="error")
     except pd.errors.EmptyDataError:
         raise NandoctorError(f"{path}: empty file, no log to analyze") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError) as exc:
@@ -104,8 +103,10 @@ def _load_sampled(path: Path, padded: bool, primary, metric: str | None, stride:
         return [g for g in (loss, [grad] if grad else []) if g]
 
     sampler = Sampler(stride, watch)
-    with open(path, "rb") as fh, progress(f"Reading {path.name}, MiB (sampling 1 row in {stride})",
-                                          max(1, path.stat().st_size >> 20)) as bar:
+    with (
+        open(path, "rb") as fh,
+        progress(f"Reading {path.name}, MiB (sampling 1 row in {stride})", max(1, path.stat().st_size >> 20)) as bar,
+    ):
         header = fh.readline()
         for block, line in _blocks(fh, first_line=2):
             sampler.add(*_parse(path, padded, header + block, line), line)
@@ -190,8 +191,15 @@ def _written_nan(source, on_bytes, raw, out, header: list[str]) -> dict:
     import pandas as pd
 
     names = set(rest)
-    text = pd.read_csv(source(), usecols=lambda name: str(name).strip() in names, dtype=str, keep_default_na=False, na_filter=False,
-                       skipinitialspace=True, encoding_errors="replace")
+    text = pd.read_csv(
+        source(),
+        usecols=lambda name: str(name).strip() in names,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        skipinitialspace=True,
+        encoding_errors="replace",
+    )
     text.columns = [str(c).strip() for c in text.columns]
     for c in rest:
         if c in text.columns and len(text) == len(out):
@@ -224,7 +232,7 @@ def _nonblank_fields(buf, ncols: int, nrows: int, wanted: dict):
     if len(commas) != k * (nrows + 1):
         return None
     if k:  # with the total right, every line has k commas iff its first and last fall inside it
-        firsts, lasts = commas[0::k], commas[k - 1::k]
+        firsts, lasts = commas[0::k], commas[k - 1 :: k]
         if (firsts < line_start).any() or (lasts > ends).any():
             return None
     out = {}
@@ -232,8 +240,10 @@ def _nonblank_fields(buf, ncols: int, nrows: int, wanted: dict):
         line = rows + 1  # header is line 0
         first = line_start[line] if p == 0 else commas[line * k + p - 1] + 1
         last = ends[line] if p == k else commas[line * k + p]
-        out[col] = np.concatenate([_solid(buf, first[a:a + 16384], last[a:a + 16384])
-                                   for a in range(0, len(rows), 16384)] or [np.zeros(0, bool)])
+        out[col] = np.concatenate(
+            [_solid(buf, first[a : a + 16384], last[a : a + 16384]) for a in range(0, len(rows), 16384)]
+            or [np.zeros(0, bool)]
+        )
     return out
 
 

@@ -38,8 +38,10 @@ def read(path: Path) -> LogTable:
         keras = _keras_history(state)
         if keras is not None:
             return _keras_table(path, *keras)
-        raise NandoctorError(f"{path}: JSON that is neither a trainer_state.json (`log_history`) nor a Keras "
-                             "history (`{\"loss\": [...]}`)")
+        raise NandoctorError(
+            f"{path}: JSON that is neither a trainer_state.json (`log_history`) nor a Keras "
+            'history (`{"loss": [...]}`)'
+        )
     records = [e for e in history if isinstance(e, dict)]
     cols: dict[str, list] = {}
     written: dict[str, list] = {}
@@ -66,11 +68,20 @@ def read(path: Path) -> LogTable:
 
     # the closing summary entry's `train_loss` is a run average, not a point of the curve
     loss = ["loss"] if "loss" in cols else series.choose([c for c in cols if c != "train_loss"])[0]
-    return LogTable(frame=frame, format=FORMAT, path=path,
-                    index_col="step" if "step" in cols else None, index_name="step",
-                    epoch_col="epoch" if "epoch" in cols else None, loss_cols=loss,
-                    witness_cols=series.witnesses(cols), written_nan=written_nan,
-                    lines_total=len(records), lines_read=len(records), sparse=True)
+    return LogTable(
+        frame=frame,
+        format=FORMAT,
+        path=path,
+        index_col="step" if "step" in cols else None,
+        index_name="step",
+        epoch_col="epoch" if "epoch" in cols else None,
+        loss_cols=loss,
+        witness_cols=series.witnesses(cols),
+        written_nan=written_nan,
+        lines_total=len(records),
+        lines_read=len(records),
+        sparse=True,
+    )
 
 
 def _keras_history(state):
@@ -102,10 +113,21 @@ def _keras_table(path: Path, epochs, metrics: dict) -> LogTable:
         if mask.any():
             written[key] = mask
     ep = [parse_number(e) for e in epochs][:n] if epochs else []
-    cols["epoch"] = np.array([e if e is not None else i for i, e in enumerate(ep)] + list(range(len(ep), n)),
-                             dtype=float)  # History.epoch is 0-based
+    cols["epoch"] = np.array(
+        [e if e is not None else i for i, e in enumerate(ep)] + list(range(len(ep), n)), dtype=float
+    )  # History.epoch is 0-based
     frame = pd.DataFrame(cols)
     names = [c for c in frame.columns if c != "epoch"]
-    return LogTable(frame=frame, format="keras-history", path=path, index_col="epoch", index_name="epoch",
-                    epoch_col="epoch", loss_cols=series.choose(names)[0], witness_cols=series.witnesses(names),
-                    written_nan=written, lines_total=n, lines_read=n)
+    return LogTable(
+        frame=frame,
+        format="keras-history",
+        path=path,
+        index_col="epoch",
+        index_name="epoch",
+        epoch_col="epoch",
+        loss_cols=series.choose(names)[0],
+        witness_cols=series.witnesses(names),
+        written_nan=written,
+        lines_total=n,
+        lines_read=n,
+    )

@@ -41,6 +41,17 @@ def step_loss(columns: list[str]) -> list[str]:
 def read(path: Path, metric: str | None = None) -> LogTable:
     frame, written, lines, sample = load_csv(path, step_loss, metric)
     cols = list(frame.columns)
-    return LogTable(frame=frame, format=FORMAT, path=path, index_col="step", index_name="step",
-                    epoch_col="epoch", loss_cols=step_loss(cols), witness_cols=series.witnesses(cols),
-                    written_nan=written, lines=lines, sample=sample, sparse=True)
+    return LogTable(
+        frame=frame,
+        format=FORMAT,
+        path=path,
+        index_col="step",
+        index_name="step",
+        epoch_col="epoch",
+        loss_cols=step_loss(cols),
+        witness_cols=series.witnesses(cols),
+        written_nan=written,
+        lines=lines,
+        sample=sample,
+        sparse=True,
+    )

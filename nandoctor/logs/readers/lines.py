@@ -47,7 +47,9 @@ class Rec:
 
 # --- Hugging Face Trainer console: {'loss': 0.0, 'grad_norm': nan, 'learning_rate': 5e-05, 'epoch': 0.54}
 _HF_DICT = re.compile(r"\{\s*'(?:loss|eval_\w+|train_runtime|grad_norm|learning_rate|epoch|train_loss)'[^{}]{0,2000}\}")
-_HF_PAIR = re.compile(r"'([A-Za-z_][\w/.-]{0,80})'\s*:\s*(?:'([^']{0,60})'|\w+\.\w+\(\s*([^()]{1,60})\)|([^,}\s]{1,60}))")
+_HF_PAIR = re.compile(
+    r"'([A-Za-z_][\w/.-]{0,80})'\s*:\s*(?:'([^']{0,60})'|\w+\.\w+\(\s*([^()]{1,60})\)|([^,}\s]{1,60}))"
+)
 
 
 def hf_dict(text: str) -> Rec | None:
@@ -85,7 +87,7 @@ def megatron(text: str) -> Rec | None:
     if not m:
         return None
     rec = Rec("megatron", step=float(m.group(1)))
-    for cell in text[m.end():].split("|"):
+    for cell in text[m.end() :].split("|"):
         c = _CELL.match(cell)
         v = value(c.group(2)) if c else None
         if c and v is not None:
@@ -111,7 +113,7 @@ def mmdet(text: str) -> Rec | None:
         rec = Rec("mmdet", step=float(m.group(2)))
         mode = m.group(1).lower()
     prefix = "" if mode == "train" else "val/"
-    for key, v in _COLON_PAIR.findall(text[m.end():]):
+    for key, v in _COLON_PAIR.findall(text[m.end() :]):
         x = value(v)  # never None: the regex matched a number
         if x is not None and key.lower() not in ("eta", "time", "data_time", "memory"):
             rec.values[prefix + name(key)] = x
@@ -127,7 +129,7 @@ def detectron2(text: str) -> Rec | None:
     if not m:
         return None
     rec = Rec("detectron2", step=float(m.group(1)))
-    for key, v in _COLON_PAIR.findall(text[m.end():]):
+    for key, v in _COLON_PAIR.findall(text[m.end() :]):
         x = value(v)
         if x is not None and key.lower() not in ("eta", "time", "data_time", "max_mem"):
             rec.values[name(key)] = x
@@ -135,16 +137,24 @@ def detectron2(text: str) -> Rec | None:
 
 
 # --- darknet: ` 74: -nan, -nan avg loss, 0.001000 rate, 2.95 seconds, 4736 images` (value before name)
-_DARKNET = re.compile(r"^\s*(\d+):\s*(" + NUM + r"),\s*(" + NUM + r")\s+avg(?: loss)?,\s*(" + NUM + r")\s+rate,"
-                      r"\s*(" + NUM + r")\s+seconds,\s*(\d+)\s+images", re.I)
+_DARKNET = re.compile(
+    r"^\s*(\d+):\s*(" + NUM + r"),\s*(" + NUM + r")\s+avg(?: loss)?,\s*(" + NUM + r")\s+rate,"
+    r"\s*(" + NUM + r")\s+seconds,\s*(\d+)\s+images",
+    re.I,
+)
 
 
 def darknet(text: str) -> Rec | None:
     m = _DARKNET.match(text)
     if not m:
         return None
-    read = {"loss": value(m.group(2)), "avg_loss": value(m.group(3)), "learning_rate": value(m.group(4)),
-            "seconds": value(m.group(5)), "images": float(m.group(6))}
+    read = {
+        "loss": value(m.group(2)),
+        "avg_loss": value(m.group(3)),
+        "learning_rate": value(m.group(4)),
+        "seconds": value(m.group(5)),
+        "images": float(m.group(6)),
+    }
     return Rec("darknet", step=float(m.group(1)), values={k: v for k, v in read.items() if v is not None})
 
 
@@ -158,7 +168,7 @@ def keras_line(text: str) -> tuple[int, int, dict] | None:
     m = _KERAS_LINE.match(text)
     if not m:
         return None
-    pairs = {name(k): value(v) for k, v in _DASH_PAIR.findall(text[m.end() - 1:]) if k.lower() != "eta"}
+    pairs = {name(k): value(v) for k, v in _DASH_PAIR.findall(text[m.end() - 1 :]) if k.lower() != "eta"}
     return (int(m.group(1)), int(m.group(2)), pairs) if pairs else None
 
 
@@ -178,7 +188,7 @@ def lightning(text: str) -> Rec | None:
         m = _PL_RICH.match(text)
         if not m:
             return None
-        pairs = {name(k): x for k, v in _COLON_PAIR.findall(text[m.end():]) if (x := value(v)) is not None}
+        pairs = {name(k): x for k, v in _COLON_PAIR.findall(text[m.end() :]) if (x := value(v)) is not None}
         rec = Rec("lightning-console", epoch=float(m.group(1)), batch=int(m.group(3)), batches=int(m.group(4)))
     pairs.pop("v_num", None)
     if not pairs:
@@ -190,8 +200,9 @@ def lightning(text: str) -> Rec | None:
 # --- YOLO consoles: a header `Epoch GPU_mem box_loss cls_loss dfl_loss Instances Size` (Ultralytics 8),
 #     `Epoch gpu_mem box obj cls total labels img_size` (YOLOv5/YOLOv7), then `41/299 65.1G nan 0.015 0 nan 1869 320: ...`
 _YOLO_HEADER = re.compile(r"^\s*Epoch\s+(?:GPU_mem|gpu_mem)\s+((?:[A-Za-z_][\w/]*\s+){1,12}[A-Za-z_][\w/]*)\s*$")
-_YOLO_ROW = re.compile(r"^\s*(\d+)/(\d+)\s+(\d+(?:\.\d+)?[GMK]?)\s+((?:" + NUM + r"\s+){1,12}" + NUM + r")\s*(?::|$)",
-                       re.I)
+_YOLO_ROW = re.compile(
+    r"^\s*(\d+)/(\d+)\s+(\d+(?:\.\d+)?[GMK]?)\s+((?:" + NUM + r"\s+){1,12}" + NUM + r")\s*(?::|$)", re.I
+)
 # Ultralytics 8.4's NaN recovery (engine/trainer.py `_handle_nan_recovery`)
 _YOLO_RECOVERY = re.compile(r"(Loss|Fitness) NaN/Inf detected|NaN persisted for \d+ epochs")
 
@@ -235,8 +246,9 @@ _ULTRALYTICS_DEFAULT = ["box_loss", "cls_loss", "dfl_loss", "instances", "size"]
 
 # the validation summary after each epoch: `all  20987  129965  0.848  0.542  0.609  0.332` (images, labels, P, R,
 # mAP50, mAP50-95); Ultralytics 8 adds mask/pose columns after those four, which are not read
-_YOLO_VAL = re.compile(r"^\s*all\s+(\d+)\s+(\d+)\s+(" + NUM + r")\s+(" + NUM + r")\s+(" + NUM + r")\s+(" + NUM + r")",
-                       re.I)
+_YOLO_VAL = re.compile(
+    r"^\s*all\s+(\d+)\s+(\d+)\s+(" + NUM + r")\s+(" + NUM + r")\s+(" + NUM + r")\s+(" + NUM + r")", re.I
+)
 
 
 def yolo_val(text: str, epoch: float | None) -> Rec | None:
@@ -255,8 +267,11 @@ def yolo_recovery(text: str) -> bool:
 # --- pipe consoles: `| epoch   1 |   200/ 2983 batches | lr 20.00 | loss  7.63 |`,
 #     `Epoch 2/50 | Train Loss: 0.7663 | Val Loss: nan`, `Iter 100 | loss 2.3`
 _BATCHES = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s+(?:batches|batch|iters|it|steps)\s*$", re.I)
-_COUNTER_CELL = re.compile(r"^\s*(?:end\s+of\s+)?(epoch|step|iter|iteration|global_step)\s*[:=#]?\s*(\d+)"
-                           r"(?:\s*/\s*(\d+))?\s*$", re.I)
+_COUNTER_CELL = re.compile(
+    r"^\s*(?:end\s+of\s+)?(epoch|step|iter|iteration|global_step)\s*[:=#]?\s*(\d+)"
+    r"(?:\s*/\s*(\d+))?\s*$",
+    re.I,
+)
 
 
 def pipe(text: str) -> Rec | None:
@@ -290,13 +305,20 @@ def pipe(text: str) -> Rec | None:
 
 # --- Python logging and other `name: value` / `name=value` lines:
 #     `2024-05-01 12:00:00,123 - INFO - step 1500 loss=nan`, `[12:00:00] step 12: loss=2.3`
-_STAMP = re.compile(r"^\s*(?:\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?\]?|\[\d\d:\d\d:\d\d(?:[.,]\d+)?\])"
-                    r"(?:\s*[-|:]?\s*(?:[\w.\[\]]{1,40}\s*[-|:]\s*){0,3})?\s*")
+_STAMP = re.compile(
+    r"^\s*(?:\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?\]?|\[\d\d:\d\d:\d\d(?:[.,]\d+)?\])"
+    r"(?:\s*[-|:]?\s*(?:[\w.\[\]]{1,40}\s*[-|:]\s*){0,3})?\s*"
+)
 _COUNTER = re.compile(r"\b(epoch|step|iter|iteration|global_step)\s*[:=#]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?", re.I)
-_PAIR = re.compile(r"(?:^|(?<=[\s,;|({\[]))([A-Za-z][\w/.-]{0,40}(?: [A-Za-z][\w/.-]{0,20}){0,2}?)\s*[:=]\s*("
-                   + NUM + r")" + _END, re.I)
-_METRIC = re.compile(r"loss|acc|grad|norm|ppl|perplex|map|f1|score|error|psnr|bleu|reward|kl|mse|mae|iou|dice|"
-                     r"precision|recall|top1|top5|auc", re.I)
+_PAIR = re.compile(
+    r"(?:^|(?<=[\s,;|({\[]))([A-Za-z][\w/.-]{0,40}(?: [A-Za-z][\w/.-]{0,20}){0,2}?)\s*[:=]\s*(" + NUM + r")" + _END,
+    re.I,
+)
+_METRIC = re.compile(
+    r"loss|acc|grad|norm|ppl|perplex|map|f1|score|error|psnr|bleu|reward|kl|mse|mae|iou|dice|"
+    r"precision|recall|top1|top5|auc",
+    re.I,
+)
 _CONFIG_LINE = re.compile(r"Namespace\(|^\s*(?:[\w ]+:\s*)?(?:[\w.]+=[^,=]*,\s*){5,}")
 
 
@@ -336,11 +358,15 @@ def _spans(text: str) -> tuple:
     m = _STAMP.match(text)  # `_STAMP` is anchored: removing its first match is removing this one
     start = m.end() if m else 0
     body = text[start:]
-    if (body.count("=") >= 5 or "Namespace(" in body) and _CONFIG_LINE.search(body) and (
-            "loss" not in body.lower() or body.count("=") >= 12):
+    if (
+        (body.count("=") >= 5 or "Namespace(" in body)
+        and _CONFIG_LINE.search(body)
+        and ("loss" not in body.lower() or body.count("=") >= 12)
+    ):
         return True, (), None  # an argparse Namespace(...) or `hyperparameters: lr0=0.01, ...` line is a config
-    pairs = tuple((p.start(1) + start, p.end(1) + start, p.start(2) + start, p.end(2) + start)
-                  for p in _PAIR.finditer(body))
+    pairs = tuple(
+        (p.start(1) + start, p.end(1) + start, p.start(2) + start, p.end(2) + start) for p in _PAIR.finditer(body)
+    )
     c = _COUNTER.search(body)
     counter = (c.start(1) + start, c.end(1) + start, c.start(2) + start, c.end(2) + start) if c else None
     return False, pairs, counter
@@ -352,9 +378,10 @@ def _plan(text: str, found: tuple) -> tuple | None:
     config, spans, counter = found
     if config or not spans or any(_DIGIT.search(text[ks:ke]) for ks, ke, _, _ in spans):
         return None
-    named = tuple((k, vs, ve) for k, vs, ve in ((_key(text[ks:ke]), vs, ve) for ks, ke, vs, ve in spans)
-                  if k is not None)
-    kind = text[counter[0]:counter[1]].lower() if counter else None
+    named = tuple(
+        (k, vs, ve) for k, vs, ve in ((_key(text[ks:ke]), vs, ve) for ks, ke, vs, ve in spans) if k is not None
+    )
+    kind = text[counter[0] : counter[1]].lower() if counter else None
     return named, kind, counter, generic_slow(text, found) is not None
 
 
@@ -373,10 +400,10 @@ def _fixed(text: str, plan: tuple) -> Rec | None:
     rec = Rec("text-log", values=pairs)
     spans = tuple(named)
     if kind == "epoch":
-        rec.epoch = float(text[counter[2]:counter[3]])
+        rec.epoch = float(text[counter[2] : counter[3]])
         spans += (("epoch", counter[2], counter[3]),)
     elif kind is not None:
-        rec.step = float(text[counter[2]:counter[3]])
+        rec.step = float(text[counter[2] : counter[3]])
         spans += (("step", counter[2], counter[3]),)
     if len(pairs) == len(named):  # no key twice
         rec.spans = spans
@@ -422,7 +449,7 @@ def alike_parse_alike(text: str, key: bytes, rec: Rec | None) -> bool:
     if "|" in text and "%|" not in text:
         return False  # pipe() read it (or tried to): its cells' keys decided
     if rec is not None and rec.fmt != "text-log":
-        return True   # read by a format before generic(), none of which looks at a key's digits
+        return True  # read by a format before generic(), none of which looks at a key's digits
     cached = _SPANS.get(key)
     if cached is None:
         return rec is None and not text.strip()  # only a blank line never reaches generic()
@@ -449,10 +476,10 @@ def generic_slow(text: str, found: tuple) -> Rec | None:
         return None
     rec = Rec("text-log")
     if counter:
-        if text[counter[0]:counter[1]].lower() == "epoch":
-            rec.epoch = float(text[counter[2]:counter[3]])
+        if text[counter[0] : counter[1]].lower() == "epoch":
+            rec.epoch = float(text[counter[2] : counter[3]])
         else:
-            rec.step = float(text[counter[2]:counter[3]])
+            rec.step = float(text[counter[2] : counter[3]])
     if rec.epoch is None and rec.step is None and not any(is_metric(k) for k in pairs):
         return None  # `Total Sequences: 4067` in prose is not a log record
     if len(pairs) == 1 and rec.epoch is None and rec.step is None and not any("loss" in k for k in pairs):
@@ -462,8 +489,14 @@ def generic_slow(text: str, found: tuple) -> Rec | None:
 
 
 # a substring each format's line must hold: the regexes run only on lines that can match
-_GUARDED = (("iteration", megatron), ("Epoch", mmdet), ("Iter(", mmdet), ("iter:", detectron2),
-            (" avg", darknet), ("Epoch", lightning))
+_GUARDED = (
+    ("iteration", megatron),
+    ("Epoch", mmdet),
+    ("Iter(", mmdet),
+    ("iter:", detectron2),
+    (" avg", darknet),
+    ("Epoch", lightning),
+)
 
 
 class LineParser:

@@ -23,6 +23,16 @@ def read(path: Path, metric: str | None = None) -> LogTable:
     cols = list(frame.columns)
     index_col, index_name = index_column(cols)
     epoch_col = next((c for c in cols if c.lower() == "epoch"), None)
-    return LogTable(frame=frame, format=FORMAT, path=path, index_col=index_col, index_name=index_name,
-                    epoch_col=epoch_col, loss_cols=default_loss(cols), written_nan=written, lines=lines,
-                    sample=sample, witness_cols=series.witnesses(cols))
+    return LogTable(
+        frame=frame,
+        format=FORMAT,
+        path=path,
+        index_col=index_col,
+        index_name=index_name,
+        epoch_col=epoch_col,
+        loss_cols=default_loss(cols),
+        written_nan=written,
+        lines=lines,
+        sample=sample,
+        witness_cols=series.witnesses(cols),
+    )

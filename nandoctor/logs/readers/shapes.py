@@ -19,7 +19,7 @@ import numpy as np  # this module serves text.py's reader only, which needs nump
 from nandoctor.logs.readers.lines import Rec, keeps_zero, shape, value
 
 _DECIMAL = re.compile(r"([-+]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?)([0-9]+))?")
-_POW10 = np.array([10.0 ** i for i in range(23)])  # exact doubles
+_POW10 = np.array([10.0**i for i in range(23)])  # exact doubles
 SHORT_RUN = 8  # pieces of a run compared (and read) one by one; past them numpy checks 64, 512... at a time
 
 
@@ -27,8 +27,21 @@ class Template:
     """The pieces of one shape: what one holds (`keys`, in the row's order; none for a piece that is
     no record), where, and how well its runs have paid so far."""
 
-    __slots__ = ("fmt", "keys", "text", "key", "head", "_lit", "_codes", "_digits", "_low", "_fields",
-                 "seen", "runs", "pieces")
+    __slots__ = (
+        "fmt",
+        "keys",
+        "text",
+        "key",
+        "head",
+        "_lit",
+        "_codes",
+        "_digits",
+        "_low",
+        "_fields",
+        "seen",
+        "runs",
+        "pieces",
+    )
 
     def __init__(self, text: str, fmt: str, spans: Sequence[tuple[str, int, int]]):
         self.fmt, self.keys, self.text, self.key = fmt, tuple(k for k, _, _ in spans), text, shape(text)
@@ -42,7 +55,7 @@ class Template:
         first = int(self._digits[0]) if len(self._digits) else len(text)
         self.head = text[:first]  # a cheap first test of a piece
         self._fields = [(s, e, _decimal(text, s, e)) for _, s, e in spans]
-        self.seen = 1                # pieces of this shape met outside a run
+        self.seen = 1  # pieces of this shape met outside a run
         self.runs = self.pieces = 0  # runs read, and the pieces in them
 
     def worth_it(self) -> bool:
@@ -57,16 +70,19 @@ class Template:
         separator; (0, 0) if the piece at `pos` is not of this shape. The first few are compared one
         by one; past them, numpy checks the rest as a table (`codes()` gives the block's codes)."""
         n = len(self.text)
-        sep = block[pos + n:pos + n + 2]
+        sep = block[pos + n : pos + n + 2]
         if not sep or sep[0] not in "\r\n":
             return 0, 0
         crlf = sep == "\r\n"
         width = n + 1 + crlf
         rows, at, size = 0, pos, len(block)
         while rows < SHORT_RUN and at + width <= size:
-            tail = block[at + n:at + width]
-            if not (block.startswith(self.head, at) and (tail == "\r\n" if crlf else tail in ("\n", "\r"))
-                    and shape(block[at:at + n]) == self.key):
+            tail = block[at + n : at + width]
+            if not (
+                block.startswith(self.head, at)
+                and (tail == "\r\n" if crlf else tail in ("\n", "\r"))
+                and shape(block[at : at + n]) == self.key
+            ):
                 return rows, width
             rows, at = rows + 1, at + width
         if rows < SHORT_RUN:
@@ -77,7 +93,7 @@ class Template:
         while rows < most:
             look = min(look, most - rows)
             start = pos + rows * width
-            part = table[start:start + look * width].reshape(look, width)
+            part = table[start : start + look * width].reshape(look, width)
             ok = (part[:, self._lit] == self._codes).all(axis=1)
             d = part[:, self._digits]
             ok &= ((d >= self._low) & (d <= 57)).all(axis=1)
@@ -95,14 +111,16 @@ class Template:
         """Each key's numbers in the run of `rows` pieces at `pos`: lists for a short run, else
         numpy columns computed from the table of the block's codes."""
         if rows < SHORT_RUN:
-            return [[_float(block[i + s:i + e]) for i in range(pos, pos + rows * width, width)]
-                    for s, e, _ in self._fields]
-        table = codes()[pos:pos + rows * width].reshape(rows, width)
+            return [
+                [_float(block[i + s : i + e]) for i in range(pos, pos + rows * width, width)]
+                for s, e, _ in self._fields
+            ]
+        table = codes()[pos : pos + rows * width].reshape(rows, width)
         out = []
         for s, e, plan in self._fields:
             col = _compute(table, plan) if plan is not None else None
             if col is None:
-                col = np.array([_float(block[i + s:i + e]) for i in range(pos, pos + rows * width, width)])
+                col = np.array([_float(block[i + s : i + e]) for i in range(pos, pos + rows * width, width)])
             out.append(col)
         return out
 
@@ -121,8 +139,9 @@ def template(text: str, rec: Rec | None, row: dict[str, float] | None) -> Templa
     spans = rec.spans if rec is not None else ()
     if spans is None or (rec is not None and row is None) or not text:
         return None
-    if row is not None and (tuple(row) != tuple(k for k, _, _ in spans)
-                            or not all(_same(value(text[s:e]), row[k]) for k, s, e in spans)):
+    if row is not None and (
+        tuple(row) != tuple(k for k, _, _ in spans) or not all(_same(value(text[s:e]), row[k]) for k, s, e in spans)
+    ):
         return None
     return Template(text, rec.fmt if rec is not None else "", spans)  # "": pieces that are no record
 

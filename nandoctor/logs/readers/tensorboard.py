@@ -29,8 +29,9 @@ def read(path: Path) -> LogTable:
     try:
         from tensorboard.backend.event_processing import event_accumulator as ea
     except ImportError:
-        raise NandoctorError("reading TensorBoard event files needs the `tensorboard` package: "
-                             "pip install \"nandoctor[tensorboard]\"") from None
+        raise NandoctorError(
+            'reading TensorBoard event files needs the `tensorboard` package: pip install "nandoctor[tensorboard]"'
+        ) from None
     for name in ("tensorboard", "absl"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
@@ -74,15 +75,26 @@ def read(path: Path) -> LogTable:
             written[tag] = mask
     frame = pd.DataFrame(cols)
     names = [c for c in frame.columns if c != "step"]
-    table = LogTable(frame=frame, format=FORMAT, path=path, index_col="step", index_name="step",
-                     epoch_col=next((c for c in frame.columns if c.lower() in ("epoch", "train/epoch")), None),
-                     loss_cols=choose.choose(names, prefer_suffix="_step")[0], witness_cols=choose.witnesses(names),
-                     written_nan=written, lines_total=sum(len(v) for v in series.values()),
-                     lines_read=sum(len(v) for v in series.values()), sparse=True)
+    table = LogTable(
+        frame=frame,
+        format=FORMAT,
+        path=path,
+        index_col="step",
+        index_name="step",
+        epoch_col=next((c for c in frame.columns if c.lower() in ("epoch", "train/epoch")), None),
+        loss_cols=choose.choose(names, prefer_suffix="_step")[0],
+        witness_cols=choose.witnesses(names),
+        written_nan=written,
+        lines_total=sum(len(v) for v in series.values()),
+        lines_read=sum(len(v) for v in series.values()),
+        sparse=True,
+    )
     table.other_axis = {t: series[t] for t in other}
     if other:
-        table.notes.append(f"{len(other)} tag(s) logged once per epoch ({', '.join(sorted(other)[:4])}) are on "
-                           "their own axis and are judged separately from the per-step tags")
+        table.notes.append(
+            f"{len(other)} tag(s) logged once per epoch ({', '.join(sorted(other)[:4])}) are on "
+            "their own axis and are judged separately from the per-step tags"
+        )
     return table
 
 

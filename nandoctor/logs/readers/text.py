@@ -23,7 +23,7 @@ from nandoctor.logs.readers.shapes import SHORT_RUN, Template, template
 from nandoctor.logs.table import LogTable
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
-_MAX_LINE = 4096   # console rows are short; capping keeps the regexes linear on a hostile megabyte line
+_MAX_LINE = 4096  # console rows are short; capping keeps the regexes linear on a hostile megabyte line
 _MAX_COLUMNS = 200  # a log with more distinct metric names than this is not a training console
 _RICH_START = re.compile(r"^\s*Epoch\s+\d+/\d+\s+[━─\u2501\u2500]")
 _CONTINUATION = re.compile(r"^\s{20,}\S")
@@ -48,8 +48,8 @@ class _Scanner:
         self.parser, self.cols = parser, cols
         self.formats: Counter[str] = Counter()
         self.lines_read, self.last_read = 0, 0  # lines only grow, so counting distinct ones needs no set
-        self.total = 0       # the line number of the last piece read
-        self.lineno = 1      # the line number of the next piece
+        self.total = 0  # the line number of the last piece read
+        self.lineno = 1  # the line number of the next piece
         self.pending: tuple[int, str] | None = None  # a Rich progress block being joined
         self.templates: dict[bytes, Template | tuple[str, Rec | None, dict[str, float] | None] | None] = {}
         self.current: Template | None = None
@@ -118,7 +118,7 @@ class _Scanner:
         if simple:
             texts = [piece]
         else:
-            piece = piece[:_MAX_LINE * 4]
+            piece = piece[: _MAX_LINE * 4]
             if "\x1b" in piece:
                 piece = _ANSI.sub("", piece)
             texts = _KERAS_UPDATE.split(piece) if "━" in piece else [piece]
@@ -182,7 +182,7 @@ class _Scanner:
         elif m < SHORT_RUN:
             newline = np.array([block[i] == "\n" for i in range(pos + n, end, width)], dtype=bool)
         else:
-            newline = codes()[pos + n:end:width] == 10
+            newline = codes()[pos + n : end : width] == 10
         newlines = int(newline.sum())
         first = self.lineno
         last = first + newlines - bool(newline[-1])  # the line of the run's last piece
@@ -223,8 +223,11 @@ class _Codes:
             import numpy as np
 
             b = self.block
-            self._codes = (np.frombuffer(b.encode("ascii"), dtype=np.uint8) if b.isascii()
-                           else np.frombuffer(b.encode("utf-32-le", "surrogatepass"), dtype=np.uint32))
+            self._codes = (
+                np.frombuffer(b.encode("ascii"), dtype=np.uint8)
+                if b.isascii()
+                else np.frombuffer(b.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            )
         return self._codes
 
 
@@ -245,8 +248,8 @@ def _read(fh, scanner: _Scanner) -> None:
         block = carry + chunk
         cut = max(block.rfind("\n"), block.rfind("\r", 0, len(block) - 1))  # a last `\r` may start `\r\n`
         if cut >= 0:
-            scanner.feed(block[:cut + 1])
-            carry = block[cut + 1:]
+            scanner.feed(block[: cut + 1])
+            carry = block[cut + 1 :]
         else:
             carry = block
         if len(carry) >= limit and not carry.endswith("\r"):
@@ -275,8 +278,8 @@ def _next_separator(text: str) -> int:
     return min(cuts) if cuts else -1
 
 
-KEEP_ROWS = 1_000_000   # rows held at most; beyond, every other row is dropped (the stride doubles)
-KEEP_BAD = 100_000      # rows with a non-finite value are always kept, up to this many
+KEEP_ROWS = 1_000_000  # rows held at most; beyond, every other row is dropped (the stride doubles)
+KEEP_BAD = 100_000  # rows with a non-finite value are always kept, up to this many
 
 
 class _Columns:
@@ -292,8 +295,8 @@ class _Columns:
         self.lines = array("q")
         self.row_ids = array("q")
         self.bad = bytearray()
-        self.n = 0          # rows held
-        self.seen = 0       # rows met in the log
+        self.n = 0  # rows held
+        self.seen = 0  # rows met in the log
         self.stride = 1
         self.kept_bad = 0
         # rows that log every column in the columns' order are held row-major first (one extend a row)
@@ -367,8 +370,13 @@ class _Columns:
             room = KEEP_ROWS - (self.n - self.kept_bad)  # held finite rows until the next thinning
             cut = m - at if not len(good) or good[-1] < room else int(np.searchsorted(good, room)) + 1
             take = np.flatnonzero(keep[:cut])
-            self._append(keys, [c[at:at + cut][take] for c in mat], line_ids[at:at + cut][take],
-                         rids[:cut][take], sub_bad[:cut][take])
+            self._append(
+                keys,
+                [c[at : at + cut][take] for c in mat],
+                line_ids[at : at + cut][take],
+                rids[:cut][take],
+                sub_bad[:cut][take],
+            )
             self.seen += cut
             self.kept_bad += int(keep_bad[:cut].sum())
             at += cut
@@ -426,8 +434,9 @@ class _Columns:
             return out
 
         self.values = {k: take(v, "d") for k, v in self.values.items()}
-        self.present = {k: bytearray(np.frombuffer(bytes(m), dtype=np.uint8)[keep].tobytes())
-                        for k, m in self.present.items()}
+        self.present = {
+            k: bytearray(np.frombuffer(bytes(m), dtype=np.uint8)[keep].tobytes()) for k, m in self.present.items()
+        }
         self.lines, self.row_ids = take(self.lines, "q"), take(self.row_ids, "q")
         self.bad = bytearray(np.frombuffer(bytes(self.bad), dtype=np.uint8)[keep].tobytes())
         self.n = len(keep)
@@ -471,8 +480,10 @@ def read_text(path: Path, source=None) -> LogTable:
     formats, lines_read, total = scanner.formats, scanner.lines_read, scanner.total
     cols.flush()
     if cols.n == 0:
-        raise NandoctorError(f"could not find a loss series in {path} (read {lines_read:,} of {total:,} lines; "
-                             "no known console format matched)")
+        raise NandoctorError(
+            f"could not find a loss series in {path} (read {lines_read:,} of {total:,} lines; "
+            "no known console format matched)"
+        )
     frame = pd.DataFrame({k: np.frombuffer(v, dtype=float) for k, v in cols.values.items()}, copy=False)
     present = {k: np.frombuffer(bytes(m), dtype=np.uint8).astype(bool) for k, m in cols.present.items()}
     written = {c: m & np.isnan(frame[c].to_numpy()) for c, m in present.items()}
@@ -485,8 +496,9 @@ def read_text(path: Path, source=None) -> LogTable:
     if cols.stride > 1:
         from nandoctor.logs.sample import Sample
 
-        table.sample = Sample(row_ids=np.frombuffer(cols.row_ids, dtype=np.int64), total_rows=cols.seen,
-                              stride=cols.stride)
+        table.sample = Sample(
+            row_ids=np.frombuffer(cols.row_ids, dtype=np.int64), total_rows=cols.seen, stride=cols.stride
+        )
     return table
 
 
@@ -514,7 +526,16 @@ def _table(frame, fmt: str, path: Path, written, lines) -> LogTable:
     else:
         index_col, index_name = None, "record"  # no counter: the n-th record, never a line number
     loss = series.yolo_losses(cols) if fmt in ("yolo-console", "ultralytics-console") else []
-    return LogTable(frame=frame, format=fmt, path=path, index_col=index_col, index_name=index_name,
-                    epoch_col="epoch" if "epoch" in cols else None, loss_cols=loss,
-                    witness_cols=series.witnesses(cols) + (["nan_recovery"] if "nan_recovery" in cols else []), written_nan=written, lines=lines,
-                    batch_col="batch" if "batch" in cols else None)
+    return LogTable(
+        frame=frame,
+        format=fmt,
+        path=path,
+        index_col=index_col,
+        index_name=index_name,
+        epoch_col="epoch" if "epoch" in cols else None,
+        loss_cols=loss,
+        witness_cols=series.witnesses(cols) + (["nan_recovery"] if "nan_recovery" in cols else []),
+        written_nan=written,
+        lines=lines,
+        batch_col="batch" if "batch" in cols else None,
+    )

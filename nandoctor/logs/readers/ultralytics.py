@@ -25,6 +25,17 @@ def train_losses(columns: list[str]) -> list[str]:
 
 def read(path: Path, metric: str | None = None) -> LogTable:
     frame, written, lines, sample = load_csv(path, train_losses, metric)
-    return LogTable(frame=frame, format=FORMAT, path=path, index_col="epoch", index_name="epoch",
-                    epoch_col="epoch", loss_cols=train_losses(list(frame.columns)), written_nan=written,
-                    lines=lines, sample=sample, lines_total=len(lines) + 1, lines_read=len(lines) + 1)
+    return LogTable(
+        frame=frame,
+        format=FORMAT,
+        path=path,
+        index_col="epoch",
+        index_name="epoch",
+        epoch_col="epoch",
+        loss_cols=train_losses(list(frame.columns)),
+        written_nan=written,
+        lines=lines,
+        sample=sample,
+        lines_total=len(lines) + 1,
+        lines_read=len(lines) + 1,
+    )

@@ -60,8 +60,15 @@ def lightning_runs() -> None:
     for version, (weights_only, callbacks) in enumerate([(False, []), (True, [PoisonAt()])]):
         L.seed_everything(0)
         ckpt = L.pytorch.callbacks.ModelCheckpoint(monitor="val_loss", save_top_k=-1, save_weights_only=weights_only)
-        trainer = L.Trainer(max_epochs=4, default_root_dir=root, callbacks=[*callbacks, ckpt], logger=L.pytorch.loggers.CSVLogger(root, name="lightning_logs", version=version),
-                            enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1)
+        trainer = L.Trainer(
+            max_epochs=4,
+            default_root_dir=root,
+            callbacks=[*callbacks, ckpt],
+            logger=L.pytorch.loggers.CSVLogger(root, name="lightning_logs", version=version),
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            log_every_n_steps=1,
+        )
         trainer.fit(Net(), data, data)
 
 
@@ -74,18 +81,36 @@ def hf_run() -> None:
     )
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=16, pad_token_id=0, num_labels=2)
+    config = BertConfig(
+        vocab_size=40,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=16,
+        pad_token_id=0,
+        num_labels=2,
+    )
     model = BertForSequenceClassification(config)
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(1, 40, (32, 8), generator=g)
     ids[:, -2:] = 0  # padded tail
     labels = (ids[:, 0] > 20).long()
-    rows = [{"input_ids": i, "attention_mask": (i != 0).long(), "labels": lab} for i, lab in zip(ids, labels, strict=True)]
+    rows = [
+        {"input_ids": i, "attention_mask": (i != 0).long(), "labels": lab} for i, lab in zip(ids, labels, strict=True)
+    ]
     out = HERE / "hf" / "out"
     shutil.rmtree(out.parent, ignore_errors=True)
-    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=8, num_train_epochs=2,
-                             save_steps=4, logging_steps=1, report_to=[], use_cpu=True, seed=0)
+    args = TrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=8,
+        num_train_epochs=2,
+        save_steps=4,
+        logging_steps=1,
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+    )
     trainer = Trainer(model=model, args=args, train_dataset=rows)
     trainer.train()
     trainer.save_model()

@@ -1,6 +1,7 @@
 """Makes lightning26_tqdm_console_nan.log: a real Lightning 2.6 run (CPU, seconds) with the default
 TQDMProgressBar, 8 batches an epoch, whose loss turns NaN from global step 29 (epoch 3, batch 6/8);
 captured with `python make_lightning26_console.py OUT > log 2>&1`. Needs lightning and torch."""
+
 import sys
 
 import lightning as L
@@ -33,7 +34,13 @@ class M(L.LightningModule):
 torch.manual_seed(0)
 x = torch.randn(64, 4)
 data = TensorDataset(x, x.sum(-1))
-trainer = L.Trainer(max_epochs=5, default_root_dir=sys.argv[1], log_every_n_steps=1, enable_checkpointing=False,
-                    callbacks=[L.pytorch.callbacks.TQDMProgressBar(refresh_rate=1)],
-                    logger=False, accelerator="cpu")
+trainer = L.Trainer(
+    max_epochs=5,
+    default_root_dir=sys.argv[1],
+    log_every_n_steps=1,
+    enable_checkpointing=False,
+    callbacks=[L.pytorch.callbacks.TQDMProgressBar(refresh_rate=1)],
+    logger=False,
+    accelerator="cpu",
+)
 trainer.fit(M(), DataLoader(data, batch_size=8), DataLoader(data, batch_size=32))

@@ -1,6 +1,7 @@
 """Makes ultralytics84_console_nan_recovery.log: a real Ultralytics 8.4 detect run (CPU, a tiny synthetic
 dataset, a yolov8n built from its yaml, no downloads) whose weights are set to NaN during epoch 3, so its
 NaN recovery reloads last.pt; captured with `python make_ultralytics84_console.py OUT > log 2>&1`."""
+
 import sys
 from pathlib import Path
 
@@ -33,5 +34,18 @@ def poison(trainer):
 
 
 model.add_callback("on_train_batch_end", poison)
-model.train(data=str(out / "data.yaml"), epochs=5, imgsz=64, batch=4, device="cpu", workers=0, amp=False,
-            plots=False, project=str(out / "runs"), name="train", exist_ok=True, val=True, verbose=True)
+model.train(
+    data=str(out / "data.yaml"),
+    epochs=5,
+    imgsz=64,
+    batch=4,
+    device="cpu",
+    workers=0,
+    amp=False,
+    plots=False,
+    project=str(out / "runs"),
+    name="train",
+    exist_ok=True,
+    val=True,
+    verbose=True,
+)

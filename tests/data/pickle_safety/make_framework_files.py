@@ -24,12 +24,19 @@ from transformers import TrainingArguments
 out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
 cfg = OmegaConf.create({"lr": 0.01, "model": {"layers": [1, 2]}, "name": "x"})
 ns = argparse.Namespace(lr=0.1, data=pathlib.PosixPath("/data/x"), when=datetime.datetime(2024, 1, 1))
-torch.save({"epoch": 3, "global_step": 30, "pytorch-lightning_version": "2.6.0",
-            "state_dict": collections.OrderedDict(w=torch.ones(3)),
-            "optimizer_states": [{"state": {}, "param_groups": [{"lr": 0.1, "params": [0]}]}],
-            "lr_schedulers": [], "hparams_name": "kwargs",
-            "hyper_parameters": AttributeDict(cfg=cfg, ns=ns, path=pathlib.Path("/x"), sn=types.SimpleNamespace(a=1))},
-           out / "lightning.ckpt")
+torch.save(
+    {
+        "epoch": 3,
+        "global_step": 30,
+        "pytorch-lightning_version": "2.6.0",
+        "state_dict": collections.OrderedDict(w=torch.ones(3)),
+        "optimizer_states": [{"state": {}, "param_groups": [{"lr": 0.1, "params": [0]}]}],
+        "lr_schedulers": [],
+        "hparams_name": "kwargs",
+        "hyper_parameters": AttributeDict(cfg=cfg, ns=ns, path=pathlib.Path("/x"), sn=types.SimpleNamespace(a=1)),
+    },
+    out / "lightning.ckpt",
+)
 torch.save(TrainingArguments(output_dir="/tmp/out", learning_rate=3e-5, report_to=[]), out / "training_args.bin")
 
 
@@ -49,7 +56,14 @@ class Tiny(L.LightningModule):
 
 torch.manual_seed(0)
 data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(8, 2)), batch_size=4)
-trainer = L.Trainer(max_epochs=1, default_root_dir=str(out / "_lightning_run"), logger=False, accelerator="cpu",
-                    enable_progress_bar=False, enable_model_summary=False, precision="bf16-mixed")
+trainer = L.Trainer(
+    max_epochs=1,
+    default_root_dir=str(out / "_lightning_run"),
+    logger=False,
+    accelerator="cpu",
+    enable_progress_bar=False,
+    enable_model_summary=False,
+    precision="bf16-mixed",
+)
 trainer.fit(Tiny(OmegaConf.create({"a": 1, "b": [1, 2]})), data)
 trainer.save_checkpoint(out / "lightning_trainer.ckpt")
