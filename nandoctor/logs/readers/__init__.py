@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 
 from nandoctor.findings import NandoctorError
+from nandoctor.logs.readers.yaml_config import SNIFF_BYTES, YAML_REFUSAL, looks_like_yaml_config
 from nandoctor.logs.table import LogTable
 from nandoctor.numbers import parse_number
 
-_SNIFF_BYTES = 65536
 _LOG_NAMES = ("results.csv", "trainer_state.json", "metrics.csv", "training_history.csv")
 
 
@@ -53,7 +53,7 @@ def read_log(path: Path, metric: str | None = None) -> LogTable:
         return tensorboard.read(path)
     try:
         with open(path, "rb") as fh:
-            head = fh.read(_SNIFF_BYTES)
+            head = fh.read(SNIFF_BYTES)
     except OSError as exc:
         raise NandoctorError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not head.strip():
@@ -76,45 +76,6 @@ def read_log(path: Path, metric: str | None = None) -> LogTable:
             return lightning.read(path, metric)
         return plaincsv.read(path, metric)
     return text.read_text(path)
-
-
-_YAML_KEY = re.compile(r"^[A-Za-z_][\w.-]*:(\s|$)")
-YAML_REFUSAL = "a YAML config, not a training log (for configs use `nandoctor diagnose-config`)"
-
-
-def looks_like_yaml_config(head: str) -> bool:
-    """Mostly `key: value` lines at column 0 and no line with two metrics: a config, not a log.
-
-    A config nested under one or two keys, or holding a block scalar (`notes: |`) or a URL, fails
-    the quick test; then the YAML parser decides: a mapping is a config (a console log never is one:
-    its lines repeat their keys, or hold several pairs, or are prose)."""
-    lines = [ln for ln in head.splitlines()[:200] if ln.strip() and not ln.lstrip().startswith("#")]
-    if len(lines) < 3:
-        return False
-    keyed = sum(bool(_YAML_KEY.match(ln)) or ln.startswith(("  ", "- ")) for ln in lines)
-    top = [ln.split(":", 1)[0] for ln in lines if _YAML_KEY.match(ln)]
-    unique = len(set(top)) >= 0.8 * len(top)  # a config names each key once; a log repeats `loss: ...`
-    if keyed < 0.9 * len(lines) or not top or not unique:
-        return False
-    multi = sum(ln.count(":") + ln.count("=") >= 3 or "|" in ln or "{'" in ln for ln in lines)
-    if multi == 0 and len(top) >= 3:
-        return True
-    return _yaml_mapping(head)
-
-
-def _yaml_mapping(head: str) -> bool:
-    """Whether `head` (cut at its last whole line) parses as a YAML mapping with unique top keys."""
-    import yaml
-
-    text = head[: head.rfind("\n") + 1] if len(head) >= _SNIFF_BYTES else head
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        doc = yaml.load(text, Loader=loader)  # safe: plain data only; aliases are shared, never copied
-    except (yaml.YAMLError, RecursionError, ValueError, OverflowError):
-        return False
-    return isinstance(doc, dict) and len(doc) == len(
-        {ln.split(":", 1)[0] for ln in head.splitlines() if _YAML_KEY.match(ln)}
-    )
 
 
 def _csv_header(head: str, named_csv: bool = False) -> list[str] | None:

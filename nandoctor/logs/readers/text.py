@@ -460,7 +460,7 @@ def read_text(path: Path, source=None) -> LogTable:
     # newline="\n": a `\r` splits pieces of a line (progress bars), it does not start a new line
     fh = source if source is not None else open(path, "r", encoding="utf-8", errors="replace", newline="\n")
     if source is not None:  # a file was sniffed by read_log; a stream is sniffed here, on its first block
-        from nandoctor.logs.readers import YAML_REFUSAL, looks_like_yaml_config
+        from nandoctor.logs.readers.yaml_config import YAML_REFUSAL, looks_like_yaml_config
 
         first = source.read(_BLOCK)
         if looks_like_yaml_config(first.lstrip("\ufeff")):
