@@ -353,3 +353,21 @@ def test_a_kept_repaired_config_that_names_the_old_folder_is_not_pasted(cli, dem
     assert "cfg=" not in line
     assert f"model={epoch2} pretrained={epoch2}" in line
     assert f"project={demo_copy.parent} name=run_nandoctor exist_ok=False" in line
+
+
+def test_ND504_a_bug_inside_one_engine_is_named_an_internal_error_and_the_others_still_judge(
+    cli, demo_copy, monkeypatch
+):
+    """A bug of nandoctor's in diagnose-config is reported as ours, never as a verdict on args.yaml, and
+    the log and the checkpoints are still judged."""
+    from nandoctor.config import engine as config_engine
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(config_engine, "diagnose_config", broken)
+    r = cli("triage", demo_copy, "--format", "json", "--fail-on", "never", "--no-data")
+    failed = [f for f in r.json["findings"] if f["code"] == "ND504"]
+    assert len(failed) == 1 and failed[0]["path"].endswith("args.yaml")
+    assert "internal error in nandoctor, please report: ZeroDivisionError: division by zero" in failed[0]["message"]
+    assert {"ND201", "ND301"} <= set(r.codes())  # the checkpoints and the log were still judged

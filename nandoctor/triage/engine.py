@@ -81,7 +81,10 @@ class _Engines:
         except Exception as exc:  # a bug in one engine must not hide what the others found
             if self.strict:
                 raise
-            reason = f"unexpected {type(exc).__name__}: {exc} (rerun `nandoctor {name}` with --debug)"
+            reason = (
+                f"internal error in nandoctor, please report: {type(exc).__name__}: {str(exc)[:300]} "
+                f"(rerun `nandoctor {name} {path} --debug` for the traceback)"
+            )
         else:
             self.report.findings.extend(sub.findings)
             record.update(findings=len(sub.findings), summary=sub.summary)
