@@ -17,7 +17,8 @@ _NOT_A_LOSS = re.compile(
     r"iterations?$|skipped|weight$",
     re.I,
 )
-_EXACT = {
+# The loss's own names, most preferred first; Lightning adds `_step`/`_epoch` to a name logged both ways.
+LOSS_NAMES = (
     "loss",
     "train_loss",
     "train/loss",
@@ -26,16 +27,11 @@ _EXACT = {
     "total_loss",
     "train/total_loss",
     "lm_loss",
-    "train_loss_step",
-    "train/loss_step",
-    "loss/train_step",
-    "loss_step",
-    "train_loss_epoch",
-    "loss_epoch",
-    "loss/total",
     "train/lm_loss",
+    "loss/total",
     "avg_loss",
-}
+)
+_EXACT = {name + suffix for name in LOSS_NAMES for suffix in ("", "_step", "_epoch")}
 _GRAD = re.compile(r"grad(ient)?[_ /]?norm|gradnorm", re.I)
 YOLO_PARTS = {"box", "obj", "cls", "dfl", "seg", "pose", "kobj", "giou", "l1", "rle"}
 
@@ -90,20 +86,7 @@ def choose(columns, prefer_suffix: str = "") -> tuple[list[str], str]:
 def _exact_rank(col: str, prefer_suffix: str) -> int:
     c = col.lower()
     base = c[: -len(prefer_suffix)] if prefer_suffix and c.endswith(prefer_suffix) else c
-    order = [
-        "loss",
-        "train_loss",
-        "train/loss",
-        "loss/train",
-        "training_loss",
-        "total_loss",
-        "train/total_loss",
-        "lm_loss",
-        "train/lm_loss",
-        "loss/total",
-        "avg_loss",
-    ]
-    rank = order.index(base) if base in order else len(order)
+    rank = LOSS_NAMES.index(base) if base in LOSS_NAMES else len(LOSS_NAMES)
     if prefer_suffix:
         rank = rank * 2 + (0 if c.endswith(prefer_suffix) else 1)
     elif c.endswith("_epoch"):
