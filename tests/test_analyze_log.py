@@ -507,3 +507,20 @@ def test_the_catalogue_bad_sequence_raises_its_code(tmp_path, code):
         loss, grad = (good, [1.0] * len(good)) if code != "ND311" else ([2.1, 2.0, 1.9, 1.85], good)
         report = analyze_log(write_trainer_state(tmp_path / "trainer_state.json", loss, grad_norms=grad))
         assert code not in {f.code for f in report.findings}
+
+
+def test_ND317_a_log_cut_mid_row_is_named_with_its_line(cli, tmp_path):
+    """A results.csv whose last row was cut while being written: the warning names the file and the
+    cut row's line; a complete last row without a line end is not a cut."""
+    header = "epoch,train/box_loss,train/cls_loss,metrics/mAP50(B),lr/pg0\n"
+    rows = "".join(f"{i},{1.5 - i * 0.1:.4f},{2.0 - i * 0.1:.4f},{0.1 * i:.4f},0.001\n" for i in range(1, 6))
+    cut = tmp_path / "results.csv"
+    cut.write_text(header + rows + "6,1.0")
+    r = cli("analyze-log", cut, "--format", "json", "--fail-on", "warning")
+    found = [f for f in r.json["findings"] if f["code"] == "ND317"]
+    assert r.code == 1 and len(found) == 1
+    assert found[0]["path"] == str(cut) and found[0]["line"] == 7 and "2 of 5 fields" in found[0]["message"]
+
+    whole = tmp_path / "whole.csv"
+    whole.write_text(header + rows + "6,1.0,1.4,0.6,0.001")  # complete, only the final line end missing
+    assert "ND317" not in cli("analyze-log", whole, "--format", "json").codes()

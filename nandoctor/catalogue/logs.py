@@ -174,4 +174,17 @@ RULES = [
         good="| lm loss: 2.31 | loss scale: 1.0 | grad norm: 1.7 |",
         check="nandoctor.logs.engine:analyze_table",
     ),
+    Rule(
+        code="ND317",
+        title="log cut mid-row",
+        why="The trainer was killed while it wrote its log (out of memory, preemption, Ctrl-C, an abort on "
+        "NaN): the last row is incomplete, so the verdict reads only the rows before it and the moment the "
+        "run stopped is not in the log.",
+        fix="Read the end of the console output for what stopped the run, and judge it with its checkpoints "
+        "too (`nandoctor triage RUN`); do not resume from a checkpoint saved after the last complete row "
+        "before inspecting it (`nandoctor inspect-ckpt`).",
+        bad="results.csv ending in `6,1.0` with no line end",
+        good="every row complete and ended by a line end",
+        check="nandoctor.logs.engine:_cut_row_finding",
+    ),
 ]

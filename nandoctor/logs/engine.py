@@ -180,11 +180,37 @@ def analyze_table(table: LogTable, metric: str | None = None) -> LogReport:
     if grad_col is not None:
         _grad_findings(report, table, grad_col, surges, clip, loc)
     _run_findings(report, table, shape, name, values, loc)
+    _cut_row_finding(report, table)
     report.next_steps = _next_steps(table, shape.pattern, first, grad_col, clip, lr, resume)
     return report
 
 
 MIN_POINTS = 3
+
+
+def _cut_row_finding(report, table: LogTable) -> None:
+    """ND317: the CSV log ends inside a row, so the run stopped while writing it; the verdict covers
+    only the rows before it."""
+    if table.path.suffix.lower() != ".csv" or not table.path.is_file():
+        return
+    from nandoctor.logs.readers._csv import cut_last_row
+
+    try:
+        cut = cut_last_row(table.path)
+    except OSError:
+        return
+    if cut is None:
+        return
+    line = int(table.lines[-1]) if table.lines is not None and table.sample is None else None
+    report.add(
+        "ND317",
+        "warning",
+        f"the log ends inside a row ({cut[0]} of {cut[1]} fields, no line end): the run stopped while "
+        "writing it, so what happened last is not in the log",
+        path=str(table.path),
+        line=line,
+        data={"fields": cut[0], "expected": cut[1]},
+    )
 
 
 def coverage(table: LogTable) -> str:

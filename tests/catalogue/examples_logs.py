@@ -361,3 +361,17 @@ def _(tmp: Path) -> list:
     g = list(1.7 + 0.1 * np.sin(np.arange(30)))
     g[20:] = [NAN] * 10
     return megatron_console(tmp / "console.txt", g, lm_losses=list(_decay(30, start=2.31, end=2.0, seed=16)))
+
+
+# ND317: the run was killed while Ultralytics wrote epoch 7's row (8.3 results.csv cut mid-row)
+@example("ND317", "bad", "analyze-log")
+def _(tmp: Path) -> list:
+    (path,) = ultralytics_current(tmp / "results.csv", list(_decay(7, seed=3)))
+    text = path.read_text()
+    path.write_text(text[: text.rstrip("\n").rfind("\n") + 1] + "7,220.5,0.91")  # the last row cut short
+    return [path]
+
+
+@example("ND317", "good", "analyze-log")
+def _(tmp: Path) -> list:
+    return ultralytics_current(tmp / "results.csv", list(_decay(7, seed=3)))

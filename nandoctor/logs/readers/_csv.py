@@ -254,3 +254,24 @@ def _solid(buf, first, last, width: int = 32):
     idx = first[:, None] + np.arange(width)[None, :]
     chars = buf[np.minimum(idx, len(buf) - 1)]
     return ((idx < last[:, None]) & (chars != 32) & (chars != 9) & (chars != 13)).any(axis=1)
+
+
+def cut_last_row(path: Path) -> tuple[int, int] | None:
+    """(fields, expected) when the file ends inside a row: no line end after a row with fewer fields
+    than the header. A trainer killed while it writes its log (OOM, preemption, a NaN abort) leaves
+    this; pandas fills the missing cells, so without this check the cut row reads as a short row."""
+    import csv
+
+    with open(path, "rb") as f:
+        header = f.readline(1 << 16)
+        size = f.seek(0, io.SEEK_END)
+        if not header.endswith(b"\n") or size <= len(header):
+            return None
+        f.seek(max(len(header), size - (1 << 16)))
+        tail = f.read()
+    if tail.endswith((b"\n", b"\r")):
+        return None
+    last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
+    fields = len(next(csv.reader([last]), []))
+    expected = len(next(csv.reader([header.decode("utf-8", "replace")]), []))
+    return (fields, expected) if 0 < fields < expected else None
