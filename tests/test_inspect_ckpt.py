@@ -613,3 +613,19 @@ def test_a_bug_inside_the_restricted_unpickler_propagates(tmp_path, monkeypatch)
     monkeypatch.setattr(unpickle._Standins, "rebuild_tensor_v2", broken)
     with pytest.raises(ZeroDivisionError):
         inspect_ckpt(tmp_path / "a.pt")
+
+
+def test_ND213_weights_nandoctor_cannot_read_are_never_called_clean_or_recommended(cli, tmp_path):
+    """A sparse-COO model (a layout the scan does not read) is `unknown`, not clean, and not recommended;
+    beside it a dense checkpoint is the one recommended."""
+    import torch
+
+    torch.save({"model": {"fc.weight": torch.randn(8, 4).to_sparse()}}, tmp_path / "sparse.pt")
+    torch.save({"model": {"fc.weight": torch.randn(8, 4)}}, tmp_path / "dense.pt")
+    alone = cli("inspect-ckpt", tmp_path / "sparse.pt", "--format", "json")
+    rows = alone.json["summary"]["checkpoints"]
+    assert [r["status"] for r in rows] == ["unknown"] and alone.json["summary"].get("recommended") is None
+    (nd213,) = [f for f in alone.json["findings"] if f["code"] == "ND213"]
+    assert "fc.weight" in nd213["message"] and "not called clean" in nd213["message"]
+    both = cli("inspect-ckpt", tmp_path, "--format", "json")
+    assert both.json["summary"]["recommended"] == str(tmp_path / "dense.pt")

@@ -70,6 +70,7 @@ class Verdict:
     role: str = "model"  # model | optimizer | trainer-state
     losses: dict[str, float] = field(default_factory=dict)  # stored losses, for the run comparison
     profile: dict[str, tuple] = field(default_factory=dict)  # weight name -> (absmax, zero_frac, fp16 hits)
+    weights_unread: bool = False  # every model tensor is in a layout nandoctor does not read
 
     def add(self, code: str, severity: str, message: str, where: str | None = None, **data: Any) -> None:
         self.issues.append(Issue(code, severity, message, where, data))
@@ -84,6 +85,8 @@ class Verdict:
             return "poisoned"
         if any(i.severity in ("error", "warning") for i in self.issues):
             return "suspect"
+        if self.weights_unread:
+            return "unknown"  # never "clean" on weights that were not read: never recommended
         return "clean"
 
 
@@ -222,11 +225,14 @@ def judge(
             bookkeeping[0],
             names=bookkeeping[:20],
         )
+    model = [t.name for t in tensors if t.section == "model"]
+    v.weights_unread = bool(model) and set(model) <= set(unscanned)
     if unscanned:
         v.add(
             "ND213",
             "info",
-            f"{len(unscanned)} tensors in a layout nandoctor does not read, e.g. {unscanned[0]}",
+            f"{len(unscanned)} tensors in a layout nandoctor does not read, e.g. {unscanned[0]}"
+            + ("; none of the model's weights could be read, so it is not called clean" if v.weights_unread else ""),
             unscanned[0],
             names=unscanned[:20],
         )
