@@ -20,6 +20,9 @@ from pathlib import Path
 
 from _util import measure, python, row
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.analyze_log_fixtures import write_logging_console  # noqa: E402 (the hostile test's console)
+
 ROOT = Path(__file__).resolve().parents[1]  # run this checkout's nandoctor, not an installed one
 
 
@@ -88,28 +91,6 @@ def _measure_output(cmd: list[str]) -> tuple[tuple[float, float], str]:
     return (time.perf_counter() - t0, usage.ru_maxrss / 1024), out.decode()
 
 
-def build_big_console(path: Path, size: int, nan_at: int) -> int:
-    """Python-logging lines (the hostile test's console) up to `size` bytes, a warning after every
-    1000 steps, loss NaN from step `nan_at`; returns the last step."""
-    losses = [f"{0.5 + (i * 7919 % 1000) / 2000:.4f}" for i in range(1000)]
-    step, written = 0, 0
-    with open(path, "w") as fh:
-        while written < size:
-            lines = []
-            for i in range(1000):
-                step += 1
-                loss = "nan" if step >= nan_at else losses[i]
-                lines.append(
-                    f"2024-05-01 12:{i % 60:02d}:00,123 - INFO - step {step} loss={loss} "
-                    f"grad_norm={losses[-i]} lr=5e-05\n"
-                )
-            lines.append("2024-05-01 12:00:00,000 - WARNING - gradient overflow, skipping step\n")
-            block = "".join(lines)
-            fh.write(block)
-            written += len(block)
-    return step
-
-
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     with tempfile.TemporaryDirectory() as d:
@@ -136,7 +117,7 @@ if __name__ == "__main__":
         mb = int(sys.argv[2]) if len(sys.argv) > 2 else 600
         if mb:
             big = Path(d) / "big_train.log"
-            last = build_big_console(big, mb * 1_000_000, nan_at=int(mb * 11_000))  # NaN at about 90 %
+            last = write_logging_console(big, mb * 1_000_000, nan_at=int(mb * 11_000))  # NaN at about 90 %
             cmd = python("-m", "nandoctor", "analyze-log", str(big), "--format", "json")
             ours, out = _measure_output(cmd)
             report = json.loads(out)

@@ -604,6 +604,28 @@ REAL_LOGS = [
 ]
 
 
+def write_logging_console(path: Path, size: int, nan_at: int) -> int:
+    """Python-logging lines (the hostile test's and the benchmark's console) up to `size` bytes, a warning after every
+    1000 steps, loss NaN from step `nan_at`; returns the last step."""
+    losses = [f"{0.5 + (i * 7919 % 1000) / 2000:.4f}" for i in range(1000)]
+    step, written = 0, 0
+    with open(path, "w") as fh:
+        while written < size:
+            lines = []
+            for i in range(1000):
+                step += 1
+                loss = "nan" if step >= nan_at else losses[i]
+                lines.append(
+                    f"2024-05-01 12:{i % 60:02d}:00,123 - INFO - step {step} loss={loss} "
+                    f"grad_norm={losses[-i]} lr=5e-05\n"
+                )
+            lines.append("2024-05-01 12:00:00,000 - WARNING - gradient overflow, skipping step\n")
+            block = "".join(lines)
+            fh.write(block)
+            written += len(block)
+    return step
+
+
 def check_real_log(case: dict, rc: int, doc: dict | None) -> list[str]:
     """What disagrees with the truth of `case` (empty: it agrees)."""
     bad = []

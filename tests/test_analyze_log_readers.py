@@ -489,21 +489,9 @@ def test_long_console_log_is_thinned_in_bounded_memory_and_keeps_the_break(tmp_p
 
 def _ultralytics_results(path, val_bad: set[int], epochs: int = 8):
     """results.csv as Ultralytics 8.4's trainer writes it (`%.6g`, `nan` literal, epoch from 1)."""
-    keys = [
-        "train/box_loss",
-        "train/cls_loss",
-        "train/dfl_loss",
-        "metrics/precision(B)",
-        "metrics/recall(B)",
-        "metrics/mAP50(B)",
-        "metrics/mAP50-95(B)",
-        "val/box_loss",
-        "val/cls_loss",
-        "val/dfl_loss",
-        "lr/pg0",
-        "lr/pg1",
-        "lr/pg2",
-    ]
+    from tests.ultralytics_writers import RESULTS_COLUMNS
+
+    keys = RESULTS_COLUMNS[2:]  # the metric keys, after "epoch" and "time"
     with open(path, "w") as f:
         f.write(("%s," * (len(keys) + 2) % ("epoch", "time", *keys)).rstrip(",") + "\n")
         for e in range(1, epochs + 1):

@@ -16,23 +16,10 @@ import numpy as np
 
 from tests.analyze_log_fixtures import NAN, write_lightning_metrics, write_trainer_state
 from tests.catalogue import example
+from tests.ultralytics_writers import RESULTS_COLUMNS
 
 INF = float("inf")
-_KEYS_8 = [
-    "train/box_loss",
-    "train/cls_loss",
-    "train/dfl_loss",
-    "metrics/precision(B)",
-    "metrics/recall(B)",
-    "metrics/mAP50(B)",
-    "metrics/mAP50-95(B)",
-    "val/box_loss",
-    "val/cls_loss",
-    "val/dfl_loss",
-    "lr/pg0",
-    "lr/pg1",
-    "lr/pg2",
-]
+_KEYS_8 = RESULTS_COLUMNS[2:]  # the metric keys, after "epoch" and "time"
 
 
 def _decay(

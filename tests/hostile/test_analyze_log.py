@@ -307,23 +307,12 @@ def test_large_console_log_is_read_in_bounded_time_and_memory(tmp_path):
     import subprocess
     import sys as _sys
 
+    from tests.analyze_log_fixtures import write_logging_console
+
     f = tmp_path / "train.log"
-    losses = [f"{0.5 + (i * 7919 % 1000) / 2000:.4f}" for i in range(1000)]
-    step, size, nan_at = 0, 0, 1_700_001
-    with open(f, "w") as fh:
-        while size < 150_000_000:
-            lines = []
-            for i in range(1000):
-                step += 1
-                loss = "nan" if step >= nan_at else losses[i]
-                lines.append(
-                    f"2024-05-01 12:{i % 60:02d}:00,123 - INFO - step {step} loss={loss} "
-                    f"grad_norm={losses[-i]} lr=5e-05\n"
-                )
-            lines.append("2024-05-01 12:00:00,000 - WARNING - gradient overflow, skipping step\n")
-            block = "".join(lines)
-            fh.write(block)
-            size += len(block)
+    nan_at = 1_700_001
+    step = write_logging_console(f, 150_000_000, nan_at)
+    size = f.stat().st_size
     assert step > nan_at + 1000
     cmd = [
         _sys.executable,
