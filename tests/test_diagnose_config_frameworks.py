@@ -16,19 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nandoctor.config import validate
 from nandoctor.config.engine import diagnose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "data" / "configs"
 SHARED = ROOT.parent / "shared" / "formats"
-NEEDS = {
-    "ultralytics": "ultralytics",
-    "hf-trainer": "transformers",
-    "accelerate": "accelerate",
-    "deepspeed": "deepspeed",
-    "lightning": "lightning",
-    "axolotl": "axolotl",
-}
+NEEDS = {**validate.NEEDS, "axolotl": "axolotl"}  # the framework each detected config needs
 
 
 def configs() -> list[Path]:
