@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -35,10 +37,8 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_dev, st.st_size
 
 
-_PREVIOUS_SIGINT: list = []
-
-
-def _count_interrupts(restore: bool = False) -> list[int]:
+@contextmanager
+def _interrupts_recorded() -> Iterator[list[int]]:
     """Record each Ctrl-C as well as raising it: a library that catches the KeyboardInterrupt while it
     reads (pandas' parser turns it into its own error, which the watch retries) must not keep the watch
     running. Only in the main thread, where signal handlers can be set."""
@@ -47,18 +47,18 @@ def _count_interrupts(restore: bool = False) -> list[int]:
 
     seen: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        return seen
-    if restore:
-        if _PREVIOUS_SIGINT:
-            signal.signal(signal.SIGINT, _PREVIOUS_SIGINT.pop())
-        return seen
+        yield seen
+        return
 
     def on_sigint(signum, frame):
         seen.append(signum)
         raise KeyboardInterrupt
 
-    _PREVIOUS_SIGINT.append(signal.signal(signal.SIGINT, on_sigint))
-    return seen
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -104,8 +104,7 @@ def watch_log(
         f"watching {path} every {interval:g} s (stops at the first non-finite loss or early warning, "
         f"or after {timeout:g} s)"
     )
-    interrupted = _count_interrupts()
-    try:
+    with _interrupts_recorded() as interrupted:
         while True:
             if interrupted:  # a Ctrl-C that a library swallowed mid-read (it may re-raise it as its own error)
                 raise KeyboardInterrupt
@@ -180,5 +179,3 @@ def watch_log(
                     + (f" ({error})" if error and not seen else "")
                 )
             sleep(max(0.0, min(interval, deadline - clock())))
-    finally:
-        _count_interrupts(restore=True)
