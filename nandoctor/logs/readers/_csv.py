@@ -267,10 +267,10 @@ def cut_last_row(path: Path) -> tuple[int, int] | None:
         size = f.seek(0, io.SEEK_END)
         if not header.endswith(b"\n") or size <= len(header):
             return None
-        f.seek(max(len(header), size - (1 << 16)))
+        start = f.seek(max(len(header), size - (1 << 16)))
         tail = f.read()
-    if tail.endswith((b"\n", b"\r")):
-        return None
+    if tail.endswith((b"\n", b"\r")) or (b"\n" not in tail and start > len(header)):
+        return None  # ended, or a last line longer than the tail read: its fields cannot be counted
     last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
     fields = len(next(csv.reader([last]), []))
     expected = len(next(csv.reader([header.decode("utf-8", "replace")]), []))
