@@ -42,6 +42,14 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> Result
     return Result(p.returncode, p.stdout, p.stderr)
 
 
+def sigint_as_in_a_terminal() -> None:
+    """`preexec_fn` for a child the test sends Ctrl-C to: a runner started in the background (nohup,
+    some CI agents) ignores SIGINT, and children inherit that; a user's terminal does not."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def cli():
     """In-process CLI runner (no interpreter start-up per call); returns a Result."""

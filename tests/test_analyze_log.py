@@ -24,7 +24,7 @@ from tests.analyze_log_fixtures import (
     write_training_history,
     write_ultralytics_results,
 )
-from tests.conftest import run_cli
+from tests.conftest import run_cli, sigint_as_in_a_terminal
 
 ULTRALYTICS = [
     "results_classify.csv",
@@ -482,6 +482,7 @@ def test_watch_ctrl_c_exits_cleanly(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parents[1],
+        preexec_fn=sigint_as_in_a_terminal,
     )
     assert p.stderr.readline().startswith("watching ")  # the heartbeat: the watch is running, not starting
     p.send_signal(signal.SIGINT)

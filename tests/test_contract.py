@@ -12,7 +12,7 @@ import pytest
 
 from nandoctor.findings import Report
 from nandoctor.render import to_json
-from tests.conftest import run_cli
+from tests.conftest import run_cli, sigint_as_in_a_terminal
 
 
 def _report() -> Report:
@@ -243,6 +243,7 @@ def test_watch_codes_follow_the_table(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        preexec_fn=sigint_as_in_a_terminal,
     )
     assert p.stderr.readline().startswith("watching ")
     p.send_signal(signal.SIGINT)

@@ -135,27 +135,3 @@ def test_plot_is_refreshed_with_each_new_point(tmp_path):
     assert len(set(drawn)) == 3  # written at the start, after epoch 4, after the NaN
     assert report.summary["plot"] == str(png) and png.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "training_history.csv"]
-
-
-def test_a_ctrl_c_a_library_swallows_mid_read_still_stops_the_watch(tmp_path):
-    """pandas' parser may catch the KeyboardInterrupt a Ctrl-C raises and turn it into its own error;
-    the watch must stop anyway instead of polling on until its timeout."""
-    import os
-    import signal
-    import time
-
-    from nandoctor.logs.watch import watch_log
-    from tests.analyze_log_fixtures import write_training_history
-
-    log = write_training_history(tmp_path / "h.csv", [2.0, 1.9, 1.8])
-
-    def swallowing_sleep(seconds):
-        try:
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # the handler runs here
-        except KeyboardInterrupt:
-            pass  # what a library may do with it
-
-    with pytest.raises(KeyboardInterrupt):
-        watch_log(log, interval=0.01, timeout=3, sleep=swallowing_sleep)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler was put back

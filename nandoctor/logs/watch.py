@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -35,30 +33,6 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     if not stat.S_ISREG(st.st_mode):
         return None
     return st.st_ino, st.st_dev, st.st_size
-
-
-@contextmanager
-def _interrupts_recorded() -> Iterator[list[int]]:
-    """Record each Ctrl-C as well as raising it: a library that catches the KeyboardInterrupt while it
-    reads (pandas' parser turns it into its own error, which the watch retries) must not keep the watch
-    running. Only in the main thread, where signal handlers can be set."""
-    import signal
-    import threading
-
-    seen: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield seen
-        return
-
-    def on_sigint(signum, frame):
-        seen.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield seen
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -104,78 +78,73 @@ def watch_log(
         f"watching {path} every {interval:g} s (stops at the first non-finite loss or early warning, "
         f"or after {timeout:g} s)"
     )
-    with _interrupts_recorded() as interrupted:
-        while True:
-            if interrupted:  # a Ctrl-C that a library swallowed mid-read (it may re-raise it as its own error)
-                raise KeyboardInterrupt
-            polls += 1
-            ident = _identity(path)
-            if ident is None:
-                gone = known is not None
-                if not waiting_said:
-                    emit(f"waiting for {path} to appear ..." if latest is None else f"{path} is gone; waiting for it")
-                    waiting_said = True
-            else:
-                waiting_said = False
-                recreated = gone or (known is not None and ident[:2] != known[:2])  # inode numbers get reused
-                if known is not None and (recreated or ident[2] < known[2]):
-                    restarts += 1
-                    emit(f"{path} was {'re-created' if recreated else 'truncated'}; reading it from the start")
-                    seen, last = 0, None
-                known, gone = ident, False
-                complete = ident[2] > 0 and (_ends_with_newline(path) or (last is not None and ident == last))
-                if complete and ident != last:
-                    try:
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore", RuntimeWarning)
-                            table = read_log(path, metric)
-                            latest = analyze_table(table, metric)
-                        error = None
-                    except NandoctorError as exc:  # half-written or not there yet: wait for more
-                        if metric is not None and "no column" in str(exc):
-                            raise
-                        error = str(exc)
-                    except OSError as exc:  # vanished or cut while being read
-                        error = f"{path}: {exc.strerror or exc}"
-                    else:
-                        name, values, rows = latest.series
-                        if len(values) < seen:  # rewritten shorter under the same inode and size pattern
-                            seen = 0
-                        if seen == 0 and len(values) > 20:  # joining a long run: one line for what is already there
-                            emit(f"{len(values)} points so far ({name})")
-                            seen = len(values) - 1
-                        for i in range(seen, len(values)):
-                            last_point = (
-                                f"{table.index_name} {table.index_at(int(rows[i]))}: {name} {fmt_value(values[i])}"
-                            )
-                            emit(last_point)
-                        seen = len(values)
-                        if plot is not None:
-                            from nandoctor.logs.plot import write_plot
+    while True:
+        polls += 1
+        ident = _identity(path)
+        if ident is None:
+            gone = known is not None
+            if not waiting_said:
+                emit(f"waiting for {path} to appear ..." if latest is None else f"{path} is gone; waiting for it")
+                waiting_said = True
+        else:
+            waiting_said = False
+            recreated = gone or (known is not None and ident[:2] != known[:2])  # inode numbers get reused
+            if known is not None and (recreated or ident[2] < known[2]):
+                restarts += 1
+                emit(f"{path} was {'re-created' if recreated else 'truncated'}; reading it from the start")
+                seen, last = 0, None
+            known, gone = ident, False
+            complete = ident[2] > 0 and (_ends_with_newline(path) or (last is not None and ident == last))
+            if complete and ident != last:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        table = read_log(path, metric)
+                        latest = analyze_table(table, metric)
+                    error = None
+                except NandoctorError as exc:  # half-written or not there yet: wait for more
+                    if metric is not None and "no column" in str(exc):
+                        raise
+                    error = str(exc)
+                except OSError as exc:  # vanished or cut while being read
+                    error = f"{path}: {exc.strerror or exc}"
+                else:
+                    name, values, rows = latest.series
+                    if len(values) < seen:  # rewritten shorter under the same inode and size pattern
+                        seen = 0
+                    if seen == 0 and len(values) > 20:  # joining a long run: one line for what is already there
+                        emit(f"{len(values)} points so far ({name})")
+                        seen = len(values) - 1
+                    for i in range(seen, len(values)):
+                        last_point = f"{table.index_name} {table.index_at(int(rows[i]))}: {name} {fmt_value(values[i])}"
+                        emit(last_point)
+                    seen = len(values)
+                    if plot is not None:
+                        from nandoctor.logs.plot import write_plot
 
-                            write_plot(Path(plot), table, latest, force=force or plotted)
-                            if not plotted:
-                                emit(f"wrote the plot to {plot} (redrawn with each new point)")
-                            plotted = True
-                            latest.summary["plot"] = str(plot)
-                        fired = [f.code for f in latest.findings if f.code in ALARMS]
-                        if fired:
-                            latest.summary["watch"] = {"stopped": "alarm", "codes": fired}
-                            latest.alarm = True
-                            why = next(f for f in latest.findings if f.code in ALARMS)
-                            emit(f"stopped: {why.code} {why.title} ({why.message})")
-                            return latest
-            last = ident
-            if clock() >= deadline:
-                if latest is None:
-                    raise NandoctorError(error or f"{path}: no readable log appeared within {timeout:g} s")
-                latest.summary["watch"] = {"stopped": "timeout", "codes": []}
-                emit(f"stopped: --timeout {timeout:g} s reached with no alarm ({seen} points; exit 3)")
-                return latest
-            if polls % heartbeat == 0:
-                emit(
-                    f"still watching after {clock() - start:.0f} s: {seen} points"
-                    + (f", last {last_point}" if last_point else "")
-                    + (f" ({error})" if error and not seen else "")
-                )
-            sleep(max(0.0, min(interval, deadline - clock())))
+                        write_plot(Path(plot), table, latest, force=force or plotted)
+                        if not plotted:
+                            emit(f"wrote the plot to {plot} (redrawn with each new point)")
+                        plotted = True
+                        latest.summary["plot"] = str(plot)
+                    fired = [f.code for f in latest.findings if f.code in ALARMS]
+                    if fired:
+                        latest.summary["watch"] = {"stopped": "alarm", "codes": fired}
+                        latest.alarm = True
+                        why = next(f for f in latest.findings if f.code in ALARMS)
+                        emit(f"stopped: {why.code} {why.title} ({why.message})")
+                        return latest
+        last = ident
+        if clock() >= deadline:
+            if latest is None:
+                raise NandoctorError(error or f"{path}: no readable log appeared within {timeout:g} s")
+            latest.summary["watch"] = {"stopped": "timeout", "codes": []}
+            emit(f"stopped: --timeout {timeout:g} s reached with no alarm ({seen} points; exit 3)")
+            return latest
+        if polls % heartbeat == 0:
+            emit(
+                f"still watching after {clock() - start:.0f} s: {seen} points"
+                + (f", last {last_point}" if last_point else "")
+                + (f" ({error})" if error and not seen else "")
+            )
+        sleep(max(0.0, min(interval, deadline - clock())))
