@@ -487,6 +487,23 @@ def test_long_console_log_is_thinned_in_bounded_memory_and_keeps_the_break(tmp_p
     assert s["first_nonfinite"]["index"] == 4321 and s["lines"] == 5000 and s["lines_read"] == 5000
 
 
+def test_console_log_nan_from_early_on_is_thinned_too(tmp_path, monkeypatch):
+    """A log whose loss is NaN from its 11th line holds at most KEEP_ROWS rows plus the first KEEP_BAD
+    with a NaN (a long run gone NaN early is no memory bomb), and still dates the break."""
+    from nandoctor.logs.readers import text
+
+    monkeypatch.setattr(text, "KEEP_ROWS", 500)
+    monkeypatch.setattr(text, "KEEP_BAD", 100)
+    f = tmp_path / "train.log"
+    with open(f, "w") as fh:
+        for step in range(1, 20001):
+            fh.write(f"2024-05-01 12:00:00,000 - INFO - step {step} loss={'nan' if step > 10 else 2.5}\n")
+    report = analyze_log(f)
+    s = report.summary
+    assert s["sampled"] and s["sampled"]["kept_rows"] <= 500 + 100 and s["rows"] == 20000
+    assert s["first_nonfinite"]["index"] == 11 and s["lines_read"] == 20000
+
+
 def _ultralytics_results(path, val_bad: set[int], epochs: int = 8):
     """results.csv as Ultralytics 8.4's trainer writes it (`%.6g`, `nan` literal, epoch from 1)."""
     from tests.ultralytics_writers import RESULTS_COLUMNS
@@ -658,10 +675,62 @@ def _mixed_console(path):
                 for b in range(1, 31)
             ]
             fh.write("\r".join(pieces) + "\n")
+        _bar_consoles(fh)
         for step in range(3001, 3601):
             fh.write(f"step {step} loss={0.5 + step % 9 / 100:.2f}\r\n")
         for step in range(3601, 3701):
             fh.write(f"step {step} loss=nan.0 acc={step % 10}.0\n")
+
+
+_VAL_HEADER = "%22s%11s%11s%11s%11s%11s%11s" % ("Class", "Images", "Instances", "Box(P", "R", "mAP50", "mAP50-95)")
+
+
+def _bar_consoles(fh, epochs: int = 20, dicts: int = 200) -> None:
+    """Ultralytics 8.4 rows (`ESC[K`, `%11.4g` numbers and a bar that change width) and transformers 5
+    dicts (quoted values) after tqdm bars and the blank that clears them, as their programs print
+    them; a few pieces that only the parsers read (a postfix after the bar, an ESC in an eval line)."""
+    fh.write("      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size\n")
+    for e in range(1, epochs + 1):
+        pieces = []
+        for b in range(25):
+            if b == 0:
+                tail = f" 0/24  {b / 7:.1f}s"
+            else:
+                tail = f" {b}/24 {5 + b % 3 / 7:.1f}it/s {b / 7:.1f}s<{(24 - b) / 7:.1f}s"
+            if e == 10 and b == 7:
+                tail += ", loss=nan"  # no Run takes it: parsed
+            losses = (
+                float("nan") if e == 15 and b > 12 else 1.2 + b / 77,
+                2.3 ** (b % 5),
+                1e-5 * b if b % 2 else 1e3 + b,
+            )
+            row = "%11s%11s%11.4g%11.4g%11.4g%11.4g%11.4g" % (
+                f"{e}/{epochs}",
+                f"{b % 10 / 3:.3g}G",
+                *losses,
+                b % 13,
+                640,
+            )
+            pieces.append(f"\x1b[K{row}: {b * 100 // 24}% {'━' * (b // 2)}{'─' * (12 - b // 2)}{tail}")
+        fh.write("\r" + "\r".join(pieces) + "\n")
+        if e % 5 == 0:
+            fh.write(f"{_VAL_HEADER}: 100% ━━━━━━━━━━━━ 4/4 9.1it/s 0.4s\n")
+            fh.write("%22s%11d%11d%11.3g%11.3g%11.3g%11.3g\n" % ("all", 128, 929, 0.641, 0.537, 0.605, 0.4 + e / 1000))
+    for s in range(1, dicts + 1):
+        bars = "\r".join(
+            f"{s * 100 // dicts:3d}%|{'█' * (s * 10 // dicts)}{' ' * (10 - s * 10 // dicts)}| {s * 5 + b}/{dicts * 5} "
+            f"[00:{b:02d}<{'?' if b == 0 else '00:10'}, {'?' if b == 0 else f'{4.9 + b * 9.7:.2f}'}it/s]"
+            for b in range(4)
+        )
+        loss = {150: "nan", 160: "-inf"}.get(s, f"{1 + s / 1000:.4g}")
+        fh.write(
+            f"\r{bars}\r{' ' * 46}\r{{'loss': '{loss}', 'grad_norm': '{1 + s % 7 / 3:.4g}', "
+            f"'learning_rate': '{5e-5 * (1 - s / dicts):.4g}', 'epoch': '{s / 100:.4g}'}}\n"
+        )
+        if s % 50 == 0:
+            fh.write(
+                f"\r\x1b[A{{'eval_loss': '{2 - s / 1000:.4g}', 'eval_runtime': '0.02', 'epoch': '{s / 100:.4g}'}}\n"
+            )
 
 
 def test_runs_of_alike_lines_read_as_one_table_give_what_parsing_each_line_gives(tmp_path, monkeypatch):
@@ -674,10 +743,12 @@ def test_runs_of_alike_lines_read_as_one_table_give_what_parsing_each_line_gives
     from nandoctor.logs.readers import text
 
     monkeypatch.setattr(text, "KEEP_ROWS", 700)  # thinning happens inside runs, and between them
+    monkeypatch.setattr(text, "KEEP_BAD", 40)  # past the first 40 rows with a NaN, those are thinned too
     f = tmp_path / "train.log"
     _mixed_console(f)
     fast = text.read_text(f)
-    monkeypatch.setattr(text, "template", lambda *a: None)  # no templates: every piece parsed
+    monkeypatch.setattr(text, "template", lambda *a: None)  # no templates and no runs: every piece parsed
+    monkeypatch.setattr(text, "run_for", lambda *a: None)
     slow = text.read_text(f)
     assert fast.format == slow.format == "text-log" and fast.index_col == slow.index_col == "step"
     assert slow.sample.total_rows > 5000 and {"box_loss", "loss", "grad_norm", "batch", "big"} <= set(
@@ -709,6 +780,27 @@ def test_table_reader_takes_most_of_a_long_console(tmp_path, monkeypatch):
     monkeypatch.setattr(text._Scanner, "_take", counting)
     table = text.read_text(f)
     assert sum(taken) > 0.6 * table.lines_total
+
+
+def test_runs_read_most_of_the_consoles_whose_lines_change_width(tmp_path, monkeypatch):
+    """Ultralytics rows and HF dicts under their bars are read by runs (readers/runs.py), not piece
+    by piece: counted here by the records the runs read, of those the table holds."""
+    from nandoctor.logs.readers import runs, text
+
+    f = tmp_path / "train.log"
+    with open(f, "w", newline="") as fh:
+        _bar_consoles(fh)
+    taken = []
+    original = runs.Run.read
+
+    def counting(self, block, pos):
+        got = original(self, block, pos)
+        taken.append(len(got[2]) if got else 0)
+        return got
+
+    monkeypatch.setattr(runs.Run, "read", counting)
+    table = text.read_text(f)
+    assert sum(taken) > 0.9 * len(table.frame) and len(table.frame) == 20 * 25 + 4 + 200 + 4
 
 
 # a Lightning CLI config as a user writes it: two top-level keys, a block scalar, a URL, loss weights

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from nandoctor.findings import NandoctorError
 from nandoctor.logs.readers.lines import LineParser, Rec, alike_parse_alike, shape, yolo_header
+from nandoctor.logs.readers.runs import Run, run_for
 from nandoctor.logs.readers.shapes import SHORT_RUN, Template, template
 from nandoctor.logs.table import LogTable
 
@@ -53,6 +54,7 @@ class _Scanner:
         self.pending: tuple[int, str] | None = None  # a Rich progress block being joined
         self.templates: dict[bytes, Template | tuple[str, Rec | None, dict[str, float] | None] | None] = {}
         self.current: Template | None = None
+        self.run: Run | None = None  # the Run of the last record parsed, tried on the pieces after it
         self._state = self._parser_state()
         # pieces parsed and pieces read in runs lately: where runs are short (a progress bar whose numbers
         # change width every piece or two), looking up templates costs more than it saves, so they rest
@@ -64,6 +66,15 @@ class _Scanner:
         pos, n, nl, retry = 0, len(block), -1, -1
         codes = _Codes(block)  # the block's characters as numbers, made when a long run needs them
         while pos < n:
+            run = self.run
+            if templates and run is not None and self.pending is None:
+                got = run.read(block, pos)
+                if got is not None:
+                    end, columns, seps = got
+                    self._rows(run.keys, run.fmt, columns, [sep != "\r" for sep in seps])
+                    pos = end
+                    continue
+                self.run = None
             tpl = self.current
             if templates and tpl is not None and self.pending is None:
                 rows, width = tpl.run(block, pos, codes)
@@ -134,6 +145,8 @@ class _Scanner:
                 self.pending = (self.lineno, text)
                 continue
             rec, row = self._emit(self.lineno, text)
+            if rec is not None and rec.spans is not None and self.pending is None:
+                self.run = run_for(rec, text)
             if key is not None and alike_parse_alike(text, key, rec):
                 self._learn(key, text, rec, row)
         return False
@@ -162,7 +175,7 @@ class _Scanner:
         if state != self._state:  # a new YOLO header, a first epoch: the templates may no longer hold
             self._state = state
             self.templates.clear()
-            self.current = None
+            self.current = self.run = None
         if not rec.values:
             return rec, None
         row = _row(rec)
@@ -171,33 +184,40 @@ class _Scanner:
 
     def _take(self, tpl: Template, block: str, pos: int, m: int, width: int, codes: _Codes) -> int:
         """Read the run of `m` pieces of `tpl` at block[pos:]; where the run ends."""
-        import numpy as np
-
         n = len(tpl.text)
         tpl.runs, tpl.pieces = tpl.runs + 1, tpl.pieces + m
-        self.run_pieces += m
         end = pos + m * width
         if width == n + 2:
-            newline = np.ones(m, dtype=bool)
+            newline = [True] * m
         elif m < SHORT_RUN:
-            newline = np.array([block[i] == "\n" for i in range(pos + n, end, width)], dtype=bool)
+            newline = [block[i] == "\n" for i in range(pos + n, end, width)]
         else:
             newline = codes()[pos + n : end : width] == 10
+        self._rows(tpl.keys, tpl.fmt, tpl.values(block, pos, m, width, codes) if tpl.keys else [], newline)
+        return end
+
+    def _rows(self, keys: tuple[str, ...], fmt: str, values: list, newline) -> None:
+        """Count and keep `m` pieces read at once, records of `keys` (values[j] is key j's column)
+        unless `keys` is empty; newline[i] tells whether piece i ends its line."""
+        import numpy as np
+
+        newline = np.asarray(newline, dtype=bool)
+        m = len(newline)
+        self.run_pieces += m
         newlines = int(newline.sum())
         first = self.lineno
         last = first + newlines - bool(newline[-1])  # the line of the run's last piece
         self.lineno, self.total = first + newlines, last
-        if not tpl.keys:
-            return end  # pieces that are no record
-        values = tpl.values(block, pos, m, width, codes)
+        if not keys:
+            return  # pieces that are no record
         if newlines == m:
             lines = np.arange(first, first + m, dtype=np.int64)
         else:
             lines = first + np.concatenate(([0], np.cumsum(newline[:-1], dtype=np.int64)))
         self.lines_read += last - first + 1 - (first == self.last_read)
         self.last_read = last
-        self.formats[tpl.fmt] += m
-        for key, col in zip(tpl.keys, values, strict=True):
+        self.formats[fmt] += m
+        for key, col in zip(keys, values, strict=True):
             if key == "epoch":
                 self.parser.last_epoch = float(col[-1])
             elif key == "step":
@@ -205,10 +225,9 @@ class _Scanner:
         if m < SHORT_RUN:
             cols = [col.tolist() if not isinstance(col, list) else col for col in values]
             for i, line in enumerate(lines.tolist()):
-                self.cols.add({k: col[i] for k, col in zip(tpl.keys, cols, strict=True)}, line)
+                self.cols.add({k: col[i] for k, col in zip(keys, cols, strict=True)}, line)
         else:
-            self.cols.add_many(tpl.keys, values, lines)
-        return end
+            self.cols.add_many(keys, values, lines)
 
 
 class _Codes:
@@ -279,14 +298,15 @@ def _next_separator(text: str) -> int:
 
 
 KEEP_ROWS = 1_000_000  # rows held at most; beyond, every other row is dropped (the stride doubles)
-KEEP_BAD = 100_000  # rows with a non-finite value are always kept, up to this many
+KEEP_BAD = 100_000  # the first rows with a non-finite value are always kept, up to this many
 
 
 class _Columns:
     """Column-wise float storage; a cell not logged on a row stays NaN and is marked absent.
 
-    Past KEEP_ROWS rows the rows are thinned to 1 in `stride` (doubling as needed), except rows that
-    hold a non-finite value: memory stays bounded however long the console log is.
+    Past KEEP_ROWS rows the rows are thinned to 1 in `stride` (doubling as needed), except the first
+    KEEP_BAD rows that hold a non-finite value (`kept`): memory stays bounded however long the console
+    log is, even one NaN from its first line on.
     """
 
     def __init__(self) -> None:
@@ -294,7 +314,7 @@ class _Columns:
         self.present: dict[str, bytearray] = {}
         self.lines = array("q")
         self.row_ids = array("q")
-        self.bad = bytearray()
+        self.kept = bytearray()  # 1 for a row that thinning keeps: one of the first KEEP_BAD non-finite
         self.n = 0  # rows held
         self.seen = 0  # rows met in the log
         self.stride = 1
@@ -311,9 +331,10 @@ class _Columns:
             bad = not isfinite(sum(row.values())) and any(v != v or v in (_INF, -_INF) for v in row.values())
         except TypeError:  # not a float: tested one by one as before
             bad = any(v != v or v in (_INF, -_INF) for v in row.values())
-        if rid % self.stride and not (bad and self.kept_bad < KEEP_BAD):
+        kept = bad and self.kept_bad < KEEP_BAD
+        if rid % self.stride and not kept:
             return
-        self.kept_bad += bad
+        self.kept_bad += kept
         keys = tuple(row)
         if keys != self._run_keys:
             self.flush()
@@ -329,8 +350,8 @@ class _Columns:
                 self.flush()
         self.lines.append(lineno)
         self.row_ids.append(rid)
-        self.bad.append(bad)
-        if self.n - self.kept_bad >= KEEP_ROWS:  # thinning keeps every non-finite row held
+        self.kept.append(kept)
+        if self.n - self.kept_bad >= KEEP_ROWS:
             self._thin()
 
     def flush(self) -> None:
@@ -364,10 +385,10 @@ class _Columns:
             rids = np.arange(self.seen, self.seen + m - at, dtype=np.int64)
             hit, sub_bad = rids % self.stride == 0, bad[at:]
             # while fewer than KEEP_BAD non-finite rows are held, each is kept (and counted) whatever the stride
-            keep_bad = sub_bad & (hit | (np.cumsum(sub_bad) <= KEEP_BAD - self.kept_bad))
-            keep = (hit & ~sub_bad) | keep_bad
-            good = np.cumsum(keep & ~sub_bad)
-            room = KEEP_ROWS - (self.n - self.kept_bad)  # held finite rows until the next thinning
+            kept = sub_bad & (np.cumsum(sub_bad) <= KEEP_BAD - self.kept_bad)
+            keep = hit | kept
+            good = np.cumsum(keep & ~kept)
+            room = KEEP_ROWS - (self.n - self.kept_bad)  # rows held but not kept, until the next thinning
             cut = m - at if not len(good) or good[-1] < room else int(np.searchsorted(good, room)) + 1
             take = np.flatnonzero(keep[:cut])
             self._append(
@@ -375,15 +396,15 @@ class _Columns:
                 [c[at : at + cut][take] for c in mat],
                 line_ids[at : at + cut][take],
                 rids[:cut][take],
-                sub_bad[:cut][take],
+                kept[:cut][take],
             )
             self.seen += cut
-            self.kept_bad += int(keep_bad[:cut].sum())
+            self.kept_bad += int(kept[:cut].sum())
             at += cut
             if self.n - self.kept_bad >= KEEP_ROWS:
                 self._thin()
 
-    def _append(self, keys, cols, lines, rids, bad) -> None:
+    def _append(self, keys, cols, lines, rids, kept) -> None:
         k = len(lines)
         if not k:
             return
@@ -402,7 +423,7 @@ class _Columns:
         self.n += k
         self.lines.frombytes(lines.tobytes())
         self.row_ids.frombytes(rids.tobytes())
-        self.bad.extend(bad.astype("uint8").tobytes())
+        self.kept.extend(kept.astype("uint8").tobytes())
 
     def _add_padded(self, row: dict[str, float]) -> None:
         for key, v in row.items():
@@ -426,7 +447,7 @@ class _Columns:
         self.flush()
         self.stride *= 2
         ids = np.frombuffer(self.row_ids, dtype=np.int64)
-        keep = np.flatnonzero((ids % self.stride == 0) | np.frombuffer(bytes(self.bad), dtype=np.uint8).astype(bool))
+        keep = np.flatnonzero((ids % self.stride == 0) | np.frombuffer(bytes(self.kept), dtype=np.uint8).astype(bool))
 
         def take(buf, code):
             out = array(code)
@@ -438,7 +459,7 @@ class _Columns:
             k: bytearray(np.frombuffer(bytes(m), dtype=np.uint8)[keep].tobytes()) for k, m in self.present.items()
         }
         self.lines, self.row_ids = take(self.lines, "q"), take(self.row_ids, "q")
-        self.bad = bytearray(np.frombuffer(bytes(self.bad), dtype=np.uint8)[keep].tobytes())
+        self.kept = bytearray(np.frombuffer(bytes(self.kept), dtype=np.uint8)[keep].tobytes())
         self.n = len(keep)
 
 

@@ -1,0 +1,158 @@
+"""Progress-bar consoles read a run of pieces at a time, by one regex, where the pieces change width.
+
+shapes.py reads runs of pieces alike but for their digits as fixed-width tables. Two consoles defeat
+it: Ultralytics prints a row per batch whose `%11.4g` numbers and bar (`50% ━━━━━━────── 250/500
+7.3it/s 34.2s<34.2s`) change width every few pieces, and the HF Trainer prints a dict per logging
+step between tqdm bars that change every piece. For these, a `Run` is a regex for a stretch of
+pieces (a record, and the bars and blanks before it): `match` finds how far the stretch goes, in C,
+and `findall` gives every record's numbers, with no Python work per piece.
+
+Each pattern accepts only pieces that the line parsers (lines.py, through text._Scanner) read to the
+very same record: the reasons are given at each one. Every class below is narrower than the parser
+regex it stands for (ASCII digits, bounded repeats, no `\\r`, `\\n` or ESC inside a piece), so a piece
+the pattern does not take is simply parsed as before. tests/test_analyze_log_readers.py checks that
+reading with runs gives what parsing each line gives.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nandoctor.logs.readers.lines import Rec
+
+# a number as Python's `%g`, repr() and f-strings write it: a subset of lines.NUM that float() reads
+# exactly as lines.value() does (value() tries float() first); no `,`, `'`, `}` or space, so it never
+# runs into what follows it; possessive (`{1,20}+`), as nothing after a number is a digit: no backtracking
+_NUM = r"[-+]?(?:[0-9]{1,20}+(?:\.[0-9]{0,20}+)?(?:e[-+]?[0-9]{1,3}+)?|nan|inf)"
+_SEP = r"(\r\n|\r|\n)"
+# pieces before a record that are no record: blanks (tqdm clearing its line, the empty piece before a
+# line's first `\r`) and, for the HF Trainer, tqdm's own bar ` 8%|▊         | 2/24 [00:00<00:00, 58.40it/s]`.
+# The parsers read neither: a blank piece is skipped; a bar holds `%|` (pipe() refuses it), starts
+# with no counter (`\d+/` for yolo_row and keras_line), holds none of the words the other formats
+# need (`{'`, `Epoch`, `all`, `NaN`, `iter`...) and no letter but `it/s`, so no `key: value` pair.
+# A noise piece ends with a `\r` that starts no `\r\n`: it holds no line break.
+_BLANK = r" {0,400}"
+_TQDM_BAR = (
+    r" {0,2}[0-9]{1,3}%\|[ ▏▎▍▌▋▊▉█]{0,100}\| [0-9]{1,12}/[0-9]{1,12} "
+    r"\[[0-9:]{1,12}<(?:[0-9:]{1,12}|\?), {1,4}(?:[0-9.]{1,12}|\?)(?:it/s|s/it)\]"
+)
+
+_MAX_RUNS = 256  # patterns remembered at most (one per YOLO header or HF dict's keys)
+
+
+class Run:
+    """Reads stretches of `noise` pieces then one record piece: `keys` in the row's order (as
+    text._row makes it), `fmt` the record's format."""
+
+    __slots__ = ("keys", "fmt", "_one", "_order")
+
+    def __init__(self, keys: tuple[str, ...], fmt: str, record: str, order: list[int], noise: str) -> None:
+        one = rf"(?:(?:{noise})\r(?!\n))*{record}{_SEP}"
+        self.keys, self.fmt, self._order = keys, fmt, order
+        self._one = re.compile(one)  # the groups of `record`, then the separator
+
+    def read(self, block: str, pos: int) -> tuple[int, list[list[float]], tuple[str, ...]] | None:
+        """Where the run of stretches at `pos` ends, each key's numbers, and each record's separator;
+        None when no stretch starts at `pos`."""
+        match, found, at = self._one.match, [], pos  # stretches back to back, each where the last ended
+        while (m := match(block, at)) is not None:
+            found.append(m)
+            at = m.end()
+        if not found:
+            return None
+        columns = list(zip(*map(re.Match.groups, found), strict=True))
+        return at, [_floats(columns[i]) for i in self._order], columns[-1]
+
+
+def _floats(column: tuple[str, ...]) -> list[float]:
+    """float() of each number; each distinct one read once (counters and sizes repeat down a run)."""
+    if len(set(column[:32])) > 16:  # mostly distinct (a loss): looking them up would cost more
+        return list(map(float, column))
+    distinct = {text: float(text) for text in dict.fromkeys(column)}
+    return list(map(distinct.__getitem__, column))
+
+
+_known: dict[tuple, Run | None] = {}
+
+
+def run_for(rec: Rec, text: str) -> Run | None:
+    """The Run that reads pieces like `text`, which parsed to `rec`; None where none is known."""
+    if rec.spans is None or not rec.values:
+        return None
+    if rec.fmt in ("ultralytics-console", "yolo-console"):
+        key: tuple = (rec.fmt, tuple(k for k, _, _ in rec.spans), _ultralytics_bar(text))
+        make = _yolo
+    elif rec.fmt == "hf-console":
+        spans = sorted(rec.spans, key=lambda s: s[1])
+        key = (rec.fmt, tuple(k for k, _, _ in rec.spans), _skeleton(text, spans))
+        make = _hf
+    else:
+        return None
+    if key not in _known:
+        if len(_known) >= _MAX_RUNS:
+            _known.clear()
+        _known[key] = make(rec, text)
+    return _known[key]
+
+
+def _yolo(rec: Rec, text: str) -> Run | None:
+    """A YOLO batch row under its bar, Ultralytics 8.4's `━━━━──── 3/40 2.0it/s 0.4s<0.5s` after an
+    `ESC[K`, or tqdm's `|████      | 3/40 [00:01<00:02,  2.78it/s]` (YOLOv5): the bar of `text`.
+
+    Why the parsers read it to this record: ANSI removal takes the `ESC[K` (the only ESC); no `Epoch`
+    (yolo_row is the first format tried) and no `\\d+/\\d+ ━` (the Keras split); _YOLO_ROW matches
+    with its numbers exactly the columns, because only spaces and `:` follow the last; the first
+    `|` or bar glyph followed by a space and `\\d+/\\d+` after the `:` is the bar's counter (the
+    glyphs hold no digit, and a space, `[` or the end follows the total)."""
+    names = [k for k, _, _ in rec.spans or ()]
+    if names[-3:] != ["epoch", "batch", "batches"]:
+        return None  # a row without its bar: the counter is what dates a batch
+    if _ultralytics_bar(text):
+        esc, bar = r"(?:\x1b\[K)?", r"[━─]{1,100} ([0-9]{1,9})/([0-9]{1,9})(?: [ 0-9.:<?itsmh/]{0,60})?"
+    else:
+        esc, bar = "", r"\|[ ▏▎▍▌▋▊▉█]{0,100}\| ([0-9]{1,9})/([0-9]{1,9}) \[[ 0-9.:<?,itsmh/]{0,60}\]"
+    k = len(names) - 3
+    row = r" {0,20}([0-9]{1,9})/[0-9]{1,9} {1,20}[0-9]{1,6}(?:\.[0-9]{1,6})?[GMK]?" + rf" {{1,20}}({_NUM})" * k
+    record = rf"{esc}{row} {{0,20}}: {{0,2}}[0-9]{{1,3}}% {{0,2}}{bar}"
+    order = [*range(1, k + 1), 0, k + 1, k + 2]  # the groups: epoch, the k numbers, batch, batches
+    return Run(tuple(names), rec.fmt, record, order, _BLANK)
+
+
+def _ultralytics_bar(text: str) -> bool:
+    """Whether a YOLO row's bar is Ultralytics 8.4's own (else tqdm's, as YOLOv5 prints it)."""
+    return "━" in text or "─" in text
+
+
+def _skeleton(text: str, spans: list) -> str:
+    """`text` without its numbers: the HF dicts a Run reads are those with these keys and literals."""
+    parts, at = [], 0
+    for _, s, e in spans:
+        parts.append(text[at:s])
+        at = e
+    parts.append(text[at:])
+    return "\0".join(parts)
+
+
+def _hf(rec: Rec, text: str) -> Run | None:
+    """An HF Trainer dict `{'loss': '4.012', 'grad_norm': '3.364', 'learning_rate': '4.792e-05',
+    'epoch': '0.25'}` (transformers 5 quotes the values, 4.x does not), after tqdm bars and blanks.
+
+    The pattern is the dict itself with its numbers as groups. Why the parsers read every such
+    piece to this record: it starts with `{` (no format before hf_dict matches at its start) and holds
+    no `NaN` (Ultralytics' recovery message), no ESC and no `━` (the Keras split); a number is one of _NUM, which holds no
+    quote, comma, brace or space, so _HF_DICT and _HF_PAIR find the same keys at the same places,
+    each value in the same alternative (quoted, or bare after `: `); the dict stays far below their
+    length bounds (2,000 characters, 60 a value)."""
+    spans = sorted(rec.spans or (), key=lambda s: s[1])
+    if not text.startswith("{") or any(c in text for c in ("NaN", "\x1b", "━")) or len(text) + 60 * len(spans) > 1800:
+        return None
+    parts, at = [], 0
+    for _, s, e in spans:
+        if text[s - 1] not in "' ":
+            return None  # a value inside `tensor(...)`: left to the parsers
+        parts.append(re.escape(text[at:s]) + f"({_NUM})")
+        at = e
+    record = "".join(parts) + re.escape(text[at:])
+    in_text = [k for k, _, _ in spans]
+    order = [in_text.index(k) for k, _, _ in rec.spans or ()]
+    return Run(tuple(k for k, _, _ in rec.spans or ()), rec.fmt, record, order, f"{_BLANK}|{_TQDM_BAR}")
