@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -780,6 +781,44 @@ def test_table_reader_takes_most_of_a_long_console(tmp_path, monkeypatch):
     monkeypatch.setattr(text._Scanner, "_take", counting)
     table = text.read_text(f)
     assert sum(taken) > 0.6 * table.lines_total
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bar_consoles_with_stray_characters_read_by_runs_give_what_parsing_each_line_gives(tmp_path, monkeypatch, seed):
+    """A run's pattern takes only pieces the parsers read to the same record: with one character in
+    four pieces replaced, dropped or doubled (digits, spaces, bar glyphs, `:`, `/`, `|`, quotes,
+    letters of `nan`, `Epoch`, `all`) or a run of spaces taken out, reading with runs still gives what parsing each piece gives."""
+    import io
+    import random
+
+    pd = pytest.importorskip("pandas")
+    import numpy as np
+
+    from nandoctor.logs.readers import text
+
+    rng = random.Random(seed)
+    buf = io.StringIO(newline="")
+    _bar_consoles(buf, epochs=8, dicts=120)
+    pieces = re.split(r"(\r\n|\r|\n)", buf.getvalue())
+    tricky = "0123456789 .:/|'{},━─█e+-naifxEpochl%[]<?\x1b"
+    for i in range(0, len(pieces), 2):
+        p = pieces[i]
+        if p and rng.random() < 0.25:
+            at, c = rng.randrange(len(p)), rng.choice(tricky)
+            gaps = [m.span() for m in re.finditer(" +", p)] or [(at, at)]
+            gap = rng.choice(gaps)  # or a column's padding taken out: two fields run together
+            edits = (p[:at] + c + p[at + 1 :], p[:at] + p[at + 1 :], p[:at] + p[at] + p[at:], p[: gap[0]] + p[gap[1] :])
+            pieces[i] = rng.choice(edits)
+    f = tmp_path / "train.log"
+    f.write_text("".join(pieces), newline="")
+    fast = text.read_text(f)
+    monkeypatch.setattr(text, "template", lambda *a: None)
+    monkeypatch.setattr(text, "run_for", lambda *a: None)
+    slow = text.read_text(f)
+    pd.testing.assert_frame_equal(fast.frame, slow.frame)
+    assert np.array_equal(fast.lines, slow.lines) and fast.format == slow.format
+    assert (fast.lines_total, fast.lines_read) == (slow.lines_total, slow.lines_read)
+    assert all(np.array_equal(fast.written_nan[k], slow.written_nan[k]) for k in slow.written_nan)
 
 
 def test_runs_read_most_of_the_consoles_whose_lines_change_width(tmp_path, monkeypatch):
