@@ -593,6 +593,10 @@ def test_real_ultralytics84_console_with_nan_recovery():
     assert s["last_healthy"]["index"] == 2 and report.exit_code("error") == 1
     assert any("reloaded last.pt" in n for n in s["notes"])
     assert s["lines_read"] < s["lines"]  # the model summary, args and warnings are skipped
+    from nandoctor.logs.readers.text import read_text
+
+    table = read_text(DATA / "ultralytics84_console_nan_recovery.log")  # `engine/trainer: lr0=0.01, batch=4, ...`
+    assert "lr0" not in table.frame.columns and table.frame["batch"].dropna().max() <= 2  # is the config, no record
 
 
 def test_pandas_rows_with_only_the_epoch_left_are_the_break(tmp_path):

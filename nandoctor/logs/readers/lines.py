@@ -319,7 +319,7 @@ _METRIC = re.compile(
     r"precision|recall|top1|top5|auc",
     re.I,
 )
-_CONFIG_LINE = re.compile(r"Namespace\(|^\s*(?:[\w ]+:\s*)?(?:[\w.]+=[^,=]*,\s*){5,}")
+_CONFIG_LINE = re.compile(r"Namespace\(|^\s*(?:[\w ./-]+:\s*)?(?:[\w.]+=[^,=]*,\s*){5,}")
 
 
 def is_metric(key: str) -> bool:
