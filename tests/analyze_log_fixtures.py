@@ -673,3 +673,77 @@ def check_real_log(case: dict, rc: int, doc: dict | None) -> list[str]:
     if case.get("no_errors") and any(sev == "error" for _, sev in codes):
         bad.append("false alarm: " + ", ".join(sorted(c for c, sev in codes if sev == "error")))
     return bad
+
+
+def write_ultralytics_console(path: Path, size: int, nan_epoch: int, batches: int = 500) -> int:
+    """An Ultralytics 8.4 console as its trainer prints it to a file, up to `size` bytes: the column
+    header, one `\\r`-separated piece a batch (`ESC[K`, `%11s`/`%11.4g` columns, its `━━━───` bar with
+    counter, rate and times), the validation summary after each epoch; the losses NaN from the middle
+    batch of `nan_epoch` on. Returns the last epoch."""
+    header = "      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size\n"
+    val = "%22s%11s%11s%11s%11s%11s%11s" % ("Class", "Images", "Instances", "Box(P", "R", "mAP50", "mAP50-95)")
+    written, epoch = 0, 0
+    with open(path, "w", newline="") as fh:
+        while written < size:
+            epoch += 1
+            pieces = []
+            for b in range(batches + 1):
+                nan = epoch > nan_epoch or (epoch == nan_epoch and b >= batches // 2)
+                box, cls, dfl = (
+                    (float("nan"),) * 3 if nan else (1.2 + 1 / (epoch + b), 2.3 - b * 1e-4, 1.5 + (b % 7) / 999)
+                )
+                row = "%11s%11s%11.4g%11.4g%11.4g%11.4g%11.4g" % (
+                    f"{epoch}/300",
+                    f"{2 + b % 9 / 7:.3g}G",
+                    box,
+                    cls,
+                    dfl,
+                    1 + b * 37 % 200,
+                    640,
+                )
+                times = f"{b / 7.3:.1f}s" + (f"<{(batches - b) / 7.3:.1f}s" if b < batches else "")
+                rate = "" if b == 0 else f"{7 + b % 5 / 10:.1f}it/s"
+                bar = "━" * (b * 12 // batches) + "─" * (12 - b * 12 // batches)
+                pieces.append(f"\x1b[K{row}: {b * 100 // batches}% {bar} {b}/{batches} {rate} {times}")
+            block = (
+                header
+                + "\r"
+                + "\r".join(pieces)
+                + f"\n{val}: 100% ━━━━━━━━━━━━ 4/4 9.1it/s 0.4s\n"
+                + "%22s%11d%11d%11.3g%11.3g%11.3g%11.3g\n" % ("all", 128, 929, 0.64, 0.54, 0.6, 0.45)
+            )
+            fh.write(block)
+            written += len(block.encode())
+    return epoch
+
+
+def write_hf_console(path: Path, size: int, nan_step: int, logging_steps: int = 10) -> int:
+    """A transformers 5 Trainer console up to `size` bytes: tqdm's bar updated every step, the blank
+    that clears it and the logged dict (quoted values) every `logging_steps` steps, the loss NaN from
+    `nan_step` on. Returns the last step."""
+    written, step, total = 0, 0, 10**7
+    with open(path, "w", newline="") as fh:
+        while written < size:
+            lines = []
+            for _ in range(1000):
+                bars = []
+                for _ in range(logging_steps):
+                    step += 1
+                    pct = step * 100 // total
+                    done = "█" * (step * 10 // total)
+                    bars.append(
+                        f"{pct:3d}%|{done:<10}| {step}/{total} [1:{step % 60:02d}:07<9:02:01, {8 + step % 9 / 10:.2f}it/s]"
+                    )
+                loss = "nan" if step >= nan_step else f"{0.5 + step % 997 / 1000:.4g}"
+                lines.append(
+                    "\r"
+                    + "\r".join(bars)
+                    + "\r"
+                    + " " * 46
+                    + f"\r{{'loss': '{loss}', 'grad_norm': '{1 + step % 13 / 10:.4g}', "
+                    f"'learning_rate': '{5e-5 * (1 - step / total):.4g}', 'epoch': '{step / 50000:.4g}'}}\n"
+                )
+            block = "".join(lines)
+            fh.write(block)
+            written += len(block.encode())
+    return step
