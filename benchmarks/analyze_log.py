@@ -21,7 +21,11 @@ from pathlib import Path
 from _util import measure, python, row
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.analyze_log_fixtures import write_logging_console  # noqa: E402 (the hostile test's console)
+from tests.analyze_log_fixtures import (  # noqa: E402 (the hostile tests' consoles)
+    write_hf_console,
+    write_logging_console,
+    write_ultralytics_console,
+)
 
 ROOT = Path(__file__).resolve().parents[1]  # run this checkout's nandoctor, not an installed one
 
@@ -79,8 +83,35 @@ print(first)
 """
 
 
-def _measure_output(cmd: list[str]) -> tuple[tuple[float, float], str]:
-    """Wall time, peak RSS (MiB) and stdout of one fresh process (its stdout is checked too)."""
+# the scripts a user writes for a console under progress bars: split the `\r` updates, keep the first NaN
+BASELINE_ULTRALYTICS = """
+import re, sys
+row = re.compile(r"^\\s*(\\d+)/\\d+\\s+\\S+\\s+(\\S+).*?(\\d+)/(\\d+) ")
+first = None
+with open(sys.argv[1], newline="") as f:
+    for line in f:
+        for piece in line.replace("\\x1b[K", "").split("\\r"):
+            m = row.match(piece)
+            if m and first is None and m.group(2) == "nan":
+                first = f"{m.group(1)} {m.group(3)}/{m.group(4)}"
+print(first)
+"""
+BASELINE_HF = """
+import re, sys
+pat = re.compile(r"'loss': '([^']+)'.*'epoch': '([^']+)'")
+first = None
+with open(sys.argv[1], newline="") as f:
+    for line in f:
+        m = pat.search(line)
+        if m and first is None and m.group(1) == "nan":
+            first = m.group(2)
+print(first)
+"""
+
+
+def _measure_output(cmd: list[str]) -> tuple[tuple[float, float], str, float]:
+    """Wall time, peak RSS (MiB), stdout and CPU seconds of one fresh process (its stdout is checked
+    too)."""
     import os
     import time
 
@@ -88,7 +119,32 @@ def _measure_output(cmd: list[str]) -> tuple[tuple[float, float], str]:
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     out = proc.stdout.read() if proc.stdout else b""
     _, _, usage = os.wait4(proc.pid, 0)
-    return (time.perf_counter() - t0, usage.ru_maxrss / 1024), out.decode()
+    return (time.perf_counter() - t0, usage.ru_maxrss / 1024), out.decode(), usage.ru_utime + usage.ru_stime
+
+
+def _bar_console(path: Path, mb: int, kind: str) -> None:
+    """A console under progress bars (readers/runs.py reads it), its NaN found by nandoctor and by
+    the user's scraper alike."""
+    if kind == "ultralytics":
+        last = write_ultralytics_console(path, mb * 1_000_000, nan_epoch=int(mb * 11))
+        want, base_cmd = f"{int(mb * 11)} 250/500", BASELINE_ULTRALYTICS
+    else:
+        last = write_hf_console(path, mb * 1_000_000, nan_step=int(mb * 11_000))
+        want, base_cmd = None, BASELINE_HF
+    cmd = python("-m", "nandoctor", "analyze-log", str(path), "--format", "json")
+    ours, out, cpu = _measure_output(cmd)
+    first = json.loads(out)["summary"]["first_nonfinite"]
+    found = subprocess.run(python("-c", base_cmd, str(path)), capture_output=True, text=True).stdout.strip()
+    if want is not None:
+        assert f"{first['index']} {first['batch']}" == want == found, (first, found)
+    else:
+        assert float(found) == first["index"], (first, found)
+    base = measure(python("-c", base_cmd, str(path)), repeat=1)
+    print(
+        f"{kind} console: {last:,} {'epochs' if want else 'steps'}  file: {path.stat().st_size / 1e6:.0f} MB  CPU {cpu:.1f} s"
+    )
+    row(f"analyze-log ({path.stat().st_size / 1e6:.0f} MB {kind} console)", ours, base, "scraper of the `\\r` pieces")
+    path.unlink()
 
 
 if __name__ == "__main__":
@@ -119,16 +175,19 @@ if __name__ == "__main__":
             big = Path(d) / "big_train.log"
             last = write_logging_console(big, mb * 1_000_000, nan_at=int(mb * 11_000))  # NaN at about 90 %
             cmd = python("-m", "nandoctor", "analyze-log", str(big), "--format", "json")
-            ours, out = _measure_output(cmd)
+            ours, out, cpu = _measure_output(cmd)
             report = json.loads(out)
             assert report["summary"]["first_nonfinite"]["index"] == int(mb * 11_000), report["summary"]
             found = subprocess.run(python("-c", BASELINE_SCRAPER, str(big)), capture_output=True, text=True)
             assert found.stdout.strip() == str(int(mb * 11_000)), found
             base = measure(python("-c", BASELINE_SCRAPER, str(big)), repeat=1)
-            print(f"big console: {last:,} steps  file: {big.stat().st_size / 1e6:.0f} MB")
+            print(f"big console: {last:,} steps  file: {big.stat().st_size / 1e6:.0f} MB  CPU {cpu:.1f} s")
             row(
                 f"analyze-log ({big.stat().st_size / 1e6:.0f} MB console log)",
                 ours,
                 base,
                 "re.search loss scraper per line",
             )
+            big.unlink()
+            _bar_console(Path(d) / "ultralytics.log", mb, "ultralytics")
+            _bar_console(Path(d) / "hf.log", mb, "hf")
