@@ -181,9 +181,15 @@ _EQ_PAIR = re.compile(r"(?:^|[\s,])([A-Za-z_][\w/.]{0,60})=(" + NUM + r")" + _EN
 
 def lightning(text: str) -> Rec | None:
     m = _PL_TQDM.match(text)
+    spans = None
     if m:
-        pairs = {name(k): x for k, v in _EQ_PAIR.findall(m.group(4)) if (x := value(v)) is not None}
+        found = [(name(p.group(1)), p) for p in _EQ_PAIR.finditer(m.group(4))]
+        pairs = {k: x for k, p in found if (x := value(p.group(2))) is not None}
         rec = Rec("lightning-console", epoch=float(m.group(1)), batch=int(m.group(2)), batches=int(m.group(3)))
+        if len(pairs) == len(found):  # no key twice: each value's place is known
+            at = m.start(4)
+            spans = tuple((k, at + p.start(2), at + p.end(2)) for k, p in found if k != "v_num")
+            spans += (("epoch", *m.span(1)), ("batch", *m.span(2)), ("batches", *m.span(3)))
     else:
         m = _PL_RICH.match(text)
         if not m:
@@ -193,7 +199,7 @@ def lightning(text: str) -> Rec | None:
     pairs.pop("v_num", None)
     if not pairs:
         return None
-    rec.values = pairs
+    rec.values, rec.spans = pairs, spans
     return rec
 
 

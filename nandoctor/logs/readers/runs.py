@@ -32,11 +32,13 @@ _SEP = r"(\r\n|\r|\n)"
 # need (`{'`, `Epoch`, `all`, `NaN`, `iter`...) and no letter but `it/s`, so no `key: value` pair.
 # A noise piece ends with a `\r` that starts no `\r\n`: it holds no line break.
 _BLANK = r" {0,400}"
+_TQDM_STATS = r"[0-9:]{1,12}<(?:[0-9:]{1,12}|\?), {0,4}(?:[0-9.]{1,12}|\?)(?:it/s|s/it)"  # `00:01<00:19, 8.20it/s`
 _TQDM_BAR = (
     r" {0,2}[0-9]{1,3}%\|[ ▏▎▍▌▋▊▉█]{0,100}\| [0-9]{1,12}/[0-9]{1,12} "
-    r"\[[0-9:]{1,12}<(?:[0-9:]{1,12}|\?), {1,4}(?:[0-9.]{1,12}|\?)(?:it/s|s/it)\]"
+    rf"\[{_TQDM_STATS}\]"
 )
 
+_LIGHTNING_BAR = r": {1,4}[0-9]{1,3}%\|[ ▏▎▍▌▋▊▉█]{0,100}\| {0,2}"  # `:  45%|████▌     | `
 _MAX_RUNS = 256  # patterns remembered at most (one per YOLO header or HF dict's keys)
 
 
@@ -82,6 +84,9 @@ def run_for(rec: Rec, text: str) -> Run | None:
     if rec.fmt in ("ultralytics-console", "yolo-console"):
         key: tuple = (rec.fmt, tuple(k for k, _, _ in rec.spans), _ultralytics_bar(text))
         make = _yolo
+    elif rec.fmt == "lightning-console":
+        key = (rec.fmt, _skeleton(text, sorted(rec.spans, key=lambda s: s[1])))
+        make = _lightning
     elif rec.fmt == "hf-console":
         spans = sorted(rec.spans, key=lambda s: s[1])
         key = (rec.fmt, tuple(k for k, _, _ in rec.spans), _skeleton(text, spans))
@@ -156,3 +161,44 @@ def _hf(rec: Rec, text: str) -> Run | None:
     in_text = [k for k, _, _ in spans]
     order = [in_text.index(k) for k, _, _ in rec.spans or ()]
     return Run(tuple(k for k, _, _ in rec.spans or ()), rec.fmt, record, order, f"{_BLANK}|{_TQDM_BAR}")
+
+
+def _lightning(rec: Rec, text: str) -> Run | None:
+    """A Lightning tqdm bar `Epoch 3:  45%|████▌     | 9/20 [00:01<00:01,  8.20it/s, v_num=0, loss=0.512]`.
+
+    The pattern is `text` with its epoch, percentage, bar, counter, times, rate and logged values
+    as groups or classes, the keys and `v_num` as they are. Why the parsers read every such piece to
+    this record: it starts with its one `Epoch` followed by `N:` (no Keras, YOLO, mmdet or Rich
+    match there), holds none of the other formats' words (`NaN`, `{'`, `iter`, `Iter(`, ` avg`) nor an
+    ESC or `━`; _PL_TQDM's groups fall on the same places (the bar holds no `|`, the classes no `]`),
+    and within the brackets only the logged `key=value` pairs hold an `=`, each value one of _NUM
+    ended by `,` or `]`."""
+    spans = sorted(rec.spans or (), key=lambda s: s[1])
+    where = {k: (s, e) for k, s, e in spans}
+    needles = ("NaN", "{'", "iter", "Iter", " avg", "\x1b", "━")
+    if text.count("Epoch") != 1 or any(c in text for c in needles) or len(text) + 60 * len(spans) > 1800:
+        return None
+    (es, ee), (bs, be), (ns, ne) = where["epoch"], where["batch"], where["batches"]
+    values = [(k, s, e) for k, s, e in spans if k not in ("epoch", "batch", "batches")]
+    stats = re.compile(rf" {{0,2}}\[{_TQDM_STATS}").match(text, ne)
+    if (
+        not re.fullmatch(r"\s*Epoch\s+", text[:es])
+        or not re.fullmatch(_LIGHTNING_BAR, text[ee:bs])
+        or text[be:ns] != "/"
+        or stats is None
+        or not values
+        or values[0][1] < stats.end()
+        or any(text[e] not in ",]" for _, _, e in values)
+    ):
+        return None
+    record = re.escape(text[:es]) + r"([0-9]{1,9})" + _LIGHTNING_BAR + r"([0-9]{1,12})/([0-9]{1,12})"
+    record += rf" {{0,2}}\[{_TQDM_STATS}"
+    at = stats.end()
+    for _, s, e in values:
+        record += re.escape(text[at:s]) + f"({_NUM})"
+        at = e
+    record += re.escape(text[at:])
+    # the groups: epoch, batch, batches, then the values in the text's order
+    group = {k: 3 + i for i, (k, _, _) in enumerate(values)} | {"epoch": 0, "batch": 1, "batches": 2}
+    keys = tuple(k for k, _, _ in rec.spans or ())
+    return Run(keys, rec.fmt, record, [group[k] for k in keys], _BLANK)
