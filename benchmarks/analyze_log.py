@@ -23,6 +23,7 @@ from _util import measure, python, row
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.analyze_log_fixtures import (  # noqa: E402 (the hostile tests' consoles)
     write_hf_console,
+    write_lightning_console,
     write_logging_console,
     write_ultralytics_console,
 )
@@ -96,6 +97,18 @@ with open(sys.argv[1], newline="") as f:
                 first = f"{m.group(1)} {m.group(3)}/{m.group(4)}"
 print(first)
 """
+BASELINE_LIGHTNING = """
+import re, sys
+bar = re.compile(r"^Epoch (\\d+):.*?\\| (\\d+)/(\\d+) \\[.*train_loss=([^,\\]]+)")
+first = None
+with open(sys.argv[1], newline="") as f:
+    for line in f:
+        for piece in line.split("\\r"):
+            m = bar.match(piece)
+            if m and first is None and m.group(4) == "nan":
+                first = f"{m.group(1)} {m.group(2)}/{m.group(3)}"
+print(first)
+"""
 BASELINE_HF = """
 import re, sys
 pat = re.compile(r"'loss': '([^']+)'.*'epoch': '([^']+)'")
@@ -125,9 +138,11 @@ def _measure_output(cmd: list[str]) -> tuple[tuple[float, float], str, float]:
 def _bar_console(path: Path, mb: int, kind: str) -> None:
     """A console under progress bars (readers/runs.py reads it), its NaN found by nandoctor and by
     the user's scraper alike."""
-    if kind == "ultralytics":
-        last = write_ultralytics_console(path, mb * 1_000_000, nan_epoch=int(mb * 11))
-        want, base_cmd = f"{int(mb * 11)} 250/500", BASELINE_ULTRALYTICS
+    if kind in ("ultralytics", "lightning"):
+        write = write_ultralytics_console if kind == "ultralytics" else write_lightning_console
+        last = write(path, mb * 1_000_000, nan_epoch=int(mb * 11))
+        want = f"{int(mb * 11)} 250/500"
+        base_cmd = BASELINE_ULTRALYTICS if kind == "ultralytics" else BASELINE_LIGHTNING
     else:
         last = write_hf_console(path, mb * 1_000_000, nan_step=int(mb * 11_000))
         want, base_cmd = None, BASELINE_HF
@@ -191,3 +206,4 @@ if __name__ == "__main__":
             big.unlink()
             _bar_console(Path(d) / "ultralytics.log", mb, "ultralytics")
             _bar_console(Path(d) / "hf.log", mb, "hf")
+            _bar_console(Path(d) / "lightning.log", mb, "lightning")

@@ -747,3 +747,28 @@ def write_hf_console(path: Path, size: int, nan_step: int, logging_steps: int = 
             fh.write(block)
             written += len(block.encode())
     return step
+
+
+def write_lightning_console(path: Path, size: int, nan_epoch: int, batches: int = 500) -> int:
+    """A Lightning 2.6 console with its default TQDMProgressBar up to `size` bytes: one `\\r` piece a
+    batch (`Epoch 3:  45%|████▌     | 225/500 [00:27<00:33,  8.20it/s, v_num=0, train_loss=0.512]`),
+    val_loss from the second epoch on, the loss NaN from the middle batch of `nan_epoch`. Returns
+    the last epoch."""
+    written, epoch = 0, -1
+    with open(path, "w", newline="") as fh:
+        while written < size:
+            epoch += 1
+            val = "" if epoch == 0 else f", val_loss={1 + 1 / (epoch + 1):.3f}"
+            pieces = []
+            for b in range(batches + 1):
+                nan = epoch > nan_epoch or (epoch == nan_epoch and b >= batches // 2)
+                loss = "nan" if nan else f"{0.5 + (epoch * 31 + b) % 997 / 1000:.3f}"
+                stats = f"00:{b // 8 % 60:02d}<00:{(batches - b) // 8 % 60:02d}, {8 + b % 9 / 10:.2f}it/s"
+                bar = "█" * (b * 10 // batches)
+                pieces.append(
+                    f"Epoch {epoch}: {b * 100 // batches:3d}%|{bar:<10}| {b}/{batches} [{stats}, v_num=0, train_loss={loss}{val}]"
+                )
+            block = "\r" + "\r".join(pieces) + "\n"
+            fh.write(block)
+            written += len(block.encode())
+    return epoch
