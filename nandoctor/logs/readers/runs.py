@@ -1,17 +1,18 @@
-"""Progress-bar consoles read a run of pieces at a time, by one regex, where the pieces change width.
+"""Progress-bar consoles read a run of `\r` pieces at a time, by one regex, where pieces change width.
 
-shapes.py reads runs of pieces alike but for their digits as fixed-width tables. Two consoles defeat
+shapes.py reads runs of pieces alike but for their digits as fixed-width tables. Progress bars defeat
 it: Ultralytics prints a row per batch whose `%11.4g` numbers and bar (`50% ━━━━━━────── 250/500
-7.3it/s 34.2s<34.2s`) change width every few pieces, and the HF Trainer prints a dict per logging
-step between tqdm bars that change every piece. For these, a `Run` is a regex for a stretch of
-pieces (a record, and the bars and blanks before it): `match` finds how far the stretch goes, in C,
-and `findall` gives every record's numbers, with no Python work per piece.
+7.3it/s 34.2s<34.2s`) change width every few pieces, the HF Trainer prints a dict per logging step
+between tqdm bars that change every piece, and Lightning's tqdm bar changes its rate every batch.
+For these, a `Run` is one regex for a stretch of pieces (a record, and the bars and blanks before
+it), matched stretch after stretch: the regex engine, not Python, walks each piece, and every piece
+is still read (a NaN keeps its batch).
 
 Each pattern accepts only pieces that the line parsers (lines.py, through text._Scanner) read to the
 very same record: the reasons are given at each one. Every class below is narrower than the parser
-regex it stands for (ASCII digits, bounded repeats, no `\\r`, `\\n` or ESC inside a piece), so a piece
+regex it stands for (ASCII digits, bounded repeats, no `\r`, `\n` or ESC inside a piece), so a piece
 the pattern does not take is simply parsed as before. tests/test_analyze_log_readers.py checks that
-reading with runs gives what parsing each line gives.
+reading with runs gives what parsing each piece gives, on clean and on mangled consoles.
 """
 
 from __future__ import annotations
@@ -33,13 +34,9 @@ _SEP = r"(\r\n|\r|\n)"
 # A noise piece ends with a `\r` that starts no `\r\n`: it holds no line break.
 _BLANK = r" {0,400}"
 _TQDM_STATS = r"[0-9:]{1,12}<(?:[0-9:]{1,12}|\?), {0,4}(?:[0-9.]{1,12}|\?)(?:it/s|s/it)"  # `00:01<00:19, 8.20it/s`
-_TQDM_BAR = (
-    r" {0,2}[0-9]{1,3}%\|[ ▏▎▍▌▋▊▉█]{0,100}\| [0-9]{1,12}/[0-9]{1,12} "
-    rf"\[{_TQDM_STATS}\]"
-)
-
+_TQDM_BAR = rf" {{0,2}}[0-9]{{1,3}}%\|[ ▏▎▍▌▋▊▉█]{{0,100}}\| [0-9]{{1,12}}/[0-9]{{1,12}} \[{_TQDM_STATS}\]"
 _LIGHTNING_BAR = r": {1,4}[0-9]{1,3}%\|[ ▏▎▍▌▋▊▉█]{0,100}\| {0,2}"  # `:  45%|████▌     | `
-_MAX_RUNS = 256  # patterns remembered at most (one per YOLO header or HF dict's keys)
+_MAX_RUNS = 256  # patterns remembered at most (one per YOLO header, HF dict or Lightning bar's keys)
 
 
 class Run:
@@ -84,13 +81,9 @@ def run_for(rec: Rec, text: str) -> Run | None:
     if rec.fmt in ("ultralytics-console", "yolo-console"):
         key: tuple = (rec.fmt, tuple(k for k, _, _ in rec.spans), _ultralytics_bar(text))
         make = _yolo
-    elif rec.fmt == "lightning-console":
+    elif rec.fmt in ("lightning-console", "hf-console"):
         key = (rec.fmt, _skeleton(text, sorted(rec.spans, key=lambda s: s[1])))
-        make = _lightning
-    elif rec.fmt == "hf-console":
-        spans = sorted(rec.spans, key=lambda s: s[1])
-        key = (rec.fmt, tuple(k for k, _, _ in rec.spans), _skeleton(text, spans))
-        make = _hf
+        make = _lightning if rec.fmt == "lightning-console" else _hf
     else:
         return None
     if key not in _known:
@@ -129,7 +122,8 @@ def _ultralytics_bar(text: str) -> bool:
 
 
 def _skeleton(text: str, spans: list) -> str:
-    """`text` without its numbers: the HF dicts a Run reads are those with these keys and literals."""
+    """`text` without its numbers: the HF dicts and Lightning bars a Run reads are those with these
+    keys and literals, in this order."""
     parts, at = [], 0
     for _, s, e in spans:
         parts.append(text[at:s])
@@ -144,10 +138,10 @@ def _hf(rec: Rec, text: str) -> Run | None:
 
     The pattern is the dict itself with its numbers as groups. Why the parsers read every such
     piece to this record: it starts with `{` (no format before hf_dict matches at its start) and holds
-    no `NaN` (Ultralytics' recovery message), no ESC and no `━` (the Keras split); a number is one of _NUM, which holds no
-    quote, comma, brace or space, so _HF_DICT and _HF_PAIR find the same keys at the same places,
-    each value in the same alternative (quoted, or bare after `: `); the dict stays far below their
-    length bounds (2,000 characters, 60 a value)."""
+    no `NaN` (Ultralytics' recovery message), no ESC and no `━` (the Keras split); a number is one of
+    _NUM, which holds no quote, comma, brace or space, so _HF_DICT and _HF_PAIR find the same keys at
+    the same places, each value in the same alternative (quoted, or bare after `: `); the dict stays
+    far below their length bounds (2,000 characters, 60 a value)."""
     spans = sorted(rec.spans or (), key=lambda s: s[1])
     if not text.startswith("{") or any(c in text for c in ("NaN", "\x1b", "━")) or len(text) + 60 * len(spans) > 1800:
         return None
