@@ -340,8 +340,8 @@ def test_large_bar_console_is_read_in_bounded_time_and_memory(tmp_path, kind):
     """A 100 MB console whose numbers change width every line or two (an Ultralytics 8.4 row a batch
     under its bar; HF Trainer dicts between tqdm bars; Lightning's tqdm bar a batch) is read whole, by runs (readers/runs.py): the
     NaN is dated by its epoch and batch, peak RSS stays under 512 MiB and CPU time, start-up included,
-    under 30 s per 600 MB: the README's bound for these consoles (measured 15-18 s, 7.8 s and about
-    15 s of CPU per 600 MB on a 2-core machine; 20 s would leave no room for a slower one)."""
+    under 40 s per 600 MB: the README's bound for these consoles (measured 15-22 s, 6.3 s and 15 s of
+    CPU per 600 MB on a 2-core machine, whose load moves it by half; 100 MB took 3.7-4.8 s)."""
     import subprocess
     import sys as _sys
 
@@ -367,4 +367,4 @@ def test_large_bar_console_is_read_in_bounded_time_and_memory(tmp_path, kind):
     first = report["summary"]["first_nonfinite"]
     assert first["index"] == pytest.approx(where) and first.get("batch") == batch, first
     assert int(peak_kib) / 1024 < 512, f"peak {int(peak_kib) / 1024:.0f} MiB"
-    assert float(cpu_s) < 30 * size / 600e6, f"{cpu_s} s of CPU for {size / 1e6:.0f} MB"
+    assert float(cpu_s) < 40 * size / 600e6, f"{cpu_s} s of CPU for {size / 1e6:.0f} MB"

@@ -23,7 +23,9 @@ from nandoctor.logs.readers.lines import Rec
 
 # a number as Python's `%g`, repr() and f-strings write it: a subset of lines.NUM that float() reads
 # exactly as lines.value() does (value() tries float() first); no `,`, `'`, `}` or space, so it never
-# runs into what follows it; possessive (`{1,20}+`), as nothing after a number is a digit: no backtracking
+# runs into what follows it. Every counted repeat here is possessive (`{1,20}+`): what follows one
+# can never continue it (a space after digits, `|` after bar glyphs), so giving characters back would
+# never make a match, and the engine is spared trying
 _NUM = r"[-+]?(?:[0-9]{1,20}+(?:\.[0-9]{0,20}+)?(?:e[-+]?[0-9]{1,3}+)?|nan|inf)"
 _SEP = r"(\r\n|\r|\n)"
 # pieces before a record that are no record: blanks (tqdm clearing its line, the empty piece before a
@@ -32,10 +34,10 @@ _SEP = r"(\r\n|\r|\n)"
 # with no counter (`\d+/` for yolo_row and keras_line), holds none of the words the other formats
 # need (`{'`, `Epoch`, `all`, `NaN`, `iter`...) and no letter but `it/s`, so no `key: value` pair.
 # A noise piece ends with a `\r` that starts no `\r\n`: it holds no line break.
-_BLANK = r" {0,400}"
-_TQDM_STATS = r"[0-9:]{1,12}<(?:[0-9:]{1,12}|\?), {0,4}(?:[0-9.]{1,12}|\?)(?:it/s|s/it)"  # `00:01<00:19, 8.20it/s`
-_TQDM_BAR = rf" {{0,2}}[0-9]{{1,3}}%\|[ ▏▎▍▌▋▊▉█]{{0,100}}\| [0-9]{{1,12}}/[0-9]{{1,12}} \[{_TQDM_STATS}\]"
-_LIGHTNING_BAR = r": {1,4}[0-9]{1,3}%\|[ ▏▎▍▌▋▊▉█]{0,100}\| {0,2}"  # `:  45%|████▌     | `
+_BLANK = r" {0,400}+"
+_TQDM_STATS = r"[0-9:]{1,12}+<(?:[0-9:]{1,12}+|\?), {0,4}+(?:[0-9.]{1,12}+|\?)(?:it/s|s/it)"  # `00:01<00:19, 8.20it/s`
+_TQDM_BAR = rf" {{0,2}}+[0-9]{{1,3}}+%\|[ ▏▎▍▌▋▊▉█]{{0,100}}+\| [0-9]{{1,12}}+/[0-9]{{1,12}}+ \[{_TQDM_STATS}\]"
+_LIGHTNING_BAR = r": {1,4}+[0-9]{1,3}+%\|[ ▏▎▍▌▋▊▉█]{0,100}+\| {0,2}+"  # `:  45%|████▌     | `
 _MAX_RUNS = 256  # patterns remembered at most (one per YOLO header, HF dict or Lightning bar's keys)
 
 
@@ -106,12 +108,12 @@ def _yolo(rec: Rec, text: str) -> Run | None:
     if names[-3:] != ["epoch", "batch", "batches"]:
         return None  # a row without its bar: the counter is what dates a batch
     if _ultralytics_bar(text):
-        esc, bar = r"(?:\x1b\[K)?", r"[━─]{1,100} ([0-9]{1,9})/([0-9]{1,9})(?: [ 0-9.:<?itsmh/]{0,60})?"
+        esc, bar = r"(?:\x1b\[K)?", r"[━─]{1,100}+ ([0-9]{1,9}+)/([0-9]{1,9}+)(?: [ 0-9.:<?itsmh/]{0,60}+)?"
     else:
-        esc, bar = "", r"\|[ ▏▎▍▌▋▊▉█]{0,100}\| ([0-9]{1,9})/([0-9]{1,9}) \[[ 0-9.:<?,itsmh/]{0,60}\]"
+        esc, bar = "", r"\|[ ▏▎▍▌▋▊▉█]{0,100}+\| ([0-9]{1,9}+)/([0-9]{1,9}+) \[[ 0-9.:<?,itsmh/]{0,60}+\]"
     k = len(names) - 3
-    row = r" {0,20}([0-9]{1,9})/[0-9]{1,9} {1,20}[0-9]{1,6}(?:\.[0-9]{1,6})?[GMK]?" + rf" {{1,20}}({_NUM})" * k
-    record = rf"{esc}{row} {{0,20}}: {{0,2}}[0-9]{{1,3}}% {{0,2}}{bar}"
+    row = r" {0,20}+([0-9]{1,9}+)/[0-9]{1,9}+ {1,20}+[0-9]{1,6}+(?:\.[0-9]{1,6}+)?[GMK]?" + rf" {{1,20}}+({_NUM})" * k
+    record = rf"{esc}{row} {{0,20}}+: {{0,2}}+[0-9]{{1,3}}+% {{0,2}}+{bar}"
     order = [*range(1, k + 1), 0, k + 1, k + 2]  # the groups: epoch, the k numbers, batch, batches
     return Run(tuple(names), rec.fmt, record, order, _BLANK)
 
@@ -174,7 +176,7 @@ def _lightning(rec: Rec, text: str) -> Run | None:
         return None
     (es, ee), (bs, be), (ns, ne) = where["epoch"], where["batch"], where["batches"]
     values = [(k, s, e) for k, s, e in spans if k not in ("epoch", "batch", "batches")]
-    stats = re.compile(rf" {{0,2}}\[{_TQDM_STATS}").match(text, ne)
+    stats = re.compile(rf" {{0,2}}+\[{_TQDM_STATS}").match(text, ne)
     if (
         not re.fullmatch(r"\s*Epoch\s+", text[:es])
         or not re.fullmatch(_LIGHTNING_BAR, text[ee:bs])
@@ -185,8 +187,8 @@ def _lightning(rec: Rec, text: str) -> Run | None:
         or any(text[e] not in ",]" for _, _, e in values)
     ):
         return None
-    record = re.escape(text[:es]) + r"([0-9]{1,9})" + _LIGHTNING_BAR + r"([0-9]{1,12})/([0-9]{1,12})"
-    record += rf" {{0,2}}\[{_TQDM_STATS}"
+    record = re.escape(text[:es]) + r"([0-9]{1,9}+)" + _LIGHTNING_BAR + r"([0-9]{1,12}+)/([0-9]{1,12}+)"
+    record += rf" {{0,2}}+\[{_TQDM_STATS}"
     at = stats.end()
     for _, s, e in values:
         record += re.escape(text[at:s]) + f"({_NUM})"
