@@ -1,7 +1,9 @@
 """analyze-log on a 1,000,000-row per-step CSV against pandas.read_csv of the same file; on a
 console log (Python logging lines mixed with warnings) against one regex pass over its lines; and on
 a 600 MB console (the size bounded in the README) against the throw-away script a user writes
-instead: a compiled regex over each line, keeping the first step whose loss is NaN.
+instead: a compiled regex over each line, keeping the first step whose loss is NaN; and on 600 MB
+Ultralytics, HF Trainer and Lightning consoles under their progress bars (readers/runs.py) against
+the scraper a user writes for each, which splits the `\r` pieces and keeps the first NaN.
 
 The log is a noisy decaying loss with a grad_norm column whose loss turns NaN at 90 % (so the
 NaN-versus-empty-cell pass runs too). Both sides are fresh processes, so interpreter and pandas
