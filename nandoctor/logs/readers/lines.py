@@ -41,7 +41,7 @@ class Rec:
     batches: int | None = None
     # where each number of the record sits in the line: (row key, start, end) in the order of
     # text._row's keys; set only by formats whose record is nothing but those numbers, so the
-    # reader can read every line of the same shape with one regex pass (text._Template)
+    # reader can read the lines like it as one table (shapes.Template) or one regex run (runs.Run)
     spans: tuple[tuple[str, int, int], ...] | None = None
 
 
