@@ -17,6 +17,7 @@ reading with runs gives what parsing each piece gives, on clean and on mangled c
 
 from __future__ import annotations
 
+import operator
 import re
 
 from nandoctor.logs.readers.lines import Rec
@@ -48,21 +49,36 @@ class Run:
     __slots__ = ("keys", "fmt", "_one", "_order")
 
     def __init__(self, keys: tuple[str, ...], fmt: str, record: str, order: list[int], noise: str) -> None:
-        one = rf"(?:(?:{noise})\r(?!\n))*{record}{_SEP}"
         self.keys, self.fmt, self._order = keys, fmt, order
-        self._one = re.compile(one)  # the groups of `record`, then the separator
+        # group 1: the whole stretch; then the groups of `record`, then the separator
+        self._one = re.compile(rf"((?:(?:{noise})\r(?!\n))*{record}{_SEP})")
 
     def read(self, block: str, pos: int) -> tuple[int, list[list[float]], tuple[str, ...]] | None:
         """Where the run of stretches at `pos` ends, each key's numbers, and each record's separator;
-        None when no stretch starts at `pos`."""
-        match, found, at = self._one.match, [], pos  # stretches back to back, each where the last ended
-        while (m := match(block, at)) is not None:
-            found.append(m)
-            at = m.end()
-        if not found:
+        None when no stretch starts at `pos`.
+
+        A line at a time, findall() reads its stretches in C; they are the line's every piece when
+        their lengths add up to it. Where they do not (a piece no stretch matches), the stretches are
+        matched one by one from the line's start up to that piece, and the run ends there."""
+        one, rows, at, n = self._one, [], pos, len(block)
+        while at < n:
+            end = block.find("\n", at) + 1 or n
+            found = one.findall(block, at, end)
+            if found and sum(map(len, map(_first, found))) == end - at:
+                rows += found
+                at = end
+                continue
+            while (m := one.match(block, at)) is not None:
+                rows.append(m.groups())
+                at = m.end()
+            break
+        if not rows:
             return None
-        columns = list(zip(*map(re.Match.groups, found), strict=True))
-        return at, [_floats(columns[i]) for i in self._order], columns[-1]
+        columns = list(zip(*rows, strict=True))
+        return at, [_floats(columns[i + 1]) for i in self._order], columns[-1]
+
+
+_first = operator.itemgetter(0)
 
 
 def _floats(column: tuple[str, ...]) -> list[float]:
