@@ -338,10 +338,11 @@ def test_large_console_log_is_read_in_bounded_time_and_memory(tmp_path):
 @pytest.mark.parametrize("kind", ["ultralytics", "hf", "lightning"])
 def test_large_bar_console_is_read_in_bounded_time_and_memory(tmp_path, kind):
     """A 100 MB console whose numbers change width every line or two (an Ultralytics 8.4 row a batch
-    under its bar; HF Trainer dicts between tqdm bars; Lightning's tqdm bar a batch) is read whole, by runs (readers/runs.py): the
-    NaN is dated by its epoch and batch, peak RSS stays under 512 MiB and CPU time, start-up included,
-    under 40 s per 600 MB: the README's bound for these consoles (measured 15-22 s, 6-7 s and 12-15 s of
-    CPU per 600 MB on a 2-core machine, whose load moves it by half; 100 MB took 3.7-4.8 s)."""
+    under its bar; HF Trainer dicts between tqdm bars; Lightning's tqdm bar a batch) is read whole, by
+    runs (readers/runs.py): the NaN is dated by its epoch and batch, peak RSS stays under 512 MiB and
+    CPU time, start-up included, under 40 s per 600 MB: the README's bound for these consoles
+    (measured 15-22 s, 6-7 s and 12-15 s of CPU per 600 MB on a 2-core machine, whose load moves it
+    by half; 100 MB took 3.7-4.8 s)."""
     import subprocess
     import sys as _sys
 
