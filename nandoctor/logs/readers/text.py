@@ -41,9 +41,11 @@ _JUDGE, _REST = 2048, 16384  # templates judged every 2048 pieces parsed; restin
 class _Scanner:
     """Reads blocks of whole lines piece by piece (a piece ends at `\r`, `\n` or `\r\n`).
 
-    A piece of a shape met before is not parsed: its template reads the whole run of pieces of that
-    shape that starts there as one fixed-width table (shapes.py). Any other piece goes through the
-    parsers: ANSI codes removed, Keras updates split, cut at _MAX_LINE, a Rich progress block joined."""
+    After a record of a progress-bar console (Ultralytics, HF Trainer, Lightning), the Run of its
+    format reads the pieces after it that it can, by one regex (runs.py). A piece of a shape met
+    before is not parsed: its template reads the whole run of pieces of that shape that starts there
+    as one fixed-width table (shapes.py). Any other piece goes through the parsers: ANSI codes
+    removed, Keras updates split, cut at _MAX_LINE, a Rich progress block joined."""
 
     def __init__(self, parser: LineParser, cols: _Columns) -> None:
         self.parser, self.cols = parser, cols
