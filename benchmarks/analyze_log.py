@@ -86,42 +86,25 @@ print(first)
 """
 
 
-# the scripts a user writes for a console under progress bars: split the `\r` updates, keep the first NaN
-BASELINE_ULTRALYTICS = """
+# the script a user writes for a console under progress bars: each `\r` piece matched, the first NaN kept
+BAR_SCRAPER = """
 import re, sys
-row = re.compile(r"^\\s*(\\d+)/\\d+\\s+\\S+\\s+(\\S+).*?(\\d+)/(\\d+) ")
+pat = re.compile(sys.argv[2])
 first = None
 with open(sys.argv[1], newline="") as f:
     for line in f:
         for piece in line.replace("\\x1b[K", "").split("\\r"):
-            m = row.match(piece)
-            if m and first is None and m.group(2) == "nan":
-                first = f"{m.group(1)} {m.group(3)}/{m.group(4)}"
+            m = pat.match(piece)
+            if m and first is None and m.group("loss") == "nan":
+                first = " ".join(g for g in (m.group("at"), m.groupdict().get("batch")) if g)
 print(first)
 """
-BASELINE_LIGHTNING = """
-import re, sys
-bar = re.compile(r"^Epoch (\\d+):.*?\\| (\\d+)/(\\d+) \\[.*train_loss=([^,\\]]+)")
-first = None
-with open(sys.argv[1], newline="") as f:
-    for line in f:
-        for piece in line.split("\\r"):
-            m = bar.match(piece)
-            if m and first is None and m.group(4) == "nan":
-                first = f"{m.group(1)} {m.group(2)}/{m.group(3)}"
-print(first)
-"""
-BASELINE_HF = """
-import re, sys
-pat = re.compile(r"'loss': '([^']+)'.*'epoch': '([^']+)'")
-first = None
-with open(sys.argv[1], newline="") as f:
-    for line in f:
-        m = pat.search(line)
-        if m and first is None and m.group(1) == "nan":
-            first = m.group(2)
-print(first)
-"""
+# its pattern for each console: the epoch (or step), the batch counter where there is one, the loss
+BAR_PATTERNS = {
+    "ultralytics": r"^\s*(?P<at>\d+)/\d+\s+\S+\s+(?P<loss>\S+).*?[━─] (?P<batch>\d+/\d+)",
+    "lightning": r"^Epoch (?P<at>\d+):.*?\| (?P<batch>\d+/\d+) \[.*train_loss=(?P<loss>[^,\]]+)",
+    "hf": r"\{'loss': '(?P<loss>[^']+)'.*'epoch': '(?P<at>[^']+)'",
+}
 
 
 def _measure_output(cmd: list[str]) -> tuple[tuple[float, float], str, float]:
@@ -140,27 +123,19 @@ def _measure_output(cmd: list[str]) -> tuple[tuple[float, float], str, float]:
 def _bar_console(path: Path, mb: int, kind: str) -> None:
     """A console under progress bars (readers/runs.py reads it), its NaN found by nandoctor and by
     the user's scraper alike."""
-    if kind in ("ultralytics", "lightning"):
+    if kind == "hf":
+        last = write_hf_console(path, mb * 1_000_000, nan_step=int(mb * 11_000))
+    else:
         write = write_ultralytics_console if kind == "ultralytics" else write_lightning_console
         last = write(path, mb * 1_000_000, nan_epoch=int(mb * 11))
-        want = f"{int(mb * 11)} 250/500"
-        base_cmd = BASELINE_ULTRALYTICS if kind == "ultralytics" else BASELINE_LIGHTNING
-    else:
-        last = write_hf_console(path, mb * 1_000_000, nan_step=int(mb * 11_000))
-        want, base_cmd = None, BASELINE_HF
-    cmd = python("-m", "nandoctor", "analyze-log", str(path), "--format", "json")
-    ours, out, cpu = _measure_output(cmd)
+    ours, out, cpu = _measure_output(python("-m", "nandoctor", "analyze-log", str(path), "--format", "json"))
+    base, found, _ = _measure_output(python("-c", BAR_SCRAPER, str(path), BAR_PATTERNS[kind]))
     first = json.loads(out)["summary"]["first_nonfinite"]
-    found = subprocess.run(python("-c", base_cmd, str(path)), capture_output=True, text=True).stdout.strip()
-    if want is not None:
-        assert f"{first['index']} {first['batch']}" == want == found, (first, found)
-    else:
-        assert float(found) == first["index"], (first, found)
-    base = measure(python("-c", base_cmd, str(path)), repeat=1)
-    print(
-        f"{kind} console: {last:,} {'epochs' if want else 'steps'}  file: {path.stat().st_size / 1e6:.0f} MB  CPU {cpu:.1f} s"
-    )
-    row(f"analyze-log ({path.stat().st_size / 1e6:.0f} MB {kind} console)", ours, base, "scraper of the `\\r` pieces")
+    at, _, batch = found.strip().partition(" ")
+    assert float(at) == first["index"] and (batch or None) == first.get("batch"), (first, found)
+    size = path.stat().st_size / 1e6
+    print(f"{kind} console: {last:,} {'steps' if kind == 'hf' else 'epochs'}  file: {size:.0f} MB  CPU {cpu:.1f} s")
+    row(f"analyze-log ({size:.0f} MB {kind} console)", ours, base, "scraper of the `\\r` pieces")
     path.unlink()
 
 
@@ -195,9 +170,8 @@ if __name__ == "__main__":
             ours, out, cpu = _measure_output(cmd)
             report = json.loads(out)
             assert report["summary"]["first_nonfinite"]["index"] == int(mb * 11_000), report["summary"]
-            found = subprocess.run(python("-c", BASELINE_SCRAPER, str(big)), capture_output=True, text=True)
-            assert found.stdout.strip() == str(int(mb * 11_000)), found
-            base = measure(python("-c", BASELINE_SCRAPER, str(big)), repeat=1)
+            base, found, _ = _measure_output(python("-c", BASELINE_SCRAPER, str(big)))
+            assert found.strip() == str(int(mb * 11_000)), found
             print(f"big console: {last:,} steps  file: {big.stat().st_size / 1e6:.0f} MB  CPU {cpu:.1f} s")
             row(
                 f"analyze-log ({big.stat().st_size / 1e6:.0f} MB console log)",

@@ -147,7 +147,7 @@ class _Scanner:
                 self.pending = (self.lineno, text)
                 continue
             rec, row = self._emit(self.lineno, text)
-            if rec is not None and rec.spans is not None and self.pending is None:
+            if rec is not None and self.pending is None:
                 self.run = run_for(rec, text)
             if key is not None and alike_parse_alike(text, key, rec):
                 self._learn(key, text, rec, row)
@@ -199,8 +199,8 @@ class _Scanner:
         return end
 
     def _rows(self, keys: tuple[str, ...], fmt: str, values: list, newline) -> None:
-        """Count and keep `m` pieces read at once, records of `keys` (values[j] is key j's column)
-        unless `keys` is empty; newline[i] tells whether piece i ends its line."""
+        """Count and keep pieces read at once (a template's or a Run's): records of `keys`, values[j]
+        being key j's column, unless `keys` is empty; newline[i] tells whether piece i ends its line."""
         import numpy as np
 
         newline = np.asarray(newline, dtype=bool)
