@@ -341,7 +341,7 @@ def test_large_bar_console_is_read_in_bounded_time_and_memory(tmp_path, kind):
     under its bar; HF Trainer dicts between tqdm bars; Lightning's tqdm bar a batch) is read whole, by
     runs (readers/runs.py): the NaN is dated by its epoch and batch, peak RSS stays under 512 MiB and
     CPU time, start-up included, under 40 s per 600 MB: the README's bound for these consoles
-    (measured 15-22 s, 6-7 s and 12-15 s of CPU per 600 MB on a 2-core machine, whose load moves it
+    (measured 14-22 s, 6-8 s and 12-15 s of CPU per 600 MB on a 2-core machine, whose load moves it
     by half; 100 MB took 3.7-4.8 s)."""
     import subprocess
     import sys as _sys
